@@ -1,0 +1,74 @@
+# OrderCare — every target installs what it needs, idempotently.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PIP_FLAGS := --quiet --disable-pip-version-check
+ROLE ?= customer
+SUB ?= cus_demo
+
+.PHONY: help install run test lint typecheck unit functional integration e2e token bench clean
+
+help:
+	@echo "make run    - the whole local stack on http://127.0.0.1:8000 (Ctrl-C stops it)"
+	@echo "make test   - ruff, mypy and every test tier"
+	@echo "make -s token ROLE=<customer|agent|admin|storefront> SUB=<id> - a local bearer token"
+	@echo "make bench  - performance figures"
+
+# --- installation (stamps make it idempotent and cheap) -----------------------
+$(VENV)/.stamp-python: requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install $(PIP_FLAGS) --upgrade pip >/dev/null 2>&1 || true
+	@$(PIP) install $(PIP_FLAGS) -r requirements-dev.txt 2>&1 | grep -v '^WARNING: Location' >&2 || true
+	@$(PY) -c "import chalice, pynamodb, moto, pytest" || { echo "python dependencies failed to install" >&2; exit 1; }
+	@touch $@
+
+node_modules/.stamp-node: package.json package-lock.json
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	@npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1 || npm ci --no-audit --no-fund
+	@touch $@
+
+.stamp-java:
+	@if ! java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])'; then \
+	  echo "installing Java 17 (Debian openjdk-17-jre-headless)" >&2; \
+	  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; fi
+	@touch $@
+
+install: $(VENV)/.stamp-python node_modules/.stamp-node .stamp-java
+
+# --- the local stack -----------------------------------------------------------
+run: install
+	@$(PY) -m local.stack
+
+token: $(VENV)/.stamp-python
+	@$(PY) -m local.token --role "$(ROLE)" --sub "$(SUB)"
+
+# --- tests ---------------------------------------------------------------------
+lint: $(VENV)/.stamp-python
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.stamp-python
+	$(VENV)/bin/mypy
+
+unit: $(VENV)/.stamp-python
+	$(PY) -m pytest tests/unit -q
+
+functional: $(VENV)/.stamp-python
+	$(PY) -m pytest tests/functional -q
+
+integration: install
+	$(PY) -m pytest tests/integration -q
+
+e2e: install
+	$(PY) -m pytest tests/e2e -q
+
+test: install lint typecheck
+	$(PY) -m pytest tests -q
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) node_modules .stamp-java .local .mypy_cache .ruff_cache .pytest_cache

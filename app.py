@@ -1,0 +1,214 @@
+"""OrderCare's Chalice app: thin routes (parse → service → map), nothing heavy at import.
+
+Services come from the lazy composition root in chalicelib/bootstrap.py; request
+and response shapes from chalicelib/api/schemas.py, which /openapi.json documents.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Chalice, Response
+
+from chalicelib.api import schemas as s
+from chalicelib.api.http import Call, QueryParam, endpoint, json_response
+from chalicelib.api.presenters import present_catalog_item, present_order
+from chalicelib.bootstrap import get_container
+from chalicelib.domain.address import Address
+from chalicelib.domain.catalog import CatalogItem
+from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.orders import Customer, Discount, OrderStatus
+from chalicelib.services.orders import IdempotentRequest, PlaceOrder
+
+app = Chalice(app_name="ordercare")
+
+CATALOG_WRITERS = ("admin", "storefront")
+ANY_ROLE = ("customer", "agent", "admin", "storefront")
+STAFF = ("agent", "admin")
+SKU_PATTERN_HELP = "letters, digits, '.', '_' or '-', up to 64 characters"
+
+
+@endpoint(app, "/health", "GET", summary="Liveness", roles=None, responses={200: s.Health}, tags=("meta",))
+def health(call: Call) -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@endpoint(
+    app,
+    "/openapi.json",
+    "GET",
+    summary="This OpenAPI document",
+    roles=None,
+    responses={200: None},
+    tags=("meta",),
+)
+def openapi(call: Call) -> Response:
+    from chalicelib.api.openapi import openapi_document
+
+    return json_response(200, openapi_document())
+
+
+# --- catalogue -----------------------------------------------------------------------
+
+
+def _valid_sku(sku: str) -> str:
+    if not s.SKU_RE.fullmatch(sku):
+        raise ValidationError(f"invalid SKU: {SKU_PATTERN_HELP}", details=[{"field": "sku"}])
+    return sku
+
+
+@endpoint(
+    app,
+    "/v1/catalog/{sku}",
+    "PUT",
+    summary="Create or replace a catalogue item",
+    roles=CATALOG_WRITERS,
+    request=s.CatalogItemIn,
+    responses={200: s.CatalogItemOut},
+    tags=("catalogue",),
+)
+def put_catalog_item(call: Call, sku: str) -> Response:
+    body: s.CatalogItemIn = call.body
+    item = get_container().catalog.upsert(CatalogItem(sku=_valid_sku(sku), **body.model_dump()))
+    return json_response(200, present_catalog_item(item))
+
+
+@endpoint(
+    app,
+    "/v1/catalog/{sku}",
+    "GET",
+    summary="A catalogue item",
+    roles=ANY_ROLE,
+    responses={200: s.CatalogItemOut},
+    tags=("catalogue",),
+)
+def get_catalog_item(call: Call, sku: str) -> Response:
+    item = get_container().catalog.get(_valid_sku(sku))
+    return json_response(200, present_catalog_item(item))
+
+
+# --- checkout ------------------------------------------------------------------------
+
+
+@endpoint(
+    app,
+    "/v1/delivery-estimates",
+    "POST",
+    summary="The delivery promise for a checkout",
+    roles=("storefront",),
+    request=s.DeliveryEstimateIn,
+    responses={200: s.DeliveryEstimateOut},
+    tags=("orders",),
+)
+def delivery_estimate(call: Call) -> Response:
+    body: s.DeliveryEstimateIn = call.body
+    start_day, promise = get_container().estimates.estimate(body.shipping_method, body.country, body.at)
+    return json_response(
+        200,
+        {
+            "shipping_method": body.shipping_method,
+            "country": body.country,
+            "start_day": start_day.isoformat(),
+            "ship_by": s.iso(promise.ship_by),
+            "deliver_by": s.iso(promise.deliver_by),
+        },
+    )
+
+
+# --- orders --------------------------------------------------------------------------
+
+
+def _place_command(body: s.PlaceOrderIn) -> PlaceOrder:
+    return PlaceOrder(
+        customer=Customer(**body.customer.model_dump()),
+        currency=body.currency,
+        lines=[(line.sku, line.quantity, line.unit_price) for line in body.lines],
+        shipping_address=Address(**body.shipping_address.model_dump()),
+        shipping_method=body.shipping_method,
+        shipping_fee=body.shipping_fee,
+        discounts=[Discount(d.code, d.amount) for d in body.discounts],
+    )
+
+
+@endpoint(
+    app,
+    "/v1/orders",
+    "POST",
+    summary="Place an order",
+    roles=("storefront",),
+    request=s.PlaceOrderIn,
+    responses={201: s.OrderOut},
+    idempotency="required",
+    tags=("orders",),
+)
+def place_order(call: Call) -> Response:
+    container = get_container()
+    request = IdempotentRequest(call.caller.subject, call.idempotency_key(), call.raw_json)
+    status, body = container.orders.place(
+        _place_command(call.body), request, call.actor, lambda order: present_order(call.settings, order)
+    )
+    return json_response(status, body)
+
+
+@endpoint(
+    app,
+    "/v1/orders/{order_id}",
+    "GET",
+    summary="An order",
+    roles=("customer", *STAFF, "storefront"),
+    responses={200: s.OrderOut},
+    tags=("orders",),
+)
+def get_order(call: Call, order_id: str) -> Response:
+    owner = call.caller.subject if call.caller.role == "customer" else None
+    order = get_container().orders.get(order_id, customer_id=owner)
+    return json_response(200, present_order(call.settings, order))
+
+
+LIST_QUERY = (
+    QueryParam("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}),
+    QueryParam("cursor", "next_cursor of the previous page", {"type": "string"}),
+    QueryParam(
+        "status", "only orders in this status", {"type": "string", "enum": [str(v) for v in OrderStatus]}
+    ),
+    QueryParam("customer_id", "agents and admins: whose orders (required for them)", {"type": "string"}),
+)
+
+
+@endpoint(
+    app,
+    "/v1/orders",
+    "GET",
+    summary="Orders, newest first",
+    roles=("customer", *STAFF),
+    responses={200: s.OrderListOut},
+    query=LIST_QUERY,
+    tags=("orders",),
+)
+def list_orders(call: Call) -> Response:
+    customer_id = _list_owner(call)
+    if customer_id is None:  # a customer asking for someone else's list sees an empty one
+        return json_response(200, {"items": [], "next_cursor": None})
+    status = call.query.get("status")
+    if status is not None and status not in OrderStatus.__members__.values():
+        raise ValidationError(
+            "unknown status", details=[{"field": "status", "allowed": [str(v) for v in OrderStatus]}]
+        )
+    page = get_container().orders.list_for_customer(
+        customer_id,
+        limit=call.query_int("limit", default=20, low=1, high=100),
+        cursor=call.query.get("cursor"),
+        status=status,
+    )
+    items: list[dict[str, Any]] = [present_order(call.settings, order) for order in page.items]
+    return json_response(200, {"items": items, "next_cursor": page.next_cursor})
+
+
+def _list_owner(call: Call) -> str | None:
+    if call.caller.role == "customer":
+        requested = call.query.get("customer_id")
+        return call.caller.subject if requested in (None, call.caller.subject) else None
+    customer_id = call.query.get("customer_id")
+    if not customer_id:
+        raise ValidationError("customer_id is required", details=[{"field": "customer_id"}])
+    return customer_id

@@ -1,0 +1,162 @@
+"""pynamodb models for the single OrderCare table (layout in schema.py).
+
+Models are declared with a placeholder table name; `configure()` points them at
+the real table once, from settings, in the composition root — so importing this
+module reads no environment and opens no connection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.adapters.dynamo.schema import GSI1
+
+
+class _Meta:
+    table_name = "ordercare-unconfigured"
+    region: str | None = None
+    host: str | None = None
+    max_retry_attempts = 3
+
+
+class TableItem(Model):
+    """Key attributes every item of the table has."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    type = UnicodeAttribute()
+
+
+class ByCustomerIndex(GlobalSecondaryIndex["OrderItem"]):
+    class Meta:
+        index_name = GSI1
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class CustomerMap(MapAttribute[str, Any]):
+    id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    name = UnicodeAttribute()
+    phone = UnicodeAttribute(null=True)
+    locale = UnicodeAttribute()
+
+
+class AddressMap(MapAttribute[str, Any]):
+    name = UnicodeAttribute()
+    line1 = UnicodeAttribute()
+    line2 = UnicodeAttribute(null=True)
+    city = UnicodeAttribute()
+    region = UnicodeAttribute(null=True)
+    postal_code = UnicodeAttribute()
+    country = UnicodeAttribute()
+
+
+class LineMap(MapAttribute[str, Any]):
+    sku = UnicodeAttribute()
+    name = UnicodeAttribute(null=True)
+    quantity = NumberAttribute()
+    unit_price = NumberAttribute()
+    tax_rate_bps = NumberAttribute()
+
+
+class DiscountMap(MapAttribute[str, Any]):
+    code = UnicodeAttribute()
+    amount = NumberAttribute()
+
+
+class HoldMap(MapAttribute[str, Any]):
+    code = UnicodeAttribute()
+    detail = UnicodeAttribute()
+    sku = UnicodeAttribute(null=True)
+
+
+class OrderItem(TableItem):
+    """The order aggregate: pk ORDER#<id>, sk #ORDER; GSI1 CUSTOMER#<id> / ORDER#<id>."""
+
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    by_customer = ByCustomerIndex()
+
+    id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    customer = CustomerMap()
+    currency = UnicodeAttribute()
+    lines = ListAttribute(of=LineMap)
+    shipping_address = AddressMap()
+    shipping_method = UnicodeAttribute()
+    shipping_fee = NumberAttribute()
+    discounts = ListAttribute(of=DiscountMap, default=list)
+    holds = ListAttribute(of=HoldMap, default=list)
+    shipments = JSONAttribute(default=list)
+    # Denormalised totals: read by reports and stream consumers without recomputing.
+    subtotal = NumberAttribute()
+    discount_total = NumberAttribute()
+    tax_total = NumberAttribute()
+    total = NumberAttribute()
+    placed_at = UTCDateTimeAttribute()
+    ship_by = UTCDateTimeAttribute()
+    deliver_by = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+
+class TimelineItem(TableItem):
+    """One entry of an order's timeline: pk ORDER#<id>, sk EVENT#<time>#<ulid>."""
+
+    kind = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+    actor = UnicodeAttribute()
+    data = JSONAttribute(default=dict)
+
+
+class CatalogItemModel(TableItem):
+    """A catalogue item: pk SKU#<sku>, sk #ITEM."""
+
+    sku = UnicodeAttribute()
+    name = UnicodeAttribute()
+    unit_price = NumberAttribute()
+    currency = UnicodeAttribute()
+    stock = NumberAttribute()
+    tax_rate_bps = NumberAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+
+class IdempotencyItem(TableItem):
+    """The stored outcome of a request: pk IDEM#<principal>#<key>, sk #IDEM; expires by TTL."""
+
+    request_hash = UnicodeAttribute()
+    status_code = NumberAttribute()
+    response = JSONAttribute()
+    expires_at = TTLAttribute()
+
+
+MODELS: tuple[type[TableItem], ...] = (TableItem, OrderItem, TimelineItem, CatalogItemModel, IdempotencyItem)
+
+
+def configure(table_name: str, region: str | None = None) -> None:
+    """Point every model at the real table. Endpoints come from botocore's own
+    configuration (e.g. AWS_ENDPOINT_URL_DYNAMODB locally)."""
+    for model in MODELS:
+        model.Meta.table_name = table_name
+        model.Meta.region = region
+        model._connection = None  # rebuilt lazily with the new settings

@@ -1,0 +1,58 @@
+"""The physical DynamoDB layout: one table, one stream, one GSI.
+
+Single-table design so that each read route is one round trip:
+  ORDER#<id> / #ORDER        the order aggregate (GSI1: CUSTOMER#<id> / ORDER#<id>)
+  ORDER#<id> / EVENT#<ulid>  its timeline entries (one Query reads the whole story)
+  SKU#<sku>  / #ITEM         a catalogue item
+  IDEM#<principal>#<key> / #IDEM  an idempotency record (expires via TTL)
+
+`table_spec` is what the local stack and the tests create; the CDK stack builds
+the same table and a test compares the two.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+GSI1 = "gsi1"
+TTL_ATTRIBUTE = "expires_at"
+
+
+def table_spec(table_name: str) -> dict[str, Any]:
+    """boto3 `create_table` arguments for the OrderCare table."""
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
+        ],
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": GSI1,
+                "KeySchema": [
+                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    }
+
+
+def ensure_table(client: Any, table_name: str) -> bool:
+    """Create the table (and its TTL) if missing; return True when it was created."""
+    existing = client.list_tables().get("TableNames", [])
+    if table_name in existing:
+        return False
+    client.create_table(**table_spec(table_name))
+    client.get_waiter("table_exists").wait(TableName=table_name)
+    client.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    )
+    return True

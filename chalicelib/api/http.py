@@ -1,0 +1,210 @@
+"""HTTP plumbing shared by every route: auth, body parsing, errors, and the route registry.
+
+`endpoint(...)` registers a Chalice route *and* records what /openapi.json says
+about it, so the document is generated from the same models the code validates
+with. Views receive a `Call` and stay a few lines long.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from chalicelib.api.auth import Principal, authenticate
+from chalicelib.domain.errors import (
+    BadRequestError,
+    ForbiddenError,
+    OrderCareError,
+    PayloadTooLargeError,
+    ValidationError,
+)
+from chalicelib.observability import get_logger
+from chalicelib.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from chalice.app import Chalice, Response
+    from chalice.app import Request
+
+JSON = "application/json"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+@dataclass(frozen=True)
+class QueryParam:
+    name: str
+    description: str
+    schema: dict[str, Any]
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    method: str
+    path: str
+    summary: str
+    roles: tuple[str, ...] | None  # None: public
+    request: type[BaseModel] | None
+    responses: dict[int, type[BaseModel] | None]
+    query: tuple[QueryParam, ...] = ()
+    idempotency: str | None = None  # "required" or "optional"
+    produces: str = JSON
+    tags: tuple[str, ...] = ()
+
+
+ROUTES: list[RouteDoc] = []
+
+
+@dataclass
+class Call:
+    """One request as a view sees it: the caller, the validated body, the query."""
+
+    request: Request
+    settings: Settings
+    principal: Principal | None
+    body: Any = None
+    raw_json: Any = None
+    query: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def caller(self) -> Principal:
+        if self.principal is None:
+            raise ForbiddenError("this route needs a caller")
+        return self.principal
+
+    @property
+    def actor(self) -> str:
+        return f"{self.caller.role}:{self.caller.subject}"
+
+    def header(self, name: str) -> str | None:
+        value = self.request.headers.get(name) or self.request.headers.get(name.lower())
+        return value.strip() if isinstance(value, str) else None
+
+    def idempotency_key(self) -> str:
+        key = self.header(IDEMPOTENCY_HEADER)
+        if not key:
+            raise ValidationError(
+                f"the {IDEMPOTENCY_HEADER} header is required on this route",
+                details=[{"header": IDEMPOTENCY_HEADER}],
+                code="idempotency_key_required",
+            )
+        if len(key) > 255 or not key.isprintable():
+            raise ValidationError(
+                f"{IDEMPOTENCY_HEADER} must be 1-255 printable characters",
+                details=[{"header": IDEMPOTENCY_HEADER}],
+            )
+        return key
+
+    def query_int(self, name: str, *, default: int, low: int, high: int) -> int:
+        raw = self.query.get(name)
+        if raw is None:
+            return default
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            raise ValidationError(
+                f"'{name}' must be an integer from {low} to {high}",
+                details=[{"field": name, "value": raw[:50]}],
+            )
+        return int(raw)
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    from chalice.app import Response
+
+    return Response(
+        body=json.dumps(body, ensure_ascii=False),
+        status_code=status,
+        headers={"Content-Type": JSON, **(headers or {})},
+    )
+
+
+def error_response(error: OrderCareError) -> Response:
+    body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
+    return json_response(error.status, body, headers)
+
+
+def _validation_details(exc: PydanticValidationError) -> list[dict[str, Any]]:
+    details = []
+    for problem in exc.errors(include_url=False, include_input=False, include_context=False):
+        location = ".".join(str(part) for part in problem["loc"])
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message = "unknown or server-owned field"
+        details.append({"field": location, "message": message, "type": problem["type"]})
+    return details
+
+
+def parse_body(request: Request, model: type[BaseModel], settings: Settings) -> tuple[BaseModel, Any]:
+    raw = request.raw_body or b""
+    if len(raw) > settings.max_body_bytes:
+        raise PayloadTooLargeError(f"request body is larger than {settings.max_body_bytes} bytes")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequestError("request body is not valid JSON", code="malformed_json") from exc
+    try:
+        return model.model_validate(data), data
+    except PydanticValidationError as exc:
+        details = _validation_details(exc)
+        unknown = [d["field"] for d in details if d["type"] == "extra_forbidden"]
+        message = (
+            f"unknown or server-owned fields: {', '.join(unknown)}" if unknown else "request body is invalid"
+        )
+        raise ValidationError(message, details=details) from exc
+
+
+def endpoint(
+    app: Chalice,
+    path: str,
+    method: str,
+    *,
+    summary: str,
+    roles: tuple[str, ...] | None,
+    responses: dict[int, type[BaseModel] | None],
+    request: type[BaseModel] | None = None,
+    query: tuple[QueryParam, ...] = (),
+    idempotency: str | None = None,
+    produces: str = JSON,
+    tags: tuple[str, ...] = (),
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a Chalice route that authenticates, parses and maps errors for `view`."""
+    ROUTES.append(
+        RouteDoc(method, path, summary, roles, request, responses, query, idempotency, produces, tags)
+    )
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def handle(**params: str) -> Any:
+            current = app.current_request
+            assert current is not None
+            try:
+                call = _prepare_call(current, roles, request)
+                return view(call, **params)
+            except OrderCareError as error:
+                return error_response(error)
+            except Exception:
+                get_logger().exception("unhandled error", extra={"route": f"{method} {path}"})
+                return error_response(OrderCareError("something went wrong on our side"))
+
+        app.route(path, methods=[method], content_types=[JSON])(handle)
+        return view
+
+    return decorator
+
+
+def _prepare_call(current: Request, roles: tuple[str, ...] | None, model: type[BaseModel] | None) -> Call:
+    settings = get_settings()
+    principal = None
+    if roles is not None:
+        principal = authenticate(settings, current.headers.get("authorization")).require(*roles)
+    call = Call(
+        request=current, settings=settings, principal=principal, query=dict(current.query_params or {})
+    )
+    if model is not None:
+        call.body, call.raw_json = parse_body(current, model, settings)
+    return call

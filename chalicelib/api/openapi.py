@@ -1,0 +1,122 @@
+"""The OpenAPI 3.1 document, generated from the route registry and the pydantic models."""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from chalicelib.api.http import IDEMPOTENCY_HEADER, ROUTES, RouteDoc
+from chalicelib.api.schemas import ErrorOut
+
+REF = "#/components/schemas/{model}"
+_ERRORS = {
+    400: "malformed JSON",
+    401: "missing, invalid or expired token",
+    403: "role not allowed",
+    404: "not found, or not yours",
+    409: "conflict: illegal transition, stale version or idempotency key reuse",
+    413: "body over 64 KiB",
+    422: "validation failed (unknown or server-owned fields included)",
+}
+
+
+def _models() -> list[type[BaseModel]]:
+    found: dict[str, type[BaseModel]] = {"ErrorOut": ErrorOut}
+    for route in ROUTES:
+        for model in (route.request, *route.responses.values()):
+            if model is not None:
+                found[model.__name__] = model
+    return list(found.values())
+
+
+def _error_codes(route: RouteDoc) -> list[int]:
+    codes = [404, 422] if "{" in route.path or route.request or route.query else []
+    if route.request is not None:
+        codes += [400, 413, 422]
+    if route.roles is not None:
+        codes += [401, 403]
+    if route.idempotency:
+        codes += [409, 422]
+    return sorted(set(codes) - set(route.responses))
+
+
+def _operation(route: RouteDoc, refs: dict[str, str]) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": route.summary,
+        "operationId": re.sub(r"\W+", "_", f"{route.method} {route.path}").strip("_").lower(),
+        "tags": list(route.tags),
+        "parameters": [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"{(\w+)}", route.path)
+        ]
+        + [
+            {
+                "name": q.name,
+                "in": "query",
+                "required": q.required,
+                "description": q.description,
+                "schema": q.schema,
+            }
+            for q in route.query
+        ],
+        "responses": {},
+    }
+    if route.idempotency:
+        operation["parameters"].append(
+            {
+                "name": IDEMPOTENCY_HEADER,
+                "in": "header",
+                "required": route.idempotency == "required",
+                "description": "same key + same body → the original response; + another body → 409",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            }
+        )
+    if route.roles is not None:
+        operation["security"] = [{"bearer": []}]
+        operation["description"] = f"Roles: {', '.join(route.roles)}."
+    else:
+        operation["security"] = []
+    if route.request is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": refs[route.request.__name__]}}},
+        }
+    for status, model in route.responses.items():
+        if model is None:
+            content = {route.produces: {"schema": {"type": "string"}}}
+        else:
+            content = {route.produces: {"schema": {"$ref": refs[model.__name__]}}}
+        operation["responses"][str(status)] = {"description": "success", "content": content}
+    for status in _error_codes(route):
+        operation["responses"][str(status)] = {
+            "description": _ERRORS[status],
+            "content": {"application/json": {"schema": {"$ref": refs["ErrorOut"]}}},
+        }
+    return operation
+
+
+@functools.lru_cache(maxsize=1)
+def openapi_document() -> dict[str, Any]:
+    models = _models()
+    mapping, definitions = models_json_schema([(model, "validation") for model in models], ref_template=REF)
+    refs = {model.__name__: mapping[(model, "validation")]["$ref"] for model in models}
+    paths: dict[str, dict[str, Any]] = {}
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, refs)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "OrderCare API",
+            "version": "1.0.0",
+            "description": "Order management with delivery promises, invoices and notifications.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": definitions.get("$defs", {}),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }

@@ -1,0 +1,80 @@
+"""Domain objects → response bodies (the shapes in schemas.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.api.schemas import iso
+from chalicelib.domain.catalog import CatalogItem
+from chalicelib.domain.orders import Order
+from chalicelib.domain.signing import sign
+from chalicelib.settings import Settings
+
+
+def tracking_url(settings: Settings, order_id: str) -> str:
+    token = sign({"o": order_id}, settings.link_secrets[0])
+    return f"{settings.public_base_url}/track/{token}"
+
+
+def present_order(settings: Settings, order: Order) -> dict[str, Any]:
+    totals = order.totals
+    return {
+        "id": order.id,
+        "status": str(order.status),
+        "customer_id": order.customer.id,
+        "customer": {
+            "id": order.customer.id,
+            "email": order.customer.email,
+            "name": order.customer.name,
+            "phone": order.customer.phone,
+            "locale": order.customer.locale,
+        },
+        "currency": order.currency,
+        "lines": [
+            {
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "tax_rate_bps": line.tax_rate_bps,
+                "line_total": line.line_total,
+            }
+            for line in order.lines
+        ],
+        "subtotal": totals.subtotal,
+        "discounts": [{"code": d.code, "amount": d.amount} for d in order.discounts],
+        "discount_total": totals.discount_total,
+        "shipping_fee": totals.shipping_fee,
+        "tax_total": totals.tax_total,
+        "taxes": [{"rate_bps": t.rate_bps, "net": t.net, "tax": t.tax} for t in totals.taxes],
+        "total": totals.total,
+        "shipping_address": {
+            "name": order.shipping_address.name,
+            "line1": order.shipping_address.line1,
+            "line2": order.shipping_address.line2,
+            "city": order.shipping_address.city,
+            "region": order.shipping_address.region,
+            "postal_code": order.shipping_address.postal_code,
+            "country": order.shipping_address.country,
+        },
+        "shipping_method": order.shipping_method,
+        "placed_at": iso(order.placed_at),
+        "ship_by": iso(order.ship_by),
+        "deliver_by": iso(order.deliver_by),
+        "holds": [{"code": h.code, "detail": h.detail, "sku": h.sku} for h in order.holds],
+        "shipments": order.shipments,
+        "version": order.version,
+        "tracking_url": tracking_url(settings, order.id),
+    }
+
+
+def present_catalog_item(item: CatalogItem) -> dict[str, Any]:
+    return {
+        "sku": item.sku,
+        "name": item.name,
+        "unit_price": item.unit_price,
+        "currency": item.currency,
+        "stock": item.stock,
+        "tax_rate_bps": item.tax_rate_bps,
+        "updated_at": iso(item.updated_at) if item.updated_at else None,
+    }

@@ -1,0 +1,223 @@
+"""Request and response models: what the API validates with and what /openapi.json shows.
+
+Requests forbid unknown fields (server-owned ones such as `status` or `total`
+included) and take money as strict integers in minor units.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+Money = Annotated[int, Field(strict=True, ge=0, le=10**11, description="integer minor units")]
+Sku = Annotated[str, Field(pattern=SKU_RE.pattern, examples=["MUG-1"])]
+CustomerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$", examples=["cus_alice"])]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217", examples=["EUR"])]
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2", examples=["DE"])]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+Timestamp = Annotated[str, Field(description="ISO-8601 UTC with Z", examples=["2026-12-01T22:59:59Z"])]
+
+
+def _e164(value: str) -> str:
+    import phonenumbers  # lazy: metadata tables are large
+
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("phone must be an E.164 number such as +4915112345678") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("phone is not a valid number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+Phone = Annotated[
+    str, Field(pattern=r"^\+[1-9]\d{6,14}$", examples=["+4915112345678"]), AfterValidator(_e164)
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- requests ----------------------------------------------------------------------
+
+
+class CatalogItemIn(Strict):
+    name: Text
+    unit_price: Money
+    currency: Currency
+    stock: Annotated[int, Field(strict=True, ge=0, le=10**9)]
+    tax_rate_bps: Annotated[int, Field(strict=True, ge=0, le=10_000, description="1900 = 19 %")]
+
+
+class DeliveryEstimateIn(Strict):
+    shipping_method: Annotated[str, Field(min_length=1, max_length=32, examples=["standard"])]
+    country: Country
+    at: AwareDatetime | None = Field(default=None, description="when the order would be paid; default now")
+
+
+class CustomerIn(Strict):
+    id: CustomerId
+    email: EmailStr
+    name: Text
+    phone: Phone | None = None
+    locale: Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$", examples=["de-DE"])] = "en"
+
+
+class LineIn(Strict):
+    sku: Sku
+    quantity: Annotated[int, Field(strict=True, ge=1, le=10_000)]
+    unit_price: Money
+
+
+class AddressIn(Strict):
+    name: Text
+    line1: Text
+    line2: Annotated[str, Field(max_length=200)] | None = None
+    city: Text
+    region: Annotated[str, Field(max_length=100)] | None = None
+    postal_code: Annotated[str, Field(min_length=1, max_length=16)]
+    country: Country
+
+
+class DiscountIn(Strict):
+    code: Annotated[str, Field(min_length=1, max_length=64)]
+    amount: Annotated[int, Field(strict=True, gt=0, le=10**11)]
+
+
+class PlaceOrderIn(Strict):
+    customer: CustomerIn
+    currency: Currency
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=100)]
+    shipping_address: AddressIn
+    shipping_method: Annotated[str, Field(min_length=1, max_length=32)]
+    shipping_fee: Money = 0
+    discounts: Annotated[list[DiscountIn], Field(max_length=20)] = []
+
+    @field_validator("lines")
+    @classmethod
+    def _one_line_per_sku(cls, lines: list[LineIn]) -> list[LineIn]:
+        seen: set[str] = set()
+        for line in lines:
+            if line.sku in seen:
+                raise ValueError(f"sku '{line.sku}' appears twice: put the quantity on one line")
+            seen.add(line.sku)
+        return lines
+
+
+# --- responses ---------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["validation_error"])
+    message: str
+    details: list[Any] = []
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+class CatalogItemOut(BaseModel):
+    sku: str
+    name: str
+    unit_price: int
+    currency: str
+    stock: int
+    tax_rate_bps: int
+    updated_at: Timestamp
+
+
+class DeliveryEstimateOut(BaseModel):
+    shipping_method: str
+    country: str
+    start_day: str = Field(description="local business day on which work starts (YYYY-MM-DD)")
+    ship_by: Timestamp
+    deliver_by: Timestamp
+
+
+class LineOut(BaseModel):
+    sku: str
+    name: str
+    quantity: int
+    unit_price: int
+    tax_rate_bps: int
+    line_total: int
+
+
+class HoldOut(BaseModel):
+    code: str = Field(examples=["unknown_sku", "price_mismatch", "insufficient_stock", "invalid_address"])
+    detail: str
+    sku: str | None = None
+
+
+class TaxOut(BaseModel):
+    rate_bps: int
+    net: int
+    tax: int
+
+
+class CustomerOut(BaseModel):
+    id: str
+    email: str
+    name: str
+    phone: str | None
+    locale: str
+
+
+class AddressOut(BaseModel):
+    name: str
+    line1: str
+    line2: str | None
+    city: str
+    region: str | None
+    postal_code: str
+    country: str
+
+
+class DiscountOut(BaseModel):
+    code: str
+    amount: int
+
+
+class OrderOut(BaseModel):
+    id: str = Field(examples=["ord_01JD3M5X8Q2W7Y6Z4K9N0P1R2S"])
+    status: str
+    customer_id: str
+    customer: CustomerOut
+    currency: str
+    lines: list[LineOut]
+    subtotal: int
+    discounts: list[DiscountOut]
+    discount_total: int
+    shipping_fee: int
+    tax_total: int
+    taxes: list[TaxOut]
+    total: int
+    shipping_address: AddressOut
+    shipping_method: str
+    placed_at: Timestamp
+    ship_by: Timestamp
+    deliver_by: Timestamp
+    holds: list[HoldOut]
+    shipments: list[dict[str, Any]]
+    version: int
+    tracking_url: str
+
+
+class OrderListOut(BaseModel):
+    items: list[OrderOut]
+    next_cursor: str | None
+
+
+def iso(moment: datetime) -> str:
+    """UTC ISO-8601 with a Z, second precision (the wire format)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

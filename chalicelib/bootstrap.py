@@ -1,0 +1,80 @@
+"""The composition root: settings, adapters and services, built lazily once per container.
+
+Nothing here runs at import time; `get_container()` builds everything on the
+first request and warm invocations reuse it. Tests build their own Container
+with fakes or reset it with `reset_container()`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from chalicelib.domain.calendar import BusinessCalendar
+from chalicelib.services.catalog import CatalogService, DeliveryEstimator
+from chalicelib.services.orders import OrderService
+from chalicelib.settings import Settings, get_settings
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    orders: OrderService
+    catalog: CatalogService
+    estimates: DeliveryEstimator
+
+
+def calendar_from(settings: Settings) -> BusinessCalendar:
+    return BusinessCalendar(
+        country=settings.shop_country,
+        timezone=settings.shop_timezone,
+        cutoff_hour=settings.cutoff_hour,
+        handling_days=settings.handling_business_days,
+        transit_days=dict(settings.transit_business_days),
+    )
+
+
+def build_container(settings: Settings, clock: SystemClock | None = None) -> Container:
+    """Wire the DynamoDB adapters into the services."""
+    from chalicelib.adapters.dynamo import models
+    from chalicelib.adapters.dynamo.repositories import (
+        DynamoCatalogRepository,
+        DynamoIdempotencyStore,
+        DynamoOrderRepository,
+    )
+
+    models.configure(settings.table_name, settings.region)
+    clock = clock or SystemClock()
+    calendar = calendar_from(settings)
+    catalog_repository = DynamoCatalogRepository()
+    return Container(
+        settings=settings,
+        orders=OrderService(
+            orders=DynamoOrderRepository(),
+            catalog=catalog_repository,
+            idempotency=DynamoIdempotencyStore(),
+            calendar=calendar,
+            clock=clock,
+            supported_countries=settings.supported_countries,
+            idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        ),
+        catalog=CatalogService(catalog_repository, clock),
+        estimates=DeliveryEstimator(calendar, clock, settings.supported_countries),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def get_container() -> Container:
+    return build_container(get_settings())
+
+
+def reset_container() -> None:
+    """Forget the cached settings and container (tests change the environment)."""
+    get_settings.cache_clear()
+    get_container.cache_clear()

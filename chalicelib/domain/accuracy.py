@@ -1,0 +1,71 @@
+"""Accuracy checks: what must be true of an order before it is processed or shipped.
+
+Each failed check becomes a Hold with a stable code (docs/API.md). Run at
+placement and again before processing and shipment, against the catalogue as
+it is then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+
+from chalicelib.domain.address import Address, address_problems
+from chalicelib.domain.catalog import CatalogItem
+from chalicelib.domain.orders import Hold, OrderLine
+
+UNKNOWN_SKU = "unknown_sku"
+PRICE_MISMATCH = "price_mismatch"
+INSUFFICIENT_STOCK = "insufficient_stock"
+INVALID_ADDRESS = "invalid_address"
+UNSUPPORTED_COUNTRY = "unsupported_country"
+HOLD_CODES = (UNKNOWN_SKU, PRICE_MISMATCH, INSUFFICIENT_STOCK, INVALID_ADDRESS, UNSUPPORTED_COUNTRY)
+
+
+def check_lines(lines: Sequence[OrderLine], catalog: Mapping[str, CatalogItem], currency: str) -> list[Hold]:
+    """Holds for lines whose SKU is unknown, whose price differs, or whose stock is short."""
+    holds: list[Hold] = []
+    for line in lines:
+        item = catalog.get(line.sku)
+        if item is None:
+            holds.append(Hold(UNKNOWN_SKU, f"SKU '{line.sku}' is not in the catalogue", line.sku))
+            continue
+        if item.currency != currency or item.unit_price != line.unit_price:
+            holds.append(
+                Hold(
+                    PRICE_MISMATCH,
+                    f"'{line.sku}' costs {item.unit_price} {item.currency} in the catalogue, "
+                    f"the order says {line.unit_price} {currency}",
+                    line.sku,
+                )
+            )
+        if item.stock < line.quantity:
+            holds.append(
+                Hold(
+                    INSUFFICIENT_STOCK,
+                    f"'{line.sku}': {line.quantity} ordered, {max(item.stock, 0)} in stock",
+                    line.sku,
+                )
+            )
+    return holds
+
+
+def check_address(address: Address, supported_countries: Collection[str]) -> list[Hold]:
+    """Holds for an address the shop cannot ship to or that looks undeliverable."""
+    holds: list[Hold] = []
+    if address.country not in supported_countries:
+        holds.append(Hold(UNSUPPORTED_COUNTRY, f"the shop does not ship to '{address.country}'"))
+    problems = address_problems(address)
+    if problems:
+        holds.append(Hold(INVALID_ADDRESS, "; ".join(problems)))
+    return holds
+
+
+def check_order(
+    lines: Sequence[OrderLine],
+    catalog: Mapping[str, CatalogItem],
+    currency: str,
+    address: Address,
+    supported_countries: Collection[str],
+) -> list[Hold]:
+    """Every accuracy check, in a stable order."""
+    return check_lines(lines, catalog, currency) + check_address(address, supported_countries)

@@ -1,0 +1,128 @@
+"""The one place that reads the environment.
+
+Everything configurable lives in `Settings`, a frozen dataclass built once per
+container by `get_settings()`. Local defaults describe the demo shop (Germany,
+Berlin time, EUR); in AWS the CDK stack sets every variable explicitly.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _transit_days(value: str) -> dict[str, int]:
+    """Parse "standard=3,express=1" into {"standard": 3, "express": 1}."""
+    result: dict[str, int] = {}
+    for part in _csv(value):
+        method, _, days = part.partition("=")
+        result[method.strip()] = int(days)
+    return result
+
+
+LOCAL_JWT_SECRET = "ordercare-local-dev-signing-key-not-for-production"  # noqa: S105 - documented local default
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str = "local"  # "local" or "aws"
+    table_name: str = "ordercare-local"
+    documents_bucket: str = "ordercare-local-documents"
+    region: str = "eu-central-1"
+
+    shop_country: str = "DE"
+    shop_timezone: str = "Europe/Berlin"
+    shop_currency: str = "EUR"
+    cutoff_hour: int = 14
+    handling_business_days: int = 2
+    transit_business_days: dict[str, int] = field(default_factory=lambda: {"standard": 3, "express": 1})
+    supported_countries: tuple[str, ...] = (
+        "AT",
+        "BE",
+        "BG",
+        "CH",
+        "CY",
+        "CZ",
+        "DE",
+        "DK",
+        "EE",
+        "ES",
+        "FI",
+        "FR",
+        "GB",
+        "GR",
+        "HR",
+        "HU",
+        "IE",
+        "IT",
+        "LT",
+        "LU",
+        "LV",
+        "MT",
+        "NL",
+        "NO",
+        "PL",
+        "PT",
+        "RO",
+        "SE",
+        "SI",
+        "SK",
+    )
+
+    # Tokens: locally HS256 with a dev secret; in AWS RS256 from Cognito's JWKS.
+    jwt_secret: str = LOCAL_JWT_SECRET
+    jwt_issuer: str = "ordercare-local"
+    jwt_audience: str = ""  # Cognito app client ids accepted (comma separated) when set
+    cognito_jwks_url: str = ""
+    storefront_client_ids: tuple[str, ...] = ()
+
+    link_secrets: tuple[str, ...] = ("ordercare-local-link-secret",)  # first signs, all verify
+    public_base_url: str = "http://127.0.0.1:8000"
+    idempotency_ttl_hours: int = 24
+    max_body_bytes: int = 64 * 1024
+
+    @property
+    def is_local(self) -> bool:
+        return self.environment == "local"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | os._Environ[str] | None = None) -> Settings:
+        """Build settings from environment variables, falling back to local defaults."""
+        env = os.environ if env is None else env
+        default = cls()
+
+        def get(name: str, fallback: str) -> str:
+            return env.get(f"OC_{name}", fallback)
+
+        return cls(
+            environment=get("ENVIRONMENT", default.environment),
+            table_name=get("TABLE_NAME", default.table_name),
+            documents_bucket=get("DOCUMENTS_BUCKET", default.documents_bucket),
+            region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", default.region)),
+            shop_country=get("SHOP_COUNTRY", default.shop_country),
+            shop_timezone=get("SHOP_TIMEZONE", default.shop_timezone),
+            shop_currency=get("SHOP_CURRENCY", default.shop_currency),
+            cutoff_hour=int(get("CUTOFF_HOUR", str(default.cutoff_hour))),
+            handling_business_days=int(get("HANDLING_BUSINESS_DAYS", str(default.handling_business_days))),
+            transit_business_days=_transit_days(get("TRANSIT_BUSINESS_DAYS", "standard=3,express=1")),
+            supported_countries=_csv(get("SUPPORTED_COUNTRIES", ",".join(default.supported_countries))),
+            jwt_secret=get("JWT_SECRET", default.jwt_secret),
+            jwt_issuer=get("JWT_ISSUER", default.jwt_issuer),
+            jwt_audience=get("JWT_AUDIENCE", default.jwt_audience),
+            cognito_jwks_url=get("COGNITO_JWKS_URL", default.cognito_jwks_url),
+            storefront_client_ids=_csv(get("STOREFRONT_CLIENT_IDS", "")),
+            link_secrets=_csv(get("LINK_SECRETS", ",".join(default.link_secrets))),
+            public_base_url=get("PUBLIC_BASE_URL", default.public_base_url).rstrip("/"),
+            idempotency_ttl_hours=int(get("IDEMPOTENCY_TTL_HOURS", str(default.idempotency_ttl_hours))),
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings for this container, read from the environment once."""
+    return Settings.from_env()

@@ -1,0 +1,39 @@
+"""Fixtures shared by every tier: a safe AWS environment and token helpers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+# Never reach a real AWS account from tests, whatever the developer's shell has.
+for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+    os.environ.pop(_name, None)
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_DEFAULT_REGION="eu-central-1",
+    AWS_REGION="eu-central-1",
+)
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A clean OrderCare configuration (local defaults) for one test."""
+    from chalicelib.bootstrap import reset_container
+
+    for name in list(os.environ):
+        if name.startswith("OC_") or name.startswith("AWS_ENDPOINT_URL"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("OC_TABLE_NAME", "ordercare-test")
+    reset_container()
+    yield
+    reset_container()
+
+
+def bearer(role: str, sub: str, **overrides: object) -> dict[str, str]:
+    from chalicelib.api.auth import mint_local_token
+    from chalicelib.settings import Settings
+
+    return {"Authorization": f"Bearer {mint_local_token(Settings.from_env(), role, sub)}"}

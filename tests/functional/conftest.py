@@ -1,0 +1,98 @@
+"""Functional tier: the real app through chalice.test.Client, AWS emulated by moto."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from chalicelib.adapters.dynamo.schema import ensure_table
+from tests.conftest import bearer
+
+CATALOG = {
+    "MUG-1": {
+        "name": "Ceramic mug",
+        "unit_price": 1299,
+        "currency": "EUR",
+        "stock": 100,
+        "tax_rate_bps": 1900,
+    },
+    "BOOK-1": {"name": "Cookbook", "unit_price": 2500, "currency": "EUR", "stock": 5, "tax_rate_bps": 700},
+}
+
+
+@pytest.fixture
+def aws(settings_env: None) -> Iterator[None]:
+    with mock_aws():
+        ensure_table(boto3.client("dynamodb"), "ordercare-test")
+        yield
+
+
+class Api:
+    """A thin JSON helper over chalice.test.Client."""
+
+    def __init__(self, client: Client):
+        self.client = client
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        role: str | None = None,
+        sub: str = "someone",
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> Any:
+        all_headers = {
+            "Content-Type": "application/json",
+            **(bearer(role, sub) if role else {}),
+            **(headers or {}),
+        }
+        payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        response: Any = self.client.http.request(method, path, headers=all_headers, body=payload)
+        response.data = json.loads(response.body) if response.body else None
+        return response
+
+
+@pytest.fixture
+def api(aws: None) -> Iterator[Api]:
+    from app import app
+
+    with Client(app) as client:
+        helper = Api(client)
+        for sku, item in CATALOG.items():
+            assert helper.call("PUT", f"/v1/catalog/{sku}", item, role="admin").status_code == 200
+        yield helper
+
+
+def order_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "customer": {
+            "id": "cus_alice",
+            "email": "alice@example.com",
+            "phone": "+4915112345678",
+            "name": "Alice Müller",
+            "locale": "de-DE",
+        },
+        "currency": "EUR",
+        "lines": [{"sku": "MUG-1", "quantity": 2, "unit_price": 1299}],
+        "shipping_address": {
+            "name": "Alice Müller",
+            "line1": "Hauptstr. 1",
+            "city": "Berlin",
+            "postal_code": "10115",
+            "country": "DE",
+        },
+        "shipping_method": "standard",
+        "shipping_fee": 499,
+        "discounts": [{"code": "WELCOME", "amount": 200}],
+    }
+    body.update(overrides)
+    return body
