@@ -12,13 +12,13 @@ from chalice.app import Chalice, Response
 
 from chalicelib.api import schemas as s
 from chalicelib.api.http import Call, QueryParam, endpoint, json_response
-from chalicelib.api.presenters import present_catalog_item, present_order
+from chalicelib.api.presenters import present_catalog_item, present_order, present_timeline_entry
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.address import Address
 from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.errors import ValidationError
-from chalicelib.domain.orders import Customer, Discount, OrderStatus
-from chalicelib.services.orders import IdempotentRequest, PlaceOrder
+from chalicelib.domain.orders import Customer, Discount, OrderStatus, Payment, ShipmentLine
+from chalicelib.services.orders import CarrierUpdate, IdempotentRequest, PaymentEvent, PlaceOrder
 
 app = Chalice(app_name="ordercare")
 
@@ -194,14 +194,14 @@ def list_orders(call: Call) -> Response:
         raise ValidationError(
             "unknown status", details=[{"field": "status", "allowed": [str(v) for v in OrderStatus]}]
         )
-    page = get_container().orders.list_for_customer(
+    orders, next_cursor = get_container().orders.list_for_customer(
         customer_id,
         limit=call.query_int("limit", default=20, low=1, high=100),
         cursor=call.query.get("cursor"),
         status=status,
     )
-    items: list[dict[str, Any]] = [present_order(call.settings, order) for order in page.items]
-    return json_response(200, {"items": items, "next_cursor": page.next_cursor})
+    items: list[dict[str, Any]] = [present_order(call.settings, order) for order in orders]
+    return json_response(200, {"items": items, "next_cursor": next_cursor})
 
 
 def _list_owner(call: Call) -> str | None:
@@ -212,3 +212,166 @@ def _list_owner(call: Call) -> str | None:
     if not customer_id:
         raise ValidationError("customer_id is required", details=[{"field": "customer_id"}])
     return customer_id
+
+
+def _owner_filter(call: Call) -> str | None:
+    """Customers act on their own orders only; staff on any."""
+    return call.caller.subject if call.caller.role == "customer" else None
+
+
+def _order_response(call: Call, order: Any, status: int = 200) -> Response:
+    return json_response(status, present_order(call.settings, order))
+
+
+# --- lifecycle -----------------------------------------------------------------------
+
+
+@endpoint(
+    app,
+    "/v1/orders/{order_id}/payments",
+    "POST",
+    summary="Record the payment → paid",
+    roles=("storefront",),
+    request=s.PaymentIn,
+    responses={201: s.OrderOut},
+    idempotency="required",
+    tags=("lifecycle",),
+)
+def record_payment(call: Call, order_id: str) -> Response:
+    body: s.PaymentIn = call.body
+    orders = get_container().orders
+    payment = Payment(body.amount, body.method, body.provider_ref, orders.clock.now())
+    request = IdempotentRequest(
+        call.caller.subject, call.idempotency_key(), {"order_id": order_id, **call.raw_json}
+    )
+    status, response = orders.pay(
+        order_id, payment, request, call.actor, lambda order: present_order(call.settings, order)
+    )
+    return json_response(status, response)
+
+
+@endpoint(
+    app,
+    "/v1/orders/{order_id}/cancel",
+    "POST",
+    summary="Cancel before shipment → cancelled",
+    roles=("customer", "agent"),
+    request=s.CancelIn,
+    optional_body=True,
+    responses={200: s.OrderOut},
+    idempotency="optional",
+    tags=("lifecycle",),
+)
+def cancel_order(call: Call, order_id: str) -> Response:
+    body: s.CancelIn = call.body
+    order = get_container().orders.cancel(order_id, body.reason, call.actor, customer_id=_owner_filter(call))
+    return _order_response(call, order)
+
+
+@endpoint(
+    app,
+    "/v1/orders/{order_id}/processing",
+    "POST",
+    summary="Re-check accuracy and start processing",
+    roles=STAFF,
+    responses={200: s.OrderOut},
+    tags=("lifecycle",),
+)
+def start_processing(call: Call, order_id: str) -> Response:
+    return _order_response(call, get_container().orders.start_processing(order_id, call.actor))
+
+
+@endpoint(
+    app,
+    "/v1/orders/{order_id}/holds/{code}/release",
+    "POST",
+    summary="Release a hold after review",
+    roles=STAFF,
+    request=s.ReleaseHoldIn,
+    responses={200: s.OrderOut},
+    tags=("lifecycle",),
+)
+def release_hold(call: Call, order_id: str, code: str) -> Response:
+    body: s.ReleaseHoldIn = call.body
+    return _order_response(call, get_container().orders.release_hold(order_id, code, body.reason, call.actor))
+
+
+@endpoint(
+    app,
+    "/v1/orders/{order_id}/shipments",
+    "POST",
+    summary="Ship some or all unshipped units",
+    roles=STAFF,
+    request=s.ShipmentIn,
+    responses={201: s.OrderOut},
+    tags=("lifecycle",),
+)
+def create_shipment(call: Call, order_id: str) -> Response:
+    body: s.ShipmentIn = call.body
+    lines = [ShipmentLine(line.sku, line.quantity) for line in body.lines] if body.lines else None
+    order, _ = get_container().orders.ship(order_id, body.carrier, body.tracking_number, lines, call.actor)
+    return _order_response(call, order, 201)
+
+
+@endpoint(
+    app,
+    "/v1/orders/{order_id}/timeline",
+    "GET",
+    summary="Everything that happened to the order",
+    roles=("customer", *STAFF),
+    responses={200: s.TimelineOut},
+    query=LIST_QUERY[:2],
+    tags=("orders",),
+)
+def order_timeline(call: Call, order_id: str) -> Response:
+    entries, next_cursor = get_container().orders.timeline(
+        order_id,
+        customer_id=_owner_filter(call),
+        limit=call.query_int("limit", default=20, low=1, high=100),
+        cursor=call.query.get("cursor"),
+    )
+    items = [present_timeline_entry(entry) for entry in entries]
+    return json_response(200, {"order_id": order_id, "items": items, "next_cursor": next_cursor})
+
+
+# --- webhooks ------------------------------------------------------------------------
+
+
+@endpoint(
+    app,
+    "/v1/webhooks/carrier",
+    "POST",
+    summary="Carrier tracking events (signed)",
+    roles=None,
+    request=s.CarrierWebhookIn,
+    responses={200: s.WebhookAck},
+    signed_by=lambda settings: settings.carrier_webhook_secrets,
+    tags=("webhooks",),
+)
+def carrier_webhook(call: Call) -> Response:
+    body: s.CarrierWebhookIn = call.body
+    outcome = get_container().orders.carrier_event(
+        CarrierUpdate(
+            body.event_id, body.tracking_number, body.status, body.occurred_at, body.estimated_delivery
+        )
+    )
+    return json_response(200, {"received": True, "outcome": outcome})
+
+
+@endpoint(
+    app,
+    "/v1/webhooks/payment",
+    "POST",
+    summary="Payment provider events (signed)",
+    roles=None,
+    request=s.PaymentWebhookIn,
+    responses={200: s.WebhookAck},
+    signed_by=lambda settings: settings.payment_webhook_secrets,
+    tags=("webhooks",),
+)
+def payment_webhook(call: Call) -> Response:
+    body: s.PaymentWebhookIn = call.body
+    outcome = get_container().orders.payment_event(
+        PaymentEvent(body.event_id, body.order_id, body.amount, body.provider_ref, body.status)
+    )
+    return json_response(200, {"received": True, "outcome": outcome})

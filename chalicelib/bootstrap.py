@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain.calendar import BusinessCalendar
 from chalicelib.services.catalog import CatalogService, DeliveryEstimator
-from chalicelib.services.orders import OrderService
+from chalicelib.services.orders import Cursors, OrderService
 from chalicelib.settings import Settings, get_settings
 
 
@@ -63,6 +63,7 @@ def build_container(settings: Settings, clock: SystemClock | None = None) -> Con
             clock=clock,
             supported_countries=settings.supported_countries,
             idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours),
+            cursors=Cursors(settings.link_secrets),
         ),
         catalog=CatalogService(catalog_repository, clock),
         estimates=DeliveryEstimator(calendar, clock, settings.supported_countries),

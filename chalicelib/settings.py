@@ -81,6 +81,9 @@ class Settings:
     cognito_jwks_url: str = ""
     storefront_client_ids: tuple[str, ...] = ()
 
+    # Webhook secrets: comma-separated lists, the first is current, the rest still accepted.
+    carrier_webhook_secrets: tuple[str, ...] = ("local-carrier-webhook-secret",)
+    payment_webhook_secrets: tuple[str, ...] = ("local-payment-webhook-secret",)
     link_secrets: tuple[str, ...] = ("ordercare-local-link-secret",)  # first signs, all verify
     public_base_url: str = "http://127.0.0.1:8000"
     idempotency_ttl_hours: int = 24
@@ -116,6 +119,12 @@ class Settings:
             jwt_audience=get("JWT_AUDIENCE", default.jwt_audience),
             cognito_jwks_url=get("COGNITO_JWKS_URL", default.cognito_jwks_url),
             storefront_client_ids=_csv(get("STOREFRONT_CLIENT_IDS", "")),
+            carrier_webhook_secrets=_csv(
+                env.get("CARRIER_WEBHOOK_SECRET", ",".join(default.carrier_webhook_secrets))
+            ),
+            payment_webhook_secrets=_csv(
+                env.get("PAYMENT_WEBHOOK_SECRET", ",".join(default.payment_webhook_secrets))
+            ),
             link_secrets=_csv(get("LINK_SECRETS", ",".join(default.link_secrets))),
             public_base_url=get("PUBLIC_BASE_URL", default.public_base_url).rstrip("/"),
             idempotency_ttl_hours=int(get("IDEMPOTENCY_TTL_HOURS", str(default.idempotency_ttl_hours))),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,12 +25,13 @@ from chalicelib.domain.errors import (
     PayloadTooLargeError,
     ValidationError,
 )
+from chalicelib.domain.webhooks import HEADER as SIGNATURE_HEADER
+from chalicelib.domain.webhooks import verify_signature
 from chalicelib.observability import get_logger
 from chalicelib.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from chalice.app import Chalice, Response
-    from chalice.app import Request
+    from chalice.app import Chalice, Request, Response
 
 JSON = "application/json"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -55,6 +57,8 @@ class RouteDoc:
     idempotency: str | None = None  # "required" or "optional"
     produces: str = JSON
     tags: tuple[str, ...] = ()
+    signed: bool = False  # webhook: X-OrderCare-Signature instead of a token
+    optional_body: bool = False
 
 
 ROUTES: list[RouteDoc] = []
@@ -139,10 +143,19 @@ def _validation_details(exc: PydanticValidationError) -> list[dict[str, Any]]:
     return details
 
 
-def parse_body(request: Request, model: type[BaseModel], settings: Settings) -> tuple[BaseModel, Any]:
+def raw_bytes(request: Request) -> bytes:
     raw = request.raw_body or b""
+    return raw.encode() if isinstance(raw, str) else raw
+
+
+def parse_body(
+    request: Request, model: type[BaseModel], settings: Settings, *, optional: bool = False
+) -> tuple[BaseModel, Any]:
+    raw = raw_bytes(request)
     if len(raw) > settings.max_body_bytes:
         raise PayloadTooLargeError(f"request body is larger than {settings.max_body_bytes} bytes")
+    if optional and not raw.strip():
+        raw = b"{}"
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -171,11 +184,28 @@ def endpoint(
     idempotency: str | None = None,
     produces: str = JSON,
     tags: tuple[str, ...] = (),
+    signed_by: Callable[[Settings], tuple[str, ...]] | None = None,
+    optional_body: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a Chalice route that authenticates, parses and maps errors for `view`."""
-    ROUTES.append(
-        RouteDoc(method, path, summary, roles, request, responses, query, idempotency, produces, tags)
+    """Register a Chalice route that authenticates, parses and maps errors for `view`.
+
+    `roles=None` makes a route public; `signed_by` names the webhook secrets whose
+    signature the raw body must carry instead."""
+    doc = RouteDoc(
+        method,
+        path,
+        summary,
+        roles,
+        request,
+        responses,
+        query,
+        idempotency,
+        produces,
+        tags,
+        signed=signed_by is not None,
+        optional_body=optional_body,
     )
+    ROUTES.append(doc)
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
@@ -183,7 +213,7 @@ def endpoint(
             current = app.current_request
             assert current is not None
             try:
-                call = _prepare_call(current, roles, request)
+                call = _prepare_call(current, doc, signed_by)
                 return view(call, **params)
             except OrderCareError as error:
                 return error_response(error)
@@ -197,14 +227,19 @@ def endpoint(
     return decorator
 
 
-def _prepare_call(current: Request, roles: tuple[str, ...] | None, model: type[BaseModel] | None) -> Call:
+def _prepare_call(
+    current: Request, doc: RouteDoc, signed_by: Callable[[Settings], tuple[str, ...]] | None
+) -> Call:
     settings = get_settings()
     principal = None
-    if roles is not None:
-        principal = authenticate(settings, current.headers.get("authorization")).require(*roles)
+    if doc.roles is not None:
+        principal = authenticate(settings, current.headers.get("authorization")).require(*doc.roles)
+    if signed_by is not None:
+        header = current.headers.get(SIGNATURE_HEADER.lower())
+        verify_signature(header, raw_bytes(current), signed_by(settings), time.time())
     call = Call(
         request=current, settings=settings, principal=principal, query=dict(current.query_params or {})
     )
-    if model is not None:
-        call.body, call.raw_json = parse_body(current, model, settings)
+    if doc.request is not None:
+        call.body, call.raw_json = parse_body(current, doc.request, settings, optional=doc.optional_body)
     return call

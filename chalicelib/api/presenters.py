@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.api.schemas import iso
+from chalicelib.api.schemas import iso, iso_or_none
+from chalicelib.domain.carriers import tracking_link
 from chalicelib.domain.catalog import CatalogItem
-from chalicelib.domain.orders import Order
+from chalicelib.domain.orders import Order, Shipment
 from chalicelib.domain.signing import sign
+from chalicelib.services.ports import TimelineEntry
 from chalicelib.settings import Settings
 
 
@@ -62,10 +64,58 @@ def present_order(settings: Settings, order: Order) -> dict[str, Any]:
         "ship_by": iso(order.ship_by),
         "deliver_by": iso(order.deliver_by),
         "holds": [{"code": h.code, "detail": h.detail, "sku": h.sku} for h in order.holds],
-        "shipments": order.shipments,
+        "shipments": [present_shipment(shipment) for shipment in order.shipments],
+        "payments": [
+            {
+                "amount": p.amount,
+                "method": p.method,
+                "provider_ref": p.provider_ref,
+                "paid_at": iso(p.paid_at),
+            }
+            for p in order.payments
+        ],
+        "refunds": [
+            {"amount": r.amount, "provider_ref": r.provider_ref, "refunded_at": iso(r.refunded_at)}
+            for r in order.refunds
+        ],
+        "paid_at": iso_or_none(order.paid_at),
+        "first_shipped_at": iso_or_none(order.first_shipped_at),
+        "shipped_at": iso_or_none(order.shipped_at),
+        "delivered_at": iso_or_none(order.delivered_at),
+        "cancelled_at": iso_or_none(order.cancelled_at),
+        "ship_by_met": order.ship_by_met,
+        "deliver_by_met": order.deliver_by_met,
+        "revised_deliver_by": iso_or_none(order.revised_deliver_by),
         "version": order.version,
         "tracking_url": tracking_url(settings, order.id),
     }
+
+
+def present_shipment(shipment: Shipment) -> dict[str, Any]:
+    return {
+        "id": shipment.id,
+        "carrier": shipment.carrier,
+        "tracking_number": shipment.tracking_number,
+        "tracking_link": tracking_link(shipment.carrier, shipment.tracking_number),
+        "lines": [{"sku": line.sku, "quantity": line.quantity} for line in shipment.lines],
+        "shipped_at": iso(shipment.shipped_at),
+        "status": shipment.status,
+        "exception": shipment.exception,
+        "estimated_delivery": iso_or_none(shipment.estimated_delivery),
+        "delivered_at": iso_or_none(shipment.delivered_at),
+        "events": [
+            {
+                "status": event.status,
+                "occurred_at": iso(event.occurred_at),
+                "estimated_delivery": iso_or_none(event.estimated_delivery),
+            }
+            for event in shipment.events
+        ],
+    }
+
+
+def present_timeline_entry(entry: TimelineEntry) -> dict[str, Any]:
+    return {"kind": entry.kind, "at": iso(entry.at), "actor": entry.actor, "data": entry.data}
 
 
 def present_catalog_item(item: CatalogItem) -> dict[str, Any]:

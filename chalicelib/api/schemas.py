@@ -109,6 +109,63 @@ class PlaceOrderIn(Strict):
         return lines
 
 
+class PaymentIn(Strict):
+    amount: Money
+    method: Annotated[str, Field(min_length=1, max_length=32, examples=["card"])]
+    provider_ref: Annotated[str, Field(min_length=1, max_length=128, examples=["pi_3Nx…"])]
+
+
+class CancelIn(Strict):
+    reason: Annotated[str, Field(min_length=1, max_length=500)] = "cancelled on request"
+
+
+class ReleaseHoldIn(Strict):
+    reason: Annotated[str, Field(min_length=1, max_length=500, description="why the hold may be released")]
+
+
+class ShipmentLineIn(Strict):
+    sku: Sku
+    quantity: Annotated[int, Field(strict=True, ge=1, le=10_000)]
+
+
+class ShipmentIn(Strict):
+    carrier: Annotated[str, Field(min_length=1, max_length=40, examples=["dhl"])]
+    tracking_number: Annotated[
+        str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{3,63}$", examples=["00340434161234567890"])
+    ]
+    lines: Annotated[list[ShipmentLineIn], Field(min_length=1, max_length=100)] | None = Field(
+        default=None, description="default: every unshipped unit"
+    )
+
+    @field_validator("lines")
+    @classmethod
+    def _one_line_per_sku(cls, lines: list[ShipmentLineIn] | None) -> list[ShipmentLineIn] | None:
+        skus = [line.sku for line in lines or []]
+        if len(skus) != len(set(skus)):
+            raise ValueError("each sku once per shipment")
+        return lines
+
+
+CarrierStatus = Literal["in_transit", "out_for_delivery", "delivered", "exception", "delayed"]
+EventId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
+
+
+class CarrierWebhookIn(Strict):
+    event_id: EventId
+    tracking_number: Annotated[str, Field(min_length=1, max_length=64)]
+    status: CarrierStatus
+    occurred_at: AwareDatetime
+    estimated_delivery: AwareDatetime | None = None
+
+
+class PaymentWebhookIn(Strict):
+    event_id: EventId
+    order_id: Annotated[str, Field(min_length=1, max_length=64)]
+    amount: Money
+    provider_ref: Annotated[str, Field(min_length=1, max_length=128)]
+    status: Literal["succeeded", "refunded"]
+
+
 # --- responses ---------------------------------------------------------------------
 
 
@@ -208,9 +265,70 @@ class OrderOut(BaseModel):
     ship_by: Timestamp
     deliver_by: Timestamp
     holds: list[HoldOut]
-    shipments: list[dict[str, Any]]
+    shipments: list[ShipmentOut]
+    payments: list[PaymentOut]
+    refunds: list[RefundOut]
+    paid_at: Timestamp | None
+    first_shipped_at: Timestamp | None
+    shipped_at: Timestamp | None
+    delivered_at: Timestamp | None
+    cancelled_at: Timestamp | None
+    ship_by_met: bool | None = Field(description="fully shipped by ship_by (None until shipped)")
+    deliver_by_met: bool | None = Field(description="delivered by deliver_by (None until delivered)")
+    revised_deliver_by: Timestamp | None = Field(description="the carrier's later estimate, if any")
     version: int
     tracking_url: str
+
+
+class TimelineEntryOut(BaseModel):
+    kind: str = Field(examples=["status_changed", "hold_added", "shipment_created", "carrier_event"])
+    at: Timestamp
+    actor: str
+    data: dict[str, Any]
+
+
+class TimelineOut(BaseModel):
+    order_id: str
+    items: list[TimelineEntryOut]
+    next_cursor: str | None
+
+
+class WebhookAck(BaseModel):
+    received: bool
+    outcome: str = Field(examples=["applied", "duplicate", "already_recorded"])
+
+
+class ShipmentEventOut(BaseModel):
+    status: str
+    occurred_at: Timestamp
+    estimated_delivery: Timestamp | None
+
+
+class ShipmentOut(BaseModel):
+    id: str
+    carrier: str
+    tracking_number: str
+    tracking_link: str | None
+    lines: list[dict[str, Any]]
+    shipped_at: Timestamp
+    status: str
+    exception: bool
+    estimated_delivery: Timestamp | None
+    delivered_at: Timestamp | None
+    events: list[ShipmentEventOut]
+
+
+class PaymentOut(BaseModel):
+    amount: int
+    method: str
+    provider_ref: str
+    paid_at: Timestamp
+
+
+class RefundOut(BaseModel):
+    amount: int
+    provider_ref: str
+    refunded_at: Timestamp
 
 
 class OrderListOut(BaseModel):
@@ -221,3 +339,7 @@ class OrderListOut(BaseModel):
 def iso(moment: datetime) -> str:
     """UTC ISO-8601 with a Z, second precision (the wire format)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_or_none(moment: datetime | None) -> str | None:
+    return iso(moment) if moment else None

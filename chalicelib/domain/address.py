@@ -59,6 +59,6 @@ def address_problems(address: Address) -> list[str]:
     problems = [f"{name} is empty" for name in _REQUIRED if not getattr(address, name).strip()]
     pattern = _POSTAL_CODES.get(address.country)
     postal_code = address.postal_code.strip().upper()
-    if pattern and postal_code and not re.fullmatch(pattern, postal_code):
+    if pattern and postal_code and not re.fullmatch(pattern, postal_code, re.ASCII):
         problems.append(f"postal code '{address.postal_code}' is not valid for {address.country}")
     return problems

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from chalicelib.domain.address import Address
-from chalicelib.domain.errors import ConflictError
+from chalicelib.domain.calendar import BusinessCalendar
+from chalicelib.domain.carriers import normalise_carrier
+from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.domain.money import PricedLine, Totals, compute_totals
 
 
@@ -42,6 +44,19 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 
 class IllegalTransitionError(ConflictError):
     code = "illegal_transition"
+
+
+class OrderOnHoldError(ConflictError):
+    code = "order_on_hold"
+
+
+# Holds that record a human judgement: once an agent releases them, re-checks do
+# not raise them again. Stock and unknown-SKU holds are facts and are re-checked.
+WAIVABLE_HOLDS = frozenset({"price_mismatch", "invalid_address", "unsupported_country"})
+# Progress of a parcel; carrier events never move a shipment backwards.
+SHIPMENT_PROGRESS = {"shipped": 0, "in_transit": 1, "out_for_delivery": 2, "delivered": 3}
+CARRIER_STATUSES = ("in_transit", "out_for_delivery", "delivered", "exception", "delayed")
+MAX_CARRIER_EVENTS = 50
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,51 @@ class Hold:
 
 
 @dataclass(frozen=True)
+class Payment:
+    amount: int
+    method: str
+    provider_ref: str
+    paid_at: datetime
+    source: str = "api"
+
+
+@dataclass(frozen=True)
+class Refund:
+    amount: int
+    provider_ref: str
+    refunded_at: datetime
+    event_id: str
+
+
+@dataclass(frozen=True)
+class ShipmentLine:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class CarrierEvent:
+    status: str
+    occurred_at: datetime
+    event_id: str
+    estimated_delivery: datetime | None = None
+
+
+@dataclass
+class Shipment:
+    id: str
+    carrier: str
+    tracking_number: str
+    lines: list[ShipmentLine]
+    shipped_at: datetime
+    status: str = "shipped"
+    exception: bool = False
+    estimated_delivery: datetime | None = None
+    delivered_at: datetime | None = None
+    events: list[CarrierEvent] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class DomainEvent:
     kind: str
     at: datetime
@@ -107,7 +167,19 @@ class Order:
     deliver_by: datetime
     status: OrderStatus = OrderStatus.PLACED
     holds: list[Hold] = field(default_factory=list)
-    shipments: list[dict[str, Any]] = field(default_factory=list)
+    waivers: list[Hold] = field(default_factory=list)
+    shipments: list[Shipment] = field(default_factory=list)
+    payments: list[Payment] = field(default_factory=list)
+    refunds: list[Refund] = field(default_factory=list)
+    # Milestones kept for the KPIs (shipped within 2 business days, delivered by the promise).
+    paid_at: datetime | None = None
+    first_shipped_at: datetime | None = None
+    shipped_at: datetime | None = None
+    delivered_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    ship_by_met: bool | None = None
+    deliver_by_met: bool | None = None
+    revised_deliver_by: datetime | None = None
     version: int = 0
     events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
 
@@ -137,6 +209,240 @@ class Order:
         self.events.append(
             DomainEvent("status_changed", at, actor, {"from": str(previous), "to": str(target), **data})
         )
+
+    def record_event(self, kind: str, at: datetime, actor: str, **data: Any) -> None:
+        self.events.append(DomainEvent(kind, at, actor, data))
+
+    # --- payment and cancellation ---------------------------------------------------
+
+    def record_payment(self, payment: Payment, calendar: BusinessCalendar, actor: str) -> None:
+        """Mark the order paid; if the payment lands on a later start day, re-promise."""
+        if not self.can_transition(OrderStatus.PAID):
+            self.transition(OrderStatus.PAID, payment.paid_at, actor)  # raises with the status
+        if payment.amount != self.totals.total:
+            raise ValidationError(
+                f"amount {payment.amount} does not equal the order total {self.totals.total}",
+                details=[{"field": "amount", "expected": self.totals.total}],
+                code="amount_mismatch",
+            )
+        self.transition(
+            OrderStatus.PAID,
+            payment.paid_at,
+            actor,
+            amount=payment.amount,
+            method=payment.method,
+            provider_ref=payment.provider_ref,
+        )
+        self.payments.append(payment)
+        self.paid_at = payment.paid_at
+        if calendar.start_day(payment.paid_at) > calendar.start_day(self.placed_at):
+            promise = calendar.promise(payment.paid_at, self.shipping_method)
+            self.record_event(
+                "promise_revised",
+                payment.paid_at,
+                actor,
+                reason="paid on a later business day",
+                previous_ship_by=_iso(self.ship_by),
+                previous_deliver_by=_iso(self.deliver_by),
+                ship_by=_iso(promise.ship_by),
+                deliver_by=_iso(promise.deliver_by),
+            )
+            self.ship_by, self.deliver_by = promise.ship_by, promise.deliver_by
+
+    def has_payment(self, provider_ref: str) -> bool:
+        return any(payment.provider_ref == provider_ref for payment in self.payments)
+
+    def record_refund(self, refund: Refund, actor: str) -> None:
+        paid = sum(payment.amount for payment in self.payments)
+        refunded = sum(existing.amount for existing in self.refunds)
+        if refund.amount <= 0 or refund.amount > paid - refunded:
+            raise ValidationError(
+                f"refund of {refund.amount} exceeds what is left to refund ({paid - refunded})",
+                details=[{"field": "amount", "refundable": paid - refunded}],
+                code="refund_exceeds_payment",
+            )
+        self.refunds.append(refund)
+        self.record_event(
+            "refunded", refund.refunded_at, actor, amount=refund.amount, provider_ref=refund.provider_ref
+        )
+
+    def cancel(self, at: datetime, actor: str, reason: str) -> None:
+        self.transition(OrderStatus.CANCELLED, at, actor, reason=reason)
+        self.cancelled_at = at
+
+    # --- accuracy holds -------------------------------------------------------------
+
+    def apply_checks(self, found: list[Hold], at: datetime, actor: str) -> bool:
+        """Replace the holds with a fresh check's result (minus waivers); True if they changed."""
+        waived = {(w.code, w.sku) for w in self.waivers}
+        fresh = list({(h.code, h.sku): h for h in found if (h.code, h.sku) not in waived}.values())
+        before = {(h.code, h.sku) for h in self.holds}
+        after = {(h.code, h.sku) for h in fresh}
+        for hold in fresh:
+            if (hold.code, hold.sku) not in before:
+                self.record_event("hold_added", at, actor, code=hold.code, detail=hold.detail, sku=hold.sku)
+        for hold in self.holds:
+            if (hold.code, hold.sku) not in after:
+                self.record_event("hold_cleared", at, actor, code=hold.code, sku=hold.sku)
+        changed = before != after
+        self.holds = fresh
+        return changed
+
+    def ensure_shippable_to(self, address_holds: list[Hold]) -> None:
+        """Refuse a shipment whose address fails today's checks (unless an agent waived it)."""
+        waived = {(w.code, w.sku) for w in self.waivers}
+        failing = [hold for hold in address_holds if (hold.code, hold.sku) not in waived]
+        if failing:
+            raise OrderOnHoldError(
+                "the shipping address fails the accuracy checks",
+                details=[{"code": h.code, "detail": h.detail} for h in failing],
+            )
+
+    def ensure_not_on_hold(self) -> None:
+        if self.holds:
+            raise OrderOnHoldError(
+                "the order is on hold; release its holds after review first",
+                details=[{"code": h.code, "detail": h.detail, "sku": h.sku} for h in self.holds],
+            )
+
+    def release_hold(self, code: str, reason: str, at: datetime, actor: str) -> None:
+        released = [hold for hold in self.holds if hold.code == code]
+        if not released:
+            raise NotFoundError(f"the order has no '{code}' hold")
+        self.holds = [hold for hold in self.holds if hold.code != code]
+        if code in WAIVABLE_HOLDS:
+            self.waivers.extend(released)
+        self.record_event(
+            "hold_released", at, actor, code=code, reason=reason, skus=[h.sku for h in released if h.sku]
+        )
+
+    def start_processing(self, at: datetime, actor: str) -> None:
+        if not self.can_transition(OrderStatus.PROCESSING):
+            self.transition(OrderStatus.PROCESSING, at, actor)  # raises with the status
+        self.ensure_not_on_hold()
+        self.transition(OrderStatus.PROCESSING, at, actor)
+
+    # --- shipments ------------------------------------------------------------------
+
+    def unshipped(self) -> dict[str, int]:
+        """Units still to ship, per SKU."""
+        remaining = {line.sku: line.quantity for line in self.lines}
+        for shipment in self.shipments:
+            for line in shipment.lines:
+                remaining[line.sku] -= line.quantity
+        return {sku: quantity for sku, quantity in remaining.items() if quantity > 0}
+
+    def lines_to_ship(self, requested: list[ShipmentLine] | None) -> list[ShipmentLine]:
+        """Validate a shipment's lines (default: everything unshipped)."""
+        remaining = self.unshipped()
+        if requested is None:
+            return [ShipmentLine(sku, quantity) for sku, quantity in remaining.items()]
+        problems = []
+        for line in requested:
+            if line.quantity > remaining.get(line.sku, 0):
+                problems.append(
+                    {"sku": line.sku, "requested": line.quantity, "unshipped": remaining.get(line.sku, 0)}
+                )
+        if problems:
+            raise ValidationError(
+                "a shipment cannot carry more than is left to ship", details=problems, code="over_shipment"
+            )
+        return requested
+
+    def ship(
+        self,
+        shipment_id: str,
+        carrier: str,
+        tracking_number: str,
+        lines: list[ShipmentLine],
+        at: datetime,
+        actor: str,
+    ) -> Shipment:
+        """Add a shipment; the order becomes partially_shipped or shipped."""
+        if self.status not in (OrderStatus.PROCESSING, OrderStatus.PARTIALLY_SHIPPED):
+            self.transition(OrderStatus.SHIPPED, at, actor)  # raises with the status
+        self.ensure_not_on_hold()
+        if not lines:
+            raise ConflictError("nothing is left to ship", code="nothing_to_ship")
+        shipment = Shipment(shipment_id, normalise_carrier(carrier), tracking_number, lines, at)
+        self.shipments.append(shipment)
+        complete = not self.unshipped()
+        self.transition(
+            OrderStatus.SHIPPED if complete else OrderStatus.PARTIALLY_SHIPPED,
+            at,
+            actor,
+            shipment_id=shipment_id,
+        )
+        self.record_event(
+            "shipment_created",
+            at,
+            actor,
+            shipment_id=shipment_id,
+            carrier=shipment.carrier,
+            tracking_number=tracking_number,
+            lines=[vars(line) for line in lines],
+        )
+        self.first_shipped_at = self.first_shipped_at or at
+        if complete:
+            self.shipped_at = at
+            self.ship_by_met = at <= self.ship_by
+        return shipment
+
+    def shipment_by_tracking(self, tracking_number: str) -> Shipment:
+        for shipment in self.shipments:
+            if shipment.tracking_number == tracking_number:
+                return shipment
+        raise NotFoundError(f"no shipment with tracking number '{tracking_number}'")
+
+    def carrier_update(self, tracking_number: str, event: CarrierEvent, actor: str) -> None:
+        """Apply a carrier scan to its shipment and, through it, to the order."""
+        shipment = self.shipment_by_tracking(tracking_number)
+        shipment.events = [*shipment.events, event][-MAX_CARRIER_EVENTS:]
+        self.record_event(
+            "carrier_event",
+            event.occurred_at,
+            actor,
+            shipment_id=shipment.id,
+            tracking_number=tracking_number,
+            status=event.status,
+            estimated_delivery=_iso(event.estimated_delivery),
+        )
+        if event.status == "exception":
+            shipment.exception = True
+            return
+        if event.estimated_delivery is not None:
+            shipment.estimated_delivery = event.estimated_delivery
+            self._revise_estimate(event, actor)
+        if event.status == "delayed" or SHIPMENT_PROGRESS[event.status] <= SHIPMENT_PROGRESS[shipment.status]:
+            return  # late or repeated scans never move a parcel backwards
+        shipment.status, shipment.exception = event.status, False
+        if event.status == "delivered":
+            shipment.delivered_at = event.occurred_at
+        self._advance_from_shipments(event.occurred_at, actor)
+
+    def _revise_estimate(self, event: CarrierEvent, actor: str) -> None:
+        latest = max(s.estimated_delivery for s in self.shipments if s.estimated_delivery is not None)
+        if latest > self.deliver_by and latest != self.revised_deliver_by:
+            self.revised_deliver_by = latest
+            self.record_event(
+                "delivery_estimate_revised",
+                event.occurred_at,
+                actor,
+                deliver_by=_iso(self.deliver_by),
+                estimated_delivery=_iso(latest),
+                reason=f"carrier reported '{event.status}'",
+            )
+
+    def _advance_from_shipments(self, at: datetime, actor: str) -> None:
+        fully_shipped = self.status in (OrderStatus.SHIPPED, OrderStatus.OUT_FOR_DELIVERY)
+        if fully_shipped and all(s.status == "delivered" for s in self.shipments):
+            self.transition(OrderStatus.DELIVERED, at, actor)
+            self.delivered_at = at
+            self.deliver_by_met = at <= self.deliver_by
+        elif self.status == OrderStatus.SHIPPED and any(
+            s.status == "out_for_delivery" for s in self.shipments
+        ):
+            self.transition(OrderStatus.OUT_FOR_DELIVERY, at, actor)
 
     @classmethod
     def place(
@@ -172,9 +478,13 @@ class Order:
             holds=list(holds),
         )
         order.totals  # noqa: B018 - validates discounts against the subtotal early
-        order.events.append(DomainEvent("placed", placed_at, actor, {"status": str(order.status)}))
+        order.record_event("placed", placed_at, actor, status=str(order.status))
         for hold in holds:
-            order.events.append(
-                DomainEvent("hold_added", placed_at, actor, {"code": hold.code, "detail": hold.detail})
+            order.record_event(
+                "hold_added", placed_at, actor, code=hold.code, detail=hold.detail, sku=hold.sku
             )
         return order
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None

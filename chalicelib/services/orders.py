@@ -1,29 +1,52 @@
-"""Order use cases: place (idempotently, with a promise and accuracy checks), read, list."""
+"""Order use cases: place, pay, process, hold/release, ship, carrier and payment events, read.
+
+Every change is read → domain method → one conditional TransactWriteItems
+(order version + timeline + idempotency/webhook/stock records). A lost race is
+retried from a fresh read a few times; what is still illegal then is a 409.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.domain.accuracy import check_order
+from chalicelib.domain.accuracy import INSUFFICIENT_STOCK, check_address, check_order
 from chalicelib.domain.address import Address
 from chalicelib.domain.calendar import BusinessCalendar
-from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
+from chalicelib.domain.errors import ConflictError, NotFoundError, OrderCareError, ValidationError
 from chalicelib.domain.ids import has_prefix, new_id
-from chalicelib.domain.orders import Customer, Discount, Order, OrderLine
+from chalicelib.domain.orders import (
+    CarrierEvent,
+    Customer,
+    Discount,
+    Hold,
+    Order,
+    OrderLine,
+    Payment,
+    Refund,
+    Shipment,
+    ShipmentLine,
+)
+from chalicelib.domain.signing import sign, verify
 from chalicelib.services.ports import (
     CatalogRepository,
     Clock,
+    DuplicateEventError,
+    Effects,
     IdempotencyKeyTakenError,
     IdempotencyStore,
     OrderRepository,
-    Page,
+    StaleVersionError,
+    StockShortError,
     StoredResponse,
+    TimelineEntry,
 )
+
+ATTEMPTS = 3  # reads+writes per change before a lost race is reported as 409
 
 
 @dataclass(frozen=True)
@@ -49,7 +72,44 @@ class IdempotentRequest:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class CarrierUpdate:
+    event_id: str
+    tracking_number: str
+    status: str
+    occurred_at: datetime
+    estimated_delivery: datetime | None
+
+
+@dataclass(frozen=True)
+class PaymentEvent:
+    event_id: str
+    order_id: str
+    amount: int
+    provider_ref: str
+    status: str  # succeeded | refunded
+
+
 Presenter = Callable[[Order], dict[str, Any]]
+
+
+class Cursors:
+    """Signed continuation tokens: a cursor only continues the list it was issued for."""
+
+    def __init__(self, secrets: tuple[str, ...]):
+        self.secrets = secrets
+
+    def encode(self, scope: str, key: dict[str, Any] | None) -> str | None:
+        return sign({"s": scope, "k": key}, self.secrets[0]) if key else None
+
+    def decode(self, scope: str, cursor: str | None) -> dict[str, Any] | None:
+        if cursor is None:
+            return None
+        payload = verify(cursor, self.secrets)
+        if payload is None or payload.get("s") != scope or not isinstance(payload.get("k"), dict):
+            raise ValidationError("invalid cursor", details=[{"field": "cursor"}], code="invalid_cursor")
+        key: dict[str, Any] = payload["k"]
+        return key
 
 
 @dataclass
@@ -61,6 +121,9 @@ class OrderService:
     clock: Clock
     supported_countries: tuple[str, ...]
     idempotency_ttl: timedelta
+    cursors: Cursors
+
+    # --- placing -------------------------------------------------------------------
 
     def place(
         self, command: PlaceOrder, request: IdempotentRequest, actor: str, present: Presenter
@@ -103,21 +166,22 @@ class OrderService:
             holds=holds,
             actor=actor,
         )
-        order.version = 1  # what the first write stores; the response shows it
-        body = present(order)
-        stored = StoredResponse(
-            principal=request.principal,
-            key=request.key,
-            request_hash=request.fingerprint,
-            status_code=201,
-            body=body,
-            expires_at=now + self.idempotency_ttl,
-        )
+        body = present(replace(order, version=1))  # the version the first write stores
         try:
-            self.orders.add(order, stored)
+            self.orders.add(order, self._stored(request, 201, body))
         except IdempotencyKeyTakenError:
             return self.replay(request)
         return 201, body
+
+    def _stored(self, request: IdempotentRequest, status: int, body: dict[str, Any]) -> StoredResponse:
+        return StoredResponse(
+            principal=request.principal,
+            key=request.key,
+            request_hash=request.fingerprint,
+            status_code=status,
+            body=body,
+            expires_at=self.clock.now() + self.idempotency_ttl,
+        )
 
     def replay(self, request: IdempotentRequest) -> tuple[int, dict[str, Any]]:
         """The stored response for a key already used, or 409 if the body differs."""
@@ -132,6 +196,8 @@ class OrderService:
             )
         return stored.status_code, stored.body
 
+    # --- reading -------------------------------------------------------------------
+
     def get(self, order_id: str, *, customer_id: str | None = None) -> Order:
         """The order; for customers (`customer_id` given) only their own — otherwise 404."""
         order = self.orders.get(order_id) if has_prefix(order_id, "ord") else None
@@ -141,5 +207,196 @@ class OrderService:
 
     def list_for_customer(
         self, customer_id: str, *, limit: int, cursor: str | None, status: str | None
-    ) -> Page:
-        return self.orders.list_for_customer(customer_id, limit=limit, cursor=cursor, status=status)
+    ) -> tuple[list[Order], str | None]:
+        scope = f"orders:{customer_id}:{status or ''}"
+        page = self.orders.list_for_customer(
+            customer_id, limit=limit, start=self.cursors.decode(scope, cursor), status=status
+        )
+        return page.items, self.cursors.encode(scope, page.last_key)
+
+    def timeline(
+        self, order_id: str, *, customer_id: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[TimelineEntry], str | None]:
+        """A page of the order's timeline, oldest first, for its owner or staff."""
+        if not has_prefix(order_id, "ord"):
+            raise NotFoundError("order not found")
+        # The cursor's scope carries the owner checked on the first page.
+        owner = customer_id or "*"
+        scope = f"timeline:{order_id}:{owner}"
+        start = self.cursors.decode(scope, cursor)
+        order, page = self.orders.timeline(order_id, limit=limit, start=start)
+        if start is None and (
+            order is None or (customer_id is not None and order.customer.id != customer_id)
+        ):
+            raise NotFoundError("order not found")
+        return page.items, self.cursors.encode(scope, page.last_key)
+
+    # --- changing ------------------------------------------------------------------
+
+    def _change(
+        self,
+        order_id: str,
+        change: Callable[[Order], Effects],
+        *,
+        customer_id: str | None = None,
+    ) -> Order:
+        """Read, apply, write conditionally on the version read; retry a lost race."""
+        for attempt in range(ATTEMPTS):
+            order = self.get(order_id, customer_id=customer_id)
+            effects = change(order)
+            try:
+                self.orders.save(order, effects)
+                return order
+            except StaleVersionError:
+                if attempt == ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def pay(
+        self, order_id: str, payment: Payment, request: IdempotentRequest, actor: str, present: Presenter
+    ) -> tuple[int, dict[str, Any]]:
+        """Record the storefront's payment (amount must equal the total) → paid."""
+        body: dict[str, Any] = {}
+
+        def change(order: Order) -> Effects:
+            nonlocal body
+            order.record_payment(payment, self.calendar, actor)
+            body = present(replace(order, version=order.version + 1))
+            return Effects(response=self._stored(request, 201, body))
+
+        try:
+            self._change(order_id, change)
+        except IdempotencyKeyTakenError:
+            return self.replay(request)
+        except OrderCareError:
+            # A retry of a request that already succeeded fails the domain checks
+            # (the order is paid now): answer it from the stored response.
+            if self.idempotency.get(request.principal, request.key) is not None:
+                return self.replay(request)
+            raise
+        return 201, body
+
+    def payment_event(self, event: PaymentEvent) -> str:
+        """Apply a signed payment-provider event; returns what happened."""
+        now = self.clock.now()
+        outcome = "applied"
+
+        def change(order: Order) -> Effects:
+            nonlocal outcome
+            effects = Effects(event_key=f"payment#{event.event_id}")
+            if event.status == "refunded":
+                order.record_refund(
+                    Refund(event.amount, event.provider_ref, now, event.event_id), "payment_provider"
+                )
+            elif order.has_payment(event.provider_ref):
+                outcome = "already_recorded"
+                order.record_event(
+                    "payment_confirmed", now, "payment_provider", provider_ref=event.provider_ref
+                )
+            else:
+                payment = Payment(event.amount, "provider", event.provider_ref, now, source="webhook")
+                order.record_payment(payment, self.calendar, "payment_provider")
+            return effects
+
+        try:
+            self._change(event.order_id, change)
+        except DuplicateEventError:
+            return "duplicate"
+        return outcome
+
+    def cancel(self, order_id: str, reason: str, actor: str, *, customer_id: str | None) -> Order:
+        now = self.clock.now()
+
+        def change(order: Order) -> Effects:
+            order.cancel(now, actor, reason)
+            return Effects()
+
+        return self._change(order_id, change, customer_id=customer_id)
+
+    def start_processing(self, order_id: str, actor: str) -> Order:
+        """Re-run the accuracy checks against today's catalogue, then → processing."""
+        now = self.clock.now()
+        on_hold: list[Hold] = []
+
+        def change(order: Order) -> Effects:
+            on_hold.clear()
+            catalog = self.catalog.get_many(line.sku for line in order.lines)
+            order.apply_checks(
+                check_order(
+                    order.lines, catalog, order.currency, order.shipping_address, self.supported_countries
+                ),
+                now,
+                actor,
+            )
+            if order.holds:
+                on_hold.extend(order.holds)  # saved, then reported as 409 below
+            else:
+                order.start_processing(now, actor)
+            return Effects()
+
+        order = self._change(order_id, change)
+        if on_hold:
+            order.ensure_not_on_hold()
+        return order
+
+    def release_hold(self, order_id: str, code: str, reason: str, actor: str) -> Order:
+        now = self.clock.now()
+
+        def change(order: Order) -> Effects:
+            order.release_hold(code, reason, now, actor)
+            return Effects()
+
+        return self._change(order_id, change)
+
+    def ship(
+        self, order_id: str, carrier: str, tracking_number: str, lines: list[ShipmentLine] | None, actor: str
+    ) -> tuple[Order, Shipment]:
+        """Add a shipment: address re-checked, stock taken out exactly once, in one transaction."""
+        now = self.clock.now()
+        shipments: list[Shipment] = []
+
+        def change(order: Order) -> Effects:
+            shipments.clear()
+            order.ensure_shippable_to(check_address(order.shipping_address, self.supported_countries))
+            to_ship = order.lines_to_ship(lines)
+            shipment = order.ship(new_id("shp", now), carrier, tracking_number, to_ship, now, actor)
+            shipments.append(shipment)
+            stock = {line.sku: line.quantity for line in to_ship}
+            return Effects(tracking={tracking_number: shipment.id}, stock=stock)
+
+        try:
+            order = self._change(order_id, change)
+        except StockShortError as short:
+            self._hold_for_stock(order_id, short.skus, actor)
+            raise
+        return order, shipments[0]
+
+    def _hold_for_stock(self, order_id: str, skus: list[str], actor: str) -> None:
+        """Stock ran out at shipment: put the order on hold so it shows up for review."""
+        now = self.clock.now()
+
+        def change(order: Order) -> Effects:
+            found = [Hold(INSUFFICIENT_STOCK, f"'{sku}' is out of stock at shipment", sku) for sku in skus]
+            order.apply_checks([*order.holds, *found], now, actor)
+            return Effects()
+
+        self._change(order_id, change)
+
+    def carrier_event(self, update: CarrierUpdate) -> str:
+        """Apply a signed carrier event to the shipment with its tracking number."""
+        order_id = self.orders.order_id_for_tracking(update.tracking_number)
+        if order_id is None:
+            raise NotFoundError(
+                f"unknown tracking number '{update.tracking_number}'", code="unknown_tracking_number"
+            )
+        event = CarrierEvent(update.status, update.occurred_at, update.event_id, update.estimated_delivery)
+
+        def change(order: Order) -> Effects:
+            order.carrier_update(update.tracking_number, event, "carrier")
+            return Effects(event_key=f"carrier#{update.event_id}")
+
+        try:
+            self._change(order_id, change)
+        except DuplicateEventError:
+            return "duplicate"
+        return "applied"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -26,14 +26,60 @@ class StoredResponse:
 
 @dataclass(frozen=True)
 class Page:
-    items: list[Order]
-    next_cursor: str | None
+    """One page of a query: the items and the raw key to continue from (None: the end)."""
+
+    items: list[Any]
+    last_key: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    kind: str
+    at: datetime
+    actor: str
+    data: dict[str, Any]
+
+
+@dataclass
+class Effects:
+    """Everything written atomically with an order change (one TransactWriteItems)."""
+
+    response: StoredResponse | None = None  # the idempotency record of the request
+    event_key: str | None = None  # a webhook event id, recorded so a replay is ignored
+    tracking: dict[str, str] = field(default_factory=dict)  # new tracking number → shipment id
+    stock: dict[str, int] = field(default_factory=dict)  # units to take out of stock, per SKU
 
 
 class IdempotencyKeyTakenError(ConflictError):
     """The idempotency key was used before; the caller reads the stored response."""
 
     code = "idempotency_key_reused"
+
+
+class StaleVersionError(ConflictError):
+    """Someone changed the order since it was read."""
+
+    code = "stale_version"
+
+
+class DuplicateEventError(ConflictError):
+    """This webhook event was already applied."""
+
+    code = "duplicate_event"
+
+
+class TrackingNumberTakenError(ConflictError):
+    code = "tracking_number_in_use"
+
+
+class StockShortError(ConflictError):
+    """Stock ran out between the check and the write."""
+
+    code = "insufficient_stock"
+
+    def __init__(self, skus: list[str]):
+        super().__init__(f"not enough stock for: {', '.join(skus)}", details=[{"sku": sku} for sku in skus])
+        self.skus = skus
 
 
 class Clock(Protocol):
@@ -55,11 +101,26 @@ class OrderRepository(Protocol):
         Raises IdempotencyKeyTakenError when the record already exists."""
         ...
 
+    def save(self, order: Order, effects: Effects) -> None:
+        """Write a changed order if its version is still the one read, with its events and effects.
+
+        Raises StaleVersionError, IdempotencyKeyTakenError, DuplicateEventError,
+        TrackingNumberTakenError or StockShortError; on success bumps order.version."""
+        ...
+
     def get(self, order_id: str) -> Order | None: ...
 
+    def order_id_for_tracking(self, tracking_number: str) -> str | None: ...
+
     def list_for_customer(
-        self, customer_id: str, *, limit: int, cursor: str | None, status: str | None
+        self, customer_id: str, *, limit: int, start: dict[str, Any] | None, status: str | None
     ) -> Page: ...
+
+    def timeline(
+        self, order_id: str, *, limit: int, start: dict[str, Any] | None
+    ) -> tuple[Order | None, Page]:
+        """The order (first page only, else None) and a page of its timeline entries, oldest first."""
+        ...
 
 
 class IdempotencyStore(Protocol):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     JSONAttribute,
     ListAttribute,
     MapAttribute,
@@ -107,7 +108,19 @@ class OrderItem(TableItem):
     shipping_fee = NumberAttribute()
     discounts = ListAttribute(of=DiscountMap, default=list)
     holds = ListAttribute(of=HoldMap, default=list)
+    waivers = ListAttribute(of=HoldMap, default=list)
+    # Small nested lists kept as JSON: always read and written with the order.
     shipments = JSONAttribute(default=list)
+    payments = JSONAttribute(default=list)
+    refunds = JSONAttribute(default=list)
+    paid_at = UTCDateTimeAttribute(null=True)
+    first_shipped_at = UTCDateTimeAttribute(null=True)
+    shipped_at = UTCDateTimeAttribute(null=True)
+    delivered_at = UTCDateTimeAttribute(null=True)
+    cancelled_at = UTCDateTimeAttribute(null=True)
+    ship_by_met = BooleanAttribute(null=True)
+    deliver_by_met = BooleanAttribute(null=True)
+    revised_deliver_by = UTCDateTimeAttribute(null=True)
     # Denormalised totals: read by reports and stream consumers without recomputing.
     subtotal = NumberAttribute()
     discount_total = NumberAttribute()
@@ -138,7 +151,20 @@ class CatalogItemModel(TableItem):
     stock = NumberAttribute()
     tax_rate_bps = NumberAttribute()
     updated_at = UTCDateTimeAttribute()
-    version = VersionAttribute()
+
+
+class TrackingItem(TableItem):
+    """Finds an order from a carrier's tracking number: pk TRACKING#<number>, sk #TRACKING."""
+
+    order_id = UnicodeAttribute()
+    shipment_id = UnicodeAttribute()
+
+
+class ProcessedEventItem(TableItem):
+    """A webhook event already applied: pk WEBHOOK#<source>#<event id>, sk #EVENT."""
+
+    order_id = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute()
 
 
 class IdempotencyItem(TableItem):
@@ -150,7 +176,15 @@ class IdempotencyItem(TableItem):
     expires_at = TTLAttribute()
 
 
-MODELS: tuple[type[TableItem], ...] = (TableItem, OrderItem, TimelineItem, CatalogItemModel, IdempotencyItem)
+MODELS: tuple[type[TableItem], ...] = (
+    TableItem,
+    OrderItem,
+    TimelineItem,
+    CatalogItemModel,
+    TrackingItem,
+    ProcessedEventItem,
+    IdempotencyItem,
+)
 
 
 def configure(table_name: str, region: str | None = None) -> None:

@@ -6,11 +6,8 @@ TransactWriteItems), which is what the per-request budget in QUALITY.md allows.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -26,13 +23,17 @@ from chalicelib.adapters.dynamo.models import (
     IdempotencyItem,
     LineMap,
     OrderItem,
+    ProcessedEventItem,
+    TableItem,
     TimelineItem,
+    TrackingItem,
 )
 from chalicelib.domain.address import Address
 from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.orders import (
+    CarrierEvent,
     Customer,
     Discount,
     DomainEvent,
@@ -40,10 +41,26 @@ from chalicelib.domain.orders import (
     Order,
     OrderLine,
     OrderStatus,
+    Payment,
+    Refund,
+    Shipment,
+    ShipmentLine,
 )
-from chalicelib.services.ports import IdempotencyKeyTakenError, Page, StoredResponse
+from chalicelib.services.ports import (
+    DuplicateEventError,
+    Effects,
+    IdempotencyKeyTakenError,
+    Page,
+    StaleVersionError,
+    StockShortError,
+    StoredResponse,
+    TimelineEntry,
+    TrackingNumberTakenError,
+)
 
 ORDER_SK = "#ORDER"
+EVENT_PREFIX = "EVENT#"
+PROCESSED_EVENT_DAYS = 30
 ITEM_SK = "#ITEM"
 IDEM_SK = "#IDEM"
 
@@ -67,6 +84,60 @@ def idempotency_pk(principal: str, key: str) -> str:
 # --- orders -----------------------------------------------------------------------
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment else None
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _shipment_to_json(shipment: Shipment) -> dict[str, Any]:
+    return {
+        "id": shipment.id,
+        "carrier": shipment.carrier,
+        "tracking_number": shipment.tracking_number,
+        "lines": [vars(line) for line in shipment.lines],
+        "shipped_at": _iso(shipment.shipped_at),
+        "status": shipment.status,
+        "exception": shipment.exception,
+        "estimated_delivery": _iso(shipment.estimated_delivery),
+        "delivered_at": _iso(shipment.delivered_at),
+        "events": [
+            {
+                "status": e.status,
+                "occurred_at": _iso(e.occurred_at),
+                "event_id": e.event_id,
+                "estimated_delivery": _iso(e.estimated_delivery),
+            }
+            for e in shipment.events
+        ],
+    }
+
+
+def _shipment_from_json(data: dict[str, Any]) -> Shipment:
+    return Shipment(
+        id=data["id"],
+        carrier=data["carrier"],
+        tracking_number=data["tracking_number"],
+        lines=[ShipmentLine(line["sku"], int(line["quantity"])) for line in data["lines"]],
+        shipped_at=datetime.fromisoformat(data["shipped_at"]),
+        status=data["status"],
+        exception=bool(data.get("exception")),
+        estimated_delivery=_when(data.get("estimated_delivery")),
+        delivered_at=_when(data.get("delivered_at")),
+        events=[
+            CarrierEvent(
+                status=e["status"],
+                occurred_at=datetime.fromisoformat(e["occurred_at"]),
+                event_id=e["event_id"],
+                estimated_delivery=_when(e.get("estimated_delivery")),
+            )
+            for e in data.get("events", [])
+        ],
+    )
+
+
 def order_to_item(order: Order, *, new: bool = False) -> OrderItem:
     """The pynamodb item; for a new order the version is left for pynamodb to start at 1."""
     totals = order.totals
@@ -87,7 +158,10 @@ def order_to_item(order: Order, *, new: bool = False) -> OrderItem:
         shipping_fee=order.shipping_fee,
         discounts=[DiscountMap(**vars(discount)) for discount in order.discounts],
         holds=[HoldMap(**vars(hold)) for hold in order.holds],
-        shipments=order.shipments,
+        waivers=[HoldMap(**vars(hold)) for hold in order.waivers],
+        shipments=[_shipment_to_json(shipment) for shipment in order.shipments],
+        payments=[{**vars(p), "paid_at": _iso(p.paid_at)} for p in order.payments],
+        refunds=[{**vars(r), "refunded_at": _iso(r.refunded_at)} for r in order.refunds],
         subtotal=totals.subtotal,
         discount_total=totals.discount_total,
         tax_total=totals.tax_total,
@@ -95,6 +169,14 @@ def order_to_item(order: Order, *, new: bool = False) -> OrderItem:
         placed_at=order.placed_at,
         ship_by=order.ship_by,
         deliver_by=order.deliver_by,
+        paid_at=order.paid_at,
+        first_shipped_at=order.first_shipped_at,
+        shipped_at=order.shipped_at,
+        delivered_at=order.delivered_at,
+        cancelled_at=order.cancelled_at,
+        ship_by_met=order.ship_by_met,
+        deliver_by_met=order.deliver_by_met,
+        revised_deliver_by=order.revised_deliver_by,
     )
     if order.version and not new:
         item.version = order.version
@@ -103,6 +185,10 @@ def order_to_item(order: Order, *, new: bool = False) -> OrderItem:
 
 def _plain(attribute: Any) -> dict[str, Any]:
     return {key: value for key, value in attribute.as_dict().items()}
+
+
+def _holds(maps: Any) -> list[Hold]:
+    return [Hold(h.code, h.detail, h.sku) for h in maps or []]
 
 
 def order_from_item(item: OrderItem) -> Order:
@@ -135,8 +221,24 @@ def order_from_item(item: OrderItem) -> Order:
         ship_by=item.ship_by,
         deliver_by=item.deliver_by,
         status=OrderStatus(item.status),
-        holds=[Hold(h.code, h.detail, h.sku) for h in item.holds or []],
-        shipments=list(item.shipments or []),
+        holds=_holds(item.holds),
+        waivers=_holds(item.waivers),
+        shipments=[_shipment_from_json(data) for data in item.shipments or []],
+        payments=[
+            Payment(**{**p, "paid_at": datetime.fromisoformat(p["paid_at"])}) for p in item.payments or []
+        ],
+        refunds=[
+            Refund(**{**r, "refunded_at": datetime.fromisoformat(r["refunded_at"])})
+            for r in item.refunds or []
+        ],
+        paid_at=item.paid_at,
+        first_shipped_at=item.first_shipped_at,
+        shipped_at=item.shipped_at,
+        delivered_at=item.delivered_at,
+        cancelled_at=item.cancelled_at,
+        ship_by_met=item.ship_by_met,
+        deliver_by_met=item.deliver_by_met,
+        revised_deliver_by=item.revised_deliver_by,
         version=int(item.version or 0),
     )
 
@@ -145,7 +247,7 @@ def timeline_item(order_id: str, event: DomainEvent) -> TimelineItem:
     stamp = event.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return TimelineItem(
         pk=order_pk(order_id),
-        sk=f"EVENT#{stamp}#{new_id('evt', event.at)}",
+        sk=f"{EVENT_PREFIX}{stamp}#{new_id('evt', event.at)}",
         type="timeline",
         kind=event.kind,
         at=event.at,
@@ -154,29 +256,21 @@ def timeline_item(order_id: str, event: DomainEvent) -> TimelineItem:
     )
 
 
-def _encode_cursor(key: dict[str, Any] | None) -> str | None:
-    if not key:
+def timeline_entry(item: TimelineItem) -> TimelineEntry:
+    return TimelineEntry(kind=item.kind, at=item.at, actor=item.actor, data=item.data or {})
+
+
+def _plain_key(key: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A LastEvaluatedKey as plain strings (the service signs it into a cursor)."""
+    return {name: value["S"] for name, value in key.items()} if key else None
+
+
+def _typed_key(key: dict[str, Any] | None, names: set[str]) -> dict[str, Any] | None:
+    if key is None:
         return None
-    plain = {name: value["S"] for name, value in key.items()}
-    return base64.urlsafe_b64encode(json.dumps(plain, sort_keys=True).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, expected_gsi1pk: str) -> dict[str, Any]:
-    invalid = ValidationError("invalid cursor", details=[{"field": "cursor"}], code="invalid_cursor")
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        plain = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise invalid from exc
-    names = {"pk", "sk", "gsi1pk", "gsi1sk"}
-    if (
-        not isinstance(plain, dict)
-        or set(plain) != names
-        or not all(isinstance(value, str) for value in plain.values())
-        or plain["gsi1pk"] != expected_gsi1pk  # a cursor only continues the list it came from
-    ):
-        raise invalid
-    return {name: {"S": value} for name, value in plain.items()}
+    if set(key) != names or not all(isinstance(value, str) for value in key.values()):
+        raise ValidationError("invalid cursor", details=[{"field": "cursor"}], code="invalid_cursor")
+    return {name: {"S": value} for name, value in key.items()}
 
 
 class DynamoOrderRepository:
@@ -191,21 +285,66 @@ class DynamoOrderRepository:
 
     def add(self, order: Order, response: StoredResponse | None = None) -> None:
         """One TransactWriteItems: the order, its timeline events, its idempotency record."""
+        self._write(order, Effects(response=response), new=True)
+
+    def save(self, order: Order, effects: Effects) -> None:
+        self._write(order, effects, new=False)
+
+    def _write(self, order: Order, effects: Effects, *, new: bool) -> None:
+        causes: list[Callable[[], Exception] | None] = []
         try:
             with TransactWrite(connection=self._transaction_connection()) as transaction:
-                transaction.save(order_to_item(order, new=True), condition=OrderItem.pk.does_not_exist())
+                if new:
+                    transaction.save(order_to_item(order, new=True), condition=OrderItem.pk.does_not_exist())
+                else:
+                    transaction.save(order_to_item(order))  # conditional on the version read
+                causes.append(lambda: StaleVersionError("the order changed meanwhile; read it and retry"))
                 for event in order.events:
                     transaction.save(timeline_item(order.id, event))
-                if response is not None:
+                    causes.append(None)
+                if effects.response is not None:
                     transaction.save(
-                        _idempotency_item(response), condition=IdempotencyItem.pk.does_not_exist()
+                        _idempotency_item(effects.response), condition=IdempotencyItem.pk.does_not_exist()
                     )
+                    causes.append(lambda: IdempotencyKeyTakenError("idempotency key already used"))
+                if effects.event_key is not None:
+                    transaction.save(
+                        ProcessedEventItem(
+                            pk=f"WEBHOOK#{effects.event_key}",
+                            sk="#EVENT",
+                            type="processed_event",
+                            order_id=order.id,
+                            expires_at=timedelta(days=PROCESSED_EVENT_DAYS),
+                        ),
+                        condition=ProcessedEventItem.pk.does_not_exist(),
+                    )
+                    causes.append(lambda: DuplicateEventError("event already processed"))
+                for number, shipment_id in effects.tracking.items():
+                    transaction.save(
+                        TrackingItem(
+                            pk=tracking_pk(number),
+                            sk="#TRACKING",
+                            type="tracking",
+                            order_id=order.id,
+                            shipment_id=shipment_id,
+                        ),
+                        condition=TrackingItem.pk.does_not_exist(),
+                    )
+                    causes.append(
+                        lambda number=number: TrackingNumberTakenError(  # type: ignore[misc]
+                            f"tracking number '{number}' is already used by another shipment"
+                        )
+                    )
+                for sku, units in sorted(effects.stock.items()):
+                    transaction.update(
+                        CatalogItemModel(pk=sku_pk(sku), sk=ITEM_SK),
+                        actions=[CatalogItemModel.stock.add(-units)],
+                        condition=CatalogItemModel.stock >= units,
+                    )
+                    causes.append(lambda sku=sku: StockShortError([sku]))  # type: ignore[misc]
         except TransactWriteError as exc:
-            reasons = exc.cancellation_reasons or []
-            if response is not None and reasons and _failed_on_condition(reasons[-1]):
-                raise IdempotencyKeyTakenError("idempotency key already used") from exc
-            raise
-        order.version = 1
+            raise _cause(exc, causes) from exc
+        order.version = 1 if new else order.version + 1
         order.events.clear()
 
     def get(self, order_id: str) -> Order | None:
@@ -214,26 +353,69 @@ class DynamoOrderRepository:
         except OrderItem.DoesNotExist:
             return None
 
+    def order_id_for_tracking(self, tracking_number: str) -> str | None:
+        try:
+            return str(TrackingItem.get(tracking_pk(tracking_number), "#TRACKING").order_id)
+        except TrackingItem.DoesNotExist:
+            return None
+
     def list_for_customer(
-        self, customer_id: str, *, limit: int, cursor: str | None, status: str | None
+        self, customer_id: str, *, limit: int, start: dict[str, Any] | None, status: str | None
     ) -> Page:
-        partition = customer_pk(customer_id)
-        start = _decode_cursor(cursor, partition) if cursor else None
         results = OrderItem.by_customer.query(
-            partition,
+            customer_pk(customer_id),
             OrderItem.gsi1sk.startswith("ORDER#"),
             filter_condition=(OrderItem.status == status) if status else None,
             scan_index_forward=False,
             limit=limit,
             page_size=limit,
-            last_evaluated_key=start,
+            last_evaluated_key=_typed_key(start, {"pk", "sk", "gsi1pk", "gsi1sk"}),
         )
         items = [order_from_item(item) for item in results]
-        return Page(items=items, next_cursor=_encode_cursor(results.last_evaluated_key))
+        return Page(items=items, last_key=_plain_key(results.last_evaluated_key))
+
+    def timeline(
+        self, order_id: str, *, limit: int, start: dict[str, Any] | None
+    ) -> tuple[Order | None, Page]:
+        """One Query. The first page starts at the order item (#ORDER sorts before
+        EVENT#), so ownership is checked without a second read; later pages hold events only."""
+        client = TableItem._get_connection().connection.client
+        kwargs: dict[str, Any] = {
+            "TableName": TableItem.Meta.table_name,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": order_pk(order_id)},
+                ":low": {"S": EVENT_PREFIX if start else ORDER_SK},
+                ":high": {"S": f"{EVENT_PREFIX}~"},
+            },
+            "Limit": limit if start else limit + 1,
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = _typed_key(start, {"pk", "sk"})
+        response = client.query(**kwargs)
+        order: Order | None = None
+        entries: list[TimelineEntry] = []
+        for raw in response.get("Items", []):
+            if raw["sk"]["S"] == ORDER_SK:
+                order = order_from_item(OrderItem.from_raw_data(raw))
+            else:
+                entries.append(timeline_entry(TimelineItem.from_raw_data(raw)))
+        return order, Page(items=entries, last_key=_plain_key(response.get("LastEvaluatedKey")))
 
 
-def _failed_on_condition(reason: Any) -> bool:
-    return reason is not None and getattr(reason, "code", None) == "ConditionalCheckFailed"
+def tracking_pk(tracking_number: str) -> str:
+    return f"TRACKING#{tracking_number}"
+
+
+def _cause(error: TransactWriteError, causes: list[Callable[[], Exception] | None]) -> Exception:
+    """Map a cancelled transaction to the domain error of the condition that failed."""
+    reasons = error.cancellation_reasons or []
+    for reason, cause in zip(reasons, causes, strict=False):
+        if cause is not None and getattr(reason, "code", None) == "ConditionalCheckFailed":
+            return cause()
+    if any(getattr(reason, "code", None) == "TransactionConflict" for reason in reasons):
+        return StaleVersionError("the order is being changed by another request; retry")
+    return error
 
 
 # --- idempotency -------------------------------------------------------------------
@@ -309,4 +491,4 @@ class DynamoCatalogRepository:
             stock=item.stock,
             tax_rate_bps=item.tax_rate_bps,
             updated_at=item.updated_at or datetime.now(UTC),
-        ).save(add_version_condition=False)
+        ).save()
