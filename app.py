@@ -22,6 +22,21 @@ from chalicelib.services.orders import CarrierUpdate, IdempotentRequest, Payment
 
 app = Chalice(app_name="ordercare")
 
+
+@app.middleware("http")
+def uniform_errors(event: Any, get_response: Any) -> Response:
+    """Give Chalice's own errors (405 wrong method, 415 not JSON) the documented error shape."""
+    response: Response = get_response(event)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and set(body) == {"Code", "Message"}:
+        code = {405: "method_not_allowed", 415: "unsupported_media_type"}.get(response.status_code, "error")
+        error = {"error": {"code": code, "message": body["Message"], "details": []}}
+        return json_response(
+            response.status_code, error, {**response.headers, "Content-Type": "application/json"}
+        )
+    return response
+
+
 CATALOG_WRITERS = ("admin", "storefront")
 ANY_ROLE = ("customer", "agent", "admin", "storefront")
 STAFF = ("agent", "admin")

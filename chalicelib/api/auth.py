@@ -92,6 +92,9 @@ def _decode(settings: Settings, token: str) -> dict[str, Any]:
             )
             _check_cognito_client(settings, claims)
             return claims
+        if not settings.is_local:
+            # Outside the local stack only the user pool's RS256 keys are trusted.
+            raise UnauthorizedError("token verification is not configured (OC_COGNITO_JWKS_URL)")
         return jwt.decode(
             token,
             settings.jwt_secret,

@@ -87,7 +87,8 @@ def _operation(route: RouteDoc, refs: dict[str, str]) -> dict[str, Any]:
         }
     for status, model in route.responses.items():
         if model is None:
-            content = {route.produces: {"schema": {"type": "string"}}}
+            schema = {"type": "object"} if route.produces == "application/json" else {"type": "string"}
+            content = {route.produces: {"schema": schema}}
         else:
             content = {route.produces: {"schema": {"$ref": refs[model.__name__]}}}
         operation["responses"][str(status)] = {"description": "success", "content": content}

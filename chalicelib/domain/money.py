@@ -1,9 +1,9 @@
 """Money arithmetic: integer minor units only, and every rounding rule in one place.
 
-Prices are net; tax is added per tax rate. Discounts are spread over the lines in
-proportion to their value, shipping over the (discounted) lines, so each tax rate
-gets its fair share; every split uses the largest-remainder method so the parts
-add up to the whole to the cent.
+Prices are net; tax is added per tax rate. Discounts and shipping are spread
+over the tax rates in proportion to the goods value at each rate (EU practice:
+shipping follows the goods it carries); every split uses the largest-remainder
+method so the parts add up to the whole to the cent.
 """
 
 from __future__ import annotations
@@ -89,15 +89,17 @@ def compute_totals(lines: Sequence[PricedLine], discount_total: int, shipping_fe
     subtotal = sum(line.line_total for line in lines)
     if discount_total > subtotal:
         raise ValueError("discounts exceed the subtotal")
-    line_values = [line.line_total for line in lines]
-    discounts = allocate(discount_total, line_values) if lines else []
-    discounted = [value - discount for value, discount in zip(line_values, discounts, strict=True)]
-    shipping = allocate(shipping_fee, discounted) if lines else []
-
-    net_by_rate: dict[int, int] = {}
-    for line, net, ship in zip(lines, discounted, shipping, strict=True):
-        net_by_rate[line.tax_rate_bps] = net_by_rate.get(line.tax_rate_bps, 0) + net + ship
-    taxes = tuple(TaxBreakdown(rate, net, tax_for(net, rate)) for rate, net in sorted(net_by_rate.items()))
+    # Split per tax rate (not per line): each rate then gets its exact share to
+    # within a cent, however many lines it has.
+    gross_by_rate: dict[int, int] = {}
+    for line in lines:
+        gross_by_rate[line.tax_rate_bps] = gross_by_rate.get(line.tax_rate_bps, 0) + line.line_total
+    rates = sorted(gross_by_rate)
+    gross = [gross_by_rate[rate] for rate in rates]
+    discounts = allocate(discount_total, gross)
+    shipping = allocate(shipping_fee, gross)
+    nets = [value - off + ship for value, off, ship in zip(gross, discounts, shipping, strict=True)]
+    taxes = tuple(TaxBreakdown(rate, net, tax_for(net, rate)) for rate, net in zip(rates, nets, strict=True))
     tax_total = sum(item.tax for item in taxes)
     return Totals(
         subtotal=subtotal,

@@ -33,14 +33,11 @@ def verify(token: str, secrets: Sequence[str]) -> dict[str, Any] | None:
     body, _, mac = token.partition(".")
     if not body or not mac or not token.isascii():  # tokens are base64url; never raise on junk
         return None
-    try:
-        given = _unb64(mac)
-    except ValueError:
-        return None
     valid = False
     for secret in secrets:
-        expected = hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest()
-        valid |= hmac.compare_digest(expected, given)  # no early exit: same time for every secret
+        # Compare the canonical encodings, so no other spelling of a MAC verifies.
+        expected = _b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
+        valid |= hmac.compare_digest(expected, mac)  # no early exit: same time for every secret
     if not valid:
         return None
     try:

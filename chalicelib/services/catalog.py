@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from chalicelib.domain.calendar import BusinessCalendar, Promise
 from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.errors import NotFoundError, ValidationError
 from chalicelib.services.ports import CatalogRepository, Clock
+
+
+MAX_ESTIMATE_PAST = timedelta(days=1)
+MAX_ESTIMATE_AHEAD = timedelta(days=366)
 
 
 @dataclass
@@ -42,5 +46,12 @@ class DeliveryEstimator:
                 details=[{"field": "country", "supported": list(self.supported_countries)}],
                 code="unsupported_country",
             )
-        moment = at or self.clock.now()
+        now = self.clock.now()
+        moment = at or now
+        if not now - MAX_ESTIMATE_PAST <= moment <= now + MAX_ESTIMATE_AHEAD:
+            raise ValidationError(
+                "`at` must lie between a day ago and a year ahead",
+                details=[{"field": "at"}],
+                code="validation_error",
+            )
         return self.calendar.start_day(moment), self.calendar.promise(moment, shipping_method)

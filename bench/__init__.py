@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` prints one line per figure (ratios within one run)."""

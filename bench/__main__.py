@@ -1,0 +1,18 @@
+"""Run every benchmark and print one `name: value` line per figure."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import import_time, round_trips
+
+
+def main() -> int:
+    for figure in (import_time.run, round_trips.run):
+        for line in figure():
+            print(line, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
