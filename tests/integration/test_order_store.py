@@ -1,0 +1,167 @@
+"""The same order-store contract on moto and on DynamoDB Local, plus races only a real database shows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib.bootstrap import Container, build_container
+from chalicelib.domain.address import Address
+from chalicelib.domain.catalog import CatalogItem
+from chalicelib.domain.errors import ConflictError
+from chalicelib.domain.orders import Customer, Payment
+from chalicelib.services.orders import CarrierUpdate, IdempotentRequest, PlaceOrder
+from chalicelib.settings import Settings
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(params=["moto", "dynamodb_local"])
+def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Container]:
+    """A container wired to a fresh table on the chosen backend."""
+    from chalicelib.adapters.dynamo.schema import ensure_table
+
+    if request.param == "moto":
+        with mock_aws():
+            ensure_table(boto3.client("dynamodb", region_name="eu-central-1"), "it-moto")
+            yield _container("it-moto")
+    else:
+        endpoint = request.getfixturevalue("dynamodb_local_endpoint")
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+        yield _container(request.getfixturevalue("table_name"))
+
+
+@pytest.fixture
+def real_store(dynamodb_local_endpoint: str, table_name: str, monkeypatch: pytest.MonkeyPatch) -> Container:
+    """DynamoDB Local only: moto's transactions are not atomic across threads, so races
+    (and their one-winner guarantee) can only be tested on the real engine."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local_endpoint)
+    return _container(table_name)
+
+
+def _container(table: str) -> Container:
+    container = build_container(Settings(table_name=table, region="eu-central-1"))
+    for sku, price, stock in (("MUG-1", 1299, 100), ("BOOK-1", 2500, 3)):
+        container.catalog.upsert(CatalogItem(sku, sku.title(), price, "EUR", stock, 1900))
+    return container
+
+
+def _place(
+    container: Container, key: str | None = None, quantity: int = 2, sku: str = "MUG-1"
+) -> dict[str, Any]:
+    price = container.catalog.get(sku).unit_price
+    command = PlaceOrder(
+        customer=Customer("cus_it", "it@example.com", "Integration", None, "de-DE"),
+        currency="EUR",
+        lines=[(sku, quantity, price)],
+        shipping_address=Address("Integration", "Hauptstr. 1", "Berlin", "10115", "DE"),
+        shipping_method="standard",
+        shipping_fee=499,
+        discounts=[],
+    )
+    body = {"sku": sku, "quantity": quantity}
+    request = IdempotentRequest("web", key or str(uuid.uuid4()), body)
+    _, response = container.orders.place(command, request, "storefront:web", lambda order: {"id": order.id})
+    return response
+
+
+def _pay(container: Container, order_id: str, key: str | None = None) -> Any:
+    order = container.orders.get(order_id)
+    payment = Payment(order.totals.total, "card", f"pi_{uuid.uuid4().hex[:8]}", datetime.now(UTC))
+    request = IdempotentRequest("web", key or str(uuid.uuid4()), {"order_id": order_id})
+    return container.orders.pay(
+        order_id, payment, request, "storefront:web", lambda o: {"status": str(o.status)}
+    )
+
+
+def _processing(container: Container, quantity: int = 2, sku: str = "MUG-1") -> str:
+    order_id = _place(container, quantity=quantity, sku=sku)["id"]
+    _pay(container, order_id)
+    container.orders.start_processing(order_id, "agent:a")
+    return str(order_id)
+
+
+def test_lifecycle_round_trip(store: Container) -> None:
+    order_id = _processing(store)
+    order, shipment = store.orders.ship(order_id, "dhl", f"T{uuid.uuid4().hex[:10]}", None, "agent:a")
+    assert order.status == "shipped" and order.version == 4
+    update = CarrierUpdate("ev-1", shipment.tracking_number, "delivered", datetime.now(UTC), None)
+    assert store.orders.carrier_event(update) == "applied"
+    assert store.orders.carrier_event(update) == "duplicate"
+    final = store.orders.get(order_id)
+    assert final.status == "delivered" and final.deliver_by_met is True
+    entries, _ = store.orders.timeline(order_id, customer_id="cus_it", limit=100, cursor=None)
+    assert [e.kind for e in entries][:2] == ["placed", "status_changed"]
+    assert store.catalog.get("MUG-1").stock == 98
+
+
+def test_pagination_with_real_cursors(store: Container) -> None:
+    ids = [_place(store)["id"] for _ in range(5)]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        orders, cursor = store.orders.list_for_customer("cus_it", limit=2, cursor=cursor, status=None)
+        seen += [order.id for order in orders]
+        if cursor is None:
+            break
+    assert seen == list(reversed(ids))
+    timeline: list[str] = []
+    cursor = None
+    while True:
+        entries, cursor = store.orders.timeline(ids[0], customer_id=None, limit=1, cursor=cursor)
+        timeline += [entry.kind for entry in entries]
+        if cursor is None:
+            break
+    assert timeline == ["placed"]
+
+
+def _race(workers: int, task: Any) -> tuple[list[Any], list[Exception]]:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(task, index) for index in range(workers)]
+    results, errors = [], []
+    for future in futures:
+        try:
+            results.append(future.result())
+        except Exception as exc:  # collected and asserted on below
+            errors.append(exc)
+    return results, errors
+
+
+def test_sixteen_threads_ship_the_same_order_once(real_store: Container) -> None:
+    order_id = _processing(real_store, quantity=3, sku="BOOK-1")
+    results, errors = _race(
+        16,
+        lambda i: real_store.orders.ship(
+            order_id, "dhl", f"RACE{i:02d}{uuid.uuid4().hex[:6]}", None, "agent:a"
+        ),
+    )
+    assert len(results) == 1, errors
+    assert len(errors) == 15 and all(isinstance(error, ConflictError) for error in errors), errors
+    order = real_store.orders.get(order_id)
+    assert order.status == "shipped" and len(order.shipments) == 1
+    assert real_store.catalog.get("BOOK-1").stock == 0  # 3 taken out, exactly once
+
+
+def test_concurrent_payments_one_winner(real_store: Container) -> None:
+    order_id = _place(real_store)["id"]
+    results, errors = _race(8, lambda i: _pay(real_store, order_id))
+    assert len(results) == 1 and len(errors) == 7
+    assert all(isinstance(error, ConflictError) for error in errors)
+    order = real_store.orders.get(order_id)
+    assert order.status == "paid" and len(order.payments) == 1
+
+
+def test_same_idempotency_key_from_many_threads_places_one_order(real_store: Container) -> None:
+    key = str(uuid.uuid4())
+    results, errors = _race(8, lambda i: _place(real_store, key=key))
+    assert not errors, errors
+    assert len({result["id"] for result in results}) == 1
+    orders, _ = real_store.orders.list_for_customer("cus_it", limit=100, cursor=None, status=None)
+    assert len(orders) == 1
