@@ -31,9 +31,8 @@ def uniform_errors(event: Any, get_response: Any) -> Response:
     if response.status_code >= 400 and isinstance(body, dict) and set(body) == {"Code", "Message"}:
         code = {405: "method_not_allowed", 415: "unsupported_media_type"}.get(response.status_code, "error")
         error = {"error": {"code": code, "message": body["Message"], "details": []}}
-        return json_response(
-            response.status_code, error, {**response.headers, "Content-Type": "application/json"}
-        )
+        headers = {str(name): str(value) for name, value in (response.headers or {}).items()}
+        return json_response(response.status_code, error, {**headers, "Content-Type": "application/json"})
     return response
 
 

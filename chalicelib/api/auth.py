@@ -109,10 +109,11 @@ def _decode(settings: Settings, token: str) -> dict[str, Any]:
 
 
 def _check_cognito_client(settings: Settings, claims: dict[str, Any]) -> None:
-    """Cognito access tokens name their app client in `client_id`, ID tokens in `aud`."""
+    """Only access tokens, issued to one of our app clients, are accepted."""
+    if claims.get("token_use") != "access":
+        raise UnauthorizedError("an access token is required")
     allowed = set(filter(None, settings.jwt_audience.split(","))) | set(settings.storefront_client_ids)
-    client = claims.get("client_id") or claims.get("aud")
-    if allowed and client not in allowed:
+    if not allowed or claims.get("client_id") not in allowed:
         raise UnauthorizedError("token issued for another client")
 
 
@@ -126,7 +127,10 @@ def _jwks_client(url: str) -> Any:
 def _principal_from_claims(settings: Settings, claims: dict[str, Any]) -> Principal:
     subject = str(claims.get("sub") or "")
     scopes = str(claims.get("scope") or "").split()
-    if STOREFRONT_SCOPE in scopes or claims.get("client_id") in settings.storefront_client_ids:
+    client_id = claims.get("client_id")
+    # In AWS the storefront is a known client; locally any client with the scope is.
+    known_client = client_id in settings.storefront_client_ids or settings.is_local
+    if (STOREFRONT_SCOPE in scopes and known_client) or client_id in settings.storefront_client_ids:
         return Principal(role="storefront", subject=str(claims.get("client_id") or subject))
     groups = claims.get("cognito:groups") or []
     if not isinstance(groups, list):

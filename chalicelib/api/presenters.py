@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from chalicelib.api.schemas import iso, iso_or_none
 from chalicelib.domain.carriers import tracking_link
 from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.orders import Order, Shipment
-from chalicelib.domain.signing import sign
 from chalicelib.services.ports import TimelineEntry
 from chalicelib.settings import Settings
+from chalicelib.web.links import tracking_link_days, tracking_token
 
 
 def tracking_url(settings: Settings, order_id: str) -> str:
-    token = sign({"o": order_id}, settings.link_secrets[0])
+    token = tracking_token(
+        order_id, settings.link_secrets[0], now=time.time(), days=tracking_link_days(settings)
+    )
     return f"{settings.public_base_url}/track/{token}"
 
 

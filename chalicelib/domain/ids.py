@@ -20,4 +20,4 @@ def new_id(prefix: str, at: datetime | None = None) -> str:
 def has_prefix(value: str, prefix: str) -> bool:
     """True when `value` looks like an id of this type (cheap shape check, no lookup)."""
     body = value.removeprefix(f"{prefix}_")
-    return body != value and len(body) == 26 and body.isalnum()
+    return body != value and len(body) == 26 and body.isascii() and body.isalnum()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from chalicelib.domain.calendar import BusinessCalendar, Promise
 from chalicelib.domain.catalog import CatalogItem
@@ -11,8 +11,10 @@ from chalicelib.domain.errors import NotFoundError, ValidationError
 from chalicelib.services.ports import CatalogRepository, Clock
 
 
-MAX_ESTIMATE_PAST = timedelta(days=1)
-MAX_ESTIMATE_AHEAD = timedelta(days=366)
+# Any sensible checkout moment, past or future (the storefront may quote for a given
+# day); the bounds only keep the calendar arithmetic far from datetime's limits.
+EARLIEST_ESTIMATE = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_ESTIMATE = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -46,11 +48,10 @@ class DeliveryEstimator:
                 details=[{"field": "country", "supported": list(self.supported_countries)}],
                 code="unsupported_country",
             )
-        now = self.clock.now()
-        moment = at or now
-        if not now - MAX_ESTIMATE_PAST <= moment <= now + MAX_ESTIMATE_AHEAD:
+        moment = at or self.clock.now()
+        if not EARLIEST_ESTIMATE <= moment <= LATEST_ESTIMATE:
             raise ValidationError(
-                "`at` must lie between a day ago and a year ahead",
+                "`at` must lie between 2000 and 2100",
                 details=[{"field": "at"}],
                 code="validation_error",
             )

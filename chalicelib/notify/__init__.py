@@ -1,0 +1,1 @@
+"""Customer notifications: which milestones an order change produces, their messages, their delivery."""

@@ -1,0 +1,157 @@
+"""Message wording per language, and locale-aware money and date formatting (Babel).
+
+Wording lives here rather than in one template per language so every language
+has every message (a test checks the catalogues have the same keys). Babel is
+imported on first use: it is large, and only message rendering needs it.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+DEFAULT_LANGUAGE = "en"
+
+STRINGS: dict[str, dict[str, str]] = {
+    "en": {
+        "greeting": "Hello {name},",
+        "order_confirmation.subject": "Order {order_no} confirmed",
+        "order_confirmation.intro": "Thank you for your order. We will ship it by {ship_by} and it should "
+        "arrive by {deliver_by}.",
+        "order_confirmation.sms": "Order {order_no} confirmed: {total}. Arrives by {deliver_by}. {link}",
+        "payment_receipt.subject": "Payment received for order {order_no}",
+        "payment_receipt.intro": "We received your payment of {amount} ({method}, reference {provider_ref}).",
+        "payment_receipt.revised": "Because the payment arrived on a later business day, your order now "
+        "ships by {ship_by} and should arrive by {deliver_by}.",
+        "payment_receipt.sms": "Payment of {amount} received for order {order_no}. {link}",
+        "shipped.subject": "Order {order_no} is on its way",
+        "shipped.intro": "{carrier} is delivering {units} item(s) of your order. Tracking number: "
+        "{tracking_number}. Expected by {estimate}.",
+        "shipped.sms": "Order {order_no} shipped with {carrier}, tracking {tracking_number}. {link}",
+        "out_for_delivery.subject": "Order {order_no} arrives today",
+        "out_for_delivery.intro": "{carrier} is out delivering your parcel {tracking_number} today.",
+        "out_for_delivery.sms": "Order {order_no} is out for delivery today with {carrier}. {link}",
+        "delivered.subject": "Order {order_no} was delivered",
+        "delivered.intro": "Your order was delivered. We hope you enjoy it.",
+        "delivered.sms": "Order {order_no} was delivered. {link}",
+        "cancelled.subject": "Order {order_no} was cancelled",
+        "cancelled.intro": "Your order was cancelled. If you already paid, the refund is on its way.",
+        "cancelled.sms": "Order {order_no} was cancelled. {link}",
+        "delay.subject": "Order {order_no}: new delivery estimate",
+        "delay.intro": "We are sorry: your order will arrive later than we promised. New estimate: "
+        "{estimate} (promised: {deliver_by}).",
+        "delay.sms": "Sorry, order {order_no} is delayed. New estimate: {estimate}. {link}",
+        "summary": "Order summary",
+        "item": "Item",
+        "quantity": "Qty",
+        "price": "Price",
+        "subtotal": "Subtotal",
+        "discounts": "Discounts",
+        "shipping": "Shipping",
+        "tax": "Tax",
+        "total": "Total",
+        "track": "Track your order",
+        "carrier_page": "Carrier tracking page",
+        "footer": "You receive this message because you ordered from {shop}. Questions? Reply to this email.",
+        "unsubscribe": "Unsubscribe",
+    },
+    "de": {
+        "greeting": "Hallo {name},",
+        "order_confirmation.subject": "Bestellung {order_no} bestätigt",
+        "order_confirmation.intro": "Vielen Dank für Ihre Bestellung. Wir versenden sie bis {ship_by}, "
+        "sie sollte bis {deliver_by} ankommen.",
+        "order_confirmation.sms": "Bestellung {order_no} bestätigt: {total}. Lieferung bis {deliver_by}. {link}",
+        "payment_receipt.subject": "Zahlung für Bestellung {order_no} erhalten",
+        "payment_receipt.intro": "Wir haben Ihre Zahlung über {amount} erhalten ({method}, Referenz "
+        "{provider_ref}).",
+        "payment_receipt.revised": "Da die Zahlung an einem späteren Werktag einging, versenden wir bis "
+        "{ship_by}; die Lieferung erfolgt voraussichtlich bis {deliver_by}.",
+        "payment_receipt.sms": "Zahlung über {amount} für Bestellung {order_no} erhalten. {link}",
+        "shipped.subject": "Bestellung {order_no} ist unterwegs",
+        "shipped.intro": "{carrier} liefert {units} Artikel Ihrer Bestellung. Sendungsnummer: "
+        "{tracking_number}. Voraussichtlich bis {estimate}.",
+        "shipped.sms": "Bestellung {order_no} mit {carrier} versandt, Sendung {tracking_number}. {link}",
+        "out_for_delivery.subject": "Bestellung {order_no} kommt heute",
+        "out_for_delivery.intro": "{carrier} stellt Ihr Paket {tracking_number} heute zu.",
+        "out_for_delivery.sms": "Bestellung {order_no} wird heute von {carrier} zugestellt. {link}",
+        "delivered.subject": "Bestellung {order_no} wurde zugestellt",
+        "delivered.intro": "Ihre Bestellung wurde zugestellt. Viel Freude damit!",
+        "delivered.sms": "Bestellung {order_no} wurde zugestellt. {link}",
+        "cancelled.subject": "Bestellung {order_no} wurde storniert",
+        "cancelled.intro": "Ihre Bestellung wurde storniert. Falls Sie bereits bezahlt haben, erstatten wir "
+        "den Betrag.",
+        "cancelled.sms": "Bestellung {order_no} wurde storniert. {link}",
+        "delay.subject": "Bestellung {order_no}: neuer Liefertermin",
+        "delay.intro": "Es tut uns leid: Ihre Bestellung kommt später als versprochen. Neuer Termin: "
+        "{estimate} (versprochen: {deliver_by}).",
+        "delay.sms": "Bestellung {order_no} verspätet sich. Neuer Termin: {estimate}. {link}",
+        "summary": "Bestellübersicht",
+        "item": "Artikel",
+        "quantity": "Menge",
+        "price": "Preis",
+        "subtotal": "Zwischensumme",
+        "discounts": "Rabatte",
+        "shipping": "Versand",
+        "tax": "MwSt.",
+        "total": "Gesamt",
+        "track": "Sendung verfolgen",
+        "carrier_page": "Sendungsverfolgung des Paketdienstes",
+        "footer": "Sie erhalten diese Nachricht, weil Sie bei {shop} bestellt haben. Fragen? Antworten Sie "
+        "einfach auf diese E-Mail.",
+        "unsubscribe": "Abmelden",
+    },
+}
+LANGUAGES = tuple(STRINGS)
+
+
+def language_of(locale: str) -> str:
+    """The catalogue for a locale such as "de-DE" ("de"), falling back to English."""
+    language = locale.replace("_", "-").split("-")[0].lower()
+    return language if language in STRINGS else DEFAULT_LANGUAGE
+
+
+def babel_locale(locale: str) -> str:
+    return locale.replace("-", "_")
+
+
+class Formatter:
+    """Formats money and dates for one customer locale in the shop's timezone."""
+
+    def __init__(self, locale: str, timezone: str):
+        self.locale = locale
+        self.language = language_of(locale)
+        self.zone = ZoneInfo(timezone)
+
+    def t(self, key: str, **values: Any) -> str:
+        text = STRINGS[self.language].get(key) or STRINGS[DEFAULT_LANGUAGE][key]
+        return text.format(**values)
+
+    def money(self, minor_units: int, currency: str) -> str:
+        from babel.numbers import format_currency, get_currency_precision
+
+        amount = Decimal(minor_units).scaleb(-get_currency_precision(currency))
+        return str(format_currency(amount, currency, locale=_safe_locale(self.locale)))
+
+    def date(self, moment: datetime | None) -> str:
+        if moment is None:
+            return ""
+        from babel.dates import format_date
+
+        return str(
+            format_date(moment.astimezone(self.zone).date(), format="full", locale=_safe_locale(self.locale))
+        )
+
+
+@functools.lru_cache(maxsize=64)
+def _safe_locale(locale: str) -> str:
+    """A locale Babel knows; unknown ones fall back to English rather than failing a message."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        Locale.parse(babel_locale(locale))
+        return babel_locale(locale)
+    except (UnknownLocaleError, ValueError):
+        return DEFAULT_LANGUAGE

@@ -1,0 +1,65 @@
+"""Milestones: the moments a customer is told about, derived from an order's before/after images.
+
+Each milestone has a stable key, unique per order, so a stream record delivered
+twice (or a batch retried) maps to the same notification record and is sent once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.domain.orders import Order, OrderStatus
+
+# Milestones that are part of the purchase contract; the rest (surveys) are marketing
+# and carry a List-Unsubscribe header.
+TRANSACTIONAL = frozenset(
+    {
+        "order_confirmation",
+        "payment_receipt",
+        "shipped",
+        "out_for_delivery",
+        "delivered",
+        "cancelled",
+        "delay",
+    }
+)
+KINDS = tuple(sorted(TRANSACTIONAL))
+
+
+@dataclass(frozen=True)
+class Milestone:
+    kind: str
+    key: str  # unique per order: the notification record's identity
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def transactional(self) -> bool:
+        return self.kind in TRANSACTIONAL
+
+
+def milestones(before: Order | None, after: Order) -> list[Milestone]:
+    """What to tell the customer about the change from `before` (None: new order) to `after`."""
+    if before is None:
+        return [Milestone("order_confirmation", "order_confirmation")]
+    found: list[Milestone] = []
+    if after.status != before.status and after.status == OrderStatus.PAID:
+        revised = after.ship_by != before.ship_by or after.deliver_by != before.deliver_by
+        found.append(Milestone("payment_receipt", "payment_receipt", {"promise_revised": revised}))
+    known = {shipment.id: shipment for shipment in before.shipments}
+    for shipment in after.shipments:
+        previous = known.get(shipment.id)
+        if previous is None:
+            found.append(Milestone("shipped", f"shipped:{shipment.id}", {"shipment_id": shipment.id}))
+        elif shipment.status == "out_for_delivery" and previous.status != "out_for_delivery":
+            found.append(
+                Milestone("out_for_delivery", f"out_for_delivery:{shipment.id}", {"shipment_id": shipment.id})
+            )
+    if after.status != before.status and after.status == OrderStatus.DELIVERED:
+        found.append(Milestone("delivered", "delivered"))
+    if after.status != before.status and after.status == OrderStatus.CANCELLED:
+        found.append(Milestone("cancelled", "cancelled"))
+    if after.revised_deliver_by and after.revised_deliver_by != before.revised_deliver_by:
+        estimate = after.revised_deliver_by.strftime("%Y-%m-%dT%H:%M:%SZ")
+        found.append(Milestone("delay", f"delay:{estimate}", {"estimate": estimate}))
+    return found

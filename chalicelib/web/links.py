@@ -1,0 +1,56 @@
+"""Tracking links: HMAC-signed tokens bound to one order, expiring long after delivery.
+
+A tracking token's payload is `{"o": <order id>, "k": "track", "exp": <unix seconds>}`,
+signed with the first of `settings.link_secrets` and verified against all of them, so
+rotating the secrets revokes every link signed only with a retired one. `exp` is counted
+from the day the link is issued (`OC_TRACKING_LINK_DAYS`, default 180) and rounded up to
+the end of that UTC day, so every link issued for an order on one day is the same string.
+The `"k"` claim keeps other tokens signed with the same secrets (list cursors, surveys)
+from opening a tracking page.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from chalicelib.domain.signing import sign, verify
+from chalicelib.settings import Settings
+
+DEFAULT_TRACKING_LINK_DAYS = 180
+TRACKING_KIND = "track"
+_DAY = 86_400
+_CLAIMS = frozenset({"o", "k", "exp"})
+
+
+def tracking_link_days(settings: Settings) -> int:
+    """How long a tracking link stays valid, in days from its issue.
+
+    Read from `Settings.tracking_link_days` once settings carry it, else from the
+    environment (`OC_TRACKING_LINK_DAYS`); anything but a positive integer means the default."""
+    configured = getattr(settings, "tracking_link_days", None)
+    raw = str(configured) if configured is not None else os.environ.get("OC_TRACKING_LINK_DAYS", "")
+    raw = raw.strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_TRACKING_LINK_DAYS
+
+
+def tracking_token(order_id: str, secret: str, *, now: float, days: int) -> str:
+    """A token for `order_id` that expires at the end of the UTC day `days` days from `now`."""
+    expires = (int(now) // _DAY + days + 1) * _DAY
+    return sign({"o": order_id, "k": TRACKING_KIND, "exp": expires}, secret)
+
+
+def order_id_from_token(token: str, secrets: Sequence[str], *, now: float) -> str | None:
+    """The order a valid, unexpired tracking token names; None for anything else.
+
+    Never raises: tampered, truncated, expired, foreign (another kind of signed token)
+    and garbage tokens all give None, so callers answer them all the same way."""
+    if len(token) > 512:
+        return None
+    payload = verify(token, secrets)
+    if payload is None or set(payload) != _CLAIMS or payload["k"] != TRACKING_KIND:
+        return None
+    order_id, expires = payload["o"], payload["exp"]
+    if not isinstance(order_id, str) or type(expires) is not int or expires <= now:
+        return None
+    return order_id
