@@ -17,7 +17,7 @@ help:
 	@echo "make bench  - performance figures"
 
 # --- installation (stamps make it idempotent and cheap) -----------------------
-$(VENV)/.stamp-python: requirements.txt requirements-dev.txt
+$(VENV)/.stamp-python: requirements.txt requirements-dev.txt infra/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PIP) install $(PIP_FLAGS) --upgrade pip >/dev/null 2>&1 || true
 	@$(PIP) install $(PIP_FLAGS) -r requirements-dev.txt 2>&1 | grep -v '^WARNING: Location' >&2 || true
@@ -33,6 +33,12 @@ node_modules/.stamp-node: package.json package-lock.json
 	@if ! java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])'; then \
 	  echo "installing Java 17 (Debian openjdk-17-jre-headless)" >&2; \
 	  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; fi
+	@touch $@
+
+# Debian's chromium for the browser tests (Playwright drives it; no browser is ever downloaded).
+.stamp-chromium:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium" >&2; \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	@touch $@
 
 install: $(VENV)/.stamp-python node_modules/.stamp-node .stamp-java
@@ -64,7 +70,7 @@ integration: install
 e2e: install
 	$(PY) -m pytest tests/e2e -q
 
-test: install lint typecheck
+test: install .stamp-chromium lint typecheck
 	$(PY) -m pytest tests -q
 
 bench: install
@@ -72,3 +78,37 @@ bench: install
 
 clean:
 	rm -rf $(VENV) node_modules .stamp-java .local .mypy_cache .ruff_cache .pytest_cache
+
+# --- AWS: the CDK app in infra/ (synth works offline; deploy uses your AWS credentials) ---
+.PHONY: infra-install synth deploy
+STAGE ?= dev
+CDK_ARGS ?=
+CDK := node_modules/.bin/cdk
+# `cdk synth` needs no AWS account: a placeholder account/region, no instance metadata,
+# no notices or telemetry (both reach the network), jsii quiet about the Node version.
+CDK_QUIET := CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
+CDK_OFFLINE := $(CDK_QUIET) CDK_DEFAULT_ACCOUNT=123456789012 CDK_DEFAULT_REGION=eu-central-1 \
+	AWS_DEFAULT_REGION=eu-central-1 AWS_EC2_METADATA_DISABLED=true
+
+$(VENV)/.stamp-infra: $(VENV)/.stamp-python infra/requirements.txt
+	@$(PIP) install $(PIP_FLAGS) -r infra/requirements.txt 2>&1 | grep -v '^WARNING: Location' >&2 || true
+	@$(CDK_QUIET) $(PY) -c "import aws_cdk, constructs, cfnlint" || { echo "infra dependencies failed to install" >&2; exit 1; }
+	@touch $@
+
+infra/node_modules/.stamp-cdk: infra/package.json infra/package-lock.json
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	@cd infra && { npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1 || npm ci --no-audit --no-fund; }
+	@infra/$(CDK) --version | grep -q '^2\.' || { echo "infra/: expected the aws-cdk 2.x CLI" >&2; exit 1; }
+	@touch $@
+
+infra-install: $(VENV)/.stamp-infra infra/node_modules/.stamp-cdk
+
+synth: infra-install
+	@rm -rf infra/cdk.out
+	cd infra && $(CDK_OFFLINE) $(CDK) synth --no-notices --quiet -c stage=$(STAGE) $(CDK_ARGS)
+	@echo "synthesized OrderCare-$(STAGE) into infra/cdk.out/ (template: infra/cdk.out/OrderCare-$(STAGE).template.json)"
+
+deploy: infra-install
+	cd infra && $(CDK_QUIET) $(CDK) deploy --no-notices -c stage=$(STAGE) $(CDK_ARGS) \
+		--require-approval broadening --outputs-file outputs-$(STAGE).json
+	@echo "stack outputs: infra/outputs-$(STAGE).json"

@@ -6,9 +6,10 @@ and response shapes from chalicelib/api/schemas.py, which /openapi.json document
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from chalice.app import Chalice, Response
+from chalice.app import Chalice, Rate, Response
 
 from chalicelib.api import schemas as s
 from chalicelib.api.http import Call, QueryParam, endpoint, json_response
@@ -16,9 +17,10 @@ from chalicelib.api.presenters import present_catalog_item, present_order, prese
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.address import Address
 from chalicelib.domain.catalog import CatalogItem
-from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.errors import NotFoundError, ValidationError
 from chalicelib.domain.orders import Customer, Discount, OrderStatus, Payment, ShipmentLine
 from chalicelib.services.orders import CarrierUpdate, IdempotentRequest, PaymentEvent, PlaceOrder
+from chalicelib.web.routes import tracking_routes
 
 app = Chalice(app_name="ordercare")
 
@@ -182,9 +184,7 @@ def get_order(call: Call, order_id: str) -> Response:
 LIST_QUERY = (
     QueryParam("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}),
     QueryParam("cursor", "next_cursor of the previous page", {"type": "string"}),
-    QueryParam(
-        "status", "only orders in this status", {"type": "string", "enum": [str(v) for v in OrderStatus]}
-    ),
+    QueryParam("status", "only orders in this status", {"type": "string", "enum": [str(v) for v in OrderStatus]}),
     QueryParam("customer_id", "agents and admins: whose orders (required for them)", {"type": "string"}),
 )
 
@@ -205,9 +205,7 @@ def list_orders(call: Call) -> Response:
         return json_response(200, {"items": [], "next_cursor": None})
     status = call.query.get("status")
     if status is not None and status not in OrderStatus.__members__.values():
-        raise ValidationError(
-            "unknown status", details=[{"field": "status", "allowed": [str(v) for v in OrderStatus]}]
-        )
+        raise ValidationError("unknown status", details=[{"field": "status", "allowed": [str(v) for v in OrderStatus]}])
     orders, next_cursor = get_container().orders.list_for_customer(
         customer_id,
         limit=call.query_int("limit", default=20, low=1, high=100),
@@ -255,9 +253,7 @@ def record_payment(call: Call, order_id: str) -> Response:
     body: s.PaymentIn = call.body
     orders = get_container().orders
     payment = Payment(body.amount, body.method, body.provider_ref, orders.clock.now())
-    request = IdempotentRequest(
-        call.caller.subject, call.idempotency_key(), {"order_id": order_id, **call.raw_json}
-    )
+    request = IdempotentRequest(call.caller.subject, call.idempotency_key(), {"order_id": order_id, **call.raw_json})
     status, response = orders.pay(
         order_id, payment, request, call.actor, lambda order: present_order(call.settings, order)
     )
@@ -365,9 +361,7 @@ def order_timeline(call: Call, order_id: str) -> Response:
 def carrier_webhook(call: Call) -> Response:
     body: s.CarrierWebhookIn = call.body
     outcome = get_container().orders.carrier_event(
-        CarrierUpdate(
-            body.event_id, body.tracking_number, body.status, body.occurred_at, body.estimated_delivery
-        )
+        CarrierUpdate(body.event_id, body.tracking_number, body.status, body.occurred_at, body.estimated_delivery)
     )
     return json_response(200, {"received": True, "outcome": outcome})
 
@@ -389,3 +383,140 @@ def payment_webhook(call: Call) -> Response:
         PaymentEvent(body.event_id, body.order_id, body.amount, body.provider_ref, body.status)
     )
     return json_response(200, {"received": True, "outcome": outcome})
+
+
+app.register_blueprint(tracking_routes)
+
+
+# --- notifications -------------------------------------------------------------------
+
+
+@app.lambda_function(name="order_events")
+def order_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Consumer of the table's stream: notifications for every order milestone."""
+    from chalicelib.pipeline import process_order_stream
+
+    return process_order_stream(event, context)
+
+
+def _event_time(event: Any) -> datetime:
+    """The schedule's "now": the event's time (time travel for `make sweep`), else the clock."""
+    moment = getattr(event, "time", None)
+    if isinstance(moment, str) and moment:
+        return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    return get_container().clock.now()
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="sla_sweep")
+def sla_sweep(event: Any) -> dict[str, Any]:
+    """Flag orders whose promise is at risk or broken (each deadline acted on once)."""
+    return {"sla": get_container().sla.sweep(_event_time(event))}
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="retry_notifications")
+def retry_notifications(event: Any) -> dict[str, Any]:
+    """Send notifications left pending by a crash or a provider outage."""
+    return {"notifications": get_container().notifications.retry_due()}
+
+
+def _own_customer(call: Call, customer_id: str) -> str:
+    if call.caller.subject != customer_id:
+        raise NotFoundError("customer not found")
+    return customer_id
+
+
+@endpoint(
+    app,
+    "/v1/customers/{customer_id}/preferences",
+    "GET",
+    summary="Notification preferences",
+    roles=("customer",),
+    responses={200: s.PreferencesOut},
+    tags=("notifications",),
+)
+def get_preferences(call: Call, customer_id: str) -> Response:
+    preferences = get_container().preferences.get(_own_customer(call, customer_id))
+    return json_response(200, {"customer_id": customer_id, **vars(preferences)})
+
+
+@endpoint(
+    app,
+    "/v1/customers/{customer_id}/preferences",
+    "PUT",
+    summary="Choose email / SMS and language",
+    roles=("customer",),
+    request=s.PreferencesIn,
+    responses={200: s.PreferencesOut},
+    tags=("notifications",),
+)
+def put_preferences(call: Call, customer_id: str) -> Response:
+    from chalicelib.notify.ports import Preferences
+
+    body: s.PreferencesIn = call.body
+    container = get_container()
+    preferences = Preferences(email=body.email, sms=body.sms, locale=body.locale)
+    container.preferences.put(_own_customer(call, customer_id), preferences, container.clock.now())
+    return json_response(200, {"customer_id": customer_id, **vars(preferences)})
+
+
+def _verify_inbound_sms(request: Any, settings: Any) -> dict[str, Any]:
+    from chalicelib.api.http import raw_bytes
+    from chalicelib.notify.inbound import inbound_message
+
+    return inbound_message(
+        request.headers, raw_bytes(request), settings.sms_inbound_secrets, sns_enabled=not settings.is_local
+    )
+
+
+@endpoint(
+    app,
+    "/v1/webhooks/sms-inbound",
+    "POST",
+    summary="STOP / START replies to our SMS (signed)",
+    roles=None,
+    responses={200: s.SmsInboundOut},
+    verify=_verify_inbound_sms,
+    tags=("webhooks",),
+)
+def sms_inbound(call: Call) -> Response:
+    from chalicelib.notify.inbound import confirm_subscription, keyword_action
+
+    message: dict[str, Any] = call.verified
+    if message.get("sns_type") == "SubscriptionConfirmation":
+        confirm_subscription(str(message.get("subscribe_url")))
+        return json_response(200, {"received": True, "action": "subscription_confirmed"})
+    inbound = _parse_model(s.SmsInboundIn, message)
+    action = keyword_action(inbound.messageBody)
+    if action:
+        container = get_container()
+        container.preferences.set_sms_opt_out(
+            inbound.originationNumber,
+            action == "opt_out",
+            inbound.messageBody.strip()[:20].upper(),
+            container.clock.now(),
+        )
+    return json_response(200, {"received": True, "action": action})
+
+
+def _parse_model(model: Any, data: Any) -> Any:
+    from pydantic import ValidationError as PydanticValidationError
+
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        raise ValidationError("inbound SMS is invalid", details=[str(exc.errors()[0]["msg"])]) from exc
+
+
+@endpoint(
+    app,
+    "/local/outbox",
+    "GET",
+    summary="Local stack only: every email and SMS sent (404 elsewhere)",
+    roles=None,
+    responses={200: None},
+    tags=("local",),
+)
+def local_outbox(call: Call) -> Response:
+    from chalicelib.web.outbox import render_outbox
+
+    return render_outbox(call)

@@ -21,7 +21,8 @@ import json, sys, time
 start = time.perf_counter()
 exec({code!r})
 elapsed = time.perf_counter() - start
-print(json.dumps({{"seconds": elapsed, "heavy": [m for m in ("fpdf", "jinja2", "holidays", "jwt", "babel") if m in sys.modules]}}))
+heavy = [m for m in ("fpdf", "jinja2", "holidays", "jwt", "babel") if m in sys.modules]
+print(json.dumps({{"seconds": elapsed, "heavy": heavy}}))
 """
 
 

@@ -57,9 +57,7 @@ def _order_body() -> dict[str, Any]:
 
 
 def run() -> list[str]:
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="eu-central-1"
-    )
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="eu-central-1")
     os.environ["OC_TABLE_NAME"] = "ordercare-bench"
     import boto3
     from chalice.test import Client

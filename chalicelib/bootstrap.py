@@ -10,11 +10,17 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from chalicelib.domain.calendar import BusinessCalendar
 from chalicelib.services.catalog import CatalogService, DeliveryEstimator
 from chalicelib.services.orders import Cursors, OrderService
 from chalicelib.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from chalicelib.notify.ports import PreferenceStore
+    from chalicelib.notify.service import NotificationService
+    from chalicelib.services.sla import SlaService
 
 
 class SystemClock:
@@ -28,6 +34,43 @@ class Container:
     orders: OrderService
     catalog: CatalogService
     estimates: DeliveryEstimator
+    clock: SystemClock
+
+    @functools.cached_property
+    def notifications(self) -> NotificationService:
+        """Built on first use: only stream consumers and schedules send messages."""
+        from chalicelib.adapters.dynamo.notifications import DynamoNotificationRecords
+        from chalicelib.adapters.messaging import SesMailer, SnsSms, SnsTopic
+        from chalicelib.api.presenters import tracking_url
+        from chalicelib.notify.render import ShopIdentity
+        from chalicelib.notify.service import NotificationService, OpsAlerts
+
+        settings = self.settings
+        return NotificationService(
+            records=DynamoNotificationRecords(),
+            preferences=self.preferences,
+            mailer=SesMailer(settings.sender_email, settings.shop_name, settings.ses_configuration_set or None),
+            sms=SnsSms(settings.sms_sender_id or None),
+            clock=self.clock,
+            shop=ShopIdentity(settings.shop_name, settings.shop_timezone),
+            tracking_url=lambda order_id: tracking_url(settings, order_id),
+            sms_daily_cap=settings.sms_daily_cap,
+            ops=OpsAlerts(settings.ops_email, settings.ops_topic_arn),
+            topic=SnsTopic(),
+        )
+
+    @functools.cached_property
+    def sla(self) -> SlaService:
+        from chalicelib.adapters.dynamo.timers import DynamoTimerStore
+        from chalicelib.services.sla import SlaService
+
+        return SlaService(DynamoTimerStore(), calendar_from(self.settings), self.clock)
+
+    @functools.cached_property
+    def preferences(self) -> PreferenceStore:
+        from chalicelib.adapters.dynamo.notifications import DynamoPreferenceStore
+
+        return DynamoPreferenceStore()
 
 
 def calendar_from(settings: Settings) -> BusinessCalendar:
@@ -67,6 +110,7 @@ def build_container(settings: Settings, clock: SystemClock | None = None) -> Con
         ),
         catalog=CatalogService(catalog_repository, clock),
         estimates=DeliveryEstimator(calendar, clock, settings.supported_countries),
+        clock=clock,
     )
 
 

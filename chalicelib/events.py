@@ -8,5 +8,5 @@ table names ("main" is the OrderCare table); values are function names in app.py
 from __future__ import annotations
 
 STREAM_CONSUMERS: dict[str, tuple[str, ...]] = {
-    "main": (),
+    "main": ("order_events",),
 }

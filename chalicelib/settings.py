@@ -25,6 +25,21 @@ def _transit_days(value: str) -> dict[str, int]:
     return result
 
 
+def _lines(value: str) -> tuple[str, ...]:
+    """Parse "Musterstraße 1|10115 Berlin|Germany" into its address lines."""
+    return tuple(part.strip() for part in value.split("|") if part.strip())
+
+
+PAPER_SIZES = ("A4", "Letter")
+
+
+def _paper_size(value: str) -> str:
+    for size in PAPER_SIZES:
+        if value.strip().lower() == size.lower():
+            return size
+    raise ValueError(f"OC_PAPER_SIZE must be one of {', '.join(PAPER_SIZES)}, not {value!r}")
+
+
 LOCAL_JWT_SECRET = "ordercare-local-dev-signing-key-not-for-production"  # noqa: S105 - documented local default
 
 
@@ -86,8 +101,30 @@ class Settings:
     payment_webhook_secrets: tuple[str, ...] = ("local-payment-webhook-secret",)
     link_secrets: tuple[str, ...] = ("ordercare-local-link-secret",)  # first signs, all verify
     public_base_url: str = "http://127.0.0.1:8000"
+
+    # Notifications.
+    shop_name: str = "OrderCare Demo Shop"
+    sender_email: str = "orders@ordercare.local"
+    ses_configuration_set: str = ""
+    sms_sender_id: str = ""
+    sms_daily_cap: int = 5
+    sms_inbound_secrets: tuple[str, ...] = ("local-sms-inbound-secret",)
+    local_emulator_url: str = ""  # the local stack's moto server (outbox); empty in AWS
+    ops_email: str = "ops@ordercare.local"
+    ops_topic_arn: str = "arn:aws:sns:eu-central-1:123456789012:ordercare-local-ops"
     idempotency_ttl_hours: int = 24
     max_body_bytes: int = 64 * 1024
+
+    # Documents (invoices, receipts, credit notes): the seller as printed, paper, number series.
+    seller_name: str = "OrderCare Demo Shop GmbH"
+    seller_address: tuple[str, ...] = ("Musterstraße 1", "10115 Berlin", "Germany")  # OC_SELLER_ADDRESS: "|"-separated
+    seller_vat_id: str = "DE123456789"
+    seller_email: str = "billing@ordercare.local"
+    paper_size: str = "A4"  # "A4" or "Letter"
+    invoice_prefix: str = "INV"
+    credit_note_prefix: str = "CN"
+    receipt_prefix: str = "RCT"
+    documents_kms_key_id: str = ""  # empty: SSE-S3 (AES256); else SSE-KMS with this key
 
     @property
     def is_local(self) -> bool:
@@ -119,15 +156,29 @@ class Settings:
             jwt_audience=get("JWT_AUDIENCE", default.jwt_audience),
             cognito_jwks_url=get("COGNITO_JWKS_URL", default.cognito_jwks_url),
             storefront_client_ids=_csv(get("STOREFRONT_CLIENT_IDS", "")),
-            carrier_webhook_secrets=_csv(
-                env.get("CARRIER_WEBHOOK_SECRET", ",".join(default.carrier_webhook_secrets))
-            ),
-            payment_webhook_secrets=_csv(
-                env.get("PAYMENT_WEBHOOK_SECRET", ",".join(default.payment_webhook_secrets))
-            ),
+            carrier_webhook_secrets=_csv(env.get("CARRIER_WEBHOOK_SECRET", ",".join(default.carrier_webhook_secrets))),
+            payment_webhook_secrets=_csv(env.get("PAYMENT_WEBHOOK_SECRET", ",".join(default.payment_webhook_secrets))),
             link_secrets=_csv(get("LINK_SECRETS", ",".join(default.link_secrets))),
             public_base_url=get("PUBLIC_BASE_URL", default.public_base_url).rstrip("/"),
+            shop_name=get("SHOP_NAME", default.shop_name),
+            sender_email=get("SENDER_EMAIL", default.sender_email),
+            ses_configuration_set=get("SES_CONFIGURATION_SET", default.ses_configuration_set),
+            sms_sender_id=get("SMS_SENDER_ID", default.sms_sender_id),
+            sms_daily_cap=int(get("SMS_DAILY_CAP", str(default.sms_daily_cap))),
+            sms_inbound_secrets=_csv(env.get("SMS_INBOUND_SECRET", ",".join(default.sms_inbound_secrets))),
+            local_emulator_url=get("LOCAL_EMULATOR_URL", default.local_emulator_url),
+            ops_email=get("OPS_EMAIL", default.ops_email),
+            ops_topic_arn=get("OPS_TOPIC_ARN", default.ops_topic_arn),
             idempotency_ttl_hours=int(get("IDEMPOTENCY_TTL_HOURS", str(default.idempotency_ttl_hours))),
+            seller_name=get("SELLER_NAME", default.seller_name),
+            seller_address=_lines(get("SELLER_ADDRESS", "|".join(default.seller_address))),
+            seller_vat_id=get("SELLER_VAT_ID", default.seller_vat_id),
+            seller_email=get("SELLER_EMAIL", default.seller_email),
+            paper_size=_paper_size(get("PAPER_SIZE", default.paper_size)),
+            invoice_prefix=get("INVOICE_PREFIX", default.invoice_prefix),
+            credit_note_prefix=get("CREDIT_NOTE_PREFIX", default.credit_note_prefix),
+            receipt_prefix=get("RECEIPT_PREFIX", default.receipt_prefix),
+            documents_kms_key_id=get("DOCUMENTS_KMS_KEY_ID", default.documents_kms_key_id),
         )
 
 

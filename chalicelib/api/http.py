@@ -31,7 +31,7 @@ from chalicelib.observability import get_logger
 from chalicelib.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from chalice.app import Chalice, Request, Response
+    from chalice.app import Blueprint, Chalice, Request, Response
 
 JSON = "application/json"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -74,6 +74,7 @@ class Call:
     body: Any = None
     raw_json: Any = None
     query: dict[str, str] = field(default_factory=dict)
+    verified: Any = None  # what the route's `verify` check extracted (e.g. an SNS message)
 
     @property
     def caller(self) -> Principal:
@@ -165,14 +166,12 @@ def parse_body(
     except PydanticValidationError as exc:
         details = _validation_details(exc)
         unknown = [d["field"] for d in details if d["type"] == "extra_forbidden"]
-        message = (
-            f"unknown or server-owned fields: {', '.join(unknown)}" if unknown else "request body is invalid"
-        )
+        message = f"unknown or server-owned fields: {', '.join(unknown)}" if unknown else "request body is invalid"
         raise ValidationError(message, details=details) from exc
 
 
 def endpoint(
-    app: Chalice,
+    app: Chalice | Blueprint,
     path: str,
     method: str,
     *,
@@ -185,12 +184,16 @@ def endpoint(
     produces: str = JSON,
     tags: tuple[str, ...] = (),
     signed_by: Callable[[Settings], tuple[str, ...]] | None = None,
+    verify: Callable[[Request, Settings], Any] | None = None,
     optional_body: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a Chalice route that authenticates, parses and maps errors for `view`.
 
     `roles=None` makes a route public; `signed_by` names the webhook secrets whose
-    signature the raw body must carry instead."""
+    X-OrderCare-Signature the raw body must carry instead, `verify` is any other
+    check of the raw request (run before the body is parsed)."""
+    if signed_by is not None:
+        verify = _hmac_check(signed_by)
     doc = RouteDoc(
         method,
         path,
@@ -202,7 +205,7 @@ def endpoint(
         idempotency,
         produces,
         tags,
-        signed=signed_by is not None,
+        signed=verify is not None,
         optional_body=optional_body,
     )
     ROUTES.append(doc)
@@ -213,7 +216,7 @@ def endpoint(
             current = app.current_request
             assert current is not None
             try:
-                call = _prepare_call(current, doc, signed_by)
+                call = _prepare_call(current, doc, verify)
                 return view(call, **params)
             except OrderCareError as error:
                 return error_response(error)
@@ -227,19 +230,22 @@ def endpoint(
     return decorator
 
 
-def _prepare_call(
-    current: Request, doc: RouteDoc, signed_by: Callable[[Settings], tuple[str, ...]] | None
-) -> Call:
+def _hmac_check(secrets: Callable[[Settings], tuple[str, ...]]) -> Callable[[Request, Settings], None]:
+    def check(request: Request, settings: Settings) -> None:
+        header = request.headers.get(SIGNATURE_HEADER.lower())
+        verify_signature(header, raw_bytes(request), secrets(settings), time.time())
+
+    return check
+
+
+def _prepare_call(current: Request, doc: RouteDoc, verify: Callable[[Request, Settings], Any] | None) -> Call:
     settings = get_settings()
     principal = None
     if doc.roles is not None:
         principal = authenticate(settings, current.headers.get("authorization")).require(*doc.roles)
-    if signed_by is not None:
-        header = current.headers.get(SIGNATURE_HEADER.lower())
-        verify_signature(header, raw_bytes(current), signed_by(settings), time.time())
-    call = Call(
-        request=current, settings=settings, principal=principal, query=dict(current.query_params or {})
-    )
+    verified = verify(current, settings) if verify is not None else None
+    call = Call(request=current, settings=settings, principal=principal, query=dict(current.query_params or {}))
+    call.verified = verified
     if doc.request is not None:
         call.body, call.raw_json = parse_body(current, doc.request, settings, optional=doc.optional_body)
     return call

@@ -13,6 +13,7 @@ from chalicelib.api.http import IDEMPOTENCY_HEADER, ROUTES, RouteDoc
 from chalicelib.api.schemas import ErrorOut
 
 REF = "#/components/schemas/{model}"
+LOCAL_ONLY = "/local/"
 _ERRORS = {
     400: "malformed JSON",
     401: "missing, invalid or expired token",
@@ -39,6 +40,8 @@ def _error_codes(route: RouteDoc) -> list[int]:
         codes += [400, 413, 422]
     if route.roles is not None:
         codes += [401, 403]
+    if route.signed:
+        codes += [401]
     if route.idempotency:
         codes += [409, 422]
     return sorted(set(codes) - set(route.responses))
@@ -75,6 +78,17 @@ def _operation(route: RouteDoc, refs: dict[str, str]) -> dict[str, Any]:
                 "schema": {"type": "string", "minLength": 1, "maxLength": 255},
             }
         )
+    if route.signed:
+        operation["parameters"].append(
+            {
+                "name": "X-OrderCare-Signature",
+                "in": "header",
+                "required": False,
+                "description": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.<raw body>')> "
+                "(SNS-delivered SMS is verified by its SNS message signature instead)",
+                "schema": {"type": "string"},
+            }
+        )
     if route.roles is not None:
         operation["security"] = [{"bearer": []}]
         operation["description"] = f"Roles: {', '.join(route.roles)}."
@@ -107,6 +121,8 @@ def openapi_document() -> dict[str, Any]:
     refs = {model.__name__: mapping[(model, "validation")]["$ref"] for model in models}
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
+        if route.path.startswith(LOCAL_ONLY):
+            continue  # the local stack's helpers are not part of the deployed contract
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, refs)
     return {
         "openapi": "3.1.0",

@@ -15,9 +15,7 @@ from chalicelib.web.links import tracking_link_days, tracking_token
 
 
 def tracking_url(settings: Settings, order_id: str) -> str:
-    token = tracking_token(
-        order_id, settings.link_secrets[0], now=time.time(), days=tracking_link_days(settings)
-    )
+    token = tracking_token(order_id, settings.link_secrets[0], now=time.time(), days=tracking_link_days(settings))
     return f"{settings.public_base_url}/track/{token}"
 
 
@@ -89,6 +87,12 @@ def present_order(settings: Settings, order: Order) -> dict[str, Any]:
         "ship_by_met": order.ship_by_met,
         "deliver_by_met": order.deliver_by_met,
         "revised_deliver_by": iso_or_none(order.revised_deliver_by),
+        "sla": {
+            "ship_by": iso(order.ship_by),
+            "deliver_by": iso(order.deliver_by),
+            "shipping": order.sla_shipping,
+            "delivery": order.sla_delivery,
+        },
         "version": order.version,
         "tracking_url": tracking_url(settings, order.id),
     }

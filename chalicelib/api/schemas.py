@@ -46,9 +46,7 @@ def _email(value: str) -> str:
 
 
 Email = Annotated[str, Field(max_length=254, examples=["alice@example.com"]), AfterValidator(_email)]
-Phone = Annotated[
-    str, Field(pattern=r"^\+[1-9]\d{6,14}$", examples=["+4915112345678"]), AfterValidator(_e164)
-]
+Phone = Annotated[str, Field(pattern=r"^\+[1-9]\d{6,14}$", examples=["+4915112345678"]), AfterValidator(_e164)]
 
 
 class Out(BaseModel):
@@ -185,6 +183,21 @@ class PaymentWebhookIn(Strict):
     status: Literal["succeeded", "refunded"]
 
 
+class PreferencesIn(Strict):
+    email: Annotated[bool, Field(strict=True)]
+    sms: Annotated[bool, Field(strict=True)]
+    locale: Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$", examples=["de-DE"])]
+
+
+class SmsInboundIn(BaseModel):
+    """An inbound SMS as AWS End User Messaging delivers it (extra fields are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+    originationNumber: Phone
+    messageBody: Annotated[str, Field(max_length=1600)]
+    inboundMessageId: str | None = None
+
+
 # --- responses ---------------------------------------------------------------------
 
 
@@ -264,6 +277,13 @@ class DiscountOut(Out):
     amount: int
 
 
+class SlaOut(Out):
+    ship_by: Timestamp
+    deliver_by: Timestamp
+    shipping: Literal["on_track", "at_risk", "breached", "met"]
+    delivery: Literal["on_track", "at_risk", "breached", "met"]
+
+
 class OrderOut(Out):
     id: str = Field(examples=["ord_01JD3M5X8Q2W7Y6Z4K9N0P1R2S"])
     status: str
@@ -294,7 +314,8 @@ class OrderOut(Out):
     cancelled_at: Timestamp | None
     ship_by_met: bool | None = Field(description="fully shipped by ship_by (None until shipped)")
     deliver_by_met: bool | None = Field(description="delivered by deliver_by (None until delivered)")
-    revised_deliver_by: Timestamp | None = Field(description="the carrier's later estimate, if any")
+    revised_deliver_by: Timestamp | None = Field(description="the latest later estimate (carrier or SLA sweep)")
+    sla: SlaOut
     version: int
     tracking_url: str
 
@@ -310,6 +331,18 @@ class TimelineOut(Out):
     order_id: str
     items: list[TimelineEntryOut]
     next_cursor: str | None
+
+
+class PreferencesOut(Out):
+    customer_id: str
+    email: bool
+    sms: bool
+    locale: str | None
+
+
+class SmsInboundOut(Out):
+    received: bool
+    action: str | None = Field(examples=["opt_out", "opt_in", None])
 
 
 class WebhookAck(Out):

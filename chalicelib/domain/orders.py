@@ -180,6 +180,9 @@ class Order:
     ship_by_met: bool | None = None
     deliver_by_met: bool | None = None
     revised_deliver_by: datetime | None = None
+    # Promise tracking (see domain/sla.py): on_track | at_risk | breached | met.
+    sla_shipping: str = "on_track"
+    sla_delivery: str = "on_track"
     version: int = 0
     events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
 
@@ -206,9 +209,7 @@ class Order:
                 details=[{"current_status": str(self.status), "requested_status": str(target)}],
             )
         previous, self.status = self.status, target
-        self.events.append(
-            DomainEvent("status_changed", at, actor, {"from": str(previous), "to": str(target), **data})
-        )
+        self.events.append(DomainEvent("status_changed", at, actor, {"from": str(previous), "to": str(target), **data}))
 
     def record_event(self, kind: str, at: datetime, actor: str, **data: Any) -> None:
         self.events.append(DomainEvent(kind, at, actor, data))
@@ -262,9 +263,7 @@ class Order:
                 code="refund_exceeds_payment",
             )
         self.refunds.append(refund)
-        self.record_event(
-            "refunded", refund.refunded_at, actor, amount=refund.amount, provider_ref=refund.provider_ref
-        )
+        self.record_event("refunded", refund.refunded_at, actor, amount=refund.amount, provider_ref=refund.provider_ref)
 
     def cancel(self, at: datetime, actor: str, reason: str) -> None:
         self.transition(OrderStatus.CANCELLED, at, actor, reason=reason)
@@ -312,9 +311,7 @@ class Order:
         self.holds = [hold for hold in self.holds if hold.code != code]
         if code in WAIVABLE_HOLDS:
             self.waivers.extend(released)
-        self.record_event(
-            "hold_released", at, actor, code=code, reason=reason, skus=[h.sku for h in released if h.sku]
-        )
+        self.record_event("hold_released", at, actor, code=code, reason=reason, skus=[h.sku for h in released if h.sku])
 
     def start_processing(self, at: datetime, actor: str) -> None:
         if not self.can_transition(OrderStatus.PROCESSING):
@@ -340,9 +337,7 @@ class Order:
         problems = []
         for line in requested:
             if line.quantity > remaining.get(line.sku, 0):
-                problems.append(
-                    {"sku": line.sku, "requested": line.quantity, "unshipped": remaining.get(line.sku, 0)}
-                )
+                problems.append({"sku": line.sku, "requested": line.quantity, "unshipped": remaining.get(line.sku, 0)})
         if problems:
             raise ValidationError(
                 "a shipment cannot carry more than is left to ship", details=problems, code="over_shipment"
@@ -386,6 +381,7 @@ class Order:
         if complete:
             self.shipped_at = at
             self.ship_by_met = at <= self.ship_by
+            self.sla_shipping = "met" if self.ship_by_met else "breached"
         return shipment
 
     def shipment_by_tracking(self, tracking_number: str) -> Shipment:
@@ -439,9 +435,8 @@ class Order:
             self.transition(OrderStatus.DELIVERED, at, actor)
             self.delivered_at = at
             self.deliver_by_met = at <= self.deliver_by
-        elif self.status == OrderStatus.SHIPPED and any(
-            s.status == "out_for_delivery" for s in self.shipments
-        ):
+            self.sla_delivery = "met" if self.deliver_by_met else "breached"
+        elif self.status == OrderStatus.SHIPPED and any(s.status == "out_for_delivery" for s in self.shipments):
             self.transition(OrderStatus.OUT_FOR_DELIVERY, at, actor)
 
     @classmethod
@@ -480,9 +475,7 @@ class Order:
         order.totals  # noqa: B018 - validates discounts against the subtotal early
         order.record_event("placed", placed_at, actor, status=str(order.status))
         for hold in holds:
-            order.record_event(
-                "hold_added", placed_at, actor, code=hold.code, detail=hold.detail, sku=hold.sku
-            )
+            order.record_event("hold_added", placed_at, actor, code=hold.code, detail=hold.detail, sku=hold.sku)
         return order
 
 

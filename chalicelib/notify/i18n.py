@@ -65,8 +65,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "sie sollte bis {deliver_by} ankommen.",
         "order_confirmation.sms": "Bestellung {order_no} bestätigt: {total}. Lieferung bis {deliver_by}. {link}",
         "payment_receipt.subject": "Zahlung für Bestellung {order_no} erhalten",
-        "payment_receipt.intro": "Wir haben Ihre Zahlung über {amount} erhalten ({method}, Referenz "
-        "{provider_ref}).",
+        "payment_receipt.intro": "Wir haben Ihre Zahlung über {amount} erhalten ({method}, Referenz {provider_ref}).",
         "payment_receipt.revised": "Da die Zahlung an einem späteren Werktag einging, versenden wir bis "
         "{ship_by}; die Lieferung erfolgt voraussichtlich bis {deliver_by}.",
         "payment_receipt.sms": "Zahlung über {amount} für Bestellung {order_no} erhalten. {link}",
@@ -140,9 +139,7 @@ class Formatter:
             return ""
         from babel.dates import format_date
 
-        return str(
-            format_date(moment.astimezone(self.zone).date(), format="full", locale=_safe_locale(self.locale))
-        )
+        return str(format_date(moment.astimezone(self.zone).date(), format="full", locale=_safe_locale(self.locale)))
 
 
 @functools.lru_cache(maxsize=64)

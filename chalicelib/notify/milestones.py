@@ -52,9 +52,7 @@ def milestones(before: Order | None, after: Order) -> list[Milestone]:
         if previous is None:
             found.append(Milestone("shipped", f"shipped:{shipment.id}", {"shipment_id": shipment.id}))
         elif shipment.status == "out_for_delivery" and previous.status != "out_for_delivery":
-            found.append(
-                Milestone("out_for_delivery", f"out_for_delivery:{shipment.id}", {"shipment_id": shipment.id})
-            )
+            found.append(Milestone("out_for_delivery", f"out_for_delivery:{shipment.id}", {"shipment_id": shipment.id}))
     if after.status != before.status and after.status == OrderStatus.DELIVERED:
         found.append(Milestone("delivered", "delivered"))
     if after.status != before.status and after.status == OrderStatus.CANCELLED:
@@ -62,4 +60,19 @@ def milestones(before: Order | None, after: Order) -> list[Milestone]:
     if after.revised_deliver_by and after.revised_deliver_by != before.revised_deliver_by:
         estimate = after.revised_deliver_by.strftime("%Y-%m-%dT%H:%M:%SZ")
         found.append(Milestone("delay", f"delay:{estimate}", {"estimate": estimate}))
+    return found
+
+
+def escalations(before: Order | None, after: Order) -> dict[str, list[str]]:
+    """{state: promises} that just became at risk or breached: operations must know.
+
+    Keyed by state, so an order whose shipping and delivery promises break in the
+    same sweep raises one escalation, not two."""
+    found: dict[str, list[str]] = {}
+    for promise, old, new in (
+        ("shipping", before.sla_shipping if before else "on_track", after.sla_shipping),
+        ("delivery", before.sla_delivery if before else "on_track", after.sla_delivery),
+    ):
+        if new != old and new in ("at_risk", "breached"):
+            found.setdefault(new, []).append(promise)
     return found

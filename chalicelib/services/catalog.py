@@ -10,7 +10,6 @@ from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.errors import NotFoundError, ValidationError
 from chalicelib.services.ports import CatalogRepository, Clock
 
-
 # Any sensible checkout moment, past or future (the storefront may quote for a given
 # day); the bounds only keep the calendar arithmetic far from datetime's limits.
 EARLIEST_ESTIMATE = datetime(2000, 1, 1, tzinfo=UTC)

@@ -148,9 +148,7 @@ class OrderService:
                 details=[{"field": "discounts", "subtotal": subtotal}],
             )
         promise = self.calendar.promise(now, command.shipping_method)
-        holds = check_order(
-            lines, catalog, command.currency, command.shipping_address, self.supported_countries
-        )
+        holds = check_order(lines, catalog, command.currency, command.shipping_address, self.supported_countries)
         order = Order.place(
             order_id=new_id("ord", now),
             customer=command.customer,
@@ -225,9 +223,7 @@ class OrderService:
         scope = f"timeline:{order_id}:{owner}"
         start = self.cursors.decode(scope, cursor)
         order, page = self.orders.timeline(order_id, limit=limit, start=start)
-        if start is None and (
-            order is None or (customer_id is not None and order.customer.id != customer_id)
-        ):
+        if start is None and (order is None or (customer_id is not None and order.customer.id != customer_id)):
             raise NotFoundError("order not found")
         return page.items, self.cursors.encode(scope, page.last_key)
 
@@ -285,14 +281,10 @@ class OrderService:
             nonlocal outcome
             effects = Effects(event_key=f"payment#{event.event_id}")
             if event.status == "refunded":
-                order.record_refund(
-                    Refund(event.amount, event.provider_ref, now, event.event_id), "payment_provider"
-                )
+                order.record_refund(Refund(event.amount, event.provider_ref, now, event.event_id), "payment_provider")
             elif order.has_payment(event.provider_ref):
                 outcome = "already_recorded"
-                order.record_event(
-                    "payment_confirmed", now, "payment_provider", provider_ref=event.provider_ref
-                )
+                order.record_event("payment_confirmed", now, "payment_provider", provider_ref=event.provider_ref)
             else:
                 payment = Payment(event.amount, "provider", event.provider_ref, now, source="webhook")
                 order.record_payment(payment, self.calendar, "payment_provider")
@@ -322,9 +314,7 @@ class OrderService:
             on_hold.clear()
             catalog = self.catalog.get_many(line.sku for line in order.lines)
             order.apply_checks(
-                check_order(
-                    order.lines, catalog, order.currency, order.shipping_address, self.supported_countries
-                ),
+                check_order(order.lines, catalog, order.currency, order.shipping_address, self.supported_countries),
                 now,
                 actor,
             )
@@ -386,9 +376,7 @@ class OrderService:
         """Apply a signed carrier event to the shipment with its tracking number."""
         order_id = self.orders.order_id_for_tracking(update.tracking_number)
         if order_id is None:
-            raise NotFoundError(
-                f"unknown tracking number '{update.tracking_number}'", code="unknown_tracking_number"
-            )
+            raise NotFoundError(f"unknown tracking number '{update.tracking_number}'", code="unknown_tracking_number")
         event = CarrierEvent(update.status, update.occurred_at, update.event_id, update.estimated_delivery)
 
         def change(order: Order) -> Effects:

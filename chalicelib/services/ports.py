@@ -116,9 +116,7 @@ class OrderRepository(Protocol):
         self, customer_id: str, *, limit: int, start: dict[str, Any] | None, status: str | None
     ) -> Page: ...
 
-    def timeline(
-        self, order_id: str, *, limit: int, start: dict[str, Any] | None
-    ) -> tuple[Order | None, Page]:
+    def timeline(self, order_id: str, *, limit: int, start: dict[str, Any] | None) -> tuple[Order | None, Page]:
         """The order (first page only, else None) and a page of its timeline entries, oldest first."""
         ...
 

@@ -218,10 +218,7 @@ def test_catalog_missing_field_is_422(api: Api, missing: str) -> None:
 
 def test_catalog_tax_rate_bounds_are_inclusive(api: Api) -> None:
     for rate in (0, 10_000):
-        assert (
-            api.call("PUT", "/v1/catalog/EDGE-1", {**ITEM, "tax_rate_bps": rate}, role="admin").status_code
-            == 200
-        )
+        assert api.call("PUT", "/v1/catalog/EDGE-1", {**ITEM, "tax_rate_bps": rate}, role="admin").status_code == 200
 
 
 def test_catalog_malformed_json_is_400(api: Api) -> None:
@@ -300,9 +297,7 @@ def test_estimate_unsupported_country_is_422(api: Api, country: str) -> None:
 
 
 def test_estimate_unknown_method_is_422(api: Api) -> None:
-    error = assert_error(
-        estimate(api, {"shipping_method": "teleport", "country": "DE"}), 422, "validation_error"
-    )
+    error = assert_error(estimate(api, {"shipping_method": "teleport", "country": "DE"}), 422, "validation_error")
     assert "teleport" in error["message"]
 
 
@@ -345,9 +340,7 @@ def test_estimate_at_range_edges_are_accepted(api: Api, frozen_now: datetime, at
 
 def test_wrong_content_type_gets_the_documented_error_shape(api: Api) -> None:
     # Regression: Chalice's own 415 body was {"Code", "Message"}.
-    response = api.call(
-        "PUT", "/v1/catalog/MUG-1", ITEM, role="admin", headers={"Content-Type": "text/plain"}
-    )
+    response = api.call("PUT", "/v1/catalog/MUG-1", ITEM, role="admin", headers={"Content-Type": "text/plain"})
     assert_error(response, 415, "unsupported_media_type")
 
 

@@ -125,9 +125,7 @@ def test_processing_rechecks_and_holds_block_until_released(api: Api) -> None:
     assert missing.status_code == 404
     no_reason = staff(api, f"/v1/orders/{order['id']}/holds/price_mismatch/release", {})
     assert no_reason.status_code == 422
-    released = staff(
-        api, f"/v1/orders/{order['id']}/holds/price_mismatch/release", {"reason": "promo price agreed"}
-    )
+    released = staff(api, f"/v1/orders/{order['id']}/holds/price_mismatch/release", {"reason": "promo price agreed"})
     assert released.status_code == 200 and released.data["holds"] == []
     # The waiver sticks: the re-check at processing does not raise the same hold again.
     processing = staff(api, f"/v1/orders/{order['id']}/processing")
@@ -176,33 +174,23 @@ def test_partial_then_full_shipment_decrements_stock_once(api: Api) -> None:
 def test_cannot_ship_cancelled_placed_or_held_orders(api: Api) -> None:
     placed = place(api)
     assert (
-        staff(
-            api, f"/v1/orders/{placed['id']}/shipments", {"carrier": "dhl", "tracking_number": "TRK-B1"}
-        ).status_code
+        staff(api, f"/v1/orders/{placed['id']}/shipments", {"carrier": "dhl", "tracking_number": "TRK-B1"}).status_code
         == 409
     )
     cancelled = place(api)
     staff(api, f"/v1/orders/{cancelled['id']}/cancel")
-    response = staff(
-        api, f"/v1/orders/{cancelled['id']}/shipments", {"carrier": "dhl", "tracking_number": "TRK-B2"}
-    )
-    assert (
-        response.status_code == 409 and response.data["error"]["details"][0]["current_status"] == "cancelled"
-    )
+    response = staff(api, f"/v1/orders/{cancelled['id']}/shipments", {"carrier": "dhl", "tracking_number": "TRK-B2"})
+    assert response.status_code == 409 and response.data["error"]["details"][0]["current_status"] == "cancelled"
 
 
 def test_shipment_refused_when_stock_ran_out_and_order_held(api: Api) -> None:
     order = processing_order(api, lines=[{"sku": "BOOK-1", "quantity": 5, "unit_price": 2500}])
     item = {"name": "Cookbook", "unit_price": 2500, "currency": "EUR", "stock": 4, "tax_rate_bps": 700}
     api.call("PUT", "/v1/catalog/BOOK-1", item, role="admin")
-    response = staff(
-        api, f"/v1/orders/{order['id']}/shipments", {"carrier": "dhl", "tracking_number": "TRK-C1"}
-    )
+    response = staff(api, f"/v1/orders/{order['id']}/shipments", {"carrier": "dhl", "tracking_number": "TRK-C1"})
     assert response.status_code == 409 and response.data["error"]["code"] == "insufficient_stock"
     current = api.call("GET", f"/v1/orders/{order['id']}", role="agent", sub="a").data
-    assert current["status"] == "processing" and [h["code"] for h in current["holds"]] == [
-        "insufficient_stock"
-    ]
+    assert current["status"] == "processing" and [h["code"] for h in current["holds"]] == ["insufficient_stock"]
     assert api.call("GET", "/v1/catalog/BOOK-1", role="admin").data["stock"] == 4
 
 
@@ -238,14 +226,9 @@ def test_carrier_events_drive_the_order_to_delivered(api: Api) -> None:
 def test_delivery_waits_for_every_shipment(api: Api) -> None:
     order = processing_order(api, lines=[{"sku": "MUG-1", "quantity": 2, "unit_price": 1299}])
     path = f"/v1/orders/{order['id']}/shipments"
-    staff(
-        api, path, {"carrier": "dpd", "tracking_number": "TRK-E1", "lines": [{"sku": "MUG-1", "quantity": 1}]}
-    )
+    staff(api, path, {"carrier": "dpd", "tracking_number": "TRK-E1", "lines": [{"sku": "MUG-1", "quantity": 1}]})
     carrier(api, "TRK-E1", "delivered")
-    assert (
-        api.call("GET", f"/v1/orders/{order['id']}", role="agent", sub="a").data["status"]
-        == "partially_shipped"
-    )
+    assert api.call("GET", f"/v1/orders/{order['id']}", role="agent", sub="a").data["status"] == "partially_shipped"
     staff(api, path, {"carrier": "dpd", "tracking_number": "TRK-E2"})
     carrier(api, "TRK-E2", "delivered")
     assert api.call("GET", f"/v1/orders/{order['id']}", role="agent", sub="a").data["status"] == "delivered"
@@ -295,10 +278,7 @@ def test_webhook_secrets_rotate(api: Api, monkeypatch: pytest.MonkeyPatch) -> No
         "occurred_at": "2026-11-30T10:00:00Z",
     }
     assert signed(api, "/v1/webhooks/carrier", payload, "new-secret").status_code == 200
-    assert (
-        signed(api, "/v1/webhooks/carrier", {**payload, "event_id": "rot-2"}, CARRIER_SECRET).status_code
-        == 200
-    )
+    assert signed(api, "/v1/webhooks/carrier", {**payload, "event_id": "rot-2"}, CARRIER_SECRET).status_code == 200
     assert signed(api, "/v1/webhooks/carrier", {**payload, "event_id": "rot-3"}, "retired").status_code == 401
 
 
@@ -346,7 +326,5 @@ def test_timeline_is_private_and_paginates(api: Api) -> None:
         if not cursor:
             break
         # A cursor issued to Alice does not let Mallory continue her timeline.
-        assert (
-            api.call("GET", f"{path}?cursor={cursor}", role="customer", sub="cus_mallory").status_code == 422
-        )
+        assert api.call("GET", f"{path}?cursor={cursor}", role="customer", sub="cus_mallory").status_code == 422
     assert seen == ["placed", "status_changed", "status_changed"]

@@ -133,6 +133,9 @@ def test_the_validator_is_not_a_rubber_stamp(document: dict[str, Any]) -> None:
 
 def test_every_registered_route_is_documented_with_its_method(document: dict[str, Any]) -> None:
     for route in ROUTES:
+        if route.path.startswith("/local/"):
+            assert route.path not in document["paths"]  # local helpers are never part of the contract
+            continue
         assert route.method.lower() in document["paths"].get(route.path, {}), (route.method, route.path)
 
 
@@ -144,7 +147,7 @@ def test_every_served_route_is_registered_and_documented(document: dict[str, Any
         if method in ("get", "put", "post", "patch", "delete")
     }
     assert served_routes() == documented
-    assert {(route.method, route.path) for route in ROUTES} == documented
+    assert {(route.method, route.path) for route in ROUTES if not route.path.startswith("/local/")} == documented
 
 
 def test_every_implemented_api_md_route_is_documented_with_its_roles(document: dict[str, Any]) -> None:
@@ -191,16 +194,12 @@ def model_schema_as_components(model: type[BaseModel]) -> dict[str, Any]:
     [route for route in ROUTES if route.request is not None],
     ids=lambda route: f"{route.method} {route.path}",
 )
-def test_request_bodies_are_the_models_the_code_validates_with(
-    document: dict[str, Any], route: RouteDoc
-) -> None:
+def test_request_bodies_are_the_models_the_code_validates_with(document: dict[str, Any], route: RouteDoc) -> None:
     assert route.request is not None
     operation = document["paths"][route.path][route.method.lower()]
     body = operation["requestBody"]
     assert body["required"] is True
-    assert body["content"]["application/json"]["schema"] == {
-        "$ref": f"#/components/schemas/{route.request.__name__}"
-    }
+    assert body["content"]["application/json"]["schema"] == {"$ref": f"#/components/schemas/{route.request.__name__}"}
     for name, schema in model_schema_as_components(route.request).items():
         assert document["components"]["schemas"][name] == schema, name
     assert "422" in operation["responses"] and "400" in operation["responses"]
@@ -226,6 +225,8 @@ def test_place_order_schema_is_place_order_in(document: dict[str, Any]) -> None:
 
 def test_responses_reference_their_models(document: dict[str, Any]) -> None:
     for route in ROUTES:
+        if route.path.startswith("/local/"):
+            continue
         operation = document["paths"][route.path][route.method.lower()]
         for status, model in route.responses.items():
             if model is None:

@@ -121,6 +121,8 @@ class OrderItem(TableItem):
     ship_by_met = BooleanAttribute(null=True)
     deliver_by_met = BooleanAttribute(null=True)
     revised_deliver_by = UTCDateTimeAttribute(null=True)
+    sla_shipping = UnicodeAttribute(default="on_track")
+    sla_delivery = UnicodeAttribute(default="on_track")
     # Denormalised totals: read by reports and stream consumers without recomputing.
     subtotal = NumberAttribute()
     discount_total = NumberAttribute()
@@ -167,6 +169,61 @@ class ProcessedEventItem(TableItem):
     expires_at = TTLAttribute()
 
 
+class PendingNotificationsIndex(GlobalSecondaryIndex["NotificationItem"]):
+    class Meta:
+        index_name = GSI1
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class NotificationItem(TableItem):
+    """One message for one milestone on one channel: pk ORDER#<id>, sk NOTIFY#<milestone>#<channel>.
+
+    Created before sending (the claim), finished as sent/skipped/failed. While
+    pending it sits in GSI1 under NOTIFY#PENDING#<day> so the retry sweep finds it
+    without a scan; finishing removes it from the index."""
+
+    order_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    status = UnicodeAttribute()
+    payload = JSONAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    message_id = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    lease_until = UTCDateTimeAttribute()
+    created_at = UTCDateTimeAttribute()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    pending = PendingNotificationsIndex()
+
+
+class PreferencesItem(TableItem):
+    """A customer's notification choices: pk CUSTOMER#<id>, sk #PREFS."""
+
+    email = BooleanAttribute()
+    sms = BooleanAttribute()
+    locale = UnicodeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute()
+
+
+class PhoneOptOutItem(TableItem):
+    """SMS consent of a phone number (STOP/START): pk PHONE#<e164>, sk #SMS."""
+
+    opted_out = BooleanAttribute()
+    keyword = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class SmsCounterItem(TableItem):
+    """SMS sent to a customer on one day: pk CUSTOMER#<id>, sk SMSDAY#<yyyy-mm-dd>."""
+
+    sent = NumberAttribute(default=0)
+    expires_at = TTLAttribute()
+
+
 class IdempotencyItem(TableItem):
     """The stored outcome of a request: pk IDEM#<principal>#<key>, sk #IDEM; expires by TTL."""
 
@@ -183,6 +240,10 @@ MODELS: tuple[type[TableItem], ...] = (
     CatalogItemModel,
     TrackingItem,
     ProcessedEventItem,
+    NotificationItem,
+    PreferencesItem,
+    PhoneOptOutItem,
+    SmsCounterItem,
     IdempotencyItem,
 )
 

@@ -177,6 +177,8 @@ def order_to_item(order: Order, *, new: bool = False) -> OrderItem:
         ship_by_met=order.ship_by_met,
         deliver_by_met=order.deliver_by_met,
         revised_deliver_by=order.revised_deliver_by,
+        sla_shipping=order.sla_shipping,
+        sla_delivery=order.sla_delivery,
     )
     if order.version and not new:
         item.version = order.version
@@ -224,13 +226,8 @@ def order_from_item(item: OrderItem) -> Order:
         holds=_holds(item.holds),
         waivers=_holds(item.waivers),
         shipments=[_shipment_from_json(data) for data in item.shipments or []],
-        payments=[
-            Payment(**{**p, "paid_at": datetime.fromisoformat(p["paid_at"])}) for p in item.payments or []
-        ],
-        refunds=[
-            Refund(**{**r, "refunded_at": datetime.fromisoformat(r["refunded_at"])})
-            for r in item.refunds or []
-        ],
+        payments=[Payment(**{**p, "paid_at": datetime.fromisoformat(p["paid_at"])}) for p in item.payments or []],
+        refunds=[Refund(**{**r, "refunded_at": datetime.fromisoformat(r["refunded_at"])}) for r in item.refunds or []],
         paid_at=item.paid_at,
         first_shipped_at=item.first_shipped_at,
         shipped_at=item.shipped_at,
@@ -239,6 +236,8 @@ def order_from_item(item: OrderItem) -> Order:
         ship_by_met=item.ship_by_met,
         deliver_by_met=item.deliver_by_met,
         revised_deliver_by=item.revised_deliver_by,
+        sla_shipping=item.sla_shipping or "on_track",
+        sla_delivery=item.sla_delivery or "on_track",
         version=int(item.version or 0),
     )
 
@@ -291,6 +290,8 @@ class DynamoOrderRepository:
         self._write(order, effects, new=False)
 
     def _write(self, order: Order, effects: Effects, *, new: bool) -> None:
+        # `causes` follows the order pynamodb sends items in (puts, then updates), so a
+        # cancellation reason maps back to the condition that failed.
         causes: list[Callable[[], Exception] | None] = []
         try:
             with TransactWrite(connection=self._transaction_connection()) as transaction:
@@ -303,9 +304,7 @@ class DynamoOrderRepository:
                     transaction.save(timeline_item(order.id, event))
                     causes.append(None)
                 if effects.response is not None:
-                    transaction.save(
-                        _idempotency_item(effects.response), condition=IdempotencyItem.pk.does_not_exist()
-                    )
+                    transaction.save(_idempotency_item(effects.response), condition=IdempotencyItem.pk.does_not_exist())
                     causes.append(lambda: IdempotencyKeyTakenError("idempotency key already used"))
                 if effects.event_key is not None:
                     transaction.save(
@@ -374,9 +373,7 @@ class DynamoOrderRepository:
         items = [order_from_item(item) for item in results]
         return Page(items=items, last_key=_plain_key(results.last_evaluated_key))
 
-    def timeline(
-        self, order_id: str, *, limit: int, start: dict[str, Any] | None
-    ) -> tuple[Order | None, Page]:
+    def timeline(self, order_id: str, *, limit: int, start: dict[str, Any] | None) -> tuple[Order | None, Page]:
         """One Query. The first page starts at the order item (#ORDER sorts before
         EVENT#), so ownership is checked without a second read; later pages hold events only."""
         client = TableItem._get_connection().connection.client

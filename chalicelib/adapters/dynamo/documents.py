@@ -1,0 +1,212 @@
+"""Document records and their number series in the single table.
+
+  ORDER#<order id> / DOC#invoice                       the order's invoice
+  ORDER#<order id> / DOC#receipt#<provider ref>        a payment receipt
+  ORDER#<order id> / DOC#credit_note#<refund event>    a credit note
+  SEQ#<prefix>#<year> / #SEQ                            a series' last number
+
+A number is taken in the same TransactWriteItems that writes the record: the
+counter moves from n to n+1 only if it still holds n, and the record is put
+only if it does not exist. Either both happen or neither, so numbers are
+gap-free and unique, and a retry (or a second worker) never takes a second one.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import replace
+from typing import Any
+
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.dynamo.models import OrderItem, TableItem
+from chalicelib.adapters.dynamo.repositories import ORDER_SK, order_pk
+from chalicelib.documents.invoice import KINDS, DocumentKind, format_number
+from chalicelib.services.documents import (
+    DocumentNumberingError,
+    IssuedDocument,
+    NewDocument,
+    OrderDocuments,
+)
+
+DOC_PREFIX = "DOC#"
+DOC_END = "DOC$"  # '$' sorts right after '#': the upper bound of every DOC# key
+SEQ_SK = "#SEQ"
+MAX_ATTEMPTS = 200
+MAX_BACKOFF_SECONDS = 0.25
+
+
+class DocumentItem(TableItem):
+    """An issued document: pk ORDER#<order id>, sk DOC#<key>. Written once, then only marked stored."""
+
+    id = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    key = UnicodeAttribute()
+    number = UnicodeAttribute()
+    issued_at = UTCDateTimeAttribute()
+    total = NumberAttribute()
+    currency = UnicodeAttribute()
+    s3_key = UnicodeAttribute()
+    pdf_stored = BooleanAttribute(default=False)
+    reference = UnicodeAttribute(null=True)
+
+
+class SequenceItem(TableItem):
+    """The last number issued in a series: pk SEQ#<prefix>#<year>, sk #SEQ."""
+
+    prefix = UnicodeAttribute(null=True)
+    year = NumberAttribute(null=True)
+    last = NumberAttribute(null=True)
+
+
+DOCUMENT_MODELS: tuple[type[TableItem], ...] = (DocumentItem, SequenceItem)
+
+
+def sequence_pk(prefix: str, year: int) -> str:
+    return f"SEQ#{prefix}#{year:04d}"
+
+
+def document_sk(key: str) -> str:
+    return f"{DOC_PREFIX}{key}"
+
+
+def _document(item: DocumentItem) -> IssuedDocument:
+    kind: DocumentKind = next(k for k in KINDS if k == item.kind)
+    return IssuedDocument(
+        id=item.id,
+        order_id=item.order_id,
+        kind=kind,
+        key=item.key,
+        number=item.number,
+        issued_at=item.issued_at,
+        total=int(item.total),
+        currency=item.currency,
+        s3_key=item.s3_key,
+        pdf_stored=bool(item.pdf_stored),
+        reference=item.reference,
+    )
+
+
+def _codes(error: TransactWriteError) -> list[str | None]:
+    return [getattr(reason, "code", None) for reason in error.cancellation_reasons or []]
+
+
+class DynamoDocumentRecords:
+    def __init__(self, connection: Connection | None = None) -> None:
+        self._connection = connection
+        for model in DOCUMENT_MODELS:  # the table may have been re-configured since the last container
+            model._connection = None
+
+    def _transaction_connection(self) -> Connection:
+        if self._connection is None:
+            self._connection = Connection(region=OrderItem.Meta.region)
+        return self._connection
+
+    def get(self, order_id: str, key: str) -> IssuedDocument | None:
+        try:
+            return _document(DocumentItem.get(order_pk(order_id), document_sk(key), consistent_read=True))
+        except DocumentItem.DoesNotExist:
+            return None
+
+    def _last(self, prefix: str, year: int) -> int:
+        try:
+            item = SequenceItem.get(sequence_pk(prefix, year), SEQ_SK, consistent_read=True)
+        except SequenceItem.DoesNotExist:
+            return 0
+        return int(item.last or 0)
+
+    def issue(self, new: NewDocument) -> IssuedDocument:
+        """Next number + record in one transaction; on a lost race read again and retry."""
+        for attempt in range(MAX_ATTEMPTS):
+            existing = self.get(new.order_id, new.key)
+            if existing is not None:
+                return existing
+            last = self._last(new.prefix, new.year)
+            number = format_number(new.prefix, new.year, last + 1)
+            item = DocumentItem(
+                pk=order_pk(new.order_id),
+                sk=document_sk(new.key),
+                type="document",
+                id=new.id,
+                order_id=new.order_id,
+                kind=new.kind,
+                key=new.key,
+                number=number,
+                issued_at=new.issued_at,
+                total=new.total,
+                currency=new.currency,
+                s3_key=new.s3_key,
+                pdf_stored=False,
+                reference=new.reference,
+            )
+            counter = SequenceItem(pk=sequence_pk(new.prefix, new.year), sk=SEQ_SK)
+            try:
+                with TransactWrite(connection=self._transaction_connection()) as transaction:
+                    transaction.update(
+                        counter,
+                        actions=[
+                            SequenceItem.last.set(last + 1),
+                            SequenceItem.type.set("document_sequence"),
+                            SequenceItem.prefix.set(new.prefix),
+                            SequenceItem.year.set(new.year),
+                        ],
+                        condition=(SequenceItem.last == last) if last else SequenceItem.pk.does_not_exist(),
+                    )
+                    transaction.save(item, condition=DocumentItem.pk.does_not_exist())
+            except TransactWriteError as error:
+                codes = _codes(error)
+                if not codes or not any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in codes):
+                    raise
+                # Someone else took this number (or wrote this very record): read again, back off.
+                time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.004 * 2 ** min(attempt, 8))))  # noqa: S311
+                continue
+            return _document(item)
+        raise DocumentNumberingError(f"could not take a number in series {new.prefix}-{new.year}")
+
+    def mark_stored(self, document: IssuedDocument) -> IssuedDocument:
+        """Record that the PDF is in S3 (conditional on the key the record holds)."""
+        DocumentItem(pk=order_pk(document.order_id), sk=document_sk(document.key)).update(
+            actions=[DocumentItem.pdf_stored.set(True)],
+            condition=DocumentItem.s3_key == document.s3_key,
+        )
+        return replace(document, pdf_stored=True)
+
+    def list_for_order(self, order_id: str) -> list[IssuedDocument]:
+        """One Query: pk ORDER#<id>, sk begins_with DOC#."""
+        return [
+            _document(item) for item in DocumentItem.query(order_pk(order_id), DocumentItem.sk.startswith(DOC_PREFIX))
+        ]
+
+    def for_order(self, order_id: str) -> OrderDocuments:
+        """One Query from #ORDER to DOC$: the order item (its owner) and its documents together.
+
+        '#ORDER' < 'DOC#…' < 'DOC$' < 'EVENT#…', so timeline entries are not read."""
+        client = TableItem._get_connection().connection.client
+        kwargs: dict[str, Any] = {
+            "TableName": TableItem.Meta.table_name,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": order_pk(order_id)},
+                ":low": {"S": ORDER_SK},
+                ":high": {"S": DOC_END},
+            },
+        }
+        customer_id: str | None = None
+        documents: list[IssuedDocument] = []
+        while True:
+            response = client.query(**kwargs)
+            for raw in response.get("Items", []):
+                sk = raw["sk"]["S"]
+                if sk == ORDER_SK:
+                    customer_id = raw["customer_id"]["S"]
+                elif sk.startswith(DOC_PREFIX):
+                    documents.append(_document(DocumentItem.from_raw_data(raw)))
+            if not response.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return OrderDocuments(customer_id=customer_id, documents=documents)

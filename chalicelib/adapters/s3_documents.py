@@ -1,0 +1,80 @@
+"""Document PDFs in S3: encrypted at rest, keys nobody can guess, short-lived download links.
+
+Keys are `documents/<order id>/<32 random url-safe characters>.pdf`: knowing an
+order id (or a document number) is not enough to find its PDF, and links are
+only ever handed out presigned, for at most 300 seconds, after the API checked
+that the caller may see the order. The boto3 client is built on first use.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+MAX_URL_SECONDS = 300
+PDF = "application/pdf"
+
+
+class S3DocumentStore:
+    def __init__(self, bucket: str, *, kms_key_id: str | None = None, client: Any = None):
+        self.bucket = bucket
+        self.kms_key_id = kms_key_id or None
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            config = Config(
+                signature_version="s3v4",
+                retries={"mode": "standard", "max_attempts": 4},
+                connect_timeout=3,
+                read_timeout=10,
+            )
+            self._client = boto3.client("s3", config=config)
+        return self._client
+
+    def new_key(self, order_id: str) -> str:
+        return f"documents/{order_id}/{secrets.token_urlsafe(24)}.pdf"
+
+    def put_pdf(self, key: str, data: bytes, *, order_id: str, document_id: str, number: str) -> None:
+        """Store the PDF (idempotent: the same key always receives the same bytes)."""
+        encryption: dict[str, str] = (
+            {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
+            if self.kms_key_id
+            else {"ServerSideEncryption": "AES256"}
+        )
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=data,
+            ContentType=PDF,
+            ContentDisposition=f'attachment; filename="{number}.pdf"',
+            CacheControl="private, no-store",
+            Metadata={"order-id": order_id, "document-id": document_id, "number": number},
+            **encryption,
+        )
+
+    def get_pdf(self, key: str) -> bytes:
+        response = self.client.get_object(Bucket=self.bucket, Key=key)
+        return bytes(response["Body"].read())
+
+    def presigned_url(self, key: str, *, filename: str, expires_in: int = MAX_URL_SECONDS) -> str:
+        """A GET link valid for `expires_in` seconds (1–300) that downloads as `filename`."""
+        if not 0 < expires_in <= MAX_URL_SECONDS:
+            raise ValueError(f"presigned document links live 1 to {MAX_URL_SECONDS} seconds")
+        safe_name = "".join(char for char in filename if char.isalnum() or char in "-_.") or "document.pdf"
+        return str(
+            self.client.generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": self.bucket,
+                    "Key": key,
+                    "ResponseContentDisposition": f'attachment; filename="{safe_name}"',
+                    "ResponseContentType": PDF,
+                },
+                ExpiresIn=expires_in,
+            )
+        )

@@ -1,0 +1,83 @@
+"""Promise deadlines as timers: which are open for an order, and what a due one means.
+
+An order has up to four open timers: the "at risk" point (75 % of the window
+gone) and the deadline itself, for shipping (ship_by) and for delivery
+(deliver_by). They follow from the order's facts, so the stream handler only
+has to diff the timers of the old and the new image. A timer that comes due is
+acted on once by the sweep, which deletes it in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from chalicelib.domain.calendar import BusinessCalendar
+from chalicelib.domain.orders import Order, OrderStatus
+
+RISK_SHARE = 0.75  # "at risk" once three quarters of the window are gone
+
+
+class SlaState(StrEnum):
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+    MET = "met"
+
+
+SHIPPING, DELIVERY = "shipping", "delivery"
+NOT_SHIPPED = (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.PROCESSING, OrderStatus.PARTIALLY_SHIPPED)
+NOT_DELIVERED = (*NOT_SHIPPED, OrderStatus.SHIPPED, OrderStatus.OUT_FOR_DELIVERY)
+
+
+@dataclass(frozen=True, order=True)
+class Timer:
+    due_at: datetime
+    order_id: str
+    kind: str  # "<shipping|delivery>:<at_risk|breached>"
+
+    @property
+    def promise(self) -> str:
+        return self.kind.split(":")[0]
+
+    @property
+    def state(self) -> SlaState:
+        return SlaState(self.kind.split(":")[1])
+
+
+def _risk_point(start: datetime, deadline: datetime) -> datetime:
+    # Whole seconds: timers are stored (and identified) at second precision.
+    return (start + timedelta(seconds=(deadline - start).total_seconds() * RISK_SHARE)).replace(microsecond=0)
+
+
+def open_timers(order: Order) -> set[Timer]:
+    """The deadlines still to watch for this order, given its current facts."""
+    timers: set[Timer] = set()
+    start = order.paid_at or order.placed_at
+    if order.status in NOT_SHIPPED and order.sla_shipping not in (SlaState.BREACHED, SlaState.MET):
+        if order.sla_shipping != SlaState.AT_RISK:
+            timers.add(Timer(_risk_point(start, order.ship_by), order.id, "shipping:at_risk"))
+        timers.add(Timer(order.ship_by, order.id, "shipping:breached"))
+    if order.status in NOT_DELIVERED and order.sla_delivery not in (SlaState.BREACHED, SlaState.MET):
+        if order.sla_delivery != SlaState.AT_RISK:
+            timers.add(Timer(_risk_point(start, order.deliver_by), order.id, "delivery:at_risk"))
+        timers.add(Timer(order.deliver_by, order.id, "delivery:breached"))
+    return timers
+
+
+def timer_changes(before: Order | None, after: Order) -> tuple[set[Timer], set[Timer]]:
+    """(timers to create, timers to delete) for a change of the order."""
+    old = open_timers(before) if before is not None else set()
+    new = open_timers(after)
+    return new - old, old - new
+
+
+def estimate_after_breach(promise: str, shipping_method: str, now: datetime, calendar: BusinessCalendar) -> datetime:
+    """When a late order can now arrive.
+
+    Not shipped in time: shipped within the usual handling days from now, plus
+    transit. Not delivered in time: by the end of the next business day."""
+    if promise == SHIPPING and shipping_method in calendar.transit_days:
+        return calendar.promise(now, shipping_method).deliver_by
+    return calendar.end_of_day_utc(calendar.next_business_day(now.astimezone(calendar.zone).date()))

@@ -1,0 +1,113 @@
+"""Inbound SMS: STOP/START keywords, and how such a message proves where it came from.
+
+In AWS, replies to our SMS arrive through an SNS topic subscribed over HTTPS: the
+SNS envelope is verified with its X.509 signature (certificate fetched from an
+`sns.<region>.amazonaws.com` URL only). Locally the same inner message is posted
+with an X-OrderCare-Signature HMAC like the other webhooks.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import re
+import time
+from typing import Any
+from urllib.parse import urlparse
+
+from chalicelib.domain.errors import UnauthorizedError, ValidationError
+from chalicelib.domain.webhooks import verify_signature
+
+# The industry-standard keywords (CTIA) plus common European ones.
+STOP_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "STOPP", "ARRET"})
+START_KEYWORDS = frozenset({"START", "YES", "UNSTOP", "OPTIN"})
+_CERT_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
+_SIGNED_FIELDS = {
+    "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
+    "SubscriptionConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
+}
+
+
+def keyword_action(body: str) -> str | None:
+    """'stop' → 'opt_out', 'START' → 'opt_in', anything else → None (ignored)."""
+    words = body.strip().upper().split()
+    word = words[0].strip(".!") if words else ""
+    if word in STOP_KEYWORDS:
+        return "opt_out"
+    if word in START_KEYWORDS:
+        return "opt_in"
+    return None
+
+
+def sns_string_to_sign(envelope: dict[str, Any]) -> bytes:
+    fields = _SIGNED_FIELDS.get(str(envelope.get("Type")))
+    if fields is None:
+        raise UnauthorizedError("unsupported SNS message type", code="invalid_signature")
+    parts = []
+    for name in fields:
+        if name in envelope and envelope[name] is not None:
+            parts.append(f"{name}\n{envelope[name]}\n")
+    return "".join(parts).encode()
+
+
+@functools.lru_cache(maxsize=8)
+def _certificate(url: str) -> Any:
+    from urllib.request import urlopen
+
+    from cryptography import x509
+
+    with urlopen(url, timeout=5) as response:  # noqa: S310 - https and host checked by the caller
+        return x509.load_pem_x509_certificate(response.read())
+
+
+def verify_sns_envelope(envelope: dict[str, Any], fetch_certificate: Any = _certificate) -> None:
+    """Raise UnauthorizedError unless the envelope carries a valid SNS signature."""
+    url = str(envelope.get("SigningCertURL", ""))
+    parsed = urlparse(url)
+    if parsed.scheme != "https" or not _CERT_HOST.match(parsed.hostname or "") or not url.endswith(".pem"):
+        raise UnauthorizedError("SNS signing certificate URL is not from SNS", code="invalid_signature")
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    algorithm = hashes.SHA256() if str(envelope.get("SignatureVersion")) == "2" else hashes.SHA1()  # noqa: S303
+    try:
+        signature = base64.b64decode(str(envelope.get("Signature", "")), validate=True)
+        fetch_certificate(url).public_key().verify(
+            signature, sns_string_to_sign(envelope), padding.PKCS1v15(), algorithm
+        )
+    except (InvalidSignature, ValueError) as exc:
+        raise UnauthorizedError("SNS signature does not match", code="invalid_signature") from exc
+
+
+def inbound_message(headers: Any, raw: bytes, hmac_secrets: tuple[str, ...], sns_enabled: bool) -> dict[str, Any]:
+    """The verified inner SMS message ({originationNumber, messageBody, …}) from either transport."""
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError("request body is not valid JSON", code="malformed_json") from exc
+    if headers.get("x-amz-sns-message-type"):
+        if not sns_enabled or not isinstance(document, dict):
+            raise UnauthorizedError("SNS delivery is not configured here", code="invalid_signature")
+        verify_sns_envelope(document)
+        if document.get("Type") != "Notification":
+            return {"sns_type": document.get("Type"), "subscribe_url": document.get("SubscribeURL")}
+        try:
+            inner = json.loads(document["Message"])
+        except (KeyError, ValueError) as exc:
+            raise ValidationError("SNS message is not an SMS event") from exc
+        return inner if isinstance(inner, dict) else {}
+    verify_signature(headers.get("x-ordercare-signature"), raw, hmac_secrets, time.time())
+    return document if isinstance(document, dict) else {}
+
+
+def confirm_subscription(url: str) -> None:
+    """Confirm an SNS subscription (only SNS's own host is ever called)."""
+    from urllib.request import urlopen
+
+    parsed = urlparse(url)
+    if parsed.scheme != "https" or not _CERT_HOST.match(parsed.hostname or ""):
+        raise ValidationError("SubscribeURL is not an SNS URL")
+    with urlopen(url, timeout=5):  # noqa: S310 - https and SNS host checked above
+        pass

@@ -1,0 +1,150 @@
+"""Render a milestone of an order into an email (subject, text, HTML) and an SMS.
+
+Jinja2 is imported on first render (never at `import app`); HTML templates are
+autoescaped, text and SMS are not.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chalicelib.domain.carriers import tracking_link
+from chalicelib.domain.orders import Order, Shipment
+from chalicelib.notify.i18n import Formatter
+from chalicelib.notify.milestones import Milestone
+
+TEMPLATES = Path(__file__).parent / "templates"
+GSM_SMS_LIMIT = 160
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class EmailMessage:
+    subject: str
+    text: str
+    html: str
+    attachments: tuple[Attachment, ...] = field(default=())
+    unsubscribe_url: str | None = None
+
+
+@dataclass(frozen=True)
+class ShopIdentity:
+    name: str
+    timezone: str
+
+
+@functools.lru_cache(maxsize=1)
+def _environments() -> tuple[Any, Any]:
+    import jinja2
+
+    loader = jinja2.FileSystemLoader(str(TEMPLATES))
+    html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    # Plain-text parts are never HTML, so they are not escaped.
+    text = jinja2.Environment(
+        loader=loader,
+        autoescape=False,  # noqa: S701
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    return html, text
+
+
+def short_number(order_id: str) -> str:
+    """The order number customers see: the id's last 8 characters, e.g. 'D0E7X2QK'."""
+    return order_id.removeprefix("ord_")[-8:]
+
+
+def _shipment(order: Order, milestone: Milestone) -> Shipment | None:
+    wanted = milestone.data.get("shipment_id")
+    return next((s for s in order.shipments if s.id == wanted), None)
+
+
+def context(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url: str) -> dict[str, Any]:
+    """Everything a template may show, already formatted for the customer's locale."""
+    fmt = Formatter(order.customer.locale, shop.timezone)
+    totals = order.totals
+    shipment = _shipment(order, milestone)
+    payment = order.payments[-1] if order.payments else None
+    estimate = (shipment.estimated_delivery if shipment else None) or order.revised_deliver_by or order.deliver_by
+    values = {
+        "name": order.customer.name,
+        "order_no": short_number(order.id),
+        "ship_by": fmt.date(order.ship_by),
+        "deliver_by": fmt.date(order.deliver_by),
+        "estimate": fmt.date(estimate),
+        "total": fmt.money(totals.total, order.currency),
+        "amount": fmt.money(payment.amount, order.currency) if payment else "",
+        "method": payment.method if payment else "",
+        "provider_ref": payment.provider_ref if payment else "",
+        "carrier": shipment.carrier.upper() if shipment else "",
+        "tracking_number": shipment.tracking_number if shipment else "",
+        "units": sum(line.quantity for line in shipment.lines) if shipment else 0,
+        "link": tracking_url,
+        "shop": shop.name,
+    }
+    paragraphs = [fmt.t(f"{milestone.kind}.intro", **values)]
+    if milestone.kind == "payment_receipt" and milestone.data.get("promise_revised"):
+        paragraphs.append(fmt.t("payment_receipt.revised", **values))
+    return {
+        "lang": fmt.language,
+        "t": fmt.t,
+        "v": values,
+        "subject": fmt.t(f"{milestone.kind}.subject", **values),
+        "greeting": fmt.t("greeting", **values),
+        "paragraphs": paragraphs,
+        "lines": [
+            {
+                "name": line.name or line.sku,
+                "sku": line.sku,
+                "quantity": line.quantity,
+                "total": fmt.money(line.line_total, order.currency),
+            }
+            for line in order.lines
+        ],
+        "money": {
+            "subtotal": fmt.money(totals.subtotal, order.currency),
+            "discounts": fmt.money(totals.discount_total, order.currency) if totals.discount_total else "",
+            "shipping": fmt.money(totals.shipping_fee, order.currency),
+            "tax": fmt.money(totals.tax_total, order.currency),
+            "total": fmt.money(totals.total, order.currency),
+        },
+        "show_summary": milestone.kind in ("order_confirmation", "payment_receipt"),
+        "tracking_url": tracking_url,
+        "carrier_url": tracking_link(shipment.carrier, shipment.tracking_number) if shipment else None,
+    }
+
+
+def render_email(
+    order: Order,
+    milestone: Milestone,
+    shop: ShopIdentity,
+    tracking_url: str,
+    unsubscribe_url: str | None = None,
+) -> EmailMessage:
+    html_env, text_env = _environments()
+    values = context(order, milestone, shop, tracking_url)
+    values["unsubscribe_url"] = unsubscribe_url
+    return EmailMessage(
+        subject=values["subject"],
+        text=text_env.get_template("email.txt.j2").render(values),
+        html=html_env.get_template("email.html.j2").render(values),
+        unsubscribe_url=unsubscribe_url,
+    )
+
+
+def render_sms(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url: str) -> str:
+    """One short SMS; the link is dropped before the text is cut if it would not fit."""
+    values = context(order, milestone, shop, tracking_url)
+    text = str(values["t"](f"{milestone.kind}.sms", **values["v"])).strip()
+    if len(text) > GSM_SMS_LIMIT:
+        text = text.replace(tracking_url, "").strip()
+    return text if len(text) <= GSM_SMS_LIMIT else text[: GSM_SMS_LIMIT - 1] + "…"

@@ -1,0 +1,313 @@
+"""Issue, store and hand out invoices, receipts and credit notes — once per business event.
+
+Flow for each document: find its record (one per order for the invoice, one per
+payment for a receipt, one per refund event for a credit note); if missing,
+take the next number of its series and write the record in one transaction
+(`DocumentRecords.issue`); then, if the record says the PDF is not stored yet,
+render it and put it to S3 under the key the record already holds, and mark it
+stored. A retry or a replayed stream record at any point finds the record and
+only finishes what is missing, so numbers are never burnt or duplicated and a
+document is never issued twice.
+
+The content is validated (built once with a placeholder number) before a number
+is taken, so a document that cannot be built never consumes a number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from chalicelib.documents.invoice import (
+    CREDIT_NOTE,
+    INVOICE,
+    RECEIPT,
+    Document,
+    DocumentError,
+    DocumentKind,
+    Invoice,
+    Party,
+    build_credit_note,
+    build_invoice,
+    build_receipt,
+)
+from chalicelib.domain.errors import NotFoundError
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.orders import Order, Payment, Refund
+from chalicelib.services.ports import Clock
+
+MAX_URL_SECONDS = 300
+PDF = "application/pdf"
+
+
+@dataclass(frozen=True)
+class IssuedDocument:
+    """The stored record of an issued document (immutable apart from `pdf_stored`)."""
+
+    id: str
+    order_id: str
+    kind: DocumentKind
+    key: str  # unique per order: "invoice", "receipt#<provider ref>", "credit_note#<refund event id>"
+    number: str
+    issued_at: datetime
+    total: int  # minor units; negative for a credit note
+    currency: str
+    s3_key: str
+    pdf_stored: bool = False
+    reference: str | None = None  # the invoice number a receipt or credit note refers to
+
+    @property
+    def filename(self) -> str:
+        return f"{self.number}.pdf"
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """What to record when a document is issued; the number is assigned by the records."""
+
+    id: str
+    order_id: str
+    kind: DocumentKind
+    key: str
+    prefix: str
+    year: int
+    issued_at: datetime
+    total: int
+    currency: str
+    s3_key: str
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderDocuments:
+    """An order's owner (None: no such order) and its documents, from one read."""
+
+    customer_id: str | None
+    documents: list[IssuedDocument]
+
+
+class DocumentNumberingError(Exception):
+    """The next number could not be taken after many conflicting attempts; retry later."""
+
+
+class DocumentRecords(Protocol):
+    def get(self, order_id: str, key: str) -> IssuedDocument | None:
+        """The document record, read consistently."""
+        ...
+
+    def issue(self, new: NewDocument) -> IssuedDocument:
+        """Take the series' next number and write the record in one transaction.
+
+        If a record with the same key exists (a retry, a concurrent worker), that record is returned.
+        """
+        ...
+
+    def mark_stored(self, document: IssuedDocument) -> IssuedDocument: ...
+
+    def list_for_order(self, order_id: str) -> list[IssuedDocument]: ...
+
+    def for_order(self, order_id: str) -> OrderDocuments: ...
+
+
+class PdfStore(Protocol):
+    def new_key(self, order_id: str) -> str: ...
+
+    def put_pdf(self, key: str, data: bytes, *, order_id: str, document_id: str, number: str) -> None: ...
+
+    def get_pdf(self, key: str) -> bytes: ...
+
+    def presigned_url(self, key: str, *, filename: str, expires_in: int = MAX_URL_SECONDS) -> str: ...
+
+
+@dataclass(frozen=True)
+class Series:
+    invoice: str = "INV"
+    receipt: str = "RCT"
+    credit_note: str = "CN"
+
+
+def _default_renderer(paper: str, timezone: str) -> Callable[[Document], bytes]:
+    def render(document: Document) -> bytes:
+        from chalicelib.documents.pdf import RenderOptions, render_pdf  # fpdf2 only when a PDF is made
+
+        return render_pdf(document, RenderOptions(paper=paper, timezone=timezone))
+
+    return render
+
+
+@dataclass
+class DocumentService:
+    records: DocumentRecords
+    pdfs: PdfStore
+    clock: Clock
+    seller: Party
+    series: Series = Series()
+    timezone: str = "Europe/Berlin"
+    paper: str = "A4"
+    renderer: Callable[[Document], bytes] | None = None
+    url_seconds: int = MAX_URL_SECONDS
+
+    def render(self, document: Document) -> bytes:
+        renderer = self.renderer or _default_renderer(self.paper, self.timezone)
+        return renderer(document)
+
+    # --- issuing ------------------------------------------------------------------------
+
+    def issue_for_payment(self, order: Order) -> list[IssuedDocument]:
+        """The invoice and one receipt per payment of a paid order (existing ones are returned)."""
+        if not order.payments:
+            raise DocumentError(f"order {order.id} has no payment to invoice")
+        invoice = self._ensure_invoice(order)
+        return [invoice, *(self._ensure_receipt(order, payment, invoice) for payment in order.payments)]
+
+    def issue_credit_note(self, order: Order, refund: Refund) -> IssuedDocument:
+        """The credit note for one refund, referencing the order's invoice (issued first if missing)."""
+        if not any(existing.event_id == refund.event_id for existing in order.refunds):
+            raise DocumentError(f"refund '{refund.event_id}' is not recorded on order {order.id}")
+        invoice_record = self._ensure_invoice(order)
+        invoice = self._invoice(order, invoice_record)
+
+        def build(number: str, issued_at: datetime) -> Document:
+            return build_credit_note(
+                order, refund, invoice=invoice, seller=self.seller, number=number, issued_at=issued_at
+            )
+
+        return self._ensure(
+            order,
+            kind=CREDIT_NOTE,
+            key=f"{CREDIT_NOTE}#{refund.event_id}",
+            prefix=self.series.credit_note,
+            total=-refund.amount,
+            reference=invoice_record.number,
+            build=build,
+        )
+
+    def issue_for_refunds(self, order: Order) -> list[IssuedDocument]:
+        """A credit note for every refund of the order (for replays and sweeps)."""
+        return [self.issue_credit_note(order, refund) for refund in order.refunds]
+
+    def _ensure_invoice(self, order: Order) -> IssuedDocument:
+        def build(number: str, issued_at: datetime) -> Document:
+            return build_invoice(order, seller=self.seller, number=number, issued_at=issued_at)
+
+        return self._ensure(
+            order,
+            kind=INVOICE,
+            key=INVOICE,
+            prefix=self.series.invoice,
+            total=order.totals.total,
+            reference=None,
+            build=build,
+        )
+
+    def _ensure_receipt(self, order: Order, payment: Payment, invoice: IssuedDocument) -> IssuedDocument:
+        def build(number: str, issued_at: datetime) -> Document:
+            return build_receipt(
+                order, payment, seller=self.seller, number=number, issued_at=issued_at, invoice_number=invoice.number
+            )
+
+        return self._ensure(
+            order,
+            kind=RECEIPT,
+            key=f"{RECEIPT}#{payment.provider_ref}",
+            prefix=self.series.receipt,
+            total=payment.amount,
+            reference=invoice.number,
+            build=build,
+        )
+
+    def _invoice(self, order: Order, record: IssuedDocument) -> Invoice:
+        return build_invoice(order, seller=self.seller, number=record.number, issued_at=record.issued_at)
+
+    def _ensure(
+        self,
+        order: Order,
+        *,
+        kind: DocumentKind,
+        key: str,
+        prefix: str,
+        total: int,
+        reference: str | None,
+        build: Callable[[str, datetime], Document],
+    ) -> IssuedDocument:
+        record = self.records.get(order.id, key)
+        if record is None:
+            now = self.clock.now()
+            build("PENDING", now)  # raises before a number is taken if the document cannot be built
+            record = self.records.issue(
+                NewDocument(
+                    id=new_id("doc", now),
+                    order_id=order.id,
+                    kind=kind,
+                    key=key,
+                    prefix=prefix,
+                    year=now.astimezone(ZoneInfo(self.timezone)).year,
+                    issued_at=now,
+                    total=total,
+                    currency=order.currency,
+                    s3_key=self.pdfs.new_key(order.id),
+                    reference=reference,
+                )
+            )
+        if not record.pdf_stored:
+            data = self.render(build(record.number, record.issued_at))
+            self.pdfs.put_pdf(record.s3_key, data, order_id=order.id, document_id=record.id, number=record.number)
+            record = self.records.mark_stored(record)
+        return record
+
+    # --- reading ------------------------------------------------------------------------
+
+    def list_for_order(self, order_id: str) -> list[IssuedDocument]:
+        """Every document of an order (one Query), invoice first, then by key."""
+        return self.records.list_for_order(order_id)
+
+    def for_customer(self, order_id: str, customer_id: str | None) -> list[IssuedDocument]:
+        """The documents of an order its caller may see (customer_id None: staff); else 404.
+
+        One read: the order item and its documents come from the same Query.
+        """
+        found = self.records.for_order(order_id)
+        if found.customer_id is None or (customer_id is not None and found.customer_id != customer_id):
+            raise NotFoundError("order not found")
+        return found.documents
+
+    def download_url(self, document: IssuedDocument) -> str | None:
+        """A presigned GET valid for at most 300 s; None while the PDF is not stored yet.
+
+        Call it only after the ownership check (`for_customer`)."""
+        if not document.pdf_stored:
+            return None
+        seconds = min(self.url_seconds, MAX_URL_SECONDS)
+        return self.pdfs.presigned_url(document.s3_key, filename=document.filename, expires_in=seconds)
+
+    def email_attachments(self, documents: list[IssuedDocument]) -> list[dict[str, str]]:
+        """Attachment references for a notification payload: S3 keys, not bytes (items stay small)."""
+        return [
+            {"filename": document.filename, "content_type": PDF, "s3_key": document.s3_key}
+            for document in documents
+            if document.pdf_stored
+        ]
+
+    def attachment_data(self, reference: dict[str, str]) -> bytes:
+        """The PDF bytes behind an attachment reference (for the mailer, at send time)."""
+        return self.pdfs.get_pdf(reference["s3_key"])
+
+
+def present_document(document: IssuedDocument, download_url: str | None) -> dict[str, Any]:
+    """The API shape of a document: {id, kind, number, issued_at, total, currency, download_url}."""
+    return {
+        "id": document.id,
+        "kind": document.kind,
+        "number": document.number,
+        "issued_at": document.issued_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "total": document.total,
+        "currency": document.currency,
+        "download_url": download_url,
+    }
+
+
+def stored(document: IssuedDocument) -> IssuedDocument:
+    return replace(document, pdf_stored=True)

@@ -1,0 +1,123 @@
+"""Promise timers, sweeps, delay notices and escalations, end to end on moto."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from app import sla_sweep
+from chalicelib.bootstrap import get_container
+from local.lambda_runtime import LambdaContext
+from tests.functional.conftest import Api
+from tests.functional.stream_tools import StreamTap, drain
+from tests.functional.test_lifecycle_api import pay, place, staff
+from tests.functional.test_notifications import emails, timeline
+
+
+@pytest.fixture
+def tap(api: Api) -> Iterator[StreamTap]:
+    boto3.client("ses").verify_email_identity(EmailAddress="orders@ordercare.local")
+    boto3.client("sns").create_topic(Name="ordercare-local-ops")
+    stream = StreamTap("ordercare-test")
+    stream.new_records()
+    yield stream
+
+
+def sweep(at: datetime) -> dict[str, Any]:
+    event = {
+        "version": "0",
+        "id": "x",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "1",
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "eu-central-1",
+        "resources": [],
+        "detail": {},
+    }
+    result: dict[str, Any] = sla_sweep(event, LambdaContext("sla_sweep"))["sla"]
+    return result
+
+
+def order(api: Api, order_id: str) -> dict[str, Any]:
+    return api.call("GET", f"/v1/orders/{order_id}", role="agent", sub="a").data  # type: ignore[no-any-return]
+
+
+def paid_order(api: Api, tap: StreamTap) -> dict[str, Any]:
+    placed = place(api)
+    assert pay(api, placed).status_code == 201
+    drain(tap)
+    return placed
+
+
+def test_breach_flags_once_tells_the_customer_once_and_escalates_once(api: Api, tap: StreamTap) -> None:
+    placed = paid_order(api, tap)
+    before = len(emails())
+    later = datetime.now(UTC) + timedelta(days=10)  # past ship_by and deliver_by: both break at once
+    first = sweep(later)
+    assert first["due"] == 4, first
+    assert first["shipping:breached:acted"] == 1 and first["delivery:breached:acted"] == 1
+    current = order(api, placed["id"])
+    assert current["sla"]["shipping"] == "breached" and current["sla"]["delivery"] == "breached"
+    assert current["revised_deliver_by"] > current["deliver_by"]
+    drain(tap)
+    new = [str(m["Subject"]) for m in emails()[before:]]
+    delay = [s for s in new if "neuer Liefertermin" in s]
+    ops = [s for s in new if s.startswith("[OrderCare Demo Shop]")]
+    assert len(delay) == 1 and len(ops) == 1, new
+    assert "shipping promise broken" in ops[0]  # the delivery breach joins the same escalation
+    # Sweeping again (or late, or twice) changes nothing more.
+    assert sweep(later)["due"] == 0
+    assert sweep(later + timedelta(days=1))["due"] == 0
+    drain(tap)
+    assert len(emails()) == before + 2
+    kinds = [e["kind"] for e in timeline(api, placed["id"])]
+    assert kinds.count("sla_breached") == 2 and kinds.count("notification_sent") == 2 + 1 + 1 + 1
+
+
+def test_at_risk_warns_operations_only(api: Api, tap: StreamTap) -> None:
+    placed = paid_order(api, tap)
+    current = order(api, placed["id"])
+    paid_at = datetime.fromisoformat(current["paid_at"].replace("Z", "+00:00"))
+    ship_by = datetime.fromisoformat(current["ship_by"].replace("Z", "+00:00"))
+    risk_point = paid_at + (ship_by - paid_at) * 0.8
+    before = len(emails())
+    result = sweep(risk_point)
+    assert result.get("shipping:at_risk:acted") == 1
+    drain(tap)
+    new = [str(m["Subject"]) for m in emails()[before:]]
+    assert len(new) == 1 and "shipping promise at risk" in new[0]
+    assert order(api, placed["id"])["sla"]["shipping"] == "at_risk"
+
+
+def test_orders_shipped_on_time_never_trigger(api: Api, tap: StreamTap) -> None:
+    placed = paid_order(api, tap)
+    staff(api, f"/v1/orders/{placed['id']}/processing")
+    staff(api, f"/v1/orders/{placed['id']}/shipments", {"carrier": "dhl", "tracking_number": "TRK-SLA-1"})
+    drain(tap)
+    assert order(api, placed["id"])["sla"]["shipping"] == "met"
+    before = len(emails())
+    result = sweep(datetime.now(UTC) + timedelta(days=3))
+    assert result.get("due", 0) <= 1 and not any(key.startswith("shipping") for key in result)
+    drain(tap)
+    assert [str(m["Subject"]) for m in emails()[before:]] == []
+
+
+def test_cancelled_orders_lose_their_timers(api: Api, tap: StreamTap) -> None:
+    placed = paid_order(api, tap)
+    staff(api, f"/v1/orders/{placed['id']}/cancel")
+    drain(tap)
+    assert sweep(datetime.now(UTC) + timedelta(days=30))["due"] == 0
+
+
+def test_sweep_reads_only_what_is_due(api: Api, tap: StreamTap) -> None:
+    for _ in range(3):
+        paid_order(api, tap)
+    assert sweep(datetime.now(UTC))["due"] == 0  # nothing is due yet, though 12 timers are open
+    store = get_container().sla.timers
+    due, _ = store.due(datetime.now(UTC) + timedelta(days=30), datetime.now(UTC))
+    assert len(due) == 12

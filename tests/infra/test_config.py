@@ -1,0 +1,59 @@
+"""StageConfig: context parsing and validation (no synth)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.stacks.config import ConfigError, StageConfig
+
+
+class FakeNode:
+    def __init__(self, **context: Any) -> None:
+        self.context = context
+
+    def try_get_context(self, key: str) -> Any:
+        return self.context.get(key)
+
+
+def test_defaults_are_a_dev_stage_that_synthesizes_offline() -> None:
+    config = StageConfig.from_context(FakeNode())
+    assert config.stage == "dev"
+    assert config.stack_name == "OrderCare-dev"
+    assert not config.is_prod
+    assert config.ses_identity == config.ses_sender
+
+
+def test_context_values_are_read_and_typed() -> None:
+    config = StageConfig.from_context(
+        FakeNode(
+            stage="prod",
+            ses_domain="shop.example.com",
+            ses_sender="orders@shop.example.com",
+            lambda_memory_mb="1024",
+            unrelated="ignored",
+        )
+    )
+    assert config.is_prod
+    assert config.stack_name == "OrderCare-prod"
+    assert config.lambda_memory_mb == 1024
+    assert config.ses_identity == "shop.example.com"
+    assert config.log_retention_days == 90
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"stage": "staging"},
+        {"ses_domain": "not a domain"},
+        {"ses_sender": "nobody"},
+        {"ses_domain": "shop.example.com", "ses_sender": "orders@other.example.com"},
+        {"ops_email": "ops"},
+        {"public_base_url": "http://insecure.example.com"},
+        {"sms_monthly_spend_limit": "ten"},
+    ],
+)
+def test_invalid_context_is_rejected(context: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        StageConfig.from_context(FakeNode(**context))

@@ -1,0 +1,201 @@
+"""DocumentService on in-memory fakes: numbering, idempotency, retries, ownership, links."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.documents.invoice import Document, DocumentError
+from chalicelib.domain.errors import NotFoundError
+from chalicelib.domain.orders import Refund
+from chalicelib.services.documents import DocumentService, Series, present_document
+from tests.document_fakes import SELLER, FakePdfStore, FixedClock, InMemoryDocumentRecords, paid_order, refunded
+
+
+class CountingRenderer:
+    def __init__(self) -> None:
+        self.rendered: list[str] = []
+
+    def __call__(self, document: Document) -> bytes:
+        self.rendered.append(document.number)
+        return f"%PDF {document.kind} {document.number} {document.total}".encode()
+
+
+@pytest.fixture
+def records() -> InMemoryDocumentRecords:
+    return InMemoryDocumentRecords()
+
+
+@pytest.fixture
+def pdfs() -> FakePdfStore:
+    return FakePdfStore()
+
+
+@pytest.fixture
+def renderer() -> CountingRenderer:
+    return CountingRenderer()
+
+
+@pytest.fixture
+def service(records: InMemoryDocumentRecords, pdfs: FakePdfStore, renderer: CountingRenderer) -> DocumentService:
+    return DocumentService(records, pdfs, FixedClock(), SELLER, Series("INV", "RCT", "CN"), renderer=renderer)
+
+
+def test_payment_issues_an_invoice_and_a_receipt(service: DocumentService, pdfs: FakePdfStore) -> None:
+    order = paid_order()
+    invoice, receipt = service.issue_for_payment(order)
+    assert (invoice.kind, invoice.number, invoice.total, invoice.currency) == (
+        "invoice",
+        "INV-2026-000001",
+        order.totals.total,
+        "EUR",
+    )
+    assert (receipt.kind, receipt.number, receipt.reference, receipt.key) == (
+        "receipt",
+        "RCT-2026-000001",
+        "INV-2026-000001",
+        "receipt#pi_3NxYz",
+    )
+    assert invoice.pdf_stored and receipt.pdf_stored
+    assert invoice.id.startswith("doc_") and invoice.id != receipt.id
+    data, metadata = pdfs.objects[invoice.s3_key]
+    assert data.startswith(b"%PDF invoice INV-2026-000001")
+    assert metadata == {"order-id": order.id, "document-id": invoice.id, "number": "INV-2026-000001"}
+
+
+def test_replays_return_the_same_documents_without_new_numbers_or_renders(
+    service: DocumentService, renderer: CountingRenderer, pdfs: FakePdfStore
+) -> None:
+    order = paid_order()
+    first = service.issue_for_payment(order)
+    for _ in range(4):
+        assert service.issue_for_payment(order) == first
+    assert renderer.rendered == ["INV-2026-000001", "RCT-2026-000001"]
+    assert pdfs.puts == 2
+    second = service.issue_for_payment(paid_order("ord_other", provider_ref="pi_other"))
+    assert [doc.number for doc in second] == ["INV-2026-000002", "RCT-2026-000002"]
+
+
+def test_a_failed_upload_keeps_the_number_and_is_finished_by_the_retry(
+    service: DocumentService, pdfs: FakePdfStore, records: InMemoryDocumentRecords
+) -> None:
+    order = paid_order()
+    pdfs.fail_puts = 1
+    with pytest.raises(ConnectionError):
+        service.issue_for_payment(order)
+    (pending,) = records.list_for_order(order.id)
+    assert pending.number == "INV-2026-000001" and not pending.pdf_stored
+    invoice, receipt = service.issue_for_payment(order)
+    assert invoice.number == "INV-2026-000001" and invoice.s3_key == pending.s3_key and invoice.pdf_stored
+    assert receipt.number == "RCT-2026-000001"
+    assert records.counters == {("INV", 2026): 1, ("RCT", 2026): 1}
+
+
+def test_credit_notes_reference_the_invoice_and_are_negative(service: DocumentService) -> None:
+    order = paid_order()
+    invoice, _ = service.issue_for_payment(order)
+    refund = refunded(order, 1000, "evt_r1")
+    note = service.issue_credit_note(order, refund)
+    assert (note.kind, note.number, note.total, note.reference, note.key) == (
+        "credit_note",
+        "CN-2026-000001",
+        -1000,
+        invoice.number,
+        "credit_note#evt_r1",
+    )
+    assert service.issue_credit_note(order, refund) == note
+    second = service.issue_credit_note(order, refunded(order, order.totals.total - 1000, "evt_r2"))
+    assert second.number == "CN-2026-000002"
+    assert [doc.number for doc in service.issue_for_refunds(order)] == ["CN-2026-000001", "CN-2026-000002"]
+
+
+def test_a_credit_note_issues_the_missing_invoice_first(service: DocumentService) -> None:
+    order = paid_order()
+    note = service.issue_credit_note(order, refunded(order, order.totals.total))
+    kinds = {doc.kind: doc for doc in service.list_for_order(order.id)}
+    assert set(kinds) == {"invoice", "credit_note"}
+    assert note.reference == kinds["invoice"].number == "INV-2026-000001"
+
+
+def test_documents_that_cannot_be_built_take_no_number(
+    service: DocumentService, records: InMemoryDocumentRecords
+) -> None:
+    order = paid_order()
+    service.issue_for_payment(order)
+    with pytest.raises(DocumentError):
+        service.issue_credit_note(order, Refund(100, "re_x", datetime.now(UTC), "evt_unknown"))
+    order.refunds.append(Refund(order.totals.total + 1, "re_big", datetime.now(UTC), "evt_big"))  # bypasses checks
+    with pytest.raises(DocumentError):
+        service.issue_credit_note(order, order.refunds[-1])
+    assert ("CN", 2026) not in records.counters
+    unpaid = paid_order("ord_unpaid")
+    unpaid.payments.clear()
+    with pytest.raises(DocumentError):
+        service.issue_for_payment(unpaid)
+
+
+def test_concurrent_workers_issue_one_set_of_gap_free_numbers(service: DocumentService) -> None:
+    orders = [paid_order(f"ord_{i:02d}", provider_ref=f"pi_{i}") for i in range(20)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(service.issue_for_payment, orders + orders))
+    numbers = sorted({docs[0].number for docs in results})
+    assert numbers == [f"INV-2026-{n:06d}" for n in range(1, 21)]
+
+
+def test_year_follows_the_shop_timezone(records: InMemoryDocumentRecords, pdfs: FakePdfStore) -> None:
+    clock = FixedClock(datetime(2026, 12, 31, 23, 30, tzinfo=UTC))  # already 2027 in Berlin
+    service = DocumentService(records, pdfs, clock, SELLER, renderer=CountingRenderer())
+    invoice, _ = service.issue_for_payment(paid_order())
+    assert invoice.number == "INV-2027-000001"
+
+
+def test_customers_see_only_their_orders_documents(
+    service: DocumentService, records: InMemoryDocumentRecords
+) -> None:
+    order = paid_order(customer_id="cus_zoe")
+    records.add_order(order.id, "cus_zoe")
+    issued = service.issue_for_payment(order)
+    assert service.for_customer(order.id, "cus_zoe") == service.list_for_order(order.id)
+    assert len(service.for_customer(order.id, None)) == len(issued)  # staff
+    with pytest.raises(NotFoundError):
+        service.for_customer(order.id, "cus_mallory")
+    with pytest.raises(NotFoundError):
+        service.for_customer("ord_missing", None)
+
+
+def test_download_links_are_short_lived_and_only_for_stored_pdfs(
+    service: DocumentService, pdfs: FakePdfStore
+) -> None:
+    invoice, receipt = service.issue_for_payment(paid_order())
+    url = service.download_url(invoice)
+    assert url is not None and "X-Amz-Expires=300" in url and "INV-2026-000001.pdf" in url
+    long_lived = DocumentService(service.records, pdfs, FixedClock(), SELLER, url_seconds=3600)
+    assert "X-Amz-Expires=300" in (long_lived.download_url(invoice) or "")
+    from dataclasses import replace
+
+    assert service.download_url(replace(invoice, pdf_stored=False)) is None
+    body = present_document(invoice, url)
+    assert body == {
+        "id": invoice.id,
+        "kind": "invoice",
+        "number": "INV-2026-000001",
+        "issued_at": "2026-03-03T10:15:00Z",
+        "total": invoice.total,
+        "currency": "EUR",
+        "download_url": url,
+    }
+    attachments = service.email_attachments([invoice, receipt])
+    assert attachments == [
+        {"filename": "INV-2026-000001.pdf", "content_type": "application/pdf", "s3_key": invoice.s3_key},
+        {"filename": "RCT-2026-000001.pdf", "content_type": "application/pdf", "s3_key": receipt.s3_key},
+    ]
+    assert service.attachment_data(attachments[0]).startswith(b"%PDF invoice")
+
+
+def test_the_default_renderer_makes_real_pdfs(records: InMemoryDocumentRecords, pdfs: FakePdfStore) -> None:
+    service = DocumentService(records, pdfs, FixedClock(), SELLER, paper="Letter")
+    invoice, receipt = service.issue_for_payment(paid_order())
+    assert pdfs.get_pdf(invoice.s3_key).startswith(b"%PDF-")
+    assert pdfs.get_pdf(receipt.s3_key).startswith(b"%PDF-")
