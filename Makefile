@@ -8,7 +8,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 ROLE ?= customer
 SUB ?= cus_demo
 
-.PHONY: help install run test lint typecheck unit functional integration e2e token bench clean
+.PHONY: help install run test lint typecheck unit functional integration e2e token sweep sign-webhook bench clean
 
 help:
 	@echo "make run    - the whole local stack on http://127.0.0.1:8000 (Ctrl-C stops it)"
@@ -49,6 +49,13 @@ run: install
 
 token: $(VENV)/.stamp-python
 	@$(PY) -m local.token --role "$(ROLE)" --sub "$(SUB)"
+
+sweep: $(VENV)/.stamp-python
+	@$(PY) -m local.sweep --at "$(AT)"
+
+# Sign a webhook body for the local stack: make -s sign-webhook KIND=carrier BODY='{"event_id": …}'
+sign-webhook: $(VENV)/.stamp-python
+	@$(PY) -m local.webhook --kind "$(KIND)" --body '$(BODY)'
 
 # --- tests ---------------------------------------------------------------------
 lint: $(VENV)/.stamp-python

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from chalicelib.domain.calendar import BusinessCalendar
 from chalicelib.services.catalog import CatalogService, DeliveryEstimator
 from chalicelib.services.orders import Cursors, OrderService
-from chalicelib.settings import Settings, get_settings
+from chalicelib.settings import Settings, get_settings, reset_settings
 
 if TYPE_CHECKING:
     from chalicelib.notify.ports import PreferenceStore
@@ -106,7 +106,7 @@ def build_container(settings: Settings, clock: SystemClock | None = None) -> Con
             clock=clock,
             supported_countries=settings.supported_countries,
             idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours),
-            cursors=Cursors(settings.link_secrets),
+            cursors=Cursors(lambda: get_settings().link_secrets),
         ),
         catalog=CatalogService(catalog_repository, clock),
         estimates=DeliveryEstimator(calendar, clock, settings.supported_countries),
@@ -121,5 +121,5 @@ def get_container() -> Container:
 
 def reset_container() -> None:
     """Forget the cached settings and container (tests change the environment)."""
-    get_settings.cache_clear()
+    reset_settings()
     get_container.cache_clear()

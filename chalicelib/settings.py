@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -101,6 +101,7 @@ class Settings:
     payment_webhook_secrets: tuple[str, ...] = ("local-payment-webhook-secret",)
     link_secrets: tuple[str, ...] = ("ordercare-local-link-secret",)  # first signs, all verify
     public_base_url: str = "http://127.0.0.1:8000"
+    tracking_link_days: int = 180  # tracking links stay valid this long after they are issued
 
     # Notifications.
     shop_name: str = "OrderCare Demo Shop"
@@ -159,6 +160,7 @@ class Settings:
             carrier_webhook_secrets=_csv(env.get("CARRIER_WEBHOOK_SECRET", ",".join(default.carrier_webhook_secrets))),
             payment_webhook_secrets=_csv(env.get("PAYMENT_WEBHOOK_SECRET", ",".join(default.payment_webhook_secrets))),
             link_secrets=_csv(get("LINK_SECRETS", ",".join(default.link_secrets))),
+            tracking_link_days=int(get("TRACKING_LINK_DAYS", str(default.tracking_link_days))),
             public_base_url=get("PUBLIC_BASE_URL", default.public_base_url).rstrip("/"),
             shop_name=get("SHOP_NAME", default.shop_name),
             sender_email=get("SENDER_EMAIL", default.sender_email),
@@ -182,7 +184,56 @@ class Settings:
         )
 
 
+# Secrets held in AWS Secrets Manager, by the setting they fill (ARNs come from the stack).
+SECRET_ARN_VARIABLES = {
+    "carrier_webhook_secrets": "OC_CARRIER_WEBHOOK_SECRET_ARN",
+    "payment_webhook_secrets": "OC_PAYMENT_WEBHOOK_SECRET_ARN",
+    "link_secrets": "OC_LINK_SIGNING_SECRET_ARN",
+    "sms_inbound_secrets": "OC_SMS_INBOUND_SECRET_ARN",
+}
+SECRETS_MAX_AGE_SECONDS = 300  # a rotated secret is picked up within five minutes
+
+
+class ConfigurationError(RuntimeError):
+    """The deployment is missing something it needs; fail closed rather than fall back."""
+
+
+def _with_secrets(settings: Settings, env: dict[str, str] | os._Environ[str]) -> Settings:
+    """Outside the local stack, secrets come from Secrets Manager, never from the public defaults."""
+    from aws_lambda_powertools.utilities import parameters
+
+    values: dict[str, tuple[str, ...]] = {}
+    for field_name, variable in SECRET_ARN_VARIABLES.items():
+        arn = env.get(variable)
+        if not arn:
+            raise ConfigurationError(f"{variable} is not set: refusing the local default secret")
+        secret = parameters.get_secret(arn, max_age=SECRETS_MAX_AGE_SECONDS)
+        values[field_name] = _csv(secret if isinstance(secret, str) else secret.decode())
+        if not values[field_name]:
+            raise ConfigurationError(f"the secret behind {variable} is empty")
+    return replace(
+        settings,
+        carrier_webhook_secrets=values["carrier_webhook_secrets"],
+        payment_webhook_secrets=values["payment_webhook_secrets"],
+        link_secrets=values["link_secrets"],
+        sms_inbound_secrets=values["sms_inbound_secrets"],
+    )
+
+
 @functools.lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """Settings for this container, read from the environment once."""
+def _local_settings() -> Settings:
     return Settings.from_env()
+
+
+def get_settings() -> Settings:
+    """Settings for this container: the environment read once; in AWS the secrets
+    re-read (through Powertools' cache) so rotations take effect without a redeploy."""
+    settings = _local_settings()
+    if settings.is_local:
+        return settings
+    return _with_secrets(settings, os.environ)
+
+
+def reset_settings() -> None:
+    """Forget the environment read so far (tests change it)."""
+    _local_settings.cache_clear()

@@ -145,8 +145,7 @@ class DynamoDBLocal:
             assert self._process is not None
             if self._process.poll() is not None:
                 raise DynamoDBLocalError(
-                    f"DynamoDB Local exited with code {self._process.returncode} while starting:\n"
-                    + self._log_tail()
+                    f"DynamoDB Local exited with code {self._process.returncode} while starting:\n" + self._log_tail()
                 )
             try:
                 client.list_tables(Limit=1)
@@ -179,9 +178,7 @@ class DynamoDBLocal:
         return boto3.session.Session().client(
             service,
             endpoint_url=self.endpoint_url,
-            region_name=os.environ.get("AWS_REGION")
-            or os.environ.get("AWS_DEFAULT_REGION")
-            or "eu-central-1",
+            region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-central-1",
             aws_access_key_id="local",
             aws_secret_access_key="local",  # noqa: S106 - DynamoDB Local ignores credentials
             config=Config(**config),

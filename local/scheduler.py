@@ -257,9 +257,7 @@ def fire(schedule: Schedule, at: datetime, region: str | None = None) -> dict[st
     started = time.perf_counter()
     summary: dict[str, Any] = {"schedule": schedule.expression, "time": iso_z(at)}
     try:
-        result = schedule.handler(
-            scheduled_event(schedule, at, region), LambdaContext(schedule.name, region=region)
-        )
+        result = schedule.handler(scheduled_event(schedule, at, region), LambdaContext(schedule.name, region=region))
     except Exception as exc:
         logger.warning("schedule %s failed", schedule.name, exc_info=True)
         summary.update(ok=False, error=f"{type(exc).__name__}: {exc}")

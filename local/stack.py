@@ -156,9 +156,7 @@ def _start_emulator(config: StackConfig) -> Any:
 
         def start(self) -> None:
             app = DomainDispatcherApplication(create_backend_app)
-            self._server = make_server(
-                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
-            )
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
             self._server_ready_event.set()
             self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
             self._thread.start()
@@ -191,15 +189,16 @@ def _provision(config: StackConfig, env: Mapping[str, str]) -> None:
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
         },
     )
-    session.client("ses", endpoint_url=config.emulator_url).verify_email_identity(
-        EmailAddress=config.sender_email
-    )
+    session.client("ses", endpoint_url=config.emulator_url).verify_email_identity(EmailAddress=config.sender_email)
     try:
         session.client("sesv2", endpoint_url=config.emulator_url).create_email_identity(
             EmailIdentity=config.sender_email
         )
     except Exception as exc:  # already known through SES v1 in some moto versions
         logger.debug("sesv2 identity: %s", exc)
+    # The operations alert topic (escalations are also emailed to the ops address).
+    topic_name = settings.ops_topic_arn.rsplit(":", 1)[-1]
+    session.client("sns", endpoint_url=config.emulator_url).create_topic(Name=topic_name)
 
 
 # --- the API --------------------------------------------------------------------------------------
@@ -251,8 +250,7 @@ def _wait_for_health(config: StackConfig, api: subprocess.Popen[bytes], timeout:
     while time.monotonic() < deadline:
         if api.poll() is not None:
             raise StackError(
-                f"`chalice local` exited with code {api.returncode} before answering /health "
-                "(its output is above)"
+                f"`chalice local` exited with code {api.returncode} before answering /health (its output is above)"
             )
         try:
             status, body = _http("GET", f"{config.api_url}/health", timeout=2)
@@ -263,8 +261,7 @@ def _wait_for_health(config: StackConfig, api: subprocess.Popen[bytes], timeout:
             last = str(exc)
         time.sleep(0.25)
     raise StackError(
-        f"the API did not answer GET {config.api_url}/health with 200 within {timeout:.0f} s "
-        f"(last answer: {last})"
+        f"the API did not answer GET {config.api_url}/health with 200 within {timeout:.0f} s (last answer: {last})"
     )
 
 
@@ -285,9 +282,7 @@ def seed_catalog(config: StackConfig, env: Mapping[str, str], path: Path = DEMO_
             {"Authorization": f"Bearer {token}"},
         )
         if status not in (200, 201):
-            logger.warning(
-                "catalogue not seeded: PUT /v1/catalog/%s answered %d %s", item["sku"], status, answer
-            )
+            logger.warning("catalogue not seeded: PUT /v1/catalog/%s answered %d %s", item["sku"], status, answer)
             break
         stored += 1
     return stored
@@ -396,9 +391,7 @@ class LocalStack:
     def banner(self) -> str:
         config = self.config
         consumers = ", ".join(self.replayer.function_names) if self.replayer else ""
-        schedules = (
-            ", ".join(f"{s.name} {s.expression}" for s in self.scheduler.schedules) if self.scheduler else ""
-        )
+        schedules = ", ".join(f"{s.name} {s.expression}" for s in self.scheduler.schedules) if self.scheduler else ""
         if self.scheduler and not config.schedules:
             schedules += " (not fired: OC_LOCAL_SCHEDULES=off)"
         failures = self.replayer.failures_path if self.replayer else local_dir() / "failures.jsonl"

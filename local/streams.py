@@ -303,9 +303,7 @@ class _Consumer:
             shard.iterator = None  # a new one continues after the last record read
             return False
         except streams.exceptions.TrimmedDataAccessException:
-            logger.warning(
-                "%s: shard %s was trimmed past our position; records were lost", self.name, shard.shard_id
-            )
+            logger.warning("%s: shard %s was trimmed past our position; records were lost", self.name, shard.shard_id)
             shard.iterator, shard.last_sequence = None, None
             return False
         except streams.exceptions.ResourceNotFoundException:
@@ -400,9 +398,7 @@ class _Consumer:
         shard.not_before = 0.0
         shard.reported = False
 
-    def _discard(
-        self, shard: _Shard, batch: list[dict[str, Any]], error: str, context: LambdaContext
-    ) -> None:
+    def _discard(self, shard: _Shard, batch: list[dict[str, Any]], error: str, context: LambdaContext) -> None:
         replayer = self.replayer
         assert self.stream_arn is not None
         records = [to_lambda_record(r, self.stream_arn, replayer.region) for r in batch]
@@ -480,9 +476,7 @@ class StreamReplayer:
         if not 1 <= batch_size <= 10_000:
             raise ValueError("batch_size must be between 1 and 10000")
         self.table_name = table_name
-        self.region = (
-            region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-central-1"
-        )
+        self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-central-1"
         self.endpoint_url = endpoint_url
         self.batch_size = batch_size
         self.max_retries = max_retries

@@ -15,6 +15,7 @@ from chalicelib.domain.carriers import tracking_link
 from chalicelib.domain.orders import Order, Shipment
 from chalicelib.notify.i18n import Formatter
 from chalicelib.notify.milestones import Milestone
+from chalicelib.web.tracking import short_order_number
 
 TEMPLATES = Path(__file__).parent / "templates"
 GSM_SMS_LIMIT = 160
@@ -58,11 +59,6 @@ def _environments() -> tuple[Any, Any]:
     return html, text
 
 
-def short_number(order_id: str) -> str:
-    """The order number customers see: the id's last 8 characters, e.g. 'D0E7X2QK'."""
-    return order_id.removeprefix("ord_")[-8:]
-
-
 def _shipment(order: Order, milestone: Milestone) -> Shipment | None:
     wanted = milestone.data.get("shipment_id")
     return next((s for s in order.shipments if s.id == wanted), None)
@@ -77,7 +73,7 @@ def context(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url
     estimate = (shipment.estimated_delivery if shipment else None) or order.revised_deliver_by or order.deliver_by
     values = {
         "name": order.customer.name,
-        "order_no": short_number(order.id),
+        "order_no": short_order_number(order.id),
         "ship_by": fmt.date(order.ship_by),
         "deliver_by": fmt.date(order.deliver_by),
         "estimate": fmt.date(estimate),

@@ -96,16 +96,16 @@ Presenter = Callable[[Order], dict[str, Any]]
 class Cursors:
     """Signed continuation tokens: a cursor only continues the list it was issued for."""
 
-    def __init__(self, secrets: tuple[str, ...]):
-        self.secrets = secrets
+    def __init__(self, secrets: Callable[[], tuple[str, ...]]):
+        self.secrets = secrets  # read per use: secrets rotate
 
     def encode(self, scope: str, key: dict[str, Any] | None) -> str | None:
-        return sign({"s": scope, "k": key}, self.secrets[0]) if key else None
+        return sign({"s": scope, "k": key}, self.secrets()[0]) if key else None
 
     def decode(self, scope: str, cursor: str | None) -> dict[str, Any] | None:
         if cursor is None:
             return None
-        payload = verify(cursor, self.secrets)
+        payload = verify(cursor, self.secrets())
         if payload is None or payload.get("s") != scope or not isinstance(payload.get("k"), dict):
             raise ValidationError("invalid cursor", details=[{"field": "cursor"}], code="invalid_cursor")
         key: dict[str, Any] = payload["k"]

@@ -3,7 +3,7 @@
 A tracking token's payload is `{"o": <order id>, "k": "track", "exp": <unix seconds>}`,
 signed with the first of `settings.link_secrets` and verified against all of them, so
 rotating the secrets revokes every link signed only with a retired one. `exp` is counted
-from the day the link is issued (`OC_TRACKING_LINK_DAYS`, default 180) and rounded up to
+from the day the link is issued (`Settings.tracking_link_days`, default 180) and rounded up to
 the end of that UTC day, so every link issued for an order on one day is the same string.
 The `"k"` claim keeps other tokens signed with the same secrets (list cursors, surveys)
 from opening a tracking page.
@@ -11,7 +11,6 @@ from opening a tracking page.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 from chalicelib.domain.signing import sign, verify
@@ -24,14 +23,8 @@ _CLAIMS = frozenset({"o", "k", "exp"})
 
 
 def tracking_link_days(settings: Settings) -> int:
-    """How long a tracking link stays valid, in days from its issue.
-
-    Read from `Settings.tracking_link_days` once settings carry it, else from the
-    environment (`OC_TRACKING_LINK_DAYS`); anything but a positive integer means the default."""
-    configured = getattr(settings, "tracking_link_days", None)
-    raw = str(configured) if configured is not None else os.environ.get("OC_TRACKING_LINK_DAYS", "")
-    raw = raw.strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_TRACKING_LINK_DAYS
+    """How long a tracking link stays valid, in days from its issue (OC_TRACKING_LINK_DAYS)."""
+    return settings.tracking_link_days if settings.tracking_link_days > 0 else DEFAULT_TRACKING_LINK_DAYS
 
 
 def tracking_token(order_id: str, secret: str, *, now: float, days: int) -> str:

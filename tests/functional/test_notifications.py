@@ -20,6 +20,7 @@ from moto.sns.models import sns_backends
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.webhooks import signature_header
 from chalicelib.notify.ports import TransientDeliveryError
+from chalicelib.web.tracking import short_order_number
 from local.lambda_runtime import LambdaContext
 from tests.functional.conftest import Api
 from tests.functional.stream_tools import StreamTap, deliver, drain
@@ -74,7 +75,7 @@ def deliver_order(api: Api, tap: StreamTap) -> str:
 
 def test_every_milestone_emailed_once_with_text_html_and_links(api: Api, tap: StreamTap) -> None:
     order_id = deliver_order(api, tap)
-    number = order_id[-8:]
+    number = short_order_number(order_id)
     assert subjects() == [
         f"Bestellung {number} bestätigt",
         f"Zahlung für Bestellung {number} erhalten",
@@ -119,7 +120,11 @@ def test_sms_follows_preferences_and_stop(api: Api, tap: StreamTap) -> None:
     drain(tap)
     assert emails() == [] and len(sms_sent()) == 1
     phone, body = sms_sent()[0]
-    assert phone == "+4915112345678" and body.startswith(f"Order {order['id'][-8:]} confirmed") and len(body) <= 160
+    assert (
+        phone == "+4915112345678"
+        and body.startswith(f"Order {short_order_number(order['id'])} confirmed")
+        and len(body) <= 160
+    )
     raw = json.dumps({"originationNumber": "+4915112345678", "messageBody": "stop"}).encode()
     header = signature_header("local-sms-inbound-secret", raw, int(time.time()))
     stop = api.call("POST", "/v1/webhooks/sms-inbound", raw=raw, headers={"X-OrderCare-Signature": header})

@@ -277,9 +277,7 @@ def test_cognito_rejects_local_hs256_tokens(jwks: list[str]) -> None:
 
 
 def test_cognito_rejects_alg_none(jwks: list[str]) -> None:
-    assert_unauthorized(
-        COGNITO, bearer(hand_made({"alg": "none", "kid": "test-key"}, cognito_claims(), None))
-    )
+    assert_unauthorized(COGNITO, bearer(hand_made({"alg": "none", "kid": "test-key"}, cognito_claims(), None)))
 
 
 def test_cognito_client_not_allowed(jwks: list[str], rsa_key: rsa.RSAPrivateKey) -> None:
@@ -297,9 +295,7 @@ def test_cognito_storefront_client_credentials(jwks: list[str], rsa_key: rsa.RSA
         username=None,
         **{"cognito:groups": None},
     )
-    assert authenticate(COGNITO, bearer(rs256(rsa_key, payload))) == Principal(
-        "storefront", "storefrontclient"
-    )
+    assert authenticate(COGNITO, bearer(rs256(rsa_key, payload))) == Principal("storefront", "storefrontclient")
 
 
 def test_cognito_storefront_scope_among_others(jwks: list[str], rsa_key: rsa.RSAPrivateKey) -> None:

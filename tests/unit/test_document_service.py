@@ -151,9 +151,7 @@ def test_year_follows_the_shop_timezone(records: InMemoryDocumentRecords, pdfs: 
     assert invoice.number == "INV-2027-000001"
 
 
-def test_customers_see_only_their_orders_documents(
-    service: DocumentService, records: InMemoryDocumentRecords
-) -> None:
+def test_customers_see_only_their_orders_documents(service: DocumentService, records: InMemoryDocumentRecords) -> None:
     order = paid_order(customer_id="cus_zoe")
     records.add_order(order.id, "cus_zoe")
     issued = service.issue_for_payment(order)
@@ -165,9 +163,7 @@ def test_customers_see_only_their_orders_documents(
         service.for_customer("ord_missing", None)
 
 
-def test_download_links_are_short_lived_and_only_for_stored_pdfs(
-    service: DocumentService, pdfs: FakePdfStore
-) -> None:
+def test_download_links_are_short_lived_and_only_for_stored_pdfs(service: DocumentService, pdfs: FakePdfStore) -> None:
     invoice, receipt = service.issue_for_payment(paid_order())
     url = service.download_url(invoice)
     assert url is not None and "X-Amz-Expires=300" in url and "INV-2026-000001.pdf" in url

@@ -114,9 +114,7 @@ weights_st = st.lists(st.integers(0, 10**6), min_size=1, max_size=30)
 
 @settings(max_examples=300)
 @given(amount=st.integers(-(10**9), 10**9), weights=weights_st)
-def test_allocate_sums_exactly_and_stays_within_one_of_the_exact_share(
-    amount: int, weights: list[int]
-) -> None:
+def test_allocate_sums_exactly_and_stays_within_one_of_the_exact_share(amount: int, weights: list[int]) -> None:
     parts = allocate(amount, weights)
     assert len(parts) == len(weights)
     assert sum(parts) == amount
@@ -245,15 +243,10 @@ def exact_net_by_rate(lines: list[PricedLine], discount: int, shipping: int) -> 
     value_by_rate: dict[int, int] = {}
     for item in lines:
         value_by_rate[item.tax_rate_bps] = value_by_rate.get(item.tax_rate_bps, 0) + item.line_total
-    return {
-        rate: Fraction(value * (subtotal - discount + shipping), subtotal)
-        for rate, value in value_by_rate.items()
-    }
+    return {rate: Fraction(value * (subtotal - discount + shipping), subtotal) for rate, value in value_by_rate.items()}
 
 
-TWENTY_LINES = [line(f"A{i}", 1, 100, 1900) for i in range(10)] + [
-    line(f"B{i}", 1, 100, 700) for i in range(10)
-]
+TWENTY_LINES = [line(f"A{i}", 1, 100, 1900) for i in range(10)] + [line(f"B{i}", 1, 100, 700) for i in range(10)]
 
 
 # Regressions: splitting per line and then grouping by rate let ties land on one rate's lines.

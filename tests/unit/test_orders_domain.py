@@ -224,9 +224,7 @@ def test_same_amount_in_another_currency_is_a_price_mismatch() -> None:
 
 
 def test_insufficient_stock() -> None:
-    holds = check_lines(
-        [OrderLine("MUG-1", 11, 1299, 1900), OrderLine("BOOK-1", 1, 2500, 700)], CATALOG, "EUR"
-    )
+    holds = check_lines([OrderLine("MUG-1", 11, 1299, 1900), OrderLine("BOOK-1", 1, 2500, 700)], CATALOG, "EUR")
     assert [(h.code, h.sku) for h in holds] == [(INSUFFICIENT_STOCK, "MUG-1"), (INSUFFICIENT_STOCK, "BOOK-1")]
     assert "11 ordered, 10 in stock" in holds[0].detail
 
