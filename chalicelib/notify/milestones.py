@@ -75,4 +75,6 @@ def escalations(before: Order | None, after: Order) -> dict[str, list[str]]:
     ):
         if new != old and new in ("at_risk", "breached"):
             found.setdefault(new, []).append(promise)
+    if "breached" in found:
+        found.pop("at_risk", None)  # the breach escalation says it all
     return found

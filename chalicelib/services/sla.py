@@ -43,10 +43,12 @@ class SlaService:
         """Act once on every timer due by `now` (safe to run twice, concurrently, or after a crash)."""
         due, through = self.timers.due(now, self.clock.now())
         outcome: Counter[str] = Counter()
-        breached = {(t.order_id, t.promise) for t, _ in due if t.state == SlaState.BREACHED}
+        # An order breaking a promise in this sweep gets no "at risk" warnings on top:
+        # one escalation and one delay notice say it all.
+        breaking = {t.order_id for t, _ in due if t.state == SlaState.BREACHED}
         for timer, shipping_method in sorted(due):
-            if timer.state == SlaState.AT_RISK and (timer.order_id, timer.promise) in breached:
-                self.timers.discard(timer)  # already late: the breach supersedes the warning
+            if timer.state == SlaState.AT_RISK and timer.order_id in breaking:
+                self.timers.discard(timer)
                 outcome[f"{timer.kind}:superseded"] += 1
                 continue
             estimate = None

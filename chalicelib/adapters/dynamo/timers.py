@@ -154,6 +154,10 @@ class DynamoTimerStore:
         if timer.state == "at_risk":
             condition &= field == "on_track"
         actions = [field.set(str(timer.state))]  # pynamodb adds version = version + 1 itself
+        if timer.promise == "shipping" and timer.state == "breached":
+            # Not shipped in time: the delivery promise is now at risk too (no separate warning).
+            actions.append(OrderItem.sla_delivery.set("at_risk"))
+            condition &= OrderItem.sla_delivery.is_in("on_track", "at_risk")
         if estimate is not None:
             actions.append(OrderItem.revised_deliver_by.set(estimate))
             condition &= OrderItem.revised_deliver_by.does_not_exist() | (OrderItem.revised_deliver_by < estimate)

@@ -1,0 +1,1 @@
+"""Invoices, receipts and credit notes: the documents (pure) and their PDF rendering (fpdf2, lazily)."""
