@@ -35,6 +35,13 @@ node_modules/.stamp-node: package.json package-lock.json
 	  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; fi
 	@touch $@
 
+# Pango for WeasyPrint, which `make bench` renders the comparison invoice with.
+.stamp-pango:
+	@if ! ldconfig -p | grep -q 'libpangoft2-1.0.so.0'; then \
+	  echo "installing Pango (Debian libpango-1.0-0 libpangoft2-1.0-0) for WeasyPrint" >&2; \
+	  apt-get update -qq && apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 >/dev/null; fi
+	@touch $@
+
 # Debian's chromium for the browser tests (Playwright drives it; no browser is ever downloaded).
 .stamp-chromium:
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium" >&2; \
@@ -80,7 +87,7 @@ e2e: install
 test: install .stamp-chromium lint typecheck
 	$(PY) -m pytest tests -q
 
-bench: install
+bench: install .stamp-pango
 	$(PY) -m bench
 
 clean:

@@ -22,7 +22,8 @@ from chalicelib.domain.orders import Customer, Discount, OrderStatus, Payment, S
 from chalicelib.services.orders import CarrierUpdate, IdempotentRequest, PaymentEvent, PlaceOrder
 from chalicelib.web.routes import tracking_routes
 
-app = Chalice(app_name="ordercare")
+# Powertools' Logger owns the "ordercare" logger (structured JSON); Chalice's own handler would print twice.
+app = Chalice(app_name="ordercare", configure_logs=False)
 
 
 @app.middleware("http")
@@ -342,6 +343,24 @@ def order_timeline(call: Call, order_id: str) -> Response:
     )
     items = [present_timeline_entry(entry) for entry in entries]
     return json_response(200, {"order_id": order_id, "items": items, "next_cursor": next_cursor})
+
+
+@endpoint(
+    app,
+    "/v1/orders/{order_id}/documents",
+    "GET",
+    summary="Invoices, receipts and credit notes of an order",
+    roles=("customer", *STAFF),
+    responses={200: s.DocumentListOut},
+    tags=("orders",),
+)
+def order_documents(call: Call, order_id: str) -> Response:
+    from chalicelib.services.documents import present_document
+
+    service = get_container().documents
+    documents = service.for_customer(order_id, _owner_filter(call))  # 404 for someone else's order
+    items = [present_document(document, service.download_url(document)) for document in documents]
+    return json_response(200, {"order_id": order_id, "items": items})
 
 
 # --- webhooks ------------------------------------------------------------------------

@@ -32,11 +32,11 @@ def counting() -> Iterator[Counter[str]]:
             calls[operation] += 1
         return original(self, operation, params)
 
-    BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    BaseClient._make_api_call = counted
     try:
         yield calls
     finally:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]
+        BaseClient._make_api_call = original
 
 
 def _order_body() -> dict[str, Any]:

@@ -20,6 +20,7 @@ from chalicelib.settings import Settings, get_settings, reset_settings
 if TYPE_CHECKING:
     from chalicelib.notify.ports import PreferenceStore
     from chalicelib.notify.service import NotificationService
+    from chalicelib.services.documents import DocumentService
     from chalicelib.services.sla import SlaService
 
 
@@ -49,7 +50,12 @@ class Container:
         return NotificationService(
             records=DynamoNotificationRecords(),
             preferences=self.preferences,
-            mailer=SesMailer(settings.sender_email, settings.shop_name, settings.ses_configuration_set or None),
+            mailer=SesMailer(
+                settings.sender_email,
+                settings.shop_name,
+                settings.ses_configuration_set or None,
+                attachment_loader=lambda key: self.documents.attachment_data({"s3_key": key}),
+            ),
             sms=SnsSms(settings.sms_sender_id or None),
             clock=self.clock,
             shop=ShopIdentity(settings.shop_name, settings.shop_timezone),
@@ -57,6 +63,25 @@ class Container:
             sms_daily_cap=settings.sms_daily_cap,
             ops=OpsAlerts(settings.ops_email, settings.ops_topic_arn),
             topic=SnsTopic(),
+        )
+
+    @functools.cached_property
+    def documents(self) -> DocumentService:
+        """Invoices, receipts and credit notes (fpdf2 is imported only when one is rendered)."""
+        from chalicelib.adapters.dynamo.documents import DynamoDocumentRecords
+        from chalicelib.adapters.s3_documents import S3DocumentStore
+        from chalicelib.documents.invoice import Party
+        from chalicelib.services.documents import DocumentService, Series
+
+        s = self.settings
+        return DocumentService(
+            records=DynamoDocumentRecords(),
+            pdfs=S3DocumentStore(s.documents_bucket, kms_key_id=s.documents_kms_key_id or None),
+            clock=self.clock,
+            seller=Party(s.seller_name, s.seller_address, vat_id=s.seller_vat_id or None, email=s.seller_email or None),
+            series=Series(invoice=s.invoice_prefix, receipt=s.receipt_prefix, credit_note=s.credit_note_prefix),
+            timezone=s.shop_timezone,
+            paper=s.paper_size,
         )
 
     @functools.cached_property

@@ -34,14 +34,29 @@ def handle_order_record(record: Any) -> list[dict[str, str]]:
     before = order_from_image(change["OldImage"]) if change.get("OldImage") else None
     container = get_container()
     container.sla.on_order_change(before, after)
+    issued = _issue_documents(container, before, after)
     results = []
     for state, promises in escalations(before, after).items():
         results.append(container.notifications.escalate(after, state, promises))
     for milestone in milestones(before, after):
-        outcome = container.notifications.notify(after, milestone)
+        attachments = []
+        if milestone.kind == "payment_receipt":  # the invoice and receipt travel with the receipt email
+            attachments = container.documents.email_attachments([d for d in issued if d.kind in ("invoice", "receipt")])
+        outcome = container.notifications.notify(after, milestone, attachments)
         get_logger().info("milestone handled", extra={"order_id": after.id, "milestone": milestone.key, **outcome})
         results.append(outcome)
     return results
+
+
+def _issue_documents(container: Any, before: Any, after: Any) -> list[Any]:
+    """Invoice + receipt for a new payment, a credit note per new refund (idempotent by key)."""
+    issued: list[Any] = []
+    seen_payments = {p.provider_ref for p in before.payments} if before else set()
+    if any(p.provider_ref not in seen_payments for p in after.payments):
+        issued += container.documents.issue_for_payment(after)
+    seen_refunds = {r.event_id for r in before.refunds} if before else set()
+    issued += [container.documents.issue_credit_note(after, r) for r in after.refunds if r.event_id not in seen_refunds]
+    return issued
 
 
 def process_order_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ errors about the message or address itself as permanent.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Any
@@ -51,7 +52,9 @@ def _classify(error: Exception) -> Exception:
     return TransientDeliveryError(f"{type(error).__name__}: {error}")
 
 
-def build_mime(sender: str, sender_name: str, to: str, payload: dict[str, Any]) -> bytes:
+def build_mime(
+    sender: str, sender_name: str, to: str, payload: dict[str, Any], load: Callable[[str], bytes] | None = None
+) -> bytes:
     """The raw MIME message: text and HTML alternatives, attachments, List-Unsubscribe."""
     message = EmailMessage()
     message["From"] = formataddr((sender_name, sender))
@@ -65,17 +68,25 @@ def build_mime(sender: str, sender_name: str, to: str, payload: dict[str, Any]) 
     message.add_alternative(payload["html"], subtype="html")
     for attachment in payload.get("attachments", []):
         maintype, _, subtype = attachment["content_type"].partition("/")
-        message.add_attachment(
-            base64.b64decode(attachment["data"]),
-            maintype=maintype,
-            subtype=subtype,
-            filename=attachment["filename"],
-        )
+        # Documents travel as S3 keys in the stored payload (items stay small) and are read at send time.
+        if "s3_key" in attachment and load is not None:
+            data = load(attachment["s3_key"])
+        else:
+            data = base64.b64decode(attachment["data"])
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=attachment["filename"])
     return message.as_bytes()
 
 
 class SesMailer:
-    def __init__(self, sender: str, sender_name: str, configuration_set: str | None = None, client: Any = None):
+    def __init__(
+        self,
+        sender: str,
+        sender_name: str,
+        configuration_set: str | None = None,
+        client: Any = None,
+        attachment_loader: Callable[[str], bytes] | None = None,
+    ):
+        self.attachment_loader = attachment_loader
         self.sender = sender
         self.sender_name = sender_name
         self.configuration_set = configuration_set
@@ -90,7 +101,9 @@ class SesMailer:
         request: dict[str, Any] = {
             "FromEmailAddress": self.sender,
             "Destination": {"ToAddresses": [to]},
-            "Content": {"Raw": {"Data": build_mime(self.sender, self.sender_name, to, payload)}},
+            "Content": {
+                "Raw": {"Data": build_mime(self.sender, self.sender_name, to, payload, self.attachment_loader)}
+            },
         }
         if self.configuration_set:
             request["ConfigurationSetName"] = self.configuration_set

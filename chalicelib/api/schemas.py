@@ -345,6 +345,21 @@ class SmsInboundOut(Out):
     action: str | None = Field(examples=["opt_out", "opt_in", None])
 
 
+class DocumentOut(Out):
+    id: str = Field(examples=["doc_01JD3M5X8Q2W7Y6Z4K9N0P1R2S"])
+    kind: Literal["invoice", "receipt", "credit_note"]
+    number: str = Field(examples=["INV-2026-000123"])
+    issued_at: Timestamp
+    total: int = Field(description="minor units; negative for a credit note")
+    currency: str
+    download_url: str | None = Field(description="presigned, expires in at most 300 s; null until the PDF is stored")
+
+
+class DocumentListOut(Out):
+    order_id: str
+    items: list[DocumentOut]
+
+
 class WebhookAck(Out):
     received: bool
     outcome: str = Field(examples=["applied", "duplicate", "already_recorded"])

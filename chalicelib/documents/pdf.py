@@ -167,10 +167,9 @@ def render_pdf(document: Document, options: RenderOptions | None = None) -> byte
 
 class _Format:
     def __init__(self, locale: str, timezone: str, currency: str):
-        from chalicelib.notify.i18n import _safe_locale, language_of
-
-        self.language = language_of(locale) if language_of(locale) in LABELS else "en"
-        self.locale = _safe_locale(locale)
+        language = locale.replace("_", "-").split("-")[0].lower()
+        self.language = language if language in LABELS else "en"
+        self.locale = _babel_locale(locale)
         self.zone = ZoneInfo(timezone)
         self.currency = currency
 
@@ -200,6 +199,19 @@ class _Format:
         from babel.dates import format_datetime
 
         return str(format_datetime(moment.astimezone(self.zone), format="medium", tzinfo=self.zone, locale=self.locale))
+
+
+@functools.lru_cache(maxsize=64)
+def _babel_locale(locale: str) -> str:
+    """A locale Babel knows ("de-DE" → "de_DE"); unknown ones fall back to English."""
+    from babel import Locale, UnknownLocaleError
+
+    candidate = locale.replace("-", "_")
+    try:
+        Locale.parse(candidate)
+    except (UnknownLocaleError, ValueError):
+        return "en"
+    return candidate
 
 
 @functools.lru_cache(maxsize=4096)

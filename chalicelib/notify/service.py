@@ -10,7 +10,7 @@ can repeat that one message: providers offer no idempotency key to prevent it.)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from html import escape
 from typing import Any
@@ -89,23 +89,36 @@ class NotificationService:
             outcome[channel] = self.send(claim) if claimed else "duplicate"
         return outcome
 
-    def notify(self, order: Order, milestone: Milestone) -> dict[str, str]:
-        """Deliver one milestone on every channel; returns what happened per channel."""
+    def notify(self, order: Order, milestone: Milestone, attachments: Sequence[dict[str, str]] = ()) -> dict[str, str]:
+        """Deliver one milestone on every channel; returns what happened per channel.
+
+        `attachments` (email only) are references ({filename, content_type, s3_key})."""
         preferences = self.preferences.get(order.customer.id)
         if preferences.locale:
             order = replace(order, customer=replace(order.customer, locale=preferences.locale))
         return {
-            channel: self._deliver(order, milestone, channel, preferences.email, preferences.sms)
+            channel: self._deliver(order, milestone, channel, preferences.email, preferences.sms, attachments)
             for channel in CHANNELS
         }
 
-    def _deliver(self, order: Order, milestone: Milestone, channel: str, email_on: bool, sms_on: bool) -> str:
+    def _deliver(
+        self,
+        order: Order,
+        milestone: Milestone,
+        channel: str,
+        email_on: bool,
+        sms_on: bool,
+        attachments: Sequence[dict[str, str]] = (),
+    ) -> str:
         now = self.clock.now()
         claim = Claim(order.id, f"{milestone.key}#{channel}", milestone.kind, channel, order.customer.id, {}, 0)
         reason = self._skip_reason(order, channel, email_on, sms_on)
         if reason:
             return "skipped" if self.records.skip(claim, reason, now=now) else "duplicate"
-        claim = replace(claim, payload=self._compose(order, milestone, channel))
+        payload = self._compose(order, milestone, channel)
+        if channel == EMAIL and attachments:
+            payload["attachments"] = [dict(attachment) for attachment in attachments]
+        claim = replace(claim, payload=payload)
         if not self.records.claim(claim, now=now, lease_seconds=LEASE_SECONDS):
             return "duplicate"
         return self.send(claim)

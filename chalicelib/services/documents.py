@@ -87,6 +87,7 @@ class OrderDocuments:
 
     customer_id: str | None
     documents: list[IssuedDocument]
+    order_image: dict[str, Any] | None = None  # the order item as read (DynamoDB JSON), for pages that show it
 
 
 class DocumentNumberingError(Exception):

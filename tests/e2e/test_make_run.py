@@ -65,9 +65,7 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _request(
-    method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
-) -> tuple[int, Any]:
+def _request(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - http://127.0.0.1
     request.add_header("Accept", "application/json")
@@ -210,9 +208,7 @@ def test_an_order_placed_over_http_can_be_read_by_its_customer(stack: Stack) -> 
     assert order["ship_by"].endswith("Z") and order["deliver_by"].endswith("Z")
     assert order["ship_by"] < order["deliver_by"]
     assert order["holds"] == []  # the seeded catalogue knows MUG-1 at this price, with stock
-    assert order["total"] == (
-        order["subtotal"] - order["discount_total"] + order["shipping_fee"] + order["tax_total"]
-    )
+    assert order["total"] == (order["subtotal"] - order["discount_total"] + order["shipping_fee"] + order["tax_total"])
 
     customer = {"Authorization": f"Bearer {_token(stack, 'customer', 'cus_alice')}"}
     status, read = _request("GET", f"{stack.url}/v1/orders/{order['id']}", headers=customer)

@@ -30,6 +30,12 @@ CATALOG = {
 def aws(settings_env: None) -> Iterator[None]:
     with mock_aws():
         ensure_table(boto3.client("dynamodb"), "ordercare-test")
+        # What the local stack provisions: the documents bucket, the sender, the ops topic.
+        boto3.client("s3").create_bucket(
+            Bucket="ordercare-local-documents", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
+        )
+        boto3.client("ses").verify_email_identity(EmailAddress="orders@ordercare.local")
+        boto3.client("sns").create_topic(Name="ordercare-local-ops")
         yield
 
 

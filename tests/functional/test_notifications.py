@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from email import message_from_string, policy
 from typing import Any
 
-import boto3
 import pytest
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
@@ -31,7 +30,6 @@ REGION = "eu-central-1"
 
 @pytest.fixture
 def tap(api: Api) -> Iterator[StreamTap]:
-    boto3.client("ses").verify_email_identity(EmailAddress="orders@ordercare.local")
     stream = StreamTap("ordercare-test")
     stream.new_records()  # the catalogue seeding is history
     yield stream

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from app import sla_sweep
@@ -20,8 +19,6 @@ from tests.functional.test_notifications import emails, timeline
 
 @pytest.fixture
 def tap(api: Api) -> Iterator[StreamTap]:
-    boto3.client("ses").verify_email_identity(EmailAddress="orders@ordercare.local")
-    boto3.client("sns").create_topic(Name="ordercare-local-ops")
     stream = StreamTap("ordercare-test")
     stream.new_records()
     yield stream

@@ -345,7 +345,20 @@ def test_a_page_costs_one_read_and_a_bad_link_none(api: Api) -> None:
     page_of(api, order)  # warm: the container is built once per Lambda instance
     with counting() as calls:
         assert page_of(api, order).status == 200
-    assert dict(calls) == {"GetItem": 1}
+    assert dict(calls) == {"Query": 1}  # the order and its documents together
     with counting() as calls:
         assert track(api, _expired(order["id"])).status == 404
     assert dict(calls) == {}
+
+
+def test_paid_order_page_links_its_invoice_and_receipt(api: Api) -> None:
+    from tests.functional.stream_tools import StreamTap, drain
+    from tests.functional.test_lifecycle_api import pay
+
+    tap = StreamTap("ordercare-test")
+    order = place(api)
+    assert pay(api, order).status_code == 201
+    drain(tap)
+    html = page_of(api, order).html
+    assert 'data-document="invoice"' in html and 'data-document="receipt"' in html
+    assert "INV-2026-" in html and "X-Amz-Expires=300" in html

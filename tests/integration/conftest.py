@@ -49,9 +49,7 @@ def dynamodb_local_endpoint(aws_test_environment: None) -> Iterator[str]:
 def dynamodb_client(dynamodb_local_endpoint: str) -> Any:
     import boto3
 
-    return boto3.session.Session().client(
-        "dynamodb", endpoint_url=dynamodb_local_endpoint, region_name="eu-central-1"
-    )
+    return boto3.session.Session().client("dynamodb", endpoint_url=dynamodb_local_endpoint, region_name="eu-central-1")
 
 
 @pytest.fixture

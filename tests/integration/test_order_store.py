@@ -53,9 +53,7 @@ def _container(table: str) -> Container:
     return container
 
 
-def _place(
-    container: Container, key: str | None = None, quantity: int = 2, sku: str = "MUG-1"
-) -> dict[str, Any]:
+def _place(container: Container, key: str | None = None, quantity: int = 2, sku: str = "MUG-1") -> dict[str, Any]:
     price = container.catalog.get(sku).unit_price
     command = PlaceOrder(
         customer=Customer("cus_it", "it@example.com", "Integration", None, "de-DE"),
@@ -76,9 +74,7 @@ def _pay(container: Container, order_id: str, key: str | None = None) -> Any:
     order = container.orders.get(order_id)
     payment = Payment(order.totals.total, "card", f"pi_{uuid.uuid4().hex[:8]}", datetime.now(UTC))
     request = IdempotentRequest("web", key or str(uuid.uuid4()), {"order_id": order_id})
-    return container.orders.pay(
-        order_id, payment, request, "storefront:web", lambda o: {"status": str(o.status)}
-    )
+    return container.orders.pay(order_id, payment, request, "storefront:web", lambda o: {"status": str(o.status)})
 
 
 def _processing(container: Container, quantity: int = 2, sku: str = "MUG-1") -> str:
@@ -138,9 +134,7 @@ def test_sixteen_threads_ship_the_same_order_once(real_store: Container) -> None
     order_id = _processing(real_store, quantity=3, sku="BOOK-1")
     results, errors = _race(
         16,
-        lambda i: real_store.orders.ship(
-            order_id, "dhl", f"RACE{i:02d}{uuid.uuid4().hex[:6]}", None, "agent:a"
-        ),
+        lambda i: real_store.orders.ship(order_id, "dhl", f"RACE{i:02d}{uuid.uuid4().hex[:6]}", None, "agent:a"),
     )
     assert len(results) == 1, errors
     assert len(errors) == 15 and all(isinstance(error, ConflictError) for error in errors), errors

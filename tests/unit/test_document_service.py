@@ -195,3 +195,38 @@ def test_the_default_renderer_makes_real_pdfs(records: InMemoryDocumentRecords, 
     invoice, receipt = service.issue_for_payment(paid_order())
     assert pdfs.get_pdf(invoice.s3_key).startswith(b"%PDF-")
     assert pdfs.get_pdf(receipt.s3_key).startswith(b"%PDF-")
+
+
+def test_document_settings_from_the_environment() -> None:
+    from chalicelib.settings import Settings
+
+    settings = Settings.from_env(
+        {
+            "OC_SELLER_NAME": "Shop Ltd",
+            "OC_SELLER_ADDRESS": "1 High St | London SW1A 1AA |United Kingdom",
+            "OC_SELLER_VAT_ID": "GB123",
+            "OC_PAPER_SIZE": "letter",
+            "OC_INVOICE_PREFIX": "RE",
+        }
+    )
+    assert settings.seller_name == "Shop Ltd"
+    assert settings.seller_address == ("1 High St", "London SW1A 1AA", "United Kingdom")
+    assert (settings.seller_vat_id, settings.paper_size, settings.invoice_prefix) == ("GB123", "Letter", "RE")
+    assert (settings.credit_note_prefix, settings.receipt_prefix) == ("CN", "RCT")
+    with pytest.raises(ValueError, match="A4"):
+        Settings.from_env({"OC_PAPER_SIZE": "A5"})
+
+
+def test_document_modules_stay_free_of_aws_and_frameworks() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "chalicelib" / "documents"
+    for path in root.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert name.split(".")[0] not in ("boto3", "botocore", "pynamodb", "chalice"), (path.name, name)

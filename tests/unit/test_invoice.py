@@ -183,8 +183,8 @@ def test_partial_refunds_credit_proportionally_and_end_exactly_at_the_invoice() 
     # the first refund is spread over both rates roughly by their share of the invoice
     shares = {t.rate_bps: -(t.net + t.tax) for t in notes[0].taxes}
     gross = {t.rate_bps: t.gross for t in invoice.taxes}
-    for rate, amount in shares.items():
-        assert abs(Fraction(amount) - Fraction(1000 * gross[rate], invoice.total)) <= 1
+    for rate_bps, amount in shares.items():
+        assert abs(Fraction(amount) - Fraction(1000 * gross[rate_bps], invoice.total)) <= 1
     assert all(row.kind == "refund" and row.description == "re_1" for row in notes[0].rows)
 
 

@@ -183,3 +183,45 @@ def test_rendering_is_not_imported_by_the_app_or_the_documents_service() -> None
     )
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_pre_cut_fonts_embed_exactly_what_fontTools_itself_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`_Embedded` skips fpdf2's own subsetting of the already-cut font; through a real fontTools
+    font (fpdf2 subsets it again) the PDF must come out byte for byte the same."""
+    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+
+    from chalicelib.documents import pdf
+
+    documents = [invoice("de-DE"), invoice("en-US", name="Алексей Müller ₹"), invoice("zz", name="漢 Zoë Արամ ש")]
+    fast = [render_pdf(document) for document in documents]
+
+    def through_fonttools(target: object) -> None:
+        for style in pdf.FONT_FILES:
+            font = target.fonts[f"{pdf.FAMILY}{style}"]  # type: ignore[attr-defined]
+            names = frozenset(font.subset.get_all_glyph_names())
+            base_names, base = pdf._base_font(style)
+            source = base if names <= base_names else pdf._font_bytes(style)
+            data, _ = pdf._cut(source, glyphs=sorted(names), keep_names=True)  # fpdf2 looks glyphs up by name
+            font.ttfont = TTFont(io.BytesIO(data), recalcTimestamp=False, recalcBBoxes=False, lazy=True)
+
+    monkeypatch.setattr(pdf, "_embed_subsets", through_fonttools)
+    assert [render_pdf(document) for document in documents] == fast
+
+
+def test_the_subset_cache_does_not_change_the_bytes() -> None:
+    from chalicelib.documents import pdf
+
+    document = invoice("en-GB", name="Ŝŭbset Çäché")
+    warm = render_pdf(document)
+    pdf._subset_font.cache_clear()
+    pdf._base_font.cache_clear()
+    assert render_pdf(document) == warm
+
+
+def test_scripts_outside_the_base_subset_still_print() -> None:
+    from chalicelib.documents import pdf
+
+    name = "Արամ ხაჩატურიანი"  # Armenian and Georgian: in DejaVu Sans, not in the base cut
+    assert any(ord(char) not in range(low, high + 1) for char in name for low, high in pdf.BASE_RANGES)
+    text = text_of(render_pdf(invoice("en-US", name=name)))
+    assert name in text

@@ -5,9 +5,9 @@
   ORDER#<order id> / DOC#credit_note#<refund event>    a credit note
   SEQ#<prefix>#<year> / #SEQ                            a series' last number
 
-A number is taken in the same TransactWriteItems that writes the record: the
-counter moves from n to n+1 only if it still holds n, and the record is put
-only if it does not exist. Either both happen or neither, so numbers are
+A number is taken in the same TransactWriteItems that writes the record (and
+its `document_issued` timeline entry): the counter moves from n to n+1 only if
+it still holds n, and the record is put only if it does not exist. Either both happen or neither, so numbers are
 gap-free and unique, and a retry (or a second worker) never takes a second one.
 """
 
@@ -24,8 +24,9 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo.models import OrderItem, TableItem
-from chalicelib.adapters.dynamo.repositories import ORDER_SK, order_pk
+from chalicelib.adapters.dynamo.repositories import ORDER_SK, order_pk, timeline_item
 from chalicelib.documents.invoice import KINDS, DocumentKind, format_number
+from chalicelib.domain.orders import DomainEvent
 from chalicelib.services.documents import (
     DocumentNumberingError,
     IssuedDocument,
@@ -90,6 +91,14 @@ def _document(item: DocumentItem) -> IssuedDocument:
         pdf_stored=bool(item.pdf_stored),
         reference=item.reference,
     )
+
+
+def _issued_event(new: NewDocument, number: str) -> DomainEvent:
+    """The timeline entry written in the same transaction as the document."""
+    data = {"kind": new.kind, "number": number, "document_id": new.id, "total": new.total, "currency": new.currency}
+    if new.reference:
+        data["reference"] = new.reference
+    return DomainEvent("document_issued", new.issued_at, "documents", data)
 
 
 def _codes(error: TransactWriteError) -> list[str | None]:
@@ -158,6 +167,7 @@ class DynamoDocumentRecords:
                         condition=(SequenceItem.last == last) if last else SequenceItem.pk.does_not_exist(),
                     )
                     transaction.save(item, condition=DocumentItem.pk.does_not_exist())
+                    transaction.save(timeline_item(new.order_id, _issued_event(new, number)))
             except TransactWriteError as error:
                 codes = _codes(error)
                 if not codes or not any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in codes):
@@ -197,16 +207,17 @@ class DynamoDocumentRecords:
             },
         }
         customer_id: str | None = None
+        order_image: dict[str, Any] | None = None
         documents: list[IssuedDocument] = []
         while True:
             response = client.query(**kwargs)
             for raw in response.get("Items", []):
                 sk = raw["sk"]["S"]
                 if sk == ORDER_SK:
-                    customer_id = raw["customer_id"]["S"]
+                    customer_id, order_image = raw["customer_id"]["S"], raw
                 elif sk.startswith(DOC_PREFIX):
                     documents.append(_document(DocumentItem.from_raw_data(raw)))
             if not response.get("LastEvaluatedKey"):
                 break
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return OrderDocuments(customer_id=customer_id, documents=documents)
+        return OrderDocuments(customer_id=customer_id, documents=documents, order_image=order_image)

@@ -248,10 +248,21 @@ MODELS: tuple[type[TableItem], ...] = (
 )
 
 
+def _all_models() -> list[type[TableItem]]:
+    """Every model on the table, including those declared in other adapter modules."""
+    found: list[type[TableItem]] = []
+    pending: list[type[TableItem]] = [TableItem]
+    while pending:
+        model = pending.pop()
+        found.append(model)
+        pending.extend(model.__subclasses__())
+    return found
+
+
 def configure(table_name: str, region: str | None = None) -> None:
     """Point every model at the real table. Endpoints come from botocore's own
     configuration (e.g. AWS_ENDPOINT_URL_DYNAMODB locally)."""
-    for model in MODELS:
+    for model in _all_models():
         model.Meta.table_name = table_name
         model.Meta.region = region
         model._connection = None  # rebuilt lazily with the new settings

@@ -395,8 +395,9 @@ class DynamoOrderRepository:
         for raw in response.get("Items", []):
             if raw["sk"]["S"] == ORDER_SK:
                 order = order_from_item(OrderItem.from_raw_data(raw))
-            else:
+            elif raw["sk"]["S"].startswith(EVENT_PREFIX):
                 entries.append(timeline_entry(TimelineItem.from_raw_data(raw)))
+            # else: a document (DOC#… sorts between the order and its events); it has its own route
         return order, Page(items=entries, last_key=_plain_key(response.get("LastEvaluatedKey")))
 
 

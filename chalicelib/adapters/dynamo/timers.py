@@ -104,7 +104,7 @@ class DynamoTimerStore:
     def advance(self, through: datetime) -> None:
         SweepCursorItem(pk=CURSOR_PK, sk=CURSOR_SK, type="sweep_cursor", through=through).save()
 
-    def act(self, timer: Timer, now: datetime, estimate: datetime | None) -> str:
+    def act(self, timer: Timer, now: datetime, estimate: datetime | None, *, _retried: bool = False) -> str:
         """Flag the order for a due timer and delete the timer, atomically, once.
 
         Returns "acted", "stale" (the order moved on; timer removed) or "done" (another sweep had it)."""
@@ -130,9 +130,11 @@ class DynamoTimerStore:
             codes = [getattr(reason, "code", None) for reason in error.cancellation_reasons or []]
             if codes and codes[0] == "ConditionalCheckFailed":
                 return "done"
+            if "TransactionConflict" in codes and not _retried:
+                return self.act(timer, now, estimate, _retried=True)  # a concurrent sweep or write; once more
             if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
                 if estimate is not None:  # maybe only the estimate is no longer news: flag without it
-                    return self.act(timer, now, None)
+                    return self.act(timer, now, None, _retried=_retried)
                 return self.discard(timer)
             raise
         return "acted"

@@ -1,0 +1,223 @@
+"""Full order lifecycle through the local stack's real pieces: throughput and stream-processing lag.
+
+DynamoDB Local (its real stream), moto's server in this process for SES/SESv2/SNS/S3
+(started and provisioned exactly as `make run` does: local/stack.py), and the stream
+replayer delivering the table's stream to app.order_events with the stack's polling
+defaults. N orders go place -> pay -> processing -> ship -> carrier "delivered" through
+the service layer (DRIVERS threads, as concurrent API requests would), each change
+producing its email (confirmation, receipt, shipped, delivered).
+
+* lifecycle_orders_per_s: N ÷ (first write -> last notification sent);
+* stream_lag_p50/p95_ms: for every milestone, the order change's write (the service
+  call returned) -> its `notification_sent` timeline entry's `at` (taken just before
+  the SES call; both from this process's clock).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import statistics
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+ORDERS = 50
+DRIVERS = 4
+PACED = 20
+TABLE = "ordercare-bench-pipeline"
+MILESTONES = ("order_confirmation", "payment_receipt", "shipped", "delivered")
+
+
+@contextmanager
+def _environment() -> Iterator[None]:
+    """Restore os.environ afterwards; keep the app's INFO logs and moto's access log off the output."""
+    from chalicelib.observability import get_logger
+
+    saved = dict(os.environ)
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    get_logger()  # built now, at that level, if it was not before
+    loggers = [logging.getLogger(name) for name in ("ordercare", "werkzeug")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _sent_emails(emulator_url: str) -> int:
+    with urllib.request.urlopen(f"{emulator_url}/moto-api/data.json", timeout=10) as response:  # noqa: S310 - local
+        return len(json.load(response).get("ses", {}).get("RawMessage", []))
+
+
+def _lifecycle(container: Any, n: int) -> dict[str, Any]:
+    """One order from placement to delivery; when each milestone's change was written."""
+    from chalicelib.domain.address import Address
+    from chalicelib.domain.orders import Customer, Payment
+    from chalicelib.services.orders import CarrierUpdate, IdempotentRequest, PlaceOrder
+
+    orders = container.orders
+    written: dict[str, Any] = {}
+    command = PlaceOrder(
+        customer=Customer(f"cus_{n}", f"bench{n}@example.com", "Bench Kunde", None, "de-DE"),
+        currency="EUR",
+        lines=[("MUG-1", 2, 1299)],
+        shipping_address=Address("Bench Kunde", "Hauptstr. 1", "Berlin", "10115", "DE"),
+        shipping_method="standard",
+        shipping_fee=499,
+        discounts=[],
+    )
+    request = IdempotentRequest("web", str(uuid.uuid4()), {"n": n})
+    _, placed = orders.place(command, request, "storefront:web", lambda o: {"id": o.id, "total": o.totals.total})
+    written["order_confirmation"] = datetime.now(UTC)
+    order_id = placed["id"]
+    payment = Payment(placed["total"], "card", f"pi_{uuid.uuid4().hex[:10]}", datetime.now(UTC))
+    orders.pay(
+        order_id,
+        payment,
+        IdempotentRequest("web", str(uuid.uuid4()), {"order_id": order_id}),
+        "storefront:web",
+        lambda o: {},
+    )
+    written["payment_receipt"] = datetime.now(UTC)
+    orders.start_processing(order_id, "agent:bench")
+    _, shipment = orders.ship(order_id, "dhl", f"TRK{uuid.uuid4().hex[:12].upper()}", None, "agent:bench")
+    written["shipped"] = datetime.now(UTC)
+    update = CarrierUpdate(str(uuid.uuid4()), shipment.tracking_number, "delivered", datetime.now(UTC), None)
+    if orders.carrier_event(update) != "applied":
+        raise AssertionError(f"carrier event not applied to {order_id}")
+    written["delivered"] = datetime.now(UTC)
+    return {"id": order_id, **written}
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def run() -> list[str]:
+    from chalicelib.bootstrap import get_container, reset_container
+    from chalicelib.domain.catalog import CatalogItem
+    from local.dynamodb_local import DynamoDBLocal
+    from local.processes import free_port
+    from local.stack import _DROPPED_ENV, StackConfig, _provision, _start_emulator, app_environment
+    from local.streams import StreamReplayer, consumers_from_app
+
+    config = StackConfig(api_port=free_port(), ddb_port=free_port(), aws_port=free_port())
+    with _environment():
+        os.environ.update(app_environment(config, os.environ))
+        for name in _DROPPED_ENV:
+            os.environ.pop(name, None)
+        os.environ["OC_TABLE_NAME"] = TABLE
+        reset_container()
+        ddb = DynamoDBLocal(config.ddb_port, startup_timeout=90).start()
+        emulator = _start_emulator(config)
+        replayer: StreamReplayer | None = None
+        try:
+            _provision(config, dict(os.environ))
+            import app
+
+            container = get_container()
+            container.catalog.upsert(CatalogItem("MUG-1", "Mug", 1299, "EUR", 10**6, 1900))
+            replayer = StreamReplayer(
+                TABLE,
+                consumers_from_app(app),
+                endpoint_url=config.dynamodb_url,
+                region=config.region,
+                failures_path=None,
+            ).start()
+
+            # Warm-up: clients, templates and the stream's shard, as a running stack has them.
+            _lifecycle(container, -1)
+            sent = len(MILESTONES)
+            _wait_for_emails(config.emulator_url, sent, replayer)
+
+            # 1. Throughput: a burst of ORDERS lifecycles from DRIVERS threads.
+            started = datetime.now(UTC)
+            with ThreadPoolExecutor(DRIVERS) as pool:
+                burst = list(pool.map(lambda n: _lifecycle(container, n), range(ORDERS)))
+            sent += len(MILESTONES) * ORDERS
+            _drain(config.emulator_url, sent, replayer)
+            burst_lags, last_sent = _lags(burst)
+            elapsed = (last_sent - started).total_seconds()
+            throughput = ORDERS / elapsed
+
+            # 2. Lag: orders arriving one at a time at half that rate, as a pipeline that keeps up sees them.
+            interval = 2 / throughput
+            paced: list[dict[str, Any]] = []
+            for n in range(PACED):
+                tick = time.monotonic()
+                paced.append(_lifecycle(container, ORDERS + n))
+                time.sleep(max(0.0, interval - (time.monotonic() - tick)))
+            sent += len(MILESTONES) * PACED
+            _drain(config.emulator_url, sent, replayer)
+            lags, _ = _lags(paced)
+            if replayer.failures:
+                raise AssertionError(f"{len(replayer.failures)} stream batches went to the failure destination")
+        finally:
+            if replayer is not None:
+                replayer.stop()
+            emulator.stop()
+            ddb.stop()
+            reset_container()
+
+    load = f"{ORDERS} orders x {len(MILESTONES)} emails from {DRIVERS} threads at once"
+    pace = f"{PACED} orders, one every {interval:.2f} s (half the burst rate), replayer polling every 0.2 s"
+    return [
+        f"lifecycle_orders_per_s: {throughput:.1f} ({load}: {elapsed:.1f} s to the last email; "
+        f"lag in the burst p50 {statistics.median(burst_lags):.0f} ms, p95 {_percentile(burst_lags, 0.95):.0f} ms)",
+        f"stream_lag_p50_ms: {statistics.median(lags):.0f} (order change written -> its email sent; {pace})",
+        f"stream_lag_p95_ms: {_percentile(lags, 0.95):.0f} (max {max(lags):.0f}, {len(lags)} milestones)",
+    ]
+
+
+def _drain(emulator_url: str, expected: int, replayer: Any) -> None:
+    """Every expected email sent, the stream idle, and not one email more."""
+    _wait_for_emails(emulator_url, expected, replayer)
+    if not replayer.wait_until_idle(timeout=30) or _sent_emails(emulator_url) != expected:
+        raise AssertionError(f"expected exactly {expected} emails, moto has {_sent_emails(emulator_url)}")
+
+
+def _lags(orders: list[dict[str, Any]]) -> tuple[list[float], datetime]:
+    """Milliseconds from each change's write to its `notification_sent` entry; the last send.
+
+    The entries are read straight from the table (not through the timeline route)."""
+    from chalicelib.adapters.dynamo.models import TimelineItem
+    from chalicelib.adapters.dynamo.repositories import EVENT_PREFIX, order_pk
+
+    lags: list[float] = []
+    last = datetime.min.replace(tzinfo=UTC)
+    for order in orders:
+        entries = TimelineItem.query(order_pk(order["id"]), TimelineItem.sk.startswith(EVENT_PREFIX))
+        sent = {e.data.get("template"): e.at for e in entries if e.kind == "notification_sent"}
+        if set(sent) != set(MILESTONES):
+            raise AssertionError(f"order {order['id']}: notifications sent {sorted(sent)}")
+        lags += [(sent[milestone] - order[milestone]).total_seconds() * 1000 for milestone in MILESTONES]
+        last = max(last, *sent.values())
+    return lags, last
+
+
+def _wait_for_emails(emulator_url: str, count: int, replayer: Any, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while _sent_emails(emulator_url) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"only {_sent_emails(emulator_url)} of {count} emails after {timeout:.0f} s: {replayer.stats()}"
+            )
+        time.sleep(0.1)
+
+
+if __name__ == "__main__":
+    for figure in run():
+        print(figure, flush=True)

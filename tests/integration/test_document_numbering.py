@@ -1,0 +1,173 @@
+"""Document numbers on a real DynamoDB engine: gap-free and unique under concurrent writers,
+exactly one invoice per order under replays; the same contract on the in-memory fake."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from chalicelib.documents.invoice import Document
+from chalicelib.services.documents import DocumentRecords, DocumentService, NewDocument
+from tests.document_fakes import AT, SELLER, FakePdfStore, FixedClock, InMemoryDocumentRecords, paid_order
+
+pytestmark = pytest.mark.timeout(240)
+THREADS = 20
+
+
+def _render(document: Document) -> bytes:
+    return f"%PDF {document.number}".encode()
+
+
+@pytest.fixture
+def dynamo_records(
+    dynamodb_local_endpoint: str, table_name: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DocumentRecords]:
+    from chalicelib.adapters.dynamo import models
+    from chalicelib.adapters.dynamo.documents import DynamoDocumentRecords
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local_endpoint)
+    models.configure(table_name, "eu-central-1")
+    yield DynamoDocumentRecords()
+
+
+@pytest.fixture(params=["fake", "dynamodb_local"])
+def records(request: pytest.FixtureRequest) -> DocumentRecords:
+    if request.param == "fake":
+        return InMemoryDocumentRecords()
+    records: DocumentRecords = request.getfixturevalue("dynamo_records")
+    return records
+
+
+def _service(records: DocumentRecords, pdfs: FakePdfStore | None = None) -> DocumentService:
+    return DocumentService(records, pdfs or FakePdfStore(), FixedClock(), SELLER, renderer=_render)
+
+
+def _new(order_id: str, key: str = "invoice", prefix: str = "INV") -> NewDocument:
+    return NewDocument(
+        id=f"doc_{order_id}_{key}",
+        order_id=order_id,
+        kind="invoice",
+        key=key,
+        prefix=prefix,
+        year=2026,
+        issued_at=AT,
+        total=1234,
+        currency="EUR",
+        s3_key=f"documents/{order_id}/{key}.pdf",
+    )
+
+
+# --- the contract, on the fake and on DynamoDB Local ------------------------------------------
+
+
+def test_records_contract(records: DocumentRecords) -> None:
+    first = records.issue(_new("ord_a"))
+    assert first.number == "INV-2026-000001" and not first.pdf_stored
+    assert records.issue(_new("ord_a")) == first  # same key: the existing record, no new number
+    assert records.get("ord_a", "invoice") == first
+    assert records.get("ord_a", "receipt#x") is None
+    second = records.issue(_new("ord_b"))
+    assert second.number == "INV-2026-000002"
+    assert records.issue(_new("ord_b", "credit_note#e1", "CN")).number == "CN-2026-000001"
+    other_year = records.issue(NewDocument(**{**_new("ord_c").__dict__, "year": 2027}))
+    assert other_year.number == "INV-2027-000001"
+    stored = records.mark_stored(first)
+    assert stored.pdf_stored and records.get("ord_a", "invoice") == stored
+    assert [doc.key for doc in records.list_for_order("ord_b")] == ["credit_note#e1", "invoice"]
+
+
+def test_concurrent_invoices_for_different_orders_are_gap_free(records: DocumentRecords) -> None:
+    service = _service(records)
+    orders = [paid_order(f"ord_{i:02d}", provider_ref=f"pi_{i}") for i in range(THREADS)]
+    barrier = threading.Barrier(THREADS)
+
+    def issue(order: Any) -> list[Any]:
+        barrier.wait()
+        return service.issue_for_payment(order)
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        results = list(pool.map(issue, orders))
+    invoices = sorted(docs[0].number for docs in results)
+    receipts = sorted(docs[1].number for docs in results)
+    assert invoices == [f"INV-2026-{n:06d}" for n in range(1, THREADS + 1)]
+    assert receipts == [f"RCT-2026-{n:06d}" for n in range(1, THREADS + 1)]
+    for order, docs in zip(orders, results, strict=True):
+        assert [doc.number for doc in records.list_for_order(order.id) if doc.kind == "invoice"] == [docs[0].number]
+
+
+def test_concurrent_workers_on_the_same_order_issue_one_invoice(records: DocumentRecords) -> None:
+    pdfs = FakePdfStore()
+    service = _service(records, pdfs)
+    order = paid_order("ord_same")
+    barrier = threading.Barrier(THREADS)
+
+    def issue(_: int) -> list[Any]:
+        barrier.wait()
+        return service.issue_for_payment(order)
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        results = list(pool.map(issue, range(THREADS)))
+    assert {docs[0].number for docs in results} == {"INV-2026-000001"}
+    assert {docs[1].number for docs in results} == {"RCT-2026-000001"}
+    documents = records.list_for_order(order.id)
+    assert sorted(doc.kind for doc in documents) == ["invoice", "receipt"]
+    assert all(doc.pdf_stored for doc in documents)
+    # the next order continues the series: no number was burnt by the losers
+    assert service.issue_for_payment(paid_order("ord_next", provider_ref="pi_next"))[0].number == "INV-2026-000002"
+
+
+def test_replays_give_one_invoice_per_paid_order(records: DocumentRecords) -> None:
+    service = _service(records)
+    orders = [paid_order(f"ord_replay_{i}", provider_ref=f"pi_r{i}") for i in range(5)]
+    for _ in range(3):
+        for order in orders:
+            service.issue_for_payment(order)
+    numbers = []
+    for order in orders:
+        documents = records.list_for_order(order.id)
+        assert sorted(doc.kind for doc in documents) == ["invoice", "receipt"]
+        numbers += [doc.number for doc in documents if doc.kind == "invoice"]
+    assert sorted(numbers) == [f"INV-2026-{n:06d}" for n in range(1, 6)]
+
+
+# --- DynamoDB only: the single read behind the API route, and real PDFs ------------------------
+
+
+def test_owner_and_documents_in_one_query(
+    dynamodb_local_endpoint: str, table_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.adapters.dynamo.documents import DynamoDocumentRecords
+    from chalicelib.adapters.dynamo.models import TableItem
+    from chalicelib.domain.orders import Payment
+    from chalicelib.services.orders import IdempotentRequest
+    from tests.integration.test_order_store import _container, _place
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local_endpoint)
+    container = _container(table_name)
+    order_id = _place(container)["id"]
+    order = container.orders.get(order_id)
+    payment = Payment(order.totals.total, "card", "pi_it", AT)
+    container.orders.pay(order_id, payment, IdempotentRequest("web", "k1", {}), "storefront:web", lambda o: {})
+    order = container.orders.get(order_id)
+    container.orders.timeline(order_id, customer_id=None, limit=5, cursor=None)  # EVENT# items exist
+
+    records = DynamoDocumentRecords()
+    service = DocumentService(records, FakePdfStore(), FixedClock(), SELLER)  # real PDFs
+    issued = service.issue_for_payment(order)
+    calls: list[str] = []
+    low_level = TableItem._get_connection().connection.client
+    low_level.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    found = records.for_order(order_id)
+    assert calls == ["Query"]
+    assert found.customer_id == "cus_it"
+    assert [doc.number for doc in found.documents] == sorted(doc.number for doc in issued)
+    assert records.for_order("ord_missing").customer_id is None
+    # issuing is on the order's timeline, written in the same transaction, once
+    service.issue_for_payment(order)
+    entries, _ = container.orders.timeline(order_id, customer_id="cus_it", limit=100, cursor=None)
+    issued_entries = [entry.data for entry in entries if entry.kind == "document_issued"]
+    assert sorted(entry["number"] for entry in issued_entries) == sorted(doc.number for doc in issued)
