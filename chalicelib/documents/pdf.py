@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.documents.invoice import CreditNote, Document, Invoice, Party, Receipt, Row, TaxLine
+from chalicelib.locales import babel_locale
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -169,7 +170,7 @@ class _Format:
     def __init__(self, locale: str, timezone: str, currency: str):
         language = locale.replace("_", "-").split("-")[0].lower()
         self.language = language if language in LABELS else "en"
-        self.locale = _babel_locale(locale)
+        self.locale = babel_locale(locale)
         self.zone = ZoneInfo(timezone)
         self.currency = currency
 
@@ -199,19 +200,6 @@ class _Format:
         from babel.dates import format_datetime
 
         return str(format_datetime(moment.astimezone(self.zone), format="medium", tzinfo=self.zone, locale=self.locale))
-
-
-@functools.lru_cache(maxsize=64)
-def _babel_locale(locale: str) -> str:
-    """A locale Babel knows ("de-DE" → "de_DE"); unknown ones fall back to English."""
-    from babel import Locale, UnknownLocaleError
-
-    candidate = locale.replace("-", "_")
-    try:
-        Locale.parse(candidate)
-    except (UnknownLocaleError, ValueError):
-        return "en"
-    return candidate
 
 
 @functools.lru_cache(maxsize=4096)

@@ -7,11 +7,12 @@ imported on first use: it is large, and only message rendering needs it.
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from chalicelib.locales import babel_locale
 
 DEFAULT_LANGUAGE = "en"
 
@@ -112,10 +113,6 @@ def language_of(locale: str) -> str:
     return language if language in STRINGS else DEFAULT_LANGUAGE
 
 
-def babel_locale(locale: str) -> str:
-    return locale.replace("-", "_")
-
-
 class Formatter:
     """Formats money and dates for one customer locale in the shop's timezone."""
 
@@ -132,23 +129,11 @@ class Formatter:
         from babel.numbers import format_currency, get_currency_precision
 
         amount = Decimal(minor_units).scaleb(-get_currency_precision(currency))
-        return str(format_currency(amount, currency, locale=_safe_locale(self.locale)))
+        return str(format_currency(amount, currency, locale=babel_locale(self.locale)))
 
     def date(self, moment: datetime | None) -> str:
         if moment is None:
             return ""
         from babel.dates import format_date
 
-        return str(format_date(moment.astimezone(self.zone).date(), format="full", locale=_safe_locale(self.locale)))
-
-
-@functools.lru_cache(maxsize=64)
-def _safe_locale(locale: str) -> str:
-    """A locale Babel knows; unknown ones fall back to English rather than failing a message."""
-    from babel import Locale, UnknownLocaleError
-
-    try:
-        Locale.parse(babel_locale(locale))
-        return babel_locale(locale)
-    except (UnknownLocaleError, ValueError):
-        return DEFAULT_LANGUAGE
+        return str(format_date(moment.astimezone(self.zone).date(), format="full", locale=babel_locale(self.locale)))

@@ -8,11 +8,12 @@ follow English conventions too, so a page never mixes two languages.
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from chalicelib.locales import babel_locale
 
 DEFAULT_LANGUAGE = "en"
 
@@ -219,19 +220,6 @@ def lang_attribute(locale: str | None) -> str:
     return f"{parts[0].lower()}-{region}" if region else parts[0].lower()
 
 
-@functools.lru_cache(maxsize=64)
-def _babel_locale(lang: str) -> Any:
-    """A Babel Locale for a `lang` attribute; its language alone, then English, when unknown."""
-    from babel import Locale, UnknownLocaleError
-
-    for candidate in (lang.replace("-", "_"), lang.split("-")[0], DEFAULT_LANGUAGE):
-        try:
-            return Locale.parse(candidate)
-        except (UnknownLocaleError, ValueError):
-            continue
-    raise LookupError("Babel has no English locale data")  # pragma: no cover - Babel always has "en"
-
-
 class Localizer:
     """Wording, money and dates for one customer locale, with times in the shop's timezone."""
 
@@ -248,7 +236,7 @@ class Localizer:
         from babel.numbers import format_currency, get_currency_precision
 
         amount = Decimal(minor_units).scaleb(-get_currency_precision(currency))
-        return str(format_currency(amount, currency, locale=_babel_locale(self.lang)))
+        return str(format_currency(amount, currency, locale=babel_locale(self.lang)))
 
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.zone)
@@ -257,19 +245,19 @@ class Localizer:
         """A full date, "Friday, 4 December 2026" / "Freitag, 4. Dezember 2026"."""
         from babel.dates import format_date
 
-        return str(format_date(self.local(moment).date(), format="full", locale=_babel_locale(self.lang)))
+        return str(format_date(self.local(moment).date(), format="full", locale=babel_locale(self.lang)))
 
     def short_date(self, moment: datetime) -> str:
         """Day and month, "Nov 30" / "30. Nov."."""
         from babel.dates import format_skeleton
 
-        return str(format_skeleton("MMMd", self.local(moment), locale=_babel_locale(self.lang)))
+        return str(format_skeleton("MMMd", self.local(moment), locale=babel_locale(self.lang)))
 
     def date_time(self, moment: datetime) -> str:
         """Weekday, day, month and time, "Mon, Nov 30, 11:00" / "Mo., 30. Nov., 11:00"."""
         from babel.dates import format_skeleton, format_time, get_datetime_format
 
-        locale, local = _babel_locale(self.lang), self.local(moment)
+        locale, local = babel_locale(self.lang), self.local(moment)
         day = format_skeleton("MMMEd", local, locale=locale)
         clock = format_time(local, format="short", locale=locale)
         return str(get_datetime_format("medium", locale=locale)).replace("{1}", day).replace("{0}", clock)
@@ -277,4 +265,4 @@ class Localizer:
     def zone_name(self) -> str:
         from babel.dates import get_timezone_name
 
-        return str(get_timezone_name(self.zone, width="long", locale=_babel_locale(self.lang)))
+        return str(get_timezone_name(self.zone, width="long", locale=babel_locale(self.lang)))

@@ -34,11 +34,11 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
-from chalice.cdk import Chalice
 from chalice.utils import to_cfn_resource_name
 from constructs import Construct
 
 from infra.stacks.config import EXAMPLE_SENDER, StageConfig
+from infra.stacks.packaging import PrunedChalice
 
 SERVICE = "ordercare"
 METRICS_NAMESPACE = "OrderCare"
@@ -135,7 +135,7 @@ class OrderCareStack(cdk.Stack):
         self.secrets = self._secrets()
         self._sms_settings()
 
-        self.chalice = Chalice(
+        self.chalice = PrunedChalice(
             self,
             "ChaliceApp",
             source_dir=os.fspath(source_dir),

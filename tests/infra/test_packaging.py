@@ -1,0 +1,56 @@
+"""The pruning applied to `chalice package`'s zips before deployment."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("chalice.cdk")
+
+from infra.stacks.packaging import dropped, prune_zip  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "python/lib/python3.11/site-packages/botocore/client.py",
+        "botocore-1.44.5.dist-info/METADATA",
+        "boto3/__init__.py",
+        "s3transfer/manager.py",
+        "jmespath/parser.py",
+        "babel/locale-data/fr_FR.dat",
+        "python/lib/python3.11/site-packages/babel/locale-data/ja.dat",
+    ],
+)
+def test_dropped(name: str) -> None:
+    assert dropped(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "app.py",
+        "chalicelib/adapters/messaging.py",
+        "babel/locale-data/root.dat",
+        "babel/locale-data/de_DE.dat",
+        "babel/locale-data/en_GB.dat",
+        "babel/numbers.py",
+        "pynamodb/models.py",
+        "aws_lambda_powertools/utilities/boto3_stuff.py",
+    ],
+)
+def test_kept(name: str) -> None:
+    assert not dropped(name)
+
+
+def test_prune_zip_rewrites_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "deployment.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in ("app.py", "botocore/client.py", "babel/locale-data/fr.dat", "babel/locale-data/de.dat"):
+            archive.writestr(name, "x" * 1000)
+    before, after = prune_zip(str(path))
+    assert after < before
+    with zipfile.ZipFile(path) as archive:
+        assert sorted(archive.namelist()) == ["app.py", "babel/locale-data/de.dat"]
