@@ -287,6 +287,7 @@ def cancel_order(call: Call, order_id: str) -> Response:
     roles=STAFF,
     responses={200: s.OrderOut},
     tags=("lifecycle",),
+    idempotency="optional",
 )
 def start_processing(call: Call, order_id: str) -> Response:
     return _order_response(call, get_container().orders.start_processing(order_id, call.actor))
@@ -301,6 +302,7 @@ def start_processing(call: Call, order_id: str) -> Response:
     request=s.ReleaseHoldIn,
     responses={200: s.OrderOut},
     tags=("lifecycle",),
+    idempotency="optional",
 )
 def release_hold(call: Call, order_id: str, code: str) -> Response:
     body: s.ReleaseHoldIn = call.body
@@ -316,6 +318,7 @@ def release_hold(call: Call, order_id: str, code: str) -> Response:
     request=s.ShipmentIn,
     responses={201: s.OrderOut},
     tags=("lifecycle",),
+    idempotency="optional",
 )
 def create_shipment(call: Call, order_id: str) -> Response:
     body: s.ShipmentIn = call.body
@@ -483,7 +486,7 @@ def _verify_inbound_sms(request: Any, settings: Any) -> dict[str, Any]:
     from chalicelib.notify.inbound import inbound_message
 
     return inbound_message(
-        request.headers, raw_bytes(request), settings.sms_inbound_secrets, sns_enabled=not settings.is_local
+        request.headers, raw_bytes(request), settings.sms_inbound_secrets, settings.sms_inbound_topic_arns
     )
 
 

@@ -110,6 +110,7 @@ class Settings:
     sms_sender_id: str = ""
     sms_daily_cap: int = 5
     sms_inbound_secrets: tuple[str, ...] = ("local-sms-inbound-secret",)
+    sms_inbound_topic_arns: tuple[str, ...] = ()  # SNS topics replies arrive on (AWS); none: SNS refused
     local_emulator_url: str = ""  # the local stack's moto server (outbox); empty in AWS
     ops_email: str = "ops@ordercare.local"
     ops_topic_arn: str = "arn:aws:sns:eu-central-1:123456789012:ordercare-local-ops"
@@ -169,6 +170,7 @@ class Settings:
             sms_daily_cap=int(get("SMS_DAILY_CAP", str(default.sms_daily_cap))),
             sms_inbound_secrets=_csv(env.get("SMS_INBOUND_SECRET", ",".join(default.sms_inbound_secrets))),
             local_emulator_url=get("LOCAL_EMULATOR_URL", default.local_emulator_url),
+            sms_inbound_topic_arns=_csv(get("SMS_INBOUND_TOPIC_ARNS", "")),
             ops_email=get("OPS_EMAIL", default.ops_email),
             ops_topic_arn=get("OPS_TOPIC_ARN", default.ops_topic_arn),
             idempotency_ttl_hours=int(get("IDEMPOTENCY_TTL_HOURS", str(default.idempotency_ttl_hours))),
@@ -230,6 +232,10 @@ def get_settings() -> Settings:
     re-read (through Powertools' cache) so rotations take effect without a redeploy."""
     settings = _local_settings()
     if settings.is_local:
+        if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and not settings.local_emulator_url:
+            # Deployed without OC_ENVIRONMENT=aws: the local defaults (dev token key,
+            # webhook secrets) are public, so refuse to run rather than accept them.
+            raise ConfigurationError("running in AWS Lambda with OC_ENVIRONMENT=local")
         return settings
     return _with_secrets(settings, os.environ)
 

@@ -414,10 +414,12 @@ class LocalStack:
         ]
         return "\n".join(lines)
 
-    def watch(self) -> None:
-        """Return when a child dies (raising StackError); signals raise `_Stop`."""
+    def watch(self, stopping: threading.Event) -> None:
+        """Return when a child dies (raising StackError); signals raise `_Stop` (and set `stopping`,
+        which is checked too, in case the handler's exception was lost in a library's cleanup)."""
         while True:
-            time.sleep(0.5)
+            if stopping.wait(0.5):
+                raise _Stop("signal")
             if self.api is not None and self.api.poll() is not None:
                 raise StackError(f"`chalice local` exited unexpectedly with code {self.api.returncode}")
             if self.dynamodb is not None and not self.dynamodb.running():
@@ -477,7 +479,7 @@ def main() -> int:
         stack.start()
         sys.stdout.write(stack.banner() + "\n")
         sys.stdout.flush()
-        stack.watch()
+        stack.watch(stopping)
     except _Stop as stop:
         logger.info("%s received: stopping", stop)
     except StackError as exc:

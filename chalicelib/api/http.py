@@ -109,7 +109,7 @@ class Call:
         raw = self.query.get(name)
         if raw is None:
             return default
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not low <= int(raw) <= high:
             raise ValidationError(
                 f"'{name}' must be an integer from {low} to {high}",
                 details=[{"field": name, "value": raw[:50]}],
@@ -159,7 +159,7 @@ def parse_body(
         raw = b"{}"
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequestError("request body is not valid JSON", code="malformed_json") from exc
     try:
         return model.model_validate(data), data
@@ -217,6 +217,8 @@ def endpoint(
             assert current is not None
             try:
                 call = _prepare_call(current, doc, verify)
+                if doc.idempotency == "optional" and call.header(IDEMPOTENCY_HEADER):
+                    return _idempotent(call, lambda: view(call, **params))
                 return view(call, **params)
             except OrderCareError as error:
                 return error_response(error)
@@ -228,6 +230,29 @@ def endpoint(
         return view
 
     return decorator
+
+
+def _idempotent(call: Call, run: Callable[[], Response]) -> Response:
+    """Honour an optional Idempotency-Key: a retry gets the first response, another body 409.
+
+    (Routes where it is required keep the record in the same transaction as the change.)"""
+    from chalicelib.bootstrap import get_container
+    from chalicelib.services.orders import IdempotentRequest
+
+    orders = get_container().orders
+    request = IdempotentRequest(
+        call.caller.subject,
+        call.idempotency_key(),
+        {"path": call.request.path, "body": raw_bytes(call.request).decode()},
+    )
+    if orders.idempotency.get(request.principal, request.key) is not None:
+        status, body = orders.replay(request)
+        return json_response(status, body)
+    response = run()
+    if response.status_code < 300:
+        body = json.loads(response.body) if isinstance(response.body, str) else response.body
+        orders.idempotency.put(orders.stored(request, response.status_code, body))
+    return response
 
 
 def _hmac_check(secrets: Callable[[Settings], tuple[str, ...]]) -> Callable[[Request, Settings], None]:

@@ -167,12 +167,21 @@ CarrierStatus = Literal["in_transit", "out_for_delivery", "delivered", "exceptio
 EventId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
 
 
+def _plausible(moment: datetime) -> datetime:
+    if not datetime(2000, 1, 1, tzinfo=UTC) <= moment <= datetime(2100, 1, 1, tzinfo=UTC):
+        raise ValueError("must lie between 2000 and 2100")
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
+
+
 class CarrierWebhookIn(Strict):
     event_id: EventId
     tracking_number: Annotated[str, Field(min_length=1, max_length=64)]
     status: CarrierStatus
-    occurred_at: AwareDatetime
-    estimated_delivery: AwareDatetime | None = None
+    occurred_at: Moment
+    estimated_delivery: Moment | None = None
 
 
 class PaymentWebhookIn(Strict):

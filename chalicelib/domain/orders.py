@@ -201,6 +201,13 @@ class Order:
     def can_transition(self, target: OrderStatus) -> bool:
         return target in TRANSITIONS[self.status]
 
+    def ensure_can(self, target: OrderStatus) -> None:
+        """Raise IllegalTransitionError unless the order may move to `target` (shipping: or ship again)."""
+        if target == OrderStatus.SHIPPED and self.status == OrderStatus.PARTIALLY_SHIPPED:
+            return
+        if not self.can_transition(target):
+            self.transition(target, self.placed_at, "check")  # raises, naming the current status
+
     def transition(self, target: OrderStatus, at: datetime, actor: str, **data: Any) -> None:
         """Move to `target` or raise IllegalTransitionError naming the current status."""
         if not self.can_transition(target):

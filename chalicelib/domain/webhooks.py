@@ -41,7 +41,11 @@ def verify_signature(
             timestamp = value
         elif name == "v1":
             candidates.append(value)
-    if timestamp is None or not timestamp.isdigit() or not candidates:
+    if (
+        timestamp is None
+        or not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12)
+        or not candidates
+    ):
         raise UnauthorizedError(f"malformed {HEADER} header", code="invalid_signature")
     if abs(now - int(timestamp)) > tolerance:
         raise UnauthorizedError("signature timestamp outside the allowed window", code="invalid_signature")

@@ -13,11 +13,12 @@ import functools
 import json
 import re
 import time
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
-from chalicelib.domain.errors import UnauthorizedError, ValidationError
-from chalicelib.domain.webhooks import verify_signature
+from chalicelib.domain.errors import BadRequestError, UnauthorizedError, ValidationError
+from chalicelib.domain.webhooks import TOLERANCE_SECONDS, verify_signature
 
 # The industry-standard keywords (CTIA) plus common European ones.
 STOP_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "STOPP", "ARRET"})
@@ -61,8 +62,18 @@ def _certificate(url: str) -> Any:
         return x509.load_pem_x509_certificate(response.read())
 
 
-def verify_sns_envelope(envelope: dict[str, Any], fetch_certificate: Any = _certificate) -> None:
-    """Raise UnauthorizedError unless the envelope carries a valid SNS signature."""
+def verify_sns_envelope(
+    envelope: dict[str, Any], topics: tuple[str, ...], now: float, fetch_certificate: Any = _certificate
+) -> None:
+    """Raise UnauthorizedError unless the envelope is fresh, from one of our topics, and validly signed."""
+    if str(envelope.get("TopicArn", "")) not in topics:
+        raise UnauthorizedError("SNS message from a topic that is not ours", code="invalid_signature")
+    try:
+        sent = datetime.fromisoformat(str(envelope.get("Timestamp", "")).replace("Z", "+00:00")).timestamp()
+    except ValueError as exc:
+        raise UnauthorizedError("SNS message without a valid Timestamp", code="invalid_signature") from exc
+    if abs(now - sent) > TOLERANCE_SECONDS:
+        raise UnauthorizedError("SNS message outside the allowed time window", code="invalid_signature")
     url = str(envelope.get("SigningCertURL", ""))
     parsed = urlparse(url)
     if parsed.scheme != "https" or not _CERT_HOST.match(parsed.hostname or "") or not url.endswith(".pem"):
@@ -77,20 +88,22 @@ def verify_sns_envelope(envelope: dict[str, Any], fetch_certificate: Any = _cert
         fetch_certificate(url).public_key().verify(
             signature, sns_string_to_sign(envelope), padding.PKCS1v15(), algorithm
         )
-    except (InvalidSignature, ValueError) as exc:
+    except (InvalidSignature, ValueError, OSError) as exc:  # OSError: the certificate could not be fetched
         raise UnauthorizedError("SNS signature does not match", code="invalid_signature") from exc
 
 
-def inbound_message(headers: Any, raw: bytes, hmac_secrets: tuple[str, ...], sns_enabled: bool) -> dict[str, Any]:
+def inbound_message(
+    headers: Any, raw: bytes, hmac_secrets: tuple[str, ...], sns_topics: tuple[str, ...]
+) -> dict[str, Any]:
     """The verified inner SMS message ({originationNumber, messageBody, …}) from either transport."""
     try:
         document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationError("request body is not valid JSON", code="malformed_json") from exc
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadRequestError("request body is not valid JSON", code="malformed_json") from exc
     if headers.get("x-amz-sns-message-type"):
-        if not sns_enabled or not isinstance(document, dict):
+        if not sns_topics or not isinstance(document, dict):
             raise UnauthorizedError("SNS delivery is not configured here", code="invalid_signature")
-        verify_sns_envelope(document)
+        verify_sns_envelope(document, sns_topics, time.time())
         if document.get("Type") != "Notification":
             return {"sns_type": document.get("Type"), "subscribe_url": document.get("SubscribeURL")}
         try:

@@ -16,7 +16,7 @@ from html import escape
 from typing import Any
 
 from chalicelib.domain.orders import Order
-from chalicelib.domain.privacy import mask_email, mask_phone
+from chalicelib.domain.privacy import mask_email, mask_phone, mask_text
 from chalicelib.notify.milestones import Milestone
 from chalicelib.notify.ports import (
     CHANNELS,
@@ -77,6 +77,8 @@ class NotificationService:
         )
         outcome = {}
         for channel, to in ((OPS_EMAIL, self.ops.email), (OPS_TOPIC, self.ops.topic_arn)):
+            if not to:
+                continue  # e.g. no ops address configured: the topic still carries the alert
             payload = {
                 "to": to,
                 "masked_to": to,
@@ -164,7 +166,7 @@ class NotificationService:
         try:
             message_id = self._transmit(claim)
         except PermanentDeliveryError as error:
-            self.records.finish(claim, "failed", now=now, message_id=None, reason=error.message)
+            self.records.finish(claim, "failed", now=now, message_id=None, reason=mask_text(error.message))
             return "failed"
         except TransientDeliveryError:
             if claim.attempts >= MAX_ATTEMPTS:

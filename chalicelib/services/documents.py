@@ -35,7 +35,7 @@ from chalicelib.documents.invoice import (
     build_receipt,
 )
 from chalicelib.domain.errors import NotFoundError
-from chalicelib.domain.ids import new_id
+from chalicelib.domain.ids import has_prefix, new_id
 from chalicelib.domain.orders import Order, Payment, Refund
 from chalicelib.services.ports import Clock
 
@@ -87,7 +87,6 @@ class OrderDocuments:
 
     customer_id: str | None
     documents: list[IssuedDocument]
-    order_image: dict[str, Any] | None = None  # the order item as read (DynamoDB JSON), for pages that show it
 
 
 class DocumentNumberingError(Exception):
@@ -270,6 +269,8 @@ class DocumentService:
 
         One read: the order item and its documents come from the same Query.
         """
+        if not has_prefix(order_id, "ord"):
+            raise NotFoundError("order not found")
         found = self.records.for_order(order_id)
         if found.customer_id is None or (customer_id is not None and found.customer_id != customer_id):
             raise NotFoundError("order not found")

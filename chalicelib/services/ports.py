@@ -112,6 +112,10 @@ class OrderRepository(Protocol):
 
     def order_id_for_tracking(self, tracking_number: str) -> str | None: ...
 
+    def event_seen(self, event_key: str) -> bool:
+        """Whether a webhook event with this key was applied already."""
+        ...
+
     def list_for_customer(
         self, customer_id: str, *, limit: int, start: dict[str, Any] | None, status: str | None
     ) -> Page: ...
@@ -123,3 +127,5 @@ class OrderRepository(Protocol):
 
 class IdempotencyStore(Protocol):
     def get(self, principal: str, key: str) -> StoredResponse | None: ...
+
+    def put(self, response: StoredResponse) -> None: ...

@@ -16,8 +16,8 @@ from chalice.app import Blueprint
 
 from chalicelib.api.http import Call, endpoint
 from chalicelib.bootstrap import get_container
+from chalicelib.domain.errors import NotFoundError
 from chalicelib.web.links import order_id_from_token
-from chalicelib.web.tracking import DocumentLink
 
 if TYPE_CHECKING:
     from chalice.app import Response
@@ -78,26 +78,19 @@ def shop_name(call: Call) -> str:
     return name if isinstance(name, str) else ""
 
 
-def find_order(token: str, call: Call) -> tuple[Order, list[DocumentLink]] | None:
-    """The order a valid link names, with download links for its documents (one Query).
+def find_order(token: str, call: Call) -> Order | None:
+    """The order a valid link names (one GetItem).
 
-    The signed link is the proof of ownership here; document URLs are presigned
-    for at most 300 s, and the page is cached privately for 60 s only."""
+    Invoices and receipts are not linked from this public page: a tracking link is
+    long-lived and travels by SMS, while the PDFs carry name and street address; they
+    are attached to the payment email and listed, behind login, by /documents."""
     order_id = order_id_from_token(token, call.settings.link_secrets, now=time.time())
     if order_id is None:
         return None
-    from chalicelib.pipeline import order_from_image
-
-    service = get_container().documents
-    found = service.records.for_order(order_id)
-    if found.order_image is None:
+    try:
+        return get_container().orders.get(order_id)
+    except NotFoundError:
         return None
-    links = [
-        DocumentLink(document.kind, document.number, url)
-        for document in found.documents
-        if (url := service.download_url(document)) is not None
-    ]
-    return order_from_image(found.order_image), links
 
 
 @endpoint(
@@ -111,15 +104,12 @@ def find_order(token: str, call: Call) -> tuple[Order, list[DocumentLink]] | Non
     tags=("tracking",),
 )
 def tracking_page(call: Call, token: str) -> Response:
-    found = find_order(token, call)
-    if found is None:
+    order = find_order(token, call)
+    if order is None:
         return not_found(call)
     from chalicelib.web.render import render_tracking
     from chalicelib.web.tracking import build_tracking_view
 
-    order, documents = found
     settings = call.settings
-    view = build_tracking_view(
-        order, now=datetime.now(UTC), timezone=settings.shop_timezone, shop_name=shop_name(call), documents=documents
-    )
+    view = build_tracking_view(order, now=datetime.now(UTC), timezone=settings.shop_timezone, shop_name=shop_name(call))
     return html_response(200, render_tracking(view))

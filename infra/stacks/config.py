@@ -32,6 +32,10 @@ class StageConfig:
     shop_timezone: str = "Europe/Berlin"
     shop_currency: str = "EUR"
     shop_name: str = "OrderCare Demo Shop"
+    # The seller printed on invoices: legal name, address lines separated by "|", VAT id.
+    seller_name: str = "OrderCare Demo Shop GmbH"
+    seller_address: str = ""
+    seller_vat_id: str = ""
     # SES: a verified domain (DKIM records to publish) or, without one, the sender address itself.
     ses_domain: str = ""
     ses_sender: str = EXAMPLE_SENDER

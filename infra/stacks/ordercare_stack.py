@@ -398,6 +398,12 @@ class OrderCareStack(cdk.Stack):
             "OC_SENDER_EMAIL": self.config.ses_sender,
             "OC_SMS_SENDER_ID": self.config.sms_sender_id,
             "OC_SES_CONFIGURATION_SET": self.configuration_set.configuration_set_name,
+            # Escalations: the topic (its subscribers, incl. ops_email) and a direct email.
+            "OC_OPS_TOPIC_ARN": self.ops_topic.topic_arn,
+            "OC_OPS_EMAIL": self.config.ops_email,
+            "OC_SELLER_NAME": self.config.seller_name,
+            "OC_SELLER_ADDRESS": self.config.seller_address,
+            "OC_SELLER_VAT_ID": self.config.seller_vat_id,
             "POWERTOOLS_SERVICE_NAME": SERVICE,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",

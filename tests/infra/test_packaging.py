@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("chalice.cdk")
 
-from infra.stacks.packaging import dropped, prune_zip  # noqa: E402
+from infra.stacks.packaging import dropped, prune_zip
 
 
 @pytest.mark.parametrize(

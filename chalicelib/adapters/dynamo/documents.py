@@ -207,17 +207,16 @@ class DynamoDocumentRecords:
             },
         }
         customer_id: str | None = None
-        order_image: dict[str, Any] | None = None
         documents: list[IssuedDocument] = []
         while True:
             response = client.query(**kwargs)
             for raw in response.get("Items", []):
                 sk = raw["sk"]["S"]
                 if sk == ORDER_SK:
-                    customer_id, order_image = raw["customer_id"]["S"], raw
+                    customer_id = raw["customer_id"]["S"]
                 elif sk.startswith(DOC_PREFIX):
                     documents.append(_document(DocumentItem.from_raw_data(raw)))
             if not response.get("LastEvaluatedKey"):
                 break
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return OrderDocuments(customer_id=customer_id, documents=documents, order_image=order_image)
+        return OrderDocuments(customer_id=customer_id, documents=documents)

@@ -22,6 +22,7 @@ from chalicelib.domain.orders import DomainEvent
 from chalicelib.notify.ports import Claim, Preferences
 
 PENDING_PREFIX = "NOTIFY#PENDING#"
+PENDING_DAYS = 7  # a message still pending after a week of retries is reported, not lost
 PREFS_SK = "#PREFS"
 SMS_SK = "#SMS"
 
@@ -172,7 +173,8 @@ class DynamoNotificationRecords:
 
     def due(self, now: datetime, limit: int) -> list[Claim]:
         claims: list[Claim] = []
-        for day in (now.date() - timedelta(days=1), now.date()):
+        for age in range(PENDING_DAYS, -1, -1):  # oldest first
+            day = now.date() - timedelta(days=age)
             results = NotificationItem.pending.query(
                 f"{PENDING_PREFIX}{day.isoformat()}",
                 NotificationItem.gsi1sk <= _stamp(now),

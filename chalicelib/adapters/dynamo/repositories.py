@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo.models import (
@@ -352,6 +352,13 @@ class DynamoOrderRepository:
         except OrderItem.DoesNotExist:
             return None
 
+    def event_seen(self, event_key: str) -> bool:
+        try:
+            ProcessedEventItem.get(f"WEBHOOK#{event_key}", "#EVENT", consistent_read=True)
+            return True
+        except ProcessedEventItem.DoesNotExist:
+            return False
+
     def order_id_for_tracking(self, tracking_number: str) -> str | None:
         try:
             return str(TrackingItem.get(tracking_pk(tracking_number), "#TRACKING").order_id)
@@ -374,31 +381,36 @@ class DynamoOrderRepository:
         return Page(items=items, last_key=_plain_key(results.last_evaluated_key))
 
     def timeline(self, order_id: str, *, limit: int, start: dict[str, Any] | None) -> tuple[Order | None, Page]:
-        """One Query. The first page starts at the order item (#ORDER sorts before
-        EVENT#), so ownership is checked without a second read; later pages hold events only."""
+        """Usually one Query. The range starts at the order item (#ORDER sorts before EVENT#),
+        so the first page checks ownership without a second read. Documents (DOC#…) sort in
+        between: they are skipped, and the query goes on until the page is full."""
         client = TableItem._get_connection().connection.client
         kwargs: dict[str, Any] = {
             "TableName": TableItem.Meta.table_name,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
             "ExpressionAttributeValues": {
                 ":pk": {"S": order_pk(order_id)},
-                ":low": {"S": EVENT_PREFIX if start else ORDER_SK},
+                ":low": {"S": ORDER_SK},
                 ":high": {"S": f"{EVENT_PREFIX}~"},
             },
-            "Limit": limit if start else limit + 1,
         }
         if start:
             kwargs["ExclusiveStartKey"] = _typed_key(start, {"pk", "sk"})
-        response = client.query(**kwargs)
         order: Order | None = None
         entries: list[TimelineEntry] = []
-        for raw in response.get("Items", []):
-            if raw["sk"]["S"] == ORDER_SK:
-                order = order_from_item(OrderItem.from_raw_data(raw))
-            elif raw["sk"]["S"].startswith(EVENT_PREFIX):
-                entries.append(timeline_entry(TimelineItem.from_raw_data(raw)))
-            # else: a document (DOC#… sorts between the order and its events); it has its own route
-        return order, Page(items=entries, last_key=_plain_key(response.get("LastEvaluatedKey")))
+        last_key: dict[str, Any] | None = None
+        while True:
+            wanted = limit - len(entries) + (0 if start or order is not None else 1)
+            response = client.query(**kwargs, Limit=wanted)
+            for raw in response.get("Items", []):
+                if raw["sk"]["S"] == ORDER_SK:
+                    order = order_from_item(OrderItem.from_raw_data(raw))
+                elif raw["sk"]["S"].startswith(EVENT_PREFIX):
+                    entries.append(timeline_entry(TimelineItem.from_raw_data(raw)))
+            last_key = response.get("LastEvaluatedKey")
+            if last_key is None or len(entries) >= limit:
+                return order, Page(items=entries, last_key=_plain_key(last_key))
+            kwargs["ExclusiveStartKey"] = last_key
 
 
 def tracking_pk(tracking_number: str) -> str:
@@ -448,6 +460,14 @@ class DynamoIdempotencyStore:
             body=item.response,
             expires_at=expires_at,
         )
+
+    def put(self, response: StoredResponse) -> None:
+        """Keep a response for its key; the first one stored wins."""
+        try:
+            _idempotency_item(response).save(condition=IdempotencyItem.pk.does_not_exist())
+        except PutError as error:
+            if "ConditionalCheckFailed" not in str(error.cause_response_code or error):
+                raise
 
 
 # --- catalogue ---------------------------------------------------------------------
