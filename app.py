@@ -167,6 +167,11 @@ def place_order(call: Call) -> Response:
     return json_response(status, body)
 
 
+def _owner_filter(call: Call) -> str | None:
+    """Customers act on their own orders only; staff on any."""
+    return call.caller.subject if call.caller.role == "customer" else None
+
+
 @endpoint(
     app,
     "/v1/orders/{order_id}",
@@ -177,8 +182,7 @@ def place_order(call: Call) -> Response:
     tags=("orders",),
 )
 def get_order(call: Call, order_id: str) -> Response:
-    owner = call.caller.subject if call.caller.role == "customer" else None
-    order = get_container().orders.get(order_id, customer_id=owner)
+    order = get_container().orders.get(order_id, customer_id=_owner_filter(call))
     return json_response(200, present_order(call.settings, order))
 
 
@@ -225,11 +229,6 @@ def _list_owner(call: Call) -> str | None:
     if not customer_id:
         raise ValidationError("customer_id is required", details=[{"field": "customer_id"}])
     return customer_id
-
-
-def _owner_filter(call: Call) -> str | None:
-    """Customers act on their own orders only; staff on any."""
-    return call.caller.subject if call.caller.role == "customer" else None
 
 
 def _order_response(call: Call, order: Any, status: int = 200) -> Response:

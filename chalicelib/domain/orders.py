@@ -55,7 +55,6 @@ class OrderOnHoldError(ConflictError):
 WAIVABLE_HOLDS = frozenset({"price_mismatch", "invalid_address", "unsupported_country"})
 # Progress of a parcel; carrier events never move a shipment backwards.
 SHIPMENT_PROGRESS = {"shipped": 0, "in_transit": 1, "out_for_delivery": 2, "delivered": 3}
-CARRIER_STATUSES = ("in_transit", "out_for_delivery", "delivered", "exception", "delayed")
 MAX_CARRIER_EVENTS = 50
 
 

@@ -74,8 +74,7 @@ def not_found(call: Call) -> Response:
 
 
 def shop_name(call: Call) -> str:
-    name = getattr(call.settings, "shop_name", "")  # the notifications' setting, where settings have it
-    return name if isinstance(name, str) else ""
+    return call.settings.shop_name
 
 
 def find_order(token: str, call: Call) -> Order | None:
