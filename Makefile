@@ -60,9 +60,11 @@ token: $(VENV)/.stamp-python
 sweep: $(VENV)/.stamp-python
 	@$(PY) -m local.sweep --at "$(AT)"
 
-# Sign a webhook body for the local stack: make -s sign-webhook KIND=carrier BODY='{"event_id": …}'
+# Sign a webhook body for the local stack: make -s sign-webhook KIND=carrier BODY='{"event_id": …}' [SEND=1]
+# (BODY reaches the script through the environment, so any quotes in it survive.)
+sign-webhook: export BODY := $(BODY)
 sign-webhook: $(VENV)/.stamp-python
-	@$(PY) -m local.webhook --kind "$(KIND)" --body '$(BODY)'
+	@$(PY) -m local.webhook --kind "$(KIND)" $(if $(SEND),--send)
 
 # --- tests ---------------------------------------------------------------------
 lint: $(VENV)/.stamp-python

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
@@ -24,7 +25,9 @@ ROUTES = {"carrier": "/v1/webhooks/carrier", "payment": "/v1/webhooks/payment", 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kind", choices=sorted(ROUTES), required=True)
-    parser.add_argument("--body", required=True, help="the JSON body, exactly as it will be sent")
+    parser.add_argument(
+        "--body", default=os.environ.get("BODY", ""), help="the JSON body, exactly as it will be sent (default: $BODY)"
+    )
     parser.add_argument("--url", default="", help="API base URL (default: OC_PUBLIC_BASE_URL or :8000)")
     parser.add_argument("--send", action="store_true", help="POST it and print the response")
     args = parser.parse_args(argv)

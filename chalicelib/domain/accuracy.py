@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from chalicelib.domain.address import Address, address_problems
 from chalicelib.domain.catalog import CatalogItem
+from chalicelib.domain.money import format_minor
 from chalicelib.domain.orders import Hold, OrderLine
 
 UNKNOWN_SKU = "unknown_sku"
@@ -33,8 +34,8 @@ def check_lines(lines: Sequence[OrderLine], catalog: Mapping[str, CatalogItem], 
             holds.append(
                 Hold(
                     PRICE_MISMATCH,
-                    f"'{line.sku}' costs {item.unit_price} {item.currency} in the catalogue, "
-                    f"the order says {line.unit_price} {currency}",
+                    f"'{line.sku}' costs {format_minor(item.unit_price, item.currency)} in the catalogue, "
+                    f"the order says {format_minor(line.unit_price, currency)}",
                     line.sku,
                 )
             )

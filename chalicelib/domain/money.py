@@ -14,6 +14,43 @@ from dataclasses import dataclass
 BASIS_POINTS = 10_000
 
 
+# ISO 4217 minor-unit exponents that are not 2.
+_EXPONENTS = {
+    **dict.fromkeys(
+        (
+            "BIF",
+            "CLP",
+            "DJF",
+            "GNF",
+            "ISK",
+            "JPY",
+            "KMF",
+            "KRW",
+            "PYG",
+            "RWF",
+            "UGX",
+            "VND",
+            "VUV",
+            "XAF",
+            "XOF",
+            "XPF",
+        ),
+        0,
+    ),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+}
+
+
+def format_minor(amount: int, currency: str) -> str:
+    """12345, "EUR" → "123.45 EUR": minor units made readable (for texts, not for arithmetic)."""
+    exponent = _EXPONENTS.get(currency, 2)
+    sign, units = ("-" if amount < 0 else ""), abs(amount)
+    if exponent == 0:
+        return f"{sign}{units} {currency}"
+    whole, fraction = divmod(units, 10**exponent)
+    return f"{sign}{whole}.{fraction:0{exponent}d} {currency}"
+
+
 def round_half_up(numerator: int, denominator: int) -> int:
     """numerator / denominator rounded half away from zero, in integers (no floats)."""
     if denominator <= 0:

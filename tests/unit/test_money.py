@@ -263,3 +263,12 @@ def test_tax_per_rate_within_one_cent_of_the_exact_figure(order: tuple[list[Pric
     exact = exact_net_by_rate(lines, discount, shipping)
     for tax in totals.taxes:
         assert abs(tax.tax - exact[tax.rate_bps] * tax.rate_bps / 10_000) <= 1, tax
+
+
+def test_format_minor_for_people() -> None:
+    from chalicelib.domain.money import format_minor
+
+    assert format_minor(8900, "EUR") == "89.00 EUR"
+    assert format_minor(-5, "EUR") == "-0.05 EUR"
+    assert format_minor(1234, "JPY") == "1234 JPY"
+    assert format_minor(12345, "KWD") == "12.345 KWD"
