@@ -6,6 +6,7 @@ and response shapes from chalicelib/api/schemas.py, which /openapi.json document
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -18,8 +19,8 @@ from chalicelib.bootstrap import get_container
 from chalicelib.domain.address import Address
 from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.errors import NotFoundError, ValidationError
-from chalicelib.domain.orders import Customer, Discount, OrderStatus, Payment, ShipmentLine
-from chalicelib.services.orders import CarrierUpdate, IdempotentRequest, PaymentEvent, PlaceOrder
+from chalicelib.domain.orders import Customer, Discount, Order, OrderStatus, Payment, ShipmentLine
+from chalicelib.services.orders import CarrierUpdate, PaymentEvent, PlaceOrder, Reply
 from chalicelib.web.routes import tracking_routes
 
 # Powertools' Logger owns the "ordercare" logger (structured JSON); Chalice's own handler would print twice.
@@ -160,7 +161,8 @@ def _place_command(body: s.PlaceOrderIn) -> PlaceOrder:
 )
 def place_order(call: Call) -> Response:
     container = get_container()
-    request = IdempotentRequest(call.caller.subject, call.idempotency_key(), call.raw_json)
+    request = call.idempotent_request()
+    assert request is not None  # required on this route
     status, body = container.orders.place(
         _place_command(call.body), request, call.actor, lambda order: present_order(call.settings, order)
     )
@@ -231,8 +233,11 @@ def _list_owner(call: Call) -> str | None:
     return customer_id
 
 
-def _order_response(call: Call, order: Any, status: int = 200) -> Response:
-    return json_response(status, present_order(call.settings, order))
+def _answer(call: Call, run: Callable[[Reply | None], Order], status: int = 200) -> Response:
+    """Answer with the changed order; an Idempotency-Key's response is stored in the same transaction."""
+    orders = get_container().orders
+    code, body = orders.answer(call.idempotent_request(), lambda o: present_order(call.settings, o), status, run)
+    return json_response(code, body)
 
 
 # --- lifecycle -----------------------------------------------------------------------
@@ -253,7 +258,8 @@ def record_payment(call: Call, order_id: str) -> Response:
     body: s.PaymentIn = call.body
     orders = get_container().orders
     payment = Payment(body.amount, body.method, body.provider_ref, orders.clock.now())
-    request = IdempotentRequest(call.caller.subject, call.idempotency_key(), {"order_id": order_id, **call.raw_json})
+    request = call.idempotent_request()
+    assert request is not None  # required on this route
     status, response = orders.pay(
         order_id, payment, request, call.actor, lambda order: present_order(call.settings, order)
     )
@@ -274,8 +280,8 @@ def record_payment(call: Call, order_id: str) -> Response:
 )
 def cancel_order(call: Call, order_id: str) -> Response:
     body: s.CancelIn = call.body
-    order = get_container().orders.cancel(order_id, body.reason, call.actor, customer_id=_owner_filter(call))
-    return _order_response(call, order)
+    orders, owner = get_container().orders, _owner_filter(call)
+    return _answer(call, lambda reply: orders.cancel(order_id, body.reason, call.actor, customer_id=owner, reply=reply))
 
 
 @endpoint(
@@ -289,7 +295,8 @@ def cancel_order(call: Call, order_id: str) -> Response:
     idempotency="optional",
 )
 def start_processing(call: Call, order_id: str) -> Response:
-    return _order_response(call, get_container().orders.start_processing(order_id, call.actor))
+    orders = get_container().orders
+    return _answer(call, lambda reply: orders.start_processing(order_id, call.actor, reply=reply))
 
 
 @endpoint(
@@ -305,7 +312,8 @@ def start_processing(call: Call, order_id: str) -> Response:
 )
 def release_hold(call: Call, order_id: str, code: str) -> Response:
     body: s.ReleaseHoldIn = call.body
-    return _order_response(call, get_container().orders.release_hold(order_id, code, body.reason, call.actor))
+    orders = get_container().orders
+    return _answer(call, lambda reply: orders.release_hold(order_id, code, body.reason, call.actor, reply=reply))
 
 
 @endpoint(
@@ -322,8 +330,12 @@ def release_hold(call: Call, order_id: str, code: str) -> Response:
 def create_shipment(call: Call, order_id: str) -> Response:
     body: s.ShipmentIn = call.body
     lines = [ShipmentLine(line.sku, line.quantity) for line in body.lines] if body.lines else None
-    order, _ = get_container().orders.ship(order_id, body.carrier, body.tracking_number, lines, call.actor)
-    return _order_response(call, order, 201)
+    orders = get_container().orders
+
+    def run(reply: Reply | None) -> Order:
+        return orders.ship(order_id, body.carrier, body.tracking_number, lines, call.actor, reply=reply)[0]
+
+    return _answer(call, run, 201)
 
 
 @endpoint(

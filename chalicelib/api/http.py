@@ -33,6 +33,8 @@ from chalicelib.settings import Settings, get_settings
 if TYPE_CHECKING:
     from chalice.app import Blueprint, Chalice, Request, Response
 
+    from chalicelib.services.orders import IdempotentRequest
+
 JSON = "application/json"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -75,6 +77,7 @@ class Call:
     raw_json: Any = None
     query: dict[str, str] = field(default_factory=dict)
     verified: Any = None  # what the route's `verify` check extracted (e.g. an SNS message)
+    idempotency: str | None = None  # the route's Idempotency-Key rule: "required", "optional" or None
 
     @property
     def caller(self) -> Principal:
@@ -104,6 +107,20 @@ class Call:
                 details=[{"header": IDEMPOTENCY_HEADER}],
             )
         return key
+
+    def idempotent_request(self) -> IdempotentRequest | None:
+        """The request as an idempotency record knows it (None: optional and not sent).
+
+        One fingerprint for every route: the route, its ids and the parsed body, so the same
+        key on another order or with another body is a 409, not a replay. The view
+        hands it to a service that writes the response in the change's own
+        transaction (`OrderService.answer`): check-then-store is never atomic."""
+        from chalicelib.services.orders import IdempotentRequest
+
+        if not self.header(IDEMPOTENCY_HEADER) and self.idempotency != "required":
+            return None
+        route = {"path": self.request.path, "params": dict(self.request.uri_params or {})}
+        return IdempotentRequest(self.caller.subject, self.idempotency_key(), {**route, "body": self.raw_json})
 
     def query_int(self, name: str, *, default: int, low: int, high: int) -> int:
         raw = self.query.get(name)
@@ -217,8 +234,6 @@ def endpoint(
             assert current is not None
             try:
                 call = _prepare_call(current, doc, verify)
-                if doc.idempotency == "optional" and call.header(IDEMPOTENCY_HEADER):
-                    return _idempotent(call, lambda: view(call, **params))
                 return view(call, **params)
             except OrderCareError as error:
                 return error_response(error)
@@ -230,29 +245,6 @@ def endpoint(
         return view
 
     return decorator
-
-
-def _idempotent(call: Call, run: Callable[[], Response]) -> Response:
-    """Honour an optional Idempotency-Key: a retry gets the first response, another body 409.
-
-    (Routes where it is required keep the record in the same transaction as the change.)"""
-    from chalicelib.bootstrap import get_container
-    from chalicelib.services.orders import IdempotentRequest
-
-    orders = get_container().orders
-    request = IdempotentRequest(
-        call.caller.subject,
-        call.idempotency_key(),
-        {"path": call.request.path, "body": raw_bytes(call.request).decode()},
-    )
-    if orders.idempotency.get(request.principal, request.key) is not None:
-        status, body = orders.replay(request)
-        return json_response(status, body)
-    response = run()
-    if response.status_code < 300:
-        body = json.loads(response.body) if isinstance(response.body, str) else response.body
-        orders.idempotency.put(orders.stored(request, response.status_code, body))
-    return response
 
 
 def _hmac_check(secrets: Callable[[Settings], tuple[str, ...]]) -> Callable[[Request, Settings], None]:
@@ -271,6 +263,7 @@ def _prepare_call(current: Request, doc: RouteDoc, verify: Callable[[Request, Se
     verified = verify(current, settings) if verify is not None else None
     call = Call(request=current, settings=settings, principal=principal, query=dict(current.query_params or {}))
     call.verified = verified
+    call.idempotency = doc.idempotency
     if doc.request is not None:
         call.body, call.raw_json = parse_body(current, doc.request, settings, optional=doc.optional_body)
     return call

@@ -61,6 +61,9 @@ class PlaceOrder:
     discounts: list[Discount]
 
 
+Presenter = Callable[[Order], dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class IdempotentRequest:
     principal: str
@@ -71,6 +74,16 @@ class IdempotentRequest:
     def fingerprint(self) -> str:
         canonical = json.dumps(self.body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass
+class Reply:
+    """An idempotent request being answered: the response is stored in the change's own transaction."""
+
+    request: IdempotentRequest
+    present: Presenter
+    status: int
+    body: dict[str, Any] | None = None  # what the request answers, set when the change is written
 
 
 @dataclass(frozen=True)
@@ -89,9 +102,6 @@ class PaymentEvent:
     amount: int
     provider_ref: str
     status: str  # succeeded | refunded
-
-
-Presenter = Callable[[Order], dict[str, Any]]
 
 
 class Cursors:
@@ -239,11 +249,17 @@ class OrderService:
         change: Callable[[Order], Effects],
         *,
         customer_id: str | None = None,
+        reply: Reply | None = None,
     ) -> Order:
-        """Read, apply, write conditionally on the version read; retry a lost race."""
+        """Read, apply, write conditionally on the version read; retry a lost race.
+
+        With a `reply`, the request's response is written in the same transaction."""
         for attempt in range(ATTEMPTS):
             order = self.get(order_id, customer_id=customer_id)
             effects = change(order)
+            if reply is not None and effects.answer:
+                reply.body = reply.present(replace(order, version=order.version + 1))  # the version written
+                effects.response = self.stored(reply.request, reply.status, reply.body)
             try:
                 self.orders.save(order, effects)
                 return order
@@ -252,29 +268,42 @@ class OrderService:
                     raise
         raise AssertionError("unreachable")
 
-    def pay(
-        self, order_id: str, payment: Payment, request: IdempotentRequest, actor: str, present: Presenter
+    def answer(
+        self,
+        request: IdempotentRequest | None,
+        present: Presenter,
+        status: int,
+        run: Callable[[Reply | None], Order],
     ) -> tuple[int, dict[str, Any]]:
-        """Record the storefront's payment (amount must equal the total) → paid."""
-        body: dict[str, Any] = {}
-
-        def change(order: Order) -> Effects:
-            nonlocal body
-            order.record_payment(payment, self.calendar, actor)
-            body = present(replace(order, version=order.version + 1))
-            return Effects(response=self.stored(request, 201, body))
-
+        """Run an order change as the answer to a request. With an Idempotency-Key the
+        response is written atomically with the change (one TransactWriteItems), so of
+        concurrent retries exactly one changes the order and all get the same answer."""
+        if request is None:
+            return status, present(run(None))
+        reply = Reply(request, present, status)
         try:
-            self._change(order_id, change)
+            run(reply)
         except IdempotencyKeyTakenError:
             return self.replay(request)
         except OrderCareError:
             # A retry of a request that already succeeded fails the domain checks
-            # (the order is paid now): answer it from the stored response.
+            # (e.g. the order is paid now): answer it from the stored response.
             if self.idempotency.get(request.principal, request.key) is not None:
                 return self.replay(request)
             raise
-        return 201, body
+        assert reply.body is not None  # set by the write that succeeded
+        return status, reply.body
+
+    def pay(
+        self, order_id: str, payment: Payment, request: IdempotentRequest, actor: str, present: Presenter
+    ) -> tuple[int, dict[str, Any]]:
+        """Record the storefront's payment (amount must equal the total) → paid."""
+
+        def change(order: Order) -> Effects:
+            order.record_payment(payment, self.calendar, actor)
+            return Effects()
+
+        return self.answer(request, present, 201, lambda reply: self._change(order_id, change, reply=reply))
 
     def payment_event(self, event: PaymentEvent) -> str:
         """Apply a signed payment-provider event; returns what happened."""
@@ -305,16 +334,18 @@ class OrderService:
             raise
         return outcome
 
-    def cancel(self, order_id: str, reason: str, actor: str, *, customer_id: str | None) -> Order:
+    def cancel(
+        self, order_id: str, reason: str, actor: str, *, customer_id: str | None, reply: Reply | None = None
+    ) -> Order:
         now = self.clock.now()
 
         def change(order: Order) -> Effects:
             order.cancel(now, actor, reason)
             return Effects()
 
-        return self._change(order_id, change, customer_id=customer_id)
+        return self._change(order_id, change, customer_id=customer_id, reply=reply)
 
-    def start_processing(self, order_id: str, actor: str) -> Order:
+    def start_processing(self, order_id: str, actor: str, *, reply: Reply | None = None) -> Order:
         """Re-run the accuracy checks against today's catalogue, then → processing."""
         now = self.clock.now()
         on_hold: list[Hold] = []
@@ -330,26 +361,33 @@ class OrderService:
             )
             if order.holds:
                 on_hold.extend(order.holds)  # saved, then reported as 409 below
-            else:
-                order.start_processing(now, actor)
+                return Effects(answer=False)
+            order.start_processing(now, actor)
             return Effects()
 
-        order = self._change(order_id, change)
+        order = self._change(order_id, change, reply=reply)
         if on_hold:
             order.ensure_not_on_hold()
         return order
 
-    def release_hold(self, order_id: str, code: str, reason: str, actor: str) -> Order:
+    def release_hold(self, order_id: str, code: str, reason: str, actor: str, *, reply: Reply | None = None) -> Order:
         now = self.clock.now()
 
         def change(order: Order) -> Effects:
             order.release_hold(code, reason, now, actor)
             return Effects()
 
-        return self._change(order_id, change)
+        return self._change(order_id, change, reply=reply)
 
     def ship(
-        self, order_id: str, carrier: str, tracking_number: str, lines: list[ShipmentLine] | None, actor: str
+        self,
+        order_id: str,
+        carrier: str,
+        tracking_number: str,
+        lines: list[ShipmentLine] | None,
+        actor: str,
+        *,
+        reply: Reply | None = None,
     ) -> tuple[Order, Shipment]:
         """Add a shipment: address re-checked, stock taken out exactly once, in one transaction."""
         now = self.clock.now()
@@ -366,7 +404,7 @@ class OrderService:
             return Effects(tracking={tracking_number: shipment.id}, stock=stock)
 
         try:
-            order = self._change(order_id, change)
+            order = self._change(order_id, change, reply=reply)
         except StockShortError as short:
             self._hold_for_stock(order_id, short.skus, actor)
             raise

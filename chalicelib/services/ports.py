@@ -48,6 +48,7 @@ class Effects:
     event_key: str | None = None  # a webhook event id, recorded so a replay is ignored
     tracking: dict[str, str] = field(default_factory=dict)  # new tracking number → shipment id
     stock: dict[str, int] = field(default_factory=dict)  # units to take out of stock, per SKU
+    answer: bool = True  # False: the change is saved but is not the request's answer (e.g. put on hold → 409)
 
 
 class IdempotencyKeyTakenError(ConflictError):
@@ -126,6 +127,6 @@ class OrderRepository(Protocol):
 
 
 class IdempotencyStore(Protocol):
-    def get(self, principal: str, key: str) -> StoredResponse | None: ...
-
-    def put(self, response: StoredResponse) -> None: ...
+    def get(self, principal: str, key: str) -> StoredResponse | None:
+        """A stored response (written only inside a change's transaction: see OrderRepository)."""
+        ...

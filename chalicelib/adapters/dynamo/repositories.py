@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo.models import (
@@ -460,14 +460,6 @@ class DynamoIdempotencyStore:
             body=item.response,
             expires_at=expires_at,
         )
-
-    def put(self, response: StoredResponse) -> None:
-        """Keep a response for its key; the first one stored wins."""
-        try:
-            _idempotency_item(response).save(condition=IdempotencyItem.pk.does_not_exist())
-        except PutError as error:
-            if "ConditionalCheckFailed" not in str(error.cause_response_code or error):
-                raise
 
 
 # --- catalogue ---------------------------------------------------------------------
