@@ -55,7 +55,8 @@ def test_ten_concurrent_cancels_with_one_key_cancel_once(real_store: Container) 
     request = IdempotentRequest("cus_it", "cancel-" + uuid.uuid4().hex, {"path": "cancel", "body": {}})
 
     def cancel(reply: Reply | None) -> Order:
-        return real_store.orders.cancel(order_id, "changed my mind", "customer:cus_it", customer_id="cus_it", reply=reply)
+        orders = real_store.orders
+        return orders.cancel(order_id, "changed my mind", "customer:cus_it", customer_id="cus_it", reply=reply)
 
     answers = _ten_at_once(real_store, request, 200, cancel)
     assert len({repr(answer) for answer in answers}) == 1, answers
