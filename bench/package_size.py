@@ -1,6 +1,6 @@
 """Lambda package size as deployed: `chalice package`'s zip, pruned as infra/stacks/packaging.py prunes it.
 
-boto3/botocore are left to the Lambda runtime (QUALITY.md measures without them)
+boto3/botocore are left to the Lambda runtime (so the size is measured without them)
 and Babel keeps English and German data only.
 """
 

@@ -55,15 +55,14 @@ def _classify(error: Exception) -> Exception:
 def build_mime(
     sender: str, sender_name: str, to: str, payload: dict[str, Any], load: Callable[[str], bytes] | None = None
 ) -> bytes:
-    """The raw MIME message: text and HTML alternatives, attachments, List-Unsubscribe."""
+    """The raw MIME message: text and HTML alternatives, attachments.
+
+    No List-Unsubscribe: every message sent is transactional (notify/milestones.py)."""
     message = EmailMessage()
     message["From"] = formataddr((sender_name, sender))
     message["To"] = to
     message["Subject"] = payload["subject"]
     message["Message-ID"] = make_msgid(domain=sender.partition("@")[2] or None)
-    if payload.get("unsubscribe_url"):
-        message["List-Unsubscribe"] = f"<{payload['unsubscribe_url']}>"
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(payload["text"])
     message.add_alternative(payload["html"], subtype="html")
     for attachment in payload.get("attachments", []):

@@ -1,6 +1,6 @@
 """Accuracy checks: what must be true of an order before it is processed or shipped.
 
-Each failed check becomes a Hold with a stable code (docs/API.md). Run at
+Each failed check becomes a Hold with a stable code (HOLD_CODES, the API's `holds[].code`). Run at
 placement and again before processing and shipment, against the catalogue as
 it is then.
 """

@@ -1,6 +1,6 @@
 """The shop's business calendar and the delivery promise.
 
-Rules (docs/API.md, "The delivery promise"):
+Rules (the delivery promise of the public API, as its OpenAPI description states it):
 * business days exclude weekends and the shop country's public holidays;
 * the start day is the order day when that is a business day and the order
   comes before the cut-off, otherwise the next business day;

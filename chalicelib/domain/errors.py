@@ -45,7 +45,3 @@ class PayloadTooLargeError(OrderCareError):
 
 class ValidationError(OrderCareError):
     status, code = 422, "validation_error"
-
-
-class RateLimitedError(OrderCareError):
-    status, code = 429, "rate_limited"

@@ -464,6 +464,11 @@ class Order:
         actor: str,
     ) -> Order:
         """A new order in status `placed`, with its holds and a `placed` event."""
+        subtotal = sum(line.line_total for line in lines)
+        if sum(discount.amount for discount in discounts) > subtotal:
+            raise ValidationError(
+                "discounts exceed the order's subtotal", details=[{"field": "discounts", "subtotal": subtotal}]
+            )
         order = cls(
             id=order_id,
             customer=customer,
@@ -478,7 +483,6 @@ class Order:
             deliver_by=deliver_by,
             holds=list(holds),
         )
-        order.totals  # noqa: B018 - validates discounts against the subtotal early
         order.record_event("placed", placed_at, actor, status=str(order.status))
         for hold in holds:
             order.record_event("hold_added", placed_at, actor, code=hold.code, detail=hold.detail, sku=hold.sku)

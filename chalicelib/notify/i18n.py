@@ -57,7 +57,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "track": "Track your order",
         "carrier_page": "Carrier tracking page",
         "footer": "You receive this message because you ordered from {shop}. Questions? Reply to this email.",
-        "unsubscribe": "Unsubscribe",
     },
     "de": {
         "greeting": "Hallo {name},",
@@ -101,7 +100,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "carrier_page": "Sendungsverfolgung des Paketdienstes",
         "footer": "Sie erhalten diese Nachricht, weil Sie bei {shop} bestellt haben. Fragen? Antworten Sie "
         "einfach auf diese E-Mail.",
-        "unsubscribe": "Abmelden",
     },
 }
 LANGUAGES = tuple(STRINGS)

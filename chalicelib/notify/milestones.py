@@ -11,8 +11,8 @@ from typing import Any
 
 from chalicelib.domain.orders import Order, OrderStatus
 
-# Milestones that are part of the purchase contract; the rest (surveys) are marketing
-# and carry a List-Unsubscribe header.
+# Every milestone is part of the purchase contract (transactional mail), so none carries
+# List-Unsubscribe; marketing mail would need that header and an unsubscribe endpoint.
 TRANSACTIONAL = frozenset(
     {
         "order_confirmation",
@@ -32,10 +32,6 @@ class Milestone:
     kind: str
     key: str  # unique per order: the notification record's identity
     data: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def transactional(self) -> bool:
-        return self.kind in TRANSACTIONAL
 
 
 def milestones(before: Order | None, after: Order) -> list[Milestone]:

@@ -7,7 +7,7 @@ autoescaped, text and SMS are not.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +22,10 @@ GSM_SMS_LIMIT = 160
 
 
 @dataclass(frozen=True)
-class Attachment:
-    filename: str
-    content_type: str
-    data: bytes
-
-
-@dataclass(frozen=True)
 class EmailMessage:
     subject: str
     text: str
     html: str
-    attachments: tuple[Attachment, ...] = field(default=())
-    unsubscribe_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,21 +110,13 @@ def context(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url
     }
 
 
-def render_email(
-    order: Order,
-    milestone: Milestone,
-    shop: ShopIdentity,
-    tracking_url: str,
-    unsubscribe_url: str | None = None,
-) -> EmailMessage:
+def render_email(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url: str) -> EmailMessage:
     html_env, text_env = _environments()
     values = context(order, milestone, shop, tracking_url)
-    values["unsubscribe_url"] = unsubscribe_url
     return EmailMessage(
         subject=values["subject"],
         text=text_env.get_template("email.txt.j2").render(values),
         html=html_env.get_template("email.html.j2").render(values),
-        unsubscribe_url=unsubscribe_url,
     )
 
 

@@ -146,7 +146,6 @@ class NotificationService:
                 "subject": message.subject,
                 "text": message.text,
                 "html": message.html,
-                "unsubscribe_url": message.unsubscribe_url,
             }
         phone = order.customer.phone or ""
         return {

@@ -16,7 +16,7 @@ is taken, so a document that cannot be built never consumes a number.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -309,7 +309,3 @@ def present_document(document: IssuedDocument, download_url: str | None) -> dict
         "currency": document.currency,
         "download_url": download_url,
     }
-
-
-def stored(document: IssuedDocument) -> IssuedDocument:
-    return replace(document, pdf_stored=True)

@@ -152,12 +152,6 @@ class OrderService:
             )
             for sku, quantity, unit_price in command.lines
         ]
-        subtotal = sum(line.line_total for line in lines)
-        if sum(discount.amount for discount in command.discounts) > subtotal:
-            raise ValidationError(
-                "discounts exceed the order's subtotal",
-                details=[{"field": "discounts", "subtotal": subtotal}],
-            )
         promise = self.calendar.promise(now, command.shipping_method)
         holds = check_order(lines, catalog, command.currency, command.shipping_address, self.supported_countries)
         order = Order.place(

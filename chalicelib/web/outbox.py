@@ -42,7 +42,6 @@ def _email(raw: dict[str, Any]) -> dict[str, Any]:
         "text": text.get_content() if text is not None else "",
         "html": html.get_content() if html is not None else "",
         "attachments": [part.get_filename() for part in message.iter_attachments() if part.get_filename()],
-        "list_unsubscribe": message.get("List-Unsubscribe"),
     }
 
 

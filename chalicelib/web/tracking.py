@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from chalicelib.domain.accuracy import HOLD_CODES
 from chalicelib.domain.carriers import normalise_carrier, tracking_link
 from chalicelib.domain.orders import Order, OrderStatus, Shipment
 from chalicelib.web.messages import Localizer
@@ -38,7 +39,6 @@ CARRIER_NAMES = {
     "royal_mail": "Royal Mail",
     "postnl": "PostNL",
 }
-HOLD_KEYS = frozenset({"insufficient_stock", "price_mismatch", "unknown_sku", "invalid_address", "unsupported_country"})
 CARRIER_EVENT_KEYS = frozenset({"in_transit", "out_for_delivery", "delivered", "exception", "delayed"})
 MAX_EVENTS_SHOWN = 5
 
@@ -296,7 +296,7 @@ def _notices(order: Order, loc: Localizer, now: datetime) -> list[Notice]:
     if order.is_on_hold and order.status != OrderStatus.DELIVERED:
         reasons = []
         for code in dict.fromkeys(hold.code for hold in order.holds):  # unique, in order
-            reasons.append(loc.t(f"hold.{code}" if code in HOLD_KEYS else "hold.other"))
+            reasons.append(loc.t(f"hold.{code}" if code in HOLD_CODES else "hold.other"))
         notices.append(Notice("hold", "warning", loc.t("hold.title"), (loc.t("hold.text"), *dict.fromkeys(reasons))))
     if order.delivered_at is None:
         revised = _revised_estimate(order, loc)

@@ -1,6 +1,6 @@
 """The OrderCare stack: the Chalice app (via `chalice.cdk.Chalice`) and everything it needs.
 
-Shape (docs/ARCHITECTURE.md): the API function and the stream consumers share one
+Shape (README.md, "Architecture"): the API function and the stream consumers share one
 DynamoDB table; documents go to S3, messages through SES/SNS; schedules sweep
 what is due. Each Chalice function gets its own IAM role, built here with
 resource-scoped grants (Chalice `manage_iam_role: false`, `autogen_policy: false`);
@@ -48,7 +48,7 @@ API_STAGE = "api"  # Chalice's default API Gateway stage
 # Never reaches the template: every function's Role is replaced by its own role below.
 _ROLE_PLACEHOLDER = "arn:aws:iam::000000000000:role/ordercare-replaced-per-function"
 
-# Pipeline bounds (docs/QUALITY.md): a poison record goes to the failure queue
+# Pipeline bounds: a poison record goes to the failure queue
 # within an hour and never blocks its shard for a day (the AWS default).
 STREAM_BATCH_SIZE = 100
 STREAM_MAX_RETRIES = 5

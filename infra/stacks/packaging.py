@@ -2,7 +2,7 @@
 
 Two things in the dependency zip are dead weight on Lambda:
 * boto3, botocore, s3transfer, jmespath (pulled in by pynamodb): the Python runtime
-  provides them (QUALITY.md measures the package without boto3 for that reason);
+  provides them (`make bench` measures the package without them for that reason);
 * Babel's locale data for languages the shop never writes in: messages and pages
   are worded in English and German, so only those locales (and `root`, which
   every locale inherits from) are kept; any other customer locale is formatted

@@ -20,7 +20,7 @@ from chalicelib.api.openapi import REF, openapi_document
 
 ALL_ROLES = ("customer", "agent", "admin", "storefront")
 
-# The route table of docs/API.md (the public contract), as (method, path, who). "owner" is a
+# The route table of the public API contract, as (method, path, who). "owner" is a
 # customer acting on their own data; "public" and "signed" routes carry no bearer token.
 API_MD_ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/health", "public"),

@@ -1,4 +1,4 @@
-"""The delivery promise (docs/API.md, "The delivery promise") with the local stack's defaults."""
+"""The delivery promise of the public API with the local stack's defaults."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_defaults_are_the_documented_shop() -> None:
     assert CAL.transit_days == {"standard": 3, "express": 1}
 
 
-# --- the worked examples in API.md ------------------------------------------------------------
+# --- the contract's worked examples ------------------------------------------------------------
 
 
 def test_friday_morning_example() -> None:

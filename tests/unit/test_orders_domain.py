@@ -20,7 +20,7 @@ from chalicelib.domain.accuracy import (
 )
 from chalicelib.domain.address import Address, address_problems
 from chalicelib.domain.catalog import CatalogItem
-from chalicelib.domain.errors import ConflictError
+from chalicelib.domain.errors import ConflictError, ValidationError
 from chalicelib.domain.orders import (
     TRANSITIONS,
     Customer,
@@ -37,7 +37,7 @@ S = OrderStatus
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 SUPPORTED = Settings().supported_countries
 
-# The contract (docs/API.md): placed → paid → processing → partially_shipped → shipped →
+# The contract: placed → paid → processing → partially_shipped → shipped →
 # out_for_delivery → delivered; cancelled from placed/paid/processing; anything else → 409.
 # Plus two documented shortcuts: more partial shipments, and delivery without an
 # "out for delivery" scan.
@@ -159,7 +159,7 @@ def test_place_records_one_hold_added_per_hold_in_order() -> None:
 
 
 def test_place_rejects_discounts_over_the_subtotal() -> None:
-    with pytest.raises(ValueError, match="exceed"):
+    with pytest.raises(ValidationError, match="exceed"):
         Order.place(
             order_id="ord_x",
             customer=Customer("c", "c@example.com", "C"),

@@ -59,7 +59,7 @@ def test_payment_moves_the_risk_point() -> None:
 
 def test_new_estimates() -> None:
     friday_evening = datetime(2026, 11, 27, 17, 0, tzinfo=UTC)  # 18:00 Berlin, after the cut-off
-    # Not shipped: the checkout promise from now (API.md: Fri 16:00 → ship by Wed 2 Dec), plus
+    # Not shipped: the checkout promise from now (the contract: Fri 16:00 → ship by Wed 2 Dec), plus
     # 3 transit business days → Mon 7 Dec.
     assert estimate_after_breach("shipping", "standard", friday_evening, CALENDAR) == datetime(
         2026, 12, 7, 22, 59, 59, tzinfo=UTC

@@ -1,7 +1,7 @@
 """DynamoDB repositories: the domain's aggregates in and out of the single table.
 
 Each public method is one DynamoDB round trip (GetItem, Query, BatchGetItem or
-TransactWriteItems), which is what the per-request budget in QUALITY.md allows.
+TransactWriteItems), so each route keeps its round-trip budget (`make bench` counts them).
 """
 
 from __future__ import annotations
