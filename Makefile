@@ -8,7 +8,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 ROLE ?= customer
 SUB ?= cus_demo
 
-.PHONY: help install run test lint typecheck unit functional integration e2e token sweep sign-webhook bench clean
+.PHONY: help install run test timeshift lint typecheck unit functional integration e2e token sweep sign-webhook bench clean
 
 help:
 	@echo "make run    - the whole local stack on http://127.0.0.1:8000 (Ctrl-C stops it)"
@@ -46,6 +46,12 @@ node_modules/.stamp-node: package.json package-lock.json
 .stamp-chromium:
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium" >&2; \
 	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@touch $@
+
+# Debian's faketime for the shifted-clock pass of `make test`.
+.stamp-faketime:
+	@command -v faketime >/dev/null || { echo "installing Debian's faketime" >&2; \
+	  apt-get update -qq && apt-get install -y -qq faketime >/dev/null; }
 	@touch $@
 
 install: $(VENV)/.stamp-python node_modules/.stamp-node .stamp-java
@@ -88,12 +94,20 @@ e2e: install
 
 test: install .stamp-chromium lint typecheck
 	$(PY) -m pytest tests -q
+	@$(MAKE) --no-print-directory timeshift
+
+# The unit and functional tiers once more with the wall clock 400 days ahead: tests freeze time
+# or derive every timestamp from one clock, so a date that only works this month fails today.
+TIMESHIFT ?= +400d
+timeshift: $(VENV)/.stamp-python .stamp-faketime
+	@echo "timeshift: the clock reads $$(faketime -f '$(TIMESHIFT)' date -u +%F)"
+	faketime -f '$(TIMESHIFT)' $(PY) -m pytest tests/unit tests/functional -q -p no:cacheprovider
 
 bench: install .stamp-pango
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) node_modules .stamp-java .local .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules .stamp-java .stamp-faketime .local .mypy_cache .ruff_cache .pytest_cache
 
 # --- AWS: the CDK app in infra/ (synth works offline; deploy uses your AWS credentials) ---
 .PHONY: infra-install synth deploy

@@ -180,7 +180,15 @@ class CarrierWebhookIn(Strict):
     event_id: EventId
     tracking_number: Annotated[str, Field(min_length=1, max_length=64)]
     status: CarrierStatus
-    occurred_at: Moment
+    occurred_at: Annotated[
+        Moment,
+        Field(
+            description="When the carrier saw the parcel. More than 300 s ahead of OrderCare's clock → 422 "
+            "`occurred_at_in_future`. A time before the shipment was recorded is kept as reported on the "
+            "timeline (`data.occurred_at`), but the order's milestones (`delivered_at`, status changes) use the "
+            "shipment time instead, so `delivered_at` never precedes `shipped_at`."
+        ),
+    ]
     estimated_delivery: Moment | None = None
 
 

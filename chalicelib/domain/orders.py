@@ -397,16 +397,24 @@ class Order:
         raise NotFoundError(f"no shipment with tracking number '{tracking_number}'")
 
     def carrier_update(self, tracking_number: str, event: CarrierEvent, actor: str) -> None:
-        """Apply a carrier scan to its shipment and, through it, to the order."""
+        """Apply a carrier scan to its shipment and, through it, to the order.
+
+        A scan reported as happening before OrderCare recorded the shipment (carrier clocks
+        and back-dated imports do that) is kept with the carrier's time as reported, but the
+        order's own milestones use the shipment time: `delivered_at` never precedes `shipped_at`,
+        so no duration computed from them is negative.
+        """
         shipment = self.shipment_by_tracking(tracking_number)
         shipment.events = [*shipment.events, event][-MAX_CARRIER_EVENTS:]
+        effective_at = max(event.occurred_at, shipment.shipped_at)
         self.record_event(
             "carrier_event",
-            event.occurred_at,
+            effective_at,
             actor,
             shipment_id=shipment.id,
             tracking_number=tracking_number,
             status=event.status,
+            occurred_at=_iso(event.occurred_at),
             estimated_delivery=_iso(event.estimated_delivery),
         )
         if event.status == "exception":
@@ -414,21 +422,21 @@ class Order:
             return
         if event.estimated_delivery is not None:
             shipment.estimated_delivery = event.estimated_delivery
-            self._revise_estimate(event, actor)
+            self._revise_estimate(event, effective_at, actor)
         if event.status == "delayed" or SHIPMENT_PROGRESS[event.status] <= SHIPMENT_PROGRESS[shipment.status]:
             return  # late or repeated scans never move a parcel backwards
         shipment.status, shipment.exception = event.status, False
         if event.status == "delivered":
-            shipment.delivered_at = event.occurred_at
-        self._advance_from_shipments(event.occurred_at, actor)
+            shipment.delivered_at = effective_at
+        self._advance_from_shipments(effective_at, actor)
 
-    def _revise_estimate(self, event: CarrierEvent, actor: str) -> None:
+    def _revise_estimate(self, event: CarrierEvent, at: datetime, actor: str) -> None:
         latest = max(s.estimated_delivery for s in self.shipments if s.estimated_delivery is not None)
         if latest > self.deliver_by and latest != self.revised_deliver_by:
             self.revised_deliver_by = latest
             self.record_event(
                 "delivery_estimate_revised",
-                event.occurred_at,
+                at,
                 actor,
                 deliver_by=_iso(self.deliver_by),
                 estimated_delivery=_iso(latest),

@@ -48,6 +48,7 @@ from chalicelib.services.ports import (
 )
 
 ATTEMPTS = 3  # reads+writes per change before a lost race is reported as 409
+CARRIER_CLOCK_SKEW = timedelta(seconds=300)  # how far ahead of our clock a carrier scan may claim to be
 
 
 @dataclass(frozen=True)
@@ -420,6 +421,12 @@ class OrderService:
         order_id = self.orders.order_id_for_tracking(update.tracking_number)
         if order_id is None:
             raise NotFoundError(f"unknown tracking number '{update.tracking_number}'", code="unknown_tracking_number")
+        if update.occurred_at > self.clock.now() + CARRIER_CLOCK_SKEW:
+            raise ValidationError(
+                f"occurred_at lies more than {CARRIER_CLOCK_SKEW.seconds} s in the future",
+                details=[{"field": "occurred_at", "issue": "in_future"}],
+                code="occurred_at_in_future",
+            )
         event = CarrierEvent(update.status, update.occurred_at, update.event_id, update.estimated_delivery)
 
         def change(order: Order) -> Effects:

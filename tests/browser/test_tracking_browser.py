@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import boto3
@@ -22,6 +23,7 @@ from moto import mock_aws
 from chalicelib.adapters.dynamo.schema import ensure_table
 from chalicelib.bootstrap import reset_container
 from tests.browser.conftest import ARTIFACTS, DESKTOP, PHONE, StaticSite
+from tests.clock import FROZEN_AT, frozen
 from tests.functional.conftest import CATALOG, Api
 from tests.functional.test_lifecycle_api import carrier, pay, place, processing_order, staff
 
@@ -68,13 +70,13 @@ def _ship(api: Api, order_id: str, carrier_name: str, lines: list[dict[str, Any]
     return tracking
 
 
-def _orders(api: Api) -> dict[str, dict[str, Any]]:
-    """One order in each state the page must explain."""
-    orders = {"placed": place(api)}
+def _orders(api: Api) -> Iterator[tuple[str, dict[str, Any]]]:
+    """One order in each state the page must explain, each rendered as soon as it is built."""
+    yield "placed", place(api)
 
     held = place(api, lines=[{"sku": "BOOK-1", "quantity": 1, "unit_price": 1999}])
     assert pay(api, held).status_code == 201
-    orders["on_hold"] = held
+    yield "on_hold", held
 
     partial = processing_order(
         api,
@@ -86,21 +88,21 @@ def _orders(api: Api) -> dict[str, dict[str, Any]]:
     )
     tracking = _ship(api, partial["id"], "dhl", [{"sku": "MUG-1", "quantity": 2}])
     carrier(api, tracking, "in_transit", occurred_at="2026-12-01T06:10:00Z")
-    orders["partially_shipped"] = partial
+    yield "partially_shipped", partial
 
     delayed = processing_order(api, customer=_customer("en-GB"))
     tracking = _ship(api, delayed["id"], "ups")
     carrier(api, tracking, "in_transit", occurred_at="2026-12-01T06:10:00Z")
     carrier(api, tracking, "delayed", occurred_at="2026-12-02T15:42:00Z", estimated_delivery="2026-12-18T17:00:00Z")
     carrier(api, tracking, "out_for_delivery", occurred_at="2026-12-18T07:05:00Z")
-    orders["delayed"] = delayed
+    yield "delayed", delayed
 
     delivered = processing_order(api)
     tracking = _ship(api, delivered["id"], "dpd")
     carrier(api, tracking, "in_transit", occurred_at="2026-12-01T06:10:00Z")
     carrier(api, tracking, "out_for_delivery", occurred_at="2026-12-02T07:30:00Z")
     carrier(api, tracking, "delivered", occurred_at="2026-12-02T11:15:00Z")
-    orders["delivered"] = delivered
+    yield "delivered", delivered
 
     cancelled = place(api, customer=_customer("en-GB"))
     assert pay(api, cancelled).status_code == 201
@@ -108,8 +110,7 @@ def _orders(api: Api) -> dict[str, dict[str, Any]]:
         "POST", f"/v1/orders/{cancelled['id']}/cancel", {"reason": "x"}, role="customer", sub="cus_alice"
     )
     assert response.status_code == 200
-    orders["cancelled"] = cancelled
-    return orders
+    yield "cancelled", cancelled
 
 
 @pytest.fixture(scope="module")
@@ -131,16 +132,17 @@ def pages(site: StaticSite) -> Iterator[dict[str, str]]:
                     api = Api(client)
                     for sku, item in CATALOG.items():
                         assert api.call("PUT", f"/v1/catalog/{sku}", item, role="admin").status_code == 200
-                    tokens = {
-                        name: order["tracking_url"].removeprefix(TOKEN_PREFIX) for name, order in _orders(api).items()
-                    }
-                    tokens["not_found"] = "this-link-was-tampered-with"
-                    for name, token in tokens.items():
-                        response: Any = client.http.get(f"/track/{token}")
-                        body = response.body if isinstance(response.body, bytes) else response.body.encode()
-                        path = f"/track/{token}"
-                        site.responses[path] = (response.status_code, dict(response.headers), body)
-                        urls[name] = f"{site.base_url}{path}"
+                    with frozen() as traveller:
+                        built = (
+                            (name, order["tracking_url"].removeprefix(TOKEN_PREFIX)) for name, order in _orders(api)
+                        )
+                        for name, token in chain(built, [("not_found", "this-link-was-tampered-with")]):
+                            response: Any = client.http.get(f"/track/{token}")
+                            body = response.body if isinstance(response.body, bytes) else response.body.encode()
+                            path = f"/track/{token}"
+                            site.responses[path] = (response.status_code, dict(response.headers), body)
+                            urls[name] = f"{site.base_url}{path}"
+                            traveller.move_to(FROZEN_AT)  # every order starts from the same moment
         finally:
             reset_container()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

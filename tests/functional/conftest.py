@@ -8,10 +8,12 @@ from typing import Any
 
 import boto3
 import pytest
+import time_machine
 from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib.adapters.dynamo.schema import ensure_table
+from tests.clock import frozen
 from tests.conftest import bearer
 
 CATALOG = {
@@ -24,6 +26,13 @@ CATALOG = {
     },
     "BOOK-1": {"name": "Cookbook", "unit_price": 2500, "currency": "EUR", "stock": 5, "tax_rate_bps": 700},
 }
+
+
+@pytest.fixture(autouse=True)
+def clock() -> Iterator[time_machine.Traveller]:
+    """Every functional test starts at tests.clock.FROZEN_AT, whatever today is."""
+    with frozen() as traveller:
+        yield traveller
 
 
 @pytest.fixture

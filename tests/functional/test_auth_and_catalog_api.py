@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+import time_machine
 from chalice.test import Client
 from moto import mock_aws
 
@@ -232,11 +233,9 @@ FROZEN_NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # Thu 13:00 in Berlin
 
 
 @pytest.fixture
-def frozen_now(monkeypatch: pytest.MonkeyPatch) -> datetime:
-    """The server's clock stands still (`at` is only accepted from a day ago to a year ahead)."""
-    from chalicelib.bootstrap import SystemClock
-
-    monkeypatch.setattr(SystemClock, "now", lambda self: FROZEN_NOW)
+def frozen_now(clock: time_machine.Traveller) -> datetime:
+    """The clock stands at FROZEN_NOW (`at` is only accepted from a day ago to a year ahead)."""
+    clock.move_to(FROZEN_NOW, tick=False)
     return FROZEN_NOW
 
 

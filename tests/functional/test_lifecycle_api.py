@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from chalicelib.api.schemas import OrderOut, TimelineOut
 from chalicelib.domain.webhooks import signature_header
+from tests import clock
 from tests.functional.conftest import Api, order_body
 
 CARRIER_SECRET = "local-carrier-webhook-secret"
@@ -53,11 +55,15 @@ def signed(api: Api, path: str, payload: dict[str, Any], secret: str, *, at: int
 
 
 def carrier(api: Api, tracking: str, status: str, **extra: Any) -> Any:
+    """A carrier reports a scan as it happens: the clock moves on to `occurred_at` first
+    (a scan in the past — a late or back-dated report — leaves the clock where it is)."""
+    occurred_at = extra.pop("occurred_at", None) or clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    clock.advance_to(occurred_at)
     payload = {
         "event_id": extra.pop("event_id", str(uuid.uuid4())),
         "tracking_number": tracking,
         "status": status,
-        "occurred_at": extra.pop("occurred_at", "2026-11-30T10:00:00Z"),
+        "occurred_at": occurred_at,
         **extra,
     }
     return signed(api, "/v1/webhooks/carrier", payload, CARRIER_SECRET)
@@ -223,6 +229,37 @@ def test_carrier_events_drive_the_order_to_delivered(api: Api) -> None:
     assert statuses == ["paid", "processing", "shipped", "out_for_delivery", "delivered"]
 
 
+def test_a_scan_dated_before_the_shipment_never_makes_delivery_precede_shipping(api: Api) -> None:
+    order = processing_order(api)
+    clock.advance_to("2026-11-30T12:00:00Z")
+    shipped = staff(api, f"/v1/orders/{order['id']}/shipments", {"carrier": "dhl", "tracking_number": "TRK-G1"})
+    shipped_at = shipped.data["shipments"][0]["shipped_at"]
+    assert carrier(api, "TRK-G1", "delivered", occurred_at="2026-11-30T09:00:00Z").data["outcome"] == "applied"
+    final = OrderOut.model_validate(api.call("GET", f"/v1/orders/{order['id']}", role="agent", sub="a").data)
+    assert final.status == "delivered" and final.delivered_at == shipped_at
+    assert final.shipped_at is not None and final.delivered_at is not None
+    assert final.delivered_at >= final.shipped_at
+    timeline = api.call("GET", f"/v1/orders/{order['id']}/timeline?limit=100", role="agent", sub="a").data
+    scan = next(entry for entry in timeline["items"] if entry["kind"] == "carrier_event")
+    assert scan["data"]["occurred_at"] == "2026-11-30T09:00:00Z"  # the carrier's time, as reported
+    assert scan["at"] == shipped_at
+
+
+def test_a_scan_from_the_future_is_refused(api: Api) -> None:
+    order = processing_order(api)
+    staff(api, f"/v1/orders/{order['id']}/shipments", {"carrier": "dhl", "tracking_number": "TRK-G2"})
+    ahead = (clock.now() + timedelta(seconds=302)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    payload = {"event_id": "fut-1", "tracking_number": "TRK-G2", "status": "delivered", "occurred_at": ahead}
+    response = signed(api, "/v1/webhooks/carrier", payload, CARRIER_SECRET)
+    assert response.status_code == 422 and response.data["error"]["code"] == "occurred_at_in_future"
+    assert api.call("GET", f"/v1/orders/{order['id']}", role="agent", sub="a").data["status"] == "shipped"
+    within = (clock.now() + timedelta(seconds=250)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    response = signed(
+        api, "/v1/webhooks/carrier", {**payload, "event_id": "fut-2", "occurred_at": within}, CARRIER_SECRET
+    )
+    assert response.data["outcome"] == "applied"
+
+
 def test_delivery_waits_for_every_shipment(api: Api) -> None:
     order = processing_order(api, lines=[{"sku": "MUG-1", "quantity": 2, "unit_price": 1299}])
     path = f"/v1/orders/{order['id']}/shipments"
@@ -275,7 +312,7 @@ def test_webhook_secrets_rotate(api: Api, monkeypatch: pytest.MonkeyPatch) -> No
         "event_id": "rot-1",
         "tracking_number": "TRK-F1",
         "status": "in_transit",
-        "occurred_at": "2026-11-30T10:00:00Z",
+        "occurred_at": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     assert signed(api, "/v1/webhooks/carrier", payload, "new-secret").status_code == 200
     assert signed(api, "/v1/webhooks/carrier", {**payload, "event_id": "rot-2"}, CARRIER_SECRET).status_code == 200
