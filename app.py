@@ -448,8 +448,8 @@ def sla_sweep(event: Any) -> dict[str, Any]:
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="retry_notifications")
 def retry_notifications(event: Any) -> dict[str, Any]:
-    """Send notifications left pending by a crash or a provider outage."""
-    return {"notifications": get_container().notifications.retry_due()}
+    """Finish every effect (message, document, …) left pending by an outage or a crash."""
+    return {"intents": get_container().intents.retry_due(_event_time(event))}
 
 
 def _own_customer(call: Call, customer_id: str) -> str:

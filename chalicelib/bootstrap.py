@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from chalicelib.notify.ports import PreferenceStore
     from chalicelib.notify.service import NotificationService
     from chalicelib.services.documents import DocumentService
+    from chalicelib.services.intents import Intent, IntentRunner
     from chalicelib.services.sla import SlaService
 
 
@@ -40,15 +41,14 @@ class Container:
     @functools.cached_property
     def notifications(self) -> NotificationService:
         """Built on first use: only stream consumers and schedules send messages."""
-        from chalicelib.adapters.dynamo.notifications import DynamoNotificationRecords
         from chalicelib.adapters.messaging import SesMailer, SnsSms, SnsTopic
         from chalicelib.api.presenters import tracking_url
         from chalicelib.notify.render import ShopIdentity
         from chalicelib.notify.service import NotificationService, OpsAlerts
+        from chalicelib.services.document_intents import documents_for_payments
 
         settings = self.settings
         return NotificationService(
-            records=DynamoNotificationRecords(),
             preferences=self.preferences,
             mailer=SesMailer(
                 settings.sender_email,
@@ -63,6 +63,26 @@ class Container:
             sms_daily_cap=settings.sms_daily_cap,
             ops=OpsAlerts(settings.ops_email, settings.ops_topic_arn),
             topic=SnsTopic(),
+            documents_for=documents_for_payments,
+            attachments=self.documents.attachments_for,
+        )
+
+    @functools.cached_property
+    def intents(self) -> IntentRunner:
+        """Every effect of an order change, recorded first, then driven (a new kind: one planner + handler)."""
+        from chalicelib.adapters.dynamo.intents import DynamoIntentRecords
+        from chalicelib.services.document_intents import DOCUMENT, DocumentIntents
+        from chalicelib.services.intents import IntentRunner
+
+        documents = DocumentIntents(self.documents, self.orders.orders)
+        window = timedelta(hours=self.settings.effects_give_up_hours)
+        return IntentRunner(
+            records=DynamoIntentRecords(lookback_days=window.days + 1),
+            handlers={DOCUMENT: documents, "message": self.notifications},
+            clock=self.clock,
+            planners=[documents, self.notifications],  # documents first: the receipt email waits for them
+            give_up_after=window,
+            on_give_up=given_up_metric,
         )
 
     @functools.cached_property
@@ -96,6 +116,17 @@ class Container:
         from chalicelib.adapters.dynamo.notifications import DynamoPreferenceStore
 
         return DynamoPreferenceStore()
+
+
+def given_up_metric(intent: Intent) -> None:
+    """One `EffectsGivenUp` datapoint (an alarm watches it) per intent given up, by kind."""
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    metrics = Metrics(namespace="OrderCare")
+    metrics.add_dimension(name="kind", value=intent.kind)
+    metrics.add_metric(name="EffectsGivenUp", unit=MetricUnit.Count, value=1)
+    metrics.flush_metrics()
 
 
 def calendar_from(settings: Settings) -> BusinessCalendar:

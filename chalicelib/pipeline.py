@@ -1,19 +1,53 @@
-"""Stream consumers: turn order changes on the table's stream into their effects.
+"""Stream consumer: turn order changes on the table's stream into their effects.
 
 Each record is handled on its own (Powertools BatchProcessor): a record that
 fails is reported in `batchItemFailures`, so the event source retries it (and
 bisects, and finally sends it to the failure queue) without blocking the shard
-or redoing the records that succeeded. Every effect is idempotent by key.
+or redoing the records that succeeded.
+
+A record fails only when its intents could not be recorded. Once they are
+stored (services/intents.py), a failing effect is the retry schedule's to finish,
+so stream redeliveries never count as attempts and one effect never hides another.
+The event source mapping filters on the item type (infra), so timeline, intent and
+document writes do not invoke this function at all; `OrderChange.of` drops the rest.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.observability import get_logger
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-def order_from_image(image: dict[str, Any]) -> Any:
+    from chalicelib.domain.orders import Order
+
+ORDER_TYPE = "order"
+# The event source mapping's filter (infra) and the local replayer's: only order items.
+STREAM_FILTER = {"dynamodb": {"NewImage": {"type": {"S": [ORDER_TYPE]}}}}
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """One order item's change on the stream, as domain Orders."""
+
+    before: Order | None
+    after: Order
+
+    @classmethod
+    def of(cls, record: DynamoDBRecord) -> OrderChange | None:
+        """The change, or None for a record that is not an order written (a delete, another item type)."""
+        change = record.raw_event.get("dynamodb", {})
+        new_image = change.get("NewImage")
+        if not new_image or new_image.get("type", {}).get("S") != ORDER_TYPE:
+            return None
+        old_image = change.get("OldImage")
+        return cls(order_from_image(old_image) if old_image else None, order_from_image(new_image))
+
+
+def order_from_image(image: dict[str, Any]) -> Order:
     """A stream image (DynamoDB JSON) of an order item as a domain Order."""
     from chalicelib.adapters.dynamo.models import OrderItem
     from chalicelib.adapters.dynamo.repositories import order_from_item
@@ -21,49 +55,29 @@ def order_from_image(image: dict[str, Any]) -> Any:
     return order_from_item(OrderItem.from_raw_data(image))
 
 
-def handle_order_record(record: Any) -> list[dict[str, str]]:
-    """Notify the customer of every milestone in one order change; returns what was done."""
+def handle_order_record(record: DynamoDBRecord) -> dict[str, str]:
+    """Open/close the SLA timers, record every intent of the change, drive them; what was done."""
     from chalicelib.bootstrap import get_container
-    from chalicelib.notify.milestones import escalations, milestones
 
-    change = record.raw_event.get("dynamodb", {})
-    new_image = change.get("NewImage")
-    if not new_image or new_image.get("type", {}).get("S") != "order":
-        return []
-    after = order_from_image(new_image)
-    before = order_from_image(change["OldImage"]) if change.get("OldImage") else None
+    change = OrderChange.of(record)
+    if change is None:
+        return {}
     container = get_container()
-    container.sla.on_order_change(before, after)
-    issued = _issue_documents(container, before, after)
-    results = []
-    for state, promises in escalations(before, after).items():
-        results.append(container.notifications.escalate(after, state, promises))
-    for milestone in milestones(before, after):
-        attachments = []
-        if milestone.kind == "payment_receipt":  # the invoice and receipt travel with the receipt email
-            attachments = container.documents.email_attachments([d for d in issued if d.kind in ("invoice", "receipt")])
-        outcome = container.notifications.notify(after, milestone, attachments)
-        get_logger().info("milestone handled", extra={"order_id": after.id, "milestone": milestone.key, **outcome})
-        results.append(outcome)
-    return results
-
-
-def _issue_documents(container: Any, before: Any, after: Any) -> list[Any]:
-    """Invoice + receipt for a new payment, a credit note per new refund (idempotent by key)."""
-    issued: list[Any] = []
-    seen_payments = {p.provider_ref for p in before.payments} if before else set()
-    if any(p.provider_ref not in seen_payments for p in after.payments):
-        issued += container.documents.issue_for_payment(after)
-    seen_refunds = {r.event_id for r in before.refunds} if before else set()
-    issued += [container.documents.issue_credit_note(after, r) for r in after.refunds if r.event_id not in seen_refunds]
-    return issued
+    container.sla.on_order_change(change.before, change.after)
+    outcome = container.intents.handle_change(change.before, change.after)
+    if outcome:
+        get_logger().info("order change handled", extra={"order_id": change.after.id, "intents": outcome})
+    return outcome
 
 
 def process_order_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point for the orders table stream (partial batch responses)."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-    processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+    # With the logger, a failing record is logged with its exception (not only at DEBUG).
+    processor = BatchProcessor(
+        event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False, logger=get_logger()
+    )
     return dict(
         process_partial_response(event=event, record_handler=handle_order_record, processor=processor, context=context)
     )

@@ -109,6 +109,7 @@ class Settings:
     ses_configuration_set: str = ""
     sms_sender_id: str = ""
     sms_daily_cap: int = 5
+    effects_give_up_hours: int = 24  # transient failures of an effect are retried this long
     sms_inbound_secrets: tuple[str, ...] = ("local-sms-inbound-secret",)
     sms_inbound_topic_arns: tuple[str, ...] = ()  # SNS topics replies arrive on (AWS); none: SNS refused
     local_emulator_url: str = ""  # the local stack's moto server (outbox); empty in AWS
@@ -168,6 +169,7 @@ class Settings:
             ses_configuration_set=get("SES_CONFIGURATION_SET", default.ses_configuration_set),
             sms_sender_id=get("SMS_SENDER_ID", default.sms_sender_id),
             sms_daily_cap=int(get("SMS_DAILY_CAP", str(default.sms_daily_cap))),
+            effects_give_up_hours=int(get("EFFECTS_GIVE_UP_HOURS", str(default.effects_give_up_hours))),
             sms_inbound_secrets=_csv(env.get("SMS_INBOUND_SECRET", ",".join(default.sms_inbound_secrets))),
             local_emulator_url=get("LOCAL_EMULATOR_URL", default.local_emulator_url),
             sms_inbound_topic_arns=_csv(get("SMS_INBOUND_TOPIC_ARNS", "")),

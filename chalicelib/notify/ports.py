@@ -19,53 +19,12 @@ class Preferences:
     locale: str | None = None
 
 
-@dataclass(frozen=True)
-class Claim:
-    """A notification this worker may now send (it holds the lease)."""
-
-    order_id: str
-    key: str  # <milestone key>#<channel>
-    kind: str
-    channel: str
-    customer_id: str
-    payload: dict[str, Any]
-    attempts: int
-
-
 class PermanentDeliveryError(OrderCareError):
     """The provider refused the message for good (bad address, rejected content)."""
 
 
 class TransientDeliveryError(OrderCareError):
     """The provider failed after its own retries; try again later."""
-
-
-class NotificationRecords(Protocol):
-    def claim(
-        self,
-        claim: Claim,
-        *,
-        now: datetime,
-        lease_seconds: int,
-    ) -> bool:
-        """Create the record as pending (or take over an expired lease); False if handled already."""
-        ...
-
-    def skip(self, claim: Claim, reason: str, *, now: datetime) -> bool:
-        """Record that this notification will not be sent, once; False if it existed."""
-        ...
-
-    def finish(self, claim: Claim, status: str, *, now: datetime, message_id: str | None, reason: str | None) -> None:
-        """Mark sent/failed/skipped and add the timeline entry, atomically."""
-        ...
-
-    def release(self, claim: Claim) -> None:
-        """Give the lease back after a transient failure so a retry can start at once."""
-        ...
-
-    def due(self, now: datetime, limit: int) -> list[Claim]:
-        """Pending notifications whose lease has expired (crashed or failed senders)."""
-        ...
 
 
 class PreferenceStore(Protocol):

@@ -1,41 +1,40 @@
-"""Deliver each milestone once per channel, honouring preferences, SMS consent and limits.
+"""Messages as durable intents: each milestone once per channel, honouring preferences, SMS consent and limits.
 
-The notification record is claimed (conditional put with a lease) before the
-provider is called and finished after, together with the timeline entry. A
-duplicate stream record finds the claim and does nothing; a crash between claim
-and finish leaves a pending record whose lease expires, and the retry sweep
-sends it. (A crash after the provider accepted but before the finish was written
-can repeat that one message: providers offer no idempotency key to prevent it.)
+`plan` turns an order change into one "message" intent per milestone and channel
+(and per escalation channel), rendered and decided (sent or skipped) up front, so
+they are all recorded before the first is sent (services/intents.py). `perform` sends
+one; the intent runner retries transient failures and ends permanent ones, and the
+timeline gets notification_sent / _skipped / _failed with the masked recipient.
+(A crash after the provider accepted but before the intent was ended can repeat that
+one message: providers offer no idempotency key to prevent it.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from html import escape
 from typing import Any
 
-from chalicelib.domain.orders import Order
+from chalicelib.domain.orders import DomainEvent, Order
 from chalicelib.domain.privacy import mask_email, mask_phone, mask_text
-from chalicelib.notify.milestones import Milestone
+from chalicelib.notify.milestones import Milestone, escalations, milestones
 from chalicelib.notify.ports import (
     CHANNELS,
     EMAIL,
     SMS,
-    Claim,
     Mailer,
-    NotificationRecords,
     PermanentDeliveryError,
     PreferenceStore,
     SmsSender,
     TopicPublisher,
-    TransientDeliveryError,
 )
 from chalicelib.notify.render import ShopIdentity, render_email, render_sms
+from chalicelib.services.intents import DONE, SKIPPED, Intent, Outcome, PermanentEffectError
 from chalicelib.services.ports import Clock
 
-LEASE_SECONDS = 120
-MAX_ATTEMPTS = 8
+MESSAGE = "message"  # the intent kind
 
 
 @dataclass(frozen=True)
@@ -48,10 +47,14 @@ class OpsAlerts:
 
 OPS_EMAIL, OPS_TOPIC = "ops_email", "ops_sns"
 
+# The documents a milestone's email carries, and the intents that produce them first:
+# (order, new payments) -> (document keys, intent ids). Wired in bootstrap.py.
+DocumentsFor = Callable[[Order, Sequence[str]], tuple[list[str], list[str]]]
+Attachments = Callable[[str, Sequence[str]], list[dict[str, str]]]
+
 
 @dataclass
 class NotificationService:
-    records: NotificationRecords
     preferences: PreferenceStore
     mailer: Mailer
     sms: SmsSender
@@ -61,12 +64,25 @@ class NotificationService:
     sms_daily_cap: int = 5
     ops: OpsAlerts | None = None
     topic: TopicPublisher | None = None
+    documents_for: DocumentsFor | None = None
+    attachments: Attachments | None = None
 
-    def escalate(self, order: Order, state: str, promises: list[str]) -> dict[str, str]:
-        """Tell operations (email and SNS topic), once per order and state, that promises are at risk or broken."""
+    # --- planning: which messages an order change implies ------------------------------
+
+    def plan(self, before: Order | None, after: Order) -> list[Intent]:
+        """Every message of the change: the customer's milestones first, then escalations."""
+        intents: list[Intent] = []
+        found = milestones(before, after)
+        if found:
+            intents += self._plan_milestones(before, after, found)
+        for state, promises in escalations(before, after).items():
+            intents += self.plan_escalation(after, state, promises)
+        return intents
+
+    def plan_escalation(self, order: Order, state: str, promises: list[str]) -> list[Intent]:
+        """Operations (email and SNS topic), once per order and state: promises at risk or broken."""
         if self.ops is None:
-            return {}
-        now = self.clock.now()
+            return []
         verb = "at risk" if state == "at_risk" else "broken"
         subject = f"[{self.shop.name}] Order {order.id}: {' and '.join(promises)} promise {verb}"
         text = (
@@ -75,55 +91,62 @@ class NotificationService:
             f"Placed {order.placed_at:%Y-%m-%d %H:%M} UTC, method {order.shipping_method}, "
             f"{len(order.shipments)} shipment(s).\n"
         )
-        outcome = {}
+        intents = []
         for channel, to in ((OPS_EMAIL, self.ops.email), (OPS_TOPIC, self.ops.topic_arn)):
             if not to:
                 continue  # e.g. no ops address configured: the topic still carries the alert
             payload = {
+                "channel": channel,
+                "template": f"ops_{state}",
+                "customer_id": "ops",
                 "to": to,
                 "masked_to": to,
                 "subject": subject,
                 "text": text,
                 "html": f"<pre>{escape(text)}</pre>",
             }
-            claim = Claim(order.id, f"ops:{state}#{channel}", f"ops_{state}", channel, "ops", payload, 0)
-            claimed = self.records.claim(claim, now=now, lease_seconds=LEASE_SECONDS)
-            outcome[channel] = self.send(claim) if claimed else "duplicate"
-        return outcome
+            intents.append(Intent(order.id, MESSAGE, f"ops:{state}#{channel}", payload))
+        return intents
 
-    def notify(self, order: Order, milestone: Milestone, attachments: Sequence[dict[str, str]] = ()) -> dict[str, str]:
-        """Deliver one milestone on every channel; returns what happened per channel.
-
-        `attachments` (email only) are references ({filename, content_type, s3_key})."""
-        preferences = self.preferences.get(order.customer.id)
+    def _plan_milestones(self, before: Order | None, after: Order, found: list[Milestone]) -> list[Intent]:
+        preferences = self.preferences.get(after.customer.id)
+        order = after
         if preferences.locale:
-            order = replace(order, customer=replace(order.customer, locale=preferences.locale))
-        return {
-            channel: self._deliver(order, milestone, channel, preferences.email, preferences.sms, attachments)
-            for channel in CHANNELS
-        }
+            order = replace(after, customer=replace(after.customer, locale=preferences.locale))
+        seen = {payment.provider_ref for payment in before.payments} if before else set()
+        new_payments = [payment.provider_ref for payment in after.payments if payment.provider_ref not in seen]
+        now = self.clock.now()
+        intents = []
+        for milestone in found:
+            for channel in CHANNELS:
+                intents.append(
+                    self._plan_one(order, milestone, channel, preferences.email, preferences.sms, new_payments, now)
+                )
+        return intents
 
-    def _deliver(
+    def _plan_one(
         self,
         order: Order,
         milestone: Milestone,
         channel: str,
         email_on: bool,
         sms_on: bool,
-        attachments: Sequence[dict[str, str]] = (),
-    ) -> str:
-        now = self.clock.now()
-        claim = Claim(order.id, f"{milestone.key}#{channel}", milestone.kind, channel, order.customer.id, {}, 0)
+        new_payments: Sequence[str],
+        now: datetime,
+    ) -> Intent:
+        key = f"{milestone.key}#{channel}"
         reason = self._skip_reason(order, channel, email_on, sms_on)
         if reason:
-            return "skipped" if self.records.skip(claim, reason, now=now) else "duplicate"
+            data = {"channel": channel, "template": milestone.kind, "reason": reason}
+            event = DomainEvent("notification_skipped", now, "notifier", data)
+            return Intent(order.id, MESSAGE, key, status=SKIPPED, timeline=event)
         payload = self._compose(order, milestone, channel)
-        if channel == EMAIL and attachments:
-            payload["attachments"] = [dict(attachment) for attachment in attachments]
-        claim = replace(claim, payload=payload)
-        if not self.records.claim(claim, now=now, lease_seconds=LEASE_SECONDS):
-            return "duplicate"
-        return self.send(claim)
+        after: tuple[str, ...] = ()
+        # The invoice and receipt travel with the receipt email: it waits for the documents' intent.
+        if channel == EMAIL and milestone.kind == "payment_receipt" and self.documents_for is not None:
+            keys, intent_ids = self.documents_for(order, new_payments)
+            payload["documents"], after = keys, tuple(intent_ids)
+        return Intent(order.id, MESSAGE, key, payload, after=after)
 
     def _skip_reason(self, order: Order, channel: str, email_on: bool, sms_on: bool) -> str | None:
         if channel == EMAIL:
@@ -138,9 +161,11 @@ class NotificationService:
 
     def _compose(self, order: Order, milestone: Milestone, channel: str) -> dict[str, Any]:
         link = self.tracking_url(order.id)
+        common = {"channel": channel, "template": milestone.kind, "customer_id": order.customer.id}
         if channel == EMAIL:
             message = render_email(order, milestone, self.shop, link)
             return {
+                **common,
                 "to": order.customer.email,
                 "masked_to": mask_email(order.customer.email),
                 "subject": message.subject,
@@ -149,52 +174,47 @@ class NotificationService:
             }
         phone = order.customer.phone or ""
         return {
+            **common,
             "to": phone,
             "masked_to": mask_phone(phone),
             "body": render_sms(order, milestone, self.shop, link),
         }
 
-    def send(self, claim: Claim) -> str:
-        """Send a claimed notification and record the outcome (also used by the retry sweep)."""
-        now = self.clock.now()
-        if claim.channel == SMS and not self.preferences.take_sms_quota(
-            claim.customer_id, now.date().isoformat(), self.sms_daily_cap
-        ):
-            self.records.finish(claim, "skipped", now=now, message_id=None, reason="daily SMS limit reached")
-            return "skipped"
-        try:
-            message_id = self._transmit(claim)
-        except PermanentDeliveryError as error:
-            self.records.finish(claim, "failed", now=now, message_id=None, reason=mask_text(error.message))
-            return "failed"
-        except TransientDeliveryError:
-            if claim.attempts >= MAX_ATTEMPTS:
-                self.records.finish(claim, "failed", now=now, message_id=None, reason="gave up after retries")
-                return "failed"
-            self.records.release(claim)
-            raise
-        self.records.finish(claim, "sent", now=now, message_id=message_id, reason=None)
-        return "sent"
+    # --- performing: the "message" effect handler -----------------------------------------
 
-    def _transmit(self, claim: Claim) -> str:
-        if claim.channel in (EMAIL, OPS_EMAIL):
-            return self.mailer.send(claim.payload["to"], claim.payload)
-        if claim.channel == OPS_TOPIC:
+    def perform(self, intent: Intent, now: datetime) -> Outcome:
+        """Send one message (a transient error propagates: the intent runner retries it)."""
+        payload = intent.payload
+        channel = payload["channel"]
+        if channel == SMS and not self.preferences.take_sms_quota(
+            payload["customer_id"], now.date().isoformat(), self.sms_daily_cap
+        ):
+            event = self._event("notification_skipped", intent, now, reason="daily SMS limit reached")
+            return Outcome(SKIPPED, event, "skipped")
+        try:
+            message_id = self._transmit(intent)
+        except PermanentDeliveryError as error:
+            raise PermanentEffectError(mask_text(error.message)) from error
+        return Outcome(DONE, self._event("notification_sent", intent, now, message_id=message_id), "sent")
+
+    def failed(self, intent: Intent, reason: str, now: datetime) -> DomainEvent:
+        return self._event("notification_failed", intent, now, reason=reason)
+
+    @staticmethod
+    def _event(kind: str, intent: Intent, now: datetime, **extra: str) -> DomainEvent:
+        payload = intent.payload
+        data = {"channel": payload.get("channel"), "template": payload.get("template"), "to": payload.get("masked_to")}
+        return DomainEvent(kind, now, "notifier", {**data, **extra})
+
+    def _transmit(self, intent: Intent) -> str:
+        payload = intent.payload
+        channel = payload["channel"]
+        if channel in (EMAIL, OPS_EMAIL):
+            if payload.get("documents") and self.attachments is not None:
+                payload = {**payload, "attachments": self.attachments(intent.order_id, payload["documents"])}
+            return self.mailer.send(payload["to"], payload)
+        if channel == OPS_TOPIC:
             if self.topic is None:
                 raise PermanentDeliveryError("no ops topic configured")
-            return self.topic.publish(claim.payload["to"], claim.payload["subject"], claim.payload["text"])
-        return self.sms.send(claim.payload["to"], claim.payload["body"])
-
-    def retry_due(self, limit: int = 100) -> dict[str, int]:
-        """Send every pending notification whose lease expired; one failure does not stop the rest."""
-        outcome: dict[str, int] = {}
-        now = self.clock.now()
-        for claim in self.records.due(now, limit):
-            if not self.records.claim(claim, now=now, lease_seconds=LEASE_SECONDS):
-                continue
-            try:
-                result = self.send(replace(claim, attempts=claim.attempts + 1))
-            except TransientDeliveryError:
-                result = "retry_later"
-            outcome[result] = outcome.get(result, 0) + 1
-        return outcome
+            return self.topic.publish(payload["to"], payload["subject"], payload["text"])
+        return self.sms.send(payload["to"], payload["body"])

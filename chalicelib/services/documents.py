@@ -15,7 +15,7 @@ is taken, so a document that cannot be built never consumes a number.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -292,6 +292,11 @@ class DocumentService:
             for document in documents
             if document.pdf_stored
         ]
+
+    def attachments_for(self, order_id: str, keys: Sequence[str]) -> list[dict[str, str]]:
+        """Attachment references for the stored documents of an order among `keys` (one Query)."""
+        wanted = set(keys)
+        return self.email_attachments([d for d in self.records.list_for_order(order_id) if d.key in wanted])
 
     def attachment_data(self, reference: dict[str, str]) -> bytes:
         """The PDF bytes behind an attachment reference (for the mailer, at send time)."""

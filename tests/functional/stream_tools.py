@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -60,3 +61,32 @@ def drain(tap: StreamTap, rounds: int = 20) -> None:
         failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
         pending = [r for r in pending if r["dynamodb"]["SequenceNumber"] in failed]
     raise AssertionError(f"stream did not drain: {len(pending)} records keep failing")
+
+
+def retry_sweep(at: datetime) -> dict[str, int]:
+    """Run the retry schedule once, as of `at` (as EventBridge would invoke it)."""
+    from app import retry_notifications
+
+    event = {
+        "version": "0",
+        "id": "1",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "1",
+        "time": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "eu-central-1",
+        "resources": [],
+        "detail": {},
+    }
+    result: dict[str, int] = retry_notifications(event, LambdaContext("retry_notifications"))["intents"]
+    return result
+
+
+def sweep_until_quiet(start: datetime, *, step: timedelta = timedelta(minutes=70), rounds: int = 30) -> datetime:
+    """Retry sweeps an hour+ apart (past any backoff) until nothing is due; the last sweep's time."""
+    at = start
+    for _ in range(rounds):
+        at += step
+        if not retry_sweep(at):
+            return at
+    raise AssertionError("the retry schedule never went quiet")

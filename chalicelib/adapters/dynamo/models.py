@@ -169,37 +169,6 @@ class ProcessedEventItem(TableItem):
     expires_at = TTLAttribute()
 
 
-class PendingNotificationsIndex(GlobalSecondaryIndex["NotificationItem"]):
-    class Meta:
-        index_name = GSI1
-        projection = AllProjection()
-
-    gsi1pk = UnicodeAttribute(hash_key=True)
-    gsi1sk = UnicodeAttribute(range_key=True)
-
-
-class NotificationItem(TableItem):
-    """One message for one milestone on one channel: pk ORDER#<id>, sk NOTIFY#<milestone>#<channel>.
-
-    Created before sending (the claim), finished as sent/skipped/failed. While
-    pending it sits in GSI1 under NOTIFY#PENDING#<day> so the retry sweep finds it
-    without a scan; finishing removes it from the index."""
-
-    order_id = UnicodeAttribute()
-    kind = UnicodeAttribute()
-    channel = UnicodeAttribute()
-    status = UnicodeAttribute()
-    payload = JSONAttribute(null=True)
-    reason = UnicodeAttribute(null=True)
-    message_id = UnicodeAttribute(null=True)
-    attempts = NumberAttribute(default=0)
-    lease_until = UTCDateTimeAttribute()
-    created_at = UTCDateTimeAttribute()
-    gsi1pk = UnicodeAttribute(null=True)
-    gsi1sk = UnicodeAttribute(null=True)
-    pending = PendingNotificationsIndex()
-
-
 class PreferencesItem(TableItem):
     """A customer's notification choices: pk CUSTOMER#<id>, sk #PREFS."""
 
@@ -240,7 +209,6 @@ MODELS: tuple[type[TableItem], ...] = (
     CatalogItemModel,
     TrackingItem,
     ProcessedEventItem,
-    NotificationItem,
     PreferencesItem,
     PhoneOptOutItem,
     SmsCounterItem,

@@ -1,0 +1,231 @@
+"""Durable intents in the single table.
+
+  ORDER#<order id> / INTENT#<kind>#<key>    one effect of an order change
+
+While pending an intent sits in GSI1 under INTENT#DUE#<day it was recorded> with
+its next attempt time as sort key, so the retry schedule finds what is due without
+a scan; ending it removes it from the index, drops the payload (rendered text and
+addresses) and lets the item expire by TTL 90 days later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import TTLAttribute as _TTL
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.dynamo.models import OrderItem, TableItem
+from chalicelib.adapters.dynamo.repositories import order_pk, timeline_item
+from chalicelib.adapters.dynamo.schema import GSI1
+from chalicelib.domain.orders import DomainEvent
+from chalicelib.services.intents import PENDING, Attempt, Intent
+
+INTENT_PREFIX = "INTENT#"
+DUE_PREFIX = "INTENT#DUE#"
+KEEP_ENDED = timedelta(days=90)
+MAX_TRANSACTION = 100
+MAX_DUE_DAYS = 31  # how far back the due query looks (the give-up window is at most this)
+
+
+class DueIntentsIndex(GlobalSecondaryIndex["IntentItem"]):
+    class Meta:
+        index_name = GSI1
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class IntentItem(TableItem):
+    """One effect of an order change: pk ORDER#<id>, sk INTENT#<kind>#<key>."""
+
+    order_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    key = UnicodeAttribute()
+    status = UnicodeAttribute()
+    payload = JSONAttribute(null=True)
+    after = JSONAttribute(null=True)  # ids of intents to end first
+    attempts = NumberAttribute(default=0)
+    last_error = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    give_up_at = UTCDateTimeAttribute()
+    next_at = UTCDateTimeAttribute()
+    ended_at = UTCDateTimeAttribute(null=True)
+    expires_at = _TTL(null=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    due = DueIntentsIndex()
+
+
+def intent_sk(kind: str, key: str) -> str:
+    return f"{INTENT_PREFIX}{kind}#{key}"
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _due_pk(day: date) -> str:
+    return f"{DUE_PREFIX}{day.isoformat()}"
+
+
+def _condition_failed(codes: Iterable[str | None]) -> bool:
+    return any(code == "ConditionalCheckFailed" for code in codes)
+
+
+def _attempt(item: IntentItem) -> Attempt:
+    intent = Intent(
+        order_id=item.order_id,
+        kind=item.kind,
+        key=item.key,
+        payload=dict(item.payload or {}),
+        after=tuple(item.after or ()),
+        status=item.status,
+    )
+    return Attempt(intent, int(item.attempts or 0), item.created_at, item.give_up_at)
+
+
+class DynamoIntentRecords:
+    def __init__(self, connection: Connection | None = None, *, lookback_days: int = 2) -> None:
+        self._connection = connection
+        self.lookback_days = min(lookback_days, MAX_DUE_DAYS)  # the give-up window, in days, plus one
+        IntentItem._connection = None  # the table may have been re-configured since the last container
+
+    def _transaction_connection(self) -> Connection:
+        if self._connection is None:
+            self._connection = Connection(region=OrderItem.Meta.region)
+        return self._connection
+
+    def _item(self, intent: Intent, now: datetime, give_up_at: datetime) -> IntentItem:
+        item = IntentItem(
+            pk=order_pk(intent.order_id),
+            sk=intent_sk(intent.kind, intent.key),
+            type="intent",
+            order_id=intent.order_id,
+            kind=intent.kind,
+            key=intent.key,
+            status=intent.status,
+            payload=intent.payload if intent.status == PENDING else None,
+            after=list(intent.after) or None,
+            attempts=0,
+            created_at=now,
+            give_up_at=give_up_at,
+            next_at=now,
+        )
+        if intent.status == PENDING:
+            item.gsi1pk, item.gsi1sk = _due_pk(now.date()), _stamp(now)
+        else:
+            item.ended_at, item.expires_at = now, now + KEEP_ENDED
+        return item
+
+    def record(self, intents: Sequence[Intent], *, now: datetime, give_up_at: datetime) -> list[Intent]:
+        """Usually one TransactWriteItems for all; intents already stored are left as they are."""
+        stored: list[Intent] = []
+        for start in range(0, len(intents), MAX_TRANSACTION):
+            batch = list(intents[start : start + MAX_TRANSACTION])
+            while batch:
+                existing = self._record_batch(batch, now, give_up_at)
+                if not existing:
+                    stored += batch
+                    break
+                batch = [intent for index, intent in enumerate(batch) if index not in existing]
+        return stored
+
+    def _record_batch(self, batch: list[Intent], now: datetime, give_up_at: datetime) -> set[int]:
+        """Write the batch; on a cancelled transaction, the positions of the intents that exist already."""
+        try:
+            with TransactWrite(connection=self._transaction_connection()) as transaction:
+                for intent in batch:
+                    transaction.save(self._item(intent, now, give_up_at), condition=IntentItem.pk.does_not_exist())
+                    if intent.timeline is not None:
+                        transaction.save(timeline_item(intent.order_id, intent.timeline))
+        except TransactWriteError as error:
+            codes = [getattr(reason, "code", None) for reason in error.cancellation_reasons or []]
+            if not _condition_failed(codes):
+                raise
+            slots: list[int] = []  # transaction slot -> intent position (a timeline entry takes its own slot)
+            for index, intent in enumerate(batch):
+                slots += [index] * (2 if intent.timeline is not None else 1)
+            return {slots[slot] for slot, code in enumerate(codes) if code == "ConditionalCheckFailed"}
+        return set()
+
+    def take(self, intent: Intent, *, now: datetime, lease_seconds: int) -> Attempt | None:
+        lease = now + timedelta(seconds=lease_seconds)
+        try:
+            updated = IntentItem(pk=order_pk(intent.order_id), sk=intent_sk(intent.kind, intent.key)).update(
+                actions=[IntentItem.next_at.set(lease), IntentItem.gsi1sk.set(_stamp(lease))],
+                condition=(IntentItem.status == PENDING) & (IntentItem.next_at <= now),
+            )
+        except UpdateError as error:
+            if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return self._from_update(updated)
+
+    @staticmethod
+    def _from_update(updated: dict[str, Any]) -> Attempt:
+        # `update` returns the item's new attributes (ALL_NEW) as DynamoDB JSON.
+        return _attempt(IntentItem.from_raw_data(updated["Attributes"]))
+
+    def complete(self, attempt: Attempt, status: str, event: DomainEvent | None, *, now: datetime) -> None:
+        intent = attempt.intent
+        actions: list[Action] = [
+            IntentItem.status.set(status),
+            IntentItem.ended_at.set(now),
+            IntentItem.expires_at.set(now + KEEP_ENDED),
+            IntentItem.payload.remove(),
+            IntentItem.gsi1pk.remove(),
+            IntentItem.gsi1sk.remove(),
+        ]
+        try:
+            with TransactWrite(connection=self._transaction_connection()) as transaction:
+                transaction.update(
+                    IntentItem(pk=order_pk(intent.order_id), sk=intent_sk(intent.kind, intent.key)),
+                    actions=actions,
+                    condition=IntentItem.status == PENDING,
+                )
+                if event is not None:
+                    transaction.save(timeline_item(intent.order_id, event))
+        except TransactWriteError as error:
+            codes = [getattr(reason, "code", None) for reason in error.cancellation_reasons or []]
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return  # another worker ended it first
+            raise
+
+    def retry_later(self, attempt: Attempt, *, at: datetime, error: str) -> None:
+        intent = attempt.intent
+        try:
+            IntentItem(pk=order_pk(intent.order_id), sk=intent_sk(intent.kind, intent.key)).update(
+                actions=[
+                    IntentItem.attempts.set(attempt.attempts),
+                    IntentItem.last_error.set(error[:200]),
+                    IntentItem.next_at.set(at),
+                    IntentItem.gsi1sk.set(_stamp(at)),
+                ],
+                condition=IntentItem.status == PENDING,
+            )
+        except UpdateError as update_error:
+            if getattr(update_error, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise
+
+    def due(self, now: datetime, limit: int) -> list[Attempt]:
+        found: list[Attempt] = []
+        for age in range(self.lookback_days, -1, -1):  # oldest first
+            day = now.date() - timedelta(days=age)
+            for item in IntentItem.due.query(_due_pk(day), IntentItem.gsi1sk <= _stamp(now), limit=limit - len(found)):
+                found.append(_attempt(item))
+            if len(found) >= limit:
+                break
+        return found
+
+    def statuses(self, order_id: str, ids: Iterable[str]) -> dict[str, str]:
+        keys = [(order_pk(order_id), intent_sk(*intent_id.split(":", 1))) for intent_id in ids]
+        return {f"{item.kind}:{item.key}": item.status for item in IntentItem.batch_get(keys)}

@@ -1,0 +1,79 @@
+"""Documents as durable intents: the invoice and receipt of each payment, a credit note per refund.
+
+The intent is recorded with the payment (or refund) before anything is attempted;
+performing it issues what is missing (`DocumentService` is idempotent by key). If
+S3 is down, the number is taken and the record kept with `pdf_stored=False`; the
+retry schedule performs the intent again and the PDF is stored under the same
+number — no gap, no duplicate — and the receipt email, which waits for this intent,
+follows with both PDFs attached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from chalicelib.documents.invoice import INVOICE, RECEIPT, DocumentError
+from chalicelib.domain.orders import DomainEvent, Order
+from chalicelib.services.documents import DocumentService
+from chalicelib.services.intents import DONE, Intent, Outcome, PermanentEffectError
+
+DOCUMENT = "document"  # the intent kind
+
+
+class OrderReader(Protocol):
+    def get(self, order_id: str) -> Order | None: ...
+
+
+def payment_intent_key(provider_ref: str) -> str:
+    return f"payment#{provider_ref}"
+
+
+def documents_for_payments(order: Order, provider_refs: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The documents a receipt email attaches (invoice, receipts) and the intents that issue them."""
+    keys = [INVOICE, *(f"{RECEIPT}#{ref}" for ref in provider_refs)]
+    return keys, [f"{DOCUMENT}:{payment_intent_key(ref)}" for ref in provider_refs]
+
+
+@dataclass
+class DocumentIntents:
+    """Planner and handler of "document" intents."""
+
+    documents: DocumentService
+    orders: OrderReader
+
+    def plan(self, before: Order | None, after: Order) -> list[Intent]:
+        seen_payments = {p.provider_ref for p in before.payments} if before else set()
+        seen_refunds = {r.event_id for r in before.refunds} if before else set()
+        intents = [
+            Intent(after.id, DOCUMENT, payment_intent_key(p.provider_ref), {"payment": p.provider_ref})
+            for p in after.payments
+            if p.provider_ref not in seen_payments
+        ]
+        intents += [
+            Intent(after.id, DOCUMENT, f"credit_note#{r.event_id}", {"refund": r.event_id})
+            for r in after.refunds
+            if r.event_id not in seen_refunds
+        ]
+        return intents
+
+    def perform(self, intent: Intent, now: datetime) -> Outcome:
+        order = self.orders.get(intent.order_id)
+        if order is None:
+            raise PermanentEffectError("the order does not exist")
+        try:
+            if "refund" in intent.payload:
+                refund = next((r for r in order.refunds if r.event_id == intent.payload["refund"]), None)
+                if refund is None:
+                    raise PermanentEffectError("the refund is not recorded on the order")
+                self.documents.issue_credit_note(order, refund)
+            else:
+                self.documents.issue_for_payment(order)
+        except DocumentError as error:  # the document cannot be built: no retry changes that
+            raise PermanentEffectError(str(error)) from error
+        return Outcome(DONE, None, "issued")
+
+    def failed(self, intent: Intent, reason: str, now: datetime) -> DomainEvent:
+        return DomainEvent("document_failed", now, "documents", {"document": intent.key, "reason": reason})

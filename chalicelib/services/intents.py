@@ -1,0 +1,235 @@
+"""Durable intents: every effect of a business fact is recorded before any is attempted.
+
+When an order changes (paid, shipped, …) its planners list what must follow — each
+document, each message per channel, each escalation, later each outbound webhook —
+and `IntentRunner.record` stores them all (one conditional write each, batched) before
+`drive` attempts the first. So one failing effect can never hide another: each intent
+is driven to an end on its own, by the stream consumer on the happy path or by the
+retry schedule (`retry_due`) for the rest, one item's failure never stopping the sweep.
+
+Failures: `PermanentEffectError` ends an intent as failed (its handler writes the reason
+on the timeline). Anything else — throttling, a 5xx, a timeout, an exception nobody
+foresaw — is transient: the intent is retried with exponential backoff until it is
+`give_up_after` old (default 24 h), then given up (timeline + an alarm metric). Attempts
+are counted only when a handler actually ran; stream redeliveries never count.
+
+A new kind of effect is a small addition: an `EffectHandler` (perform one intent) and
+a `Planner` (which intents an order change implies), both registered in bootstrap.py.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from chalicelib.domain.orders import DomainEvent, Order
+from chalicelib.observability import get_logger
+from chalicelib.services.ports import Clock
+
+PENDING, DONE, FAILED, SKIPPED = "pending", "done", "failed", "skipped"
+LEASE_SECONDS = 120  # a worker that crashed mid-attempt is taken over after this
+FIRST_RETRY_SECONDS = 60
+MAX_RETRY_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One effect to bring about, identified by (order, kind, key)."""
+
+    order_id: str
+    kind: str  # which handler performs it: "message", "document", …
+    key: str  # unique per order and kind
+    payload: dict[str, Any] = field(default_factory=dict)
+    after: tuple[str, ...] = ()  # ids of intents to finish first (their outcome, not their success)
+    status: str = PENDING  # or SKIPPED: recorded as decided, never attempted
+    timeline: DomainEvent | None = None  # written with the record (e.g. why it was skipped)
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.key}"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A stored intent this worker holds the lease on."""
+
+    intent: Intent
+    attempts: int  # attempts that ran and failed so far
+    created_at: datetime
+    give_up_at: datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an attempt ended, and the timeline entry written with it."""
+
+    status: str  # DONE or SKIPPED
+    event: DomainEvent | None = None
+    summary: str = "done"
+
+
+class PermanentEffectError(Exception):
+    """No retry will ever make this effect succeed (address rejected, number invalid, …)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class EffectHandler(Protocol):
+    def perform(self, intent: Intent, now: datetime) -> Outcome:
+        """Bring the effect about (idempotently); raise PermanentEffectError or anything transient."""
+        ...
+
+    def failed(self, intent: Intent, reason: str, now: datetime) -> DomainEvent | None:
+        """The timeline entry recording that the effect failed for good (or was given up)."""
+        ...
+
+
+class Planner(Protocol):
+    def plan(self, before: Order | None, after: Order) -> list[Intent]:
+        """The intents an order change implies (`before` None: a new order)."""
+        ...
+
+
+class IntentRecords(Protocol):
+    def record(self, intents: Sequence[Intent], *, now: datetime, give_up_at: datetime) -> list[Intent]:
+        """Store every intent not stored yet (pending ones due now); the ones this call stored."""
+        ...
+
+    def take(self, intent: Intent, *, now: datetime, lease_seconds: int) -> Attempt | None:
+        """Lease a pending intent whose next attempt is due; None if ended or not due."""
+        ...
+
+    def complete(self, attempt: Attempt, status: str, event: DomainEvent | None, *, now: datetime) -> None:
+        """End the intent (done/failed/skipped) and add its timeline entry, atomically."""
+        ...
+
+    def retry_later(self, attempt: Attempt, *, at: datetime, error: str) -> None:
+        """Count a failed attempt and make the intent due again at `at`."""
+        ...
+
+    def due(self, now: datetime, limit: int) -> list[Attempt]:
+        """Pending intents whose next attempt is due (not leased: `take` leases them)."""
+        ...
+
+    def statuses(self, order_id: str, ids: Iterable[str]) -> dict[str, str]:
+        """The status of each stored intent of the order among `ids`."""
+        ...
+
+
+def backoff(attempts: int) -> timedelta:
+    """1 min, 2, 4, … capped at an hour."""
+    return timedelta(seconds=min(FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0), MAX_RETRY_SECONDS))
+
+
+def error_label(error: BaseException) -> str:
+    """What is kept of an error: its type and, for AWS errors, the code — never the message (PII)."""
+    code = getattr(error, "response", {}) or {}
+    aws_code = code.get("Error", {}).get("Code") if isinstance(code, dict) else None
+    return f"{type(error).__name__}: {aws_code}" if aws_code else type(error).__name__
+
+
+class WaitingError(Exception):
+    """An intent this one comes after has not ended yet."""
+
+
+@dataclass
+class IntentRunner:
+    records: IntentRecords
+    handlers: dict[str, EffectHandler]
+    clock: Clock
+    planners: list[Planner] = field(default_factory=list)
+    give_up_after: timedelta = timedelta(hours=24)
+    on_give_up: Callable[[Intent], None] | None = None  # the alarm metric
+
+    def plan(self, before: Order | None, after: Order) -> list[Intent]:
+        return [intent for planner in self.planners for intent in planner.plan(before, after)]
+
+    def record(self, intents: Sequence[Intent]) -> list[Intent]:
+        now = self.clock.now()
+        return self.records.record(intents, now=now, give_up_at=now + self.give_up_after)
+
+    def handle_change(self, before: Order | None, after: Order) -> dict[str, str]:
+        """Record every intent of the change, then drive each; {intent id: what happened}."""
+        intents = self.plan(before, after)
+        self.record(intents)  # raises (the stream retries) only if the intents could not be stored
+        return self.drive([intent for intent in intents if intent.status == PENDING])
+
+    def drive(self, intents: Sequence[Intent], now: datetime | None = None) -> dict[str, str]:
+        """Attempt each due intent once; one failing never stops the next."""
+        outcome: dict[str, str] = {}
+        ended: set[str] = set()
+        for intent in sorted(intents, key=lambda item: bool(item.after)):
+            at = now or self.clock.now()
+            try:
+                attempt = self.records.take(intent, now=at, lease_seconds=LEASE_SECONDS)
+            except Exception as error:  # the retry schedule takes it up
+                get_logger().warning("intent not taken", extra={"intent": intent.id, "error": error_label(error)})
+                outcome[intent.id] = "retry_later"
+                continue
+            if attempt is None:
+                outcome[intent.id] = "duplicate"
+                continue
+            outcome[intent.id] = self._attempt(attempt, at, ended)
+            if outcome[intent.id] != "retry_later":
+                ended.add(intent.id)
+        return outcome
+
+    def retry_due(self, now: datetime | None = None, limit: int = 100) -> dict[str, int]:
+        """The retry schedule: drive every intent whose next attempt is due."""
+        at = now or self.clock.now()
+        results = self.drive([attempt.intent for attempt in self.records.due(at, limit)], now=at)
+        return dict(Counter(results.values()))
+
+    def _attempt(self, attempt: Attempt, now: datetime, ended: set[str]) -> str:
+        intent = attempt.intent
+        handler = self.handlers.get(intent.kind)
+        try:
+            if handler is None:
+                raise PermanentEffectError(f"no handler for intents of kind {intent.kind!r}")
+            self._check_after(intent, ended)
+            result = handler.perform(intent, now)
+        except PermanentEffectError as error:
+            return self._end_failed(attempt, handler, error.reason, now)
+        except Exception as error:  # unknown errors are transient, capped by the same window
+            return self._retry(attempt, handler, error, now)
+        self.records.complete(attempt, result.status, result.event, now=now)
+        return result.summary
+
+    def _check_after(self, intent: Intent, ended: set[str]) -> None:
+        waiting = [other for other in intent.after if other not in ended]
+        if waiting:
+            statuses = self.records.statuses(intent.order_id, waiting)
+            if any(statuses.get(other, PENDING) == PENDING for other in waiting):
+                raise WaitingError(f"waiting for {', '.join(waiting)}")
+
+    def _retry(self, attempt: Attempt, handler: EffectHandler | None, error: Exception, now: datetime) -> str:
+        label = error_label(error)
+        if now >= attempt.give_up_at:
+            hours = self.give_up_after.total_seconds() / 3600
+            reason = f"gave up after {hours:g} h of retries ({label})"
+            get_logger().error("intent given up", extra={"intent": attempt.intent.id, "error": label})
+            if self.on_give_up is not None:
+                self.on_give_up(attempt.intent)
+            return self._end_failed(attempt, handler, reason, now, summary="given_up")
+        if isinstance(error, WaitingError):  # not a failure of its own: look again soon
+            self.records.retry_later(attempt, at=now + backoff(1), error=str(error))
+            return "retry_later"
+        get_logger().warning(
+            "intent failed, will retry",
+            extra={"intent": attempt.intent.id, "order_id": attempt.intent.order_id, "error": label},
+        )
+        attempts = attempt.attempts + 1
+        self.records.retry_later(replace(attempt, attempts=attempts), at=now + backoff(attempts), error=label)
+        return "retry_later"
+
+    def _end_failed(
+        self, attempt: Attempt, handler: EffectHandler | None, reason: str, now: datetime, summary: str = "failed"
+    ) -> str:
+        event = handler.failed(attempt.intent, reason, now) if handler is not None else None
+        self.records.complete(attempt, FAILED, event, now=now)
+        return summary
