@@ -14,12 +14,12 @@ from chalice.app import Chalice, Rate, Response
 
 from chalicelib.api import schemas as s
 from chalicelib.api.http import Call, QueryParam, endpoint, json_response
-from chalicelib.api.presenters import present_catalog_item, present_order, present_timeline_entry
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.address import Address
 from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.errors import NotFoundError, ValidationError
 from chalicelib.domain.orders import Customer, Discount, Order, OrderStatus, Payment, ShipmentLine
+from chalicelib.presentation.presenters import iso, present_catalog_item, present_order, present_timeline_entry
 from chalicelib.services.orders import CarrierUpdate, PaymentEvent, PlaceOrder, Reply
 from chalicelib.web.routes import tracking_routes
 
@@ -127,8 +127,8 @@ def delivery_estimate(call: Call) -> Response:
             "shipping_method": body.shipping_method,
             "country": body.country,
             "start_day": start_day.isoformat(),
-            "ship_by": s.iso(promise.ship_by),
-            "deliver_by": s.iso(promise.deliver_by),
+            "ship_by": iso(promise.ship_by),
+            "deliver_by": iso(promise.deliver_by),
         },
     )
 
@@ -369,7 +369,7 @@ def order_timeline(call: Call, order_id: str) -> Response:
     tags=("orders",),
 )
 def order_documents(call: Call, order_id: str) -> Response:
-    from chalicelib.services.documents import present_document
+    from chalicelib.presentation.presenters import present_document
 
     service = get_container().documents
     documents = service.for_customer(order_id, _owner_filter(call))  # 404 for someone else's order

@@ -86,19 +86,19 @@ def invoice_html(invoice: Invoice) -> str:
             row.sku or "",
             description,
             str(row.quantity or ""),
-            fmt.money(row.unit_price) if row.unit_price is not None else "",
+            fmt.amount(row.unit_price) if row.unit_price is not None else "",
             fmt.rate(row.tax_rate_bps),
-            fmt.money(row.net),
-            fmt.money(row.tax),
+            fmt.amount(row.net),
+            fmt.amount(row.tax),
         ]
         rows.append("<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in cells) + "</tr>")
     totals = [
-        (fmt.label("subtotal"), fmt.money(invoice.subtotal)),
-        (fmt.label("discounts"), fmt.money(-invoice.discount_total)),
-        (fmt.label("shipping"), fmt.money(invoice.shipping_fee)),
-        (fmt.label("net_total"), fmt.money(invoice.net_total)),
+        (fmt.label("subtotal"), fmt.amount(invoice.subtotal)),
+        (fmt.label("discounts"), fmt.amount(-invoice.discount_total)),
+        (fmt.label("shipping"), fmt.amount(invoice.shipping_fee)),
+        (fmt.label("net_total"), fmt.amount(invoice.net_total)),
         *(
-            (fmt.label("vat_on", rate=fmt.rate(t.rate_bps), net=fmt.money(t.net)), fmt.money(t.tax))
+            (fmt.label("vat_on", rate=fmt.rate(t.rate_bps), net=fmt.amount(t.net)), fmt.amount(t.tax))
             for t in invoice.taxes
         ),
     ]
@@ -131,14 +131,14 @@ table {{ width: 100%; border-collapse: collapse; }}
 {e(fmt.label("vat_id"))}: {e(seller.vat_id or "")}<br>{e(seller.email or "")}</span></div>
 <div><h1>{e(fmt.label("invoice"))}</h1><table>
 <tr><td class="muted">{e(fmt.label("invoice_no"))}</td><td><b>{e(invoice.number)}</b></td></tr>
-<tr><td class="muted">{e(fmt.label("date"))}</td><td><b>{e(fmt.date(invoice.issued_at))}</b></td></tr>
+<tr><td class="muted">{e(fmt.label("date"))}</td><td><b>{e(fmt.medium_date(invoice.issued_at))}</b></td></tr>
 <tr><td class="muted">{e(fmt.label("order_no"))}</td><td><b>{e(invoice.order_id)}</b></td></tr></table></div></div>
 <p><span class="muted" style="font-size:7.5pt"><b>{e(fmt.label("bill_to").upper())}</b></span><br>
 <b>{e(invoice.buyer.name)}</b><br>{"<br>".join(e(line) for line in invoice.buyer.address[1:])}<br>
 {e(fmt.country(invoice.buyer.country or ""))}</p>
 <table class="rows"><thead><tr>{headers}</tr></thead><tbody>{"".join(rows)}</tbody></table>
 <table class="totals">{total_rows}<tr class="grand"><td>{e(fmt.label("total"))}</td>
-<td>{e(fmt.money(invoice.total))}</td></tr></table>
+<td>{e(fmt.amount(invoice.total))}</td></tr></table>
 <p class="muted">{e(fmt.label("paid_note", method=fmt.method(invoice.paid_with or "")))}<br>
 {e(fmt.label("currency_note", currency=invoice.currency))}</p>
 </body></html>"""

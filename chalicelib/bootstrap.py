@@ -42,9 +42,9 @@ class Container:
     def notifications(self) -> NotificationService:
         """Built on first use: only stream consumers and schedules send messages."""
         from chalicelib.adapters.messaging import SesMailer, SnsSms, SnsTopic
-        from chalicelib.api.presenters import tracking_url
         from chalicelib.notify.render import ShopIdentity
         from chalicelib.notify.service import NotificationService, OpsAlerts
+        from chalicelib.presentation.links import tracking_url
         from chalicelib.services.document_intents import documents_for_payments
 
         settings = self.settings

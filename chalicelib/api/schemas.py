@@ -418,12 +418,3 @@ class RefundOut(Out):
 class OrderListOut(Out):
     items: list[OrderOut]
     next_cursor: str | None
-
-
-def iso(moment: datetime) -> str:
-    """UTC ISO-8601 with a Z, second precision (the wire format)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def iso_or_none(moment: datetime | None) -> str | None:
-    return iso(moment) if moment else None

@@ -16,14 +16,11 @@ import functools
 import io
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from chalicelib.documents.invoice import CreditNote, Document, Invoice, Party, Receipt, Row, TaxLine
-from chalicelib.locales import babel_locale
+from chalicelib.presentation.formatting import Localizer, order_number
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -52,6 +49,7 @@ LABELS: dict[str, dict[str, str]] = {
         "credit_note_no": "Credit note no.",
         "date": "Date",
         "order_no": "Order no.",
+        "order_ref": "Order reference",
         "refers_to": "Refers to invoice",
         "bill_to": "Bill to",
         "received_from": "Received from",
@@ -95,6 +93,7 @@ LABELS: dict[str, dict[str, str]] = {
         "credit_note_no": "Gutschriftnr.",
         "date": "Datum",
         "order_no": "Bestellnr.",
+        "order_ref": "Bestellreferenz",
         "refers_to": "Zur Rechnung",
         "bill_to": "Rechnungsempfänger",
         "received_from": "Zahlung von",
@@ -166,55 +165,21 @@ def render_pdf(document: Document, options: RenderOptions | None = None) -> byte
 # --- formatting ---------------------------------------------------------------------------
 
 
-class _Format:
+class _Format(Localizer):
+    """The shared formatting (chalicelib/presentation/formatting.py), in the document's currency."""
+
     def __init__(self, locale: str, timezone: str, currency: str):
-        language = locale.replace("_", "-").split("-")[0].lower()
-        self.language = language if language in LABELS else "en"
-        self.locale = babel_locale(locale)
-        self.zone = ZoneInfo(timezone)
+        super().__init__(locale, timezone, LABELS)
         self.currency = currency
 
     def label(self, key: str, **values: Any) -> str:
-        return LABELS[self.language][key].format(**values)
+        return self.t(key, **values)
 
-    def money(self, minor_units: int) -> str:
-        return _money(minor_units, self.currency, self.locale)
-
-    def rate(self, rate_bps: int) -> str:
-        return _rate(rate_bps, self.locale)
-
-    def country(self, code: str) -> str:
-        from babel import Locale
-
-        return str(Locale.parse(self.locale).territories.get(code.upper(), code))
+    def amount(self, minor_units: int) -> str:
+        return self.money(minor_units, self.currency)
 
     def method(self, method: str) -> str:
         return METHODS.get(self.language, {}).get(method, method.replace("_", " "))
-
-    def date(self, moment: datetime) -> str:
-        from babel.dates import format_date
-
-        return str(format_date(moment.astimezone(self.zone).date(), format="medium", locale=self.locale))
-
-    def datetime(self, moment: datetime) -> str:
-        from babel.dates import format_datetime
-
-        return str(format_datetime(moment.astimezone(self.zone), format="medium", tzinfo=self.zone, locale=self.locale))
-
-
-@functools.lru_cache(maxsize=4096)
-def _money(minor_units: int, currency: str, locale: str) -> str:
-    from babel.numbers import format_currency, get_currency_precision
-
-    amount = Decimal(minor_units).scaleb(-get_currency_precision(currency))
-    return str(format_currency(amount, currency, locale=locale))
-
-
-@functools.lru_cache(maxsize=256)
-def _rate(rate_bps: int, locale: str) -> str:
-    from babel.numbers import format_percent
-
-    return str(format_percent(Decimal(rate_bps) / 10_000, format="#,##0.##%", locale=locale))
 
 
 # --- fpdf2 document and fonts -------------------------------------------------------------
@@ -572,8 +537,9 @@ class _Layout:
         self.text(MARGIN, 15, self.width, title, size=title_size, bold=True, color=ACCENT, align="R", h=9)
         meta: list[tuple[str, str]] = [
             (fmt.label(f"{document.kind}_no"), document.number),
-            (fmt.label("date"), fmt.date(document.issued_at)),
-            (fmt.label("order_no"), document.order_id),
+            (fmt.label("date"), fmt.medium_date(document.issued_at)),
+            (fmt.label("order_no"), order_number(document.order_id)),
+            (fmt.label("order_ref"), document.order_id),
         ]
         if isinstance(document, CreditNote):
             meta.append((fmt.label("refers_to"), document.invoice_number))
@@ -639,10 +605,10 @@ class _Layout:
             row.sku or "",
             description,
             str(row.quantity) if row.quantity is not None else "",
-            fmt.money(row.unit_price) if row.unit_price is not None else "",
+            fmt.amount(row.unit_price) if row.unit_price is not None else "",
             fmt.rate(row.tax_rate_bps),
-            fmt.money(row.net),
-            fmt.money(row.tax),
+            fmt.amount(row.net),
+            fmt.amount(row.tax),
         ]
 
     def rows_table(self, rows: tuple[Row, ...]) -> None:
@@ -681,7 +647,7 @@ class _Layout:
         entries.append((fmt.label("net_total"), document.net_total, False))
         taxes: tuple[TaxLine, ...] = document.taxes
         for tax in taxes:
-            entries.append((fmt.label("vat_on", rate=fmt.rate(tax.rate_bps), net=fmt.money(tax.net)), tax.tax, False))
+            entries.append((fmt.label("vat_on", rate=fmt.rate(tax.rate_bps), net=fmt.amount(tax.net)), tax.tax, False))
         total_label = "total" if isinstance(document, Invoice) else "total_credited"
         entries.append((fmt.label(total_label), document.total, True))
 
@@ -700,11 +666,11 @@ class _Layout:
                 pdf.line(x, y, x + box_w, y)
                 y += 1.5
                 self.text(x, y, box_w - 32, label, size=10.5, bold=True, h=6)
-                self.text(x + box_w - 32, y, 32, fmt.money(amount), size=10.5, bold=True, align="R", h=6)
+                self.text(x + box_w - 32, y, 32, fmt.amount(amount), size=10.5, bold=True, align="R", h=6)
                 y += 6.5
             else:
                 self.text(x, y, box_w - 32, label, color=MUTED, size=8.8)
-                self.text(x + box_w - 32, y, 32, fmt.money(amount), size=8.8, align="R")
+                self.text(x + box_w - 32, y, 32, fmt.amount(amount), size=8.8, align="R")
                 y += 5.2
         pdf.set_y(y + 6)
 
@@ -743,11 +709,11 @@ class _Layout:
         pdf.set_fill_color(*SHADE)
         pdf.rect(MARGIN, y, self.width, box_h, style="F")
         self.text(MARGIN + 6, y + 6, 80, fmt.label("amount_paid").upper(), size=7.5, bold=True, color=MUTED)
-        self.text(MARGIN + 6, y + 12, 80, fmt.money(receipt.amount), size=22, bold=True, color=ACCENT, h=11)
+        self.text(MARGIN + 6, y + 12, 80, fmt.amount(receipt.amount), size=22, bold=True, color=ACCENT, h=11)
         details = [
             (fmt.label("method"), fmt.method(receipt.method)),
             (fmt.label("provider_ref"), receipt.provider_ref),
-            (fmt.label("paid_at"), fmt.datetime(receipt.paid_at)),
+            (fmt.label("paid_at"), fmt.medium_date_time(receipt.paid_at)),
         ]
         dx = MARGIN + self.width * 0.45
         dw = self.width * 0.55 - 6

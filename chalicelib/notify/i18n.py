@@ -1,20 +1,10 @@
-"""Message wording per language, and locale-aware money and date formatting (Babel).
+"""Email and SMS wording per language (formatting: chalicelib/presentation/formatting.py).
 
 Wording lives here rather than in one template per language so every language
-has every message (a test checks the catalogues have the same keys). Babel is
-imported on first use: it is large, and only message rendering needs it.
+has every message (a test checks the catalogues have the same keys).
 """
 
 from __future__ import annotations
-
-from datetime import datetime
-from decimal import Decimal
-from typing import Any
-from zoneinfo import ZoneInfo
-
-from chalicelib.locales import babel_locale
-
-DEFAULT_LANGUAGE = "en"
 
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
@@ -102,36 +92,3 @@ STRINGS: dict[str, dict[str, str]] = {
         "einfach auf diese E-Mail.",
     },
 }
-LANGUAGES = tuple(STRINGS)
-
-
-def language_of(locale: str) -> str:
-    """The catalogue for a locale such as "de-DE" ("de"), falling back to English."""
-    language = locale.replace("_", "-").split("-")[0].lower()
-    return language if language in STRINGS else DEFAULT_LANGUAGE
-
-
-class Formatter:
-    """Formats money and dates for one customer locale in the shop's timezone."""
-
-    def __init__(self, locale: str, timezone: str):
-        self.locale = locale
-        self.language = language_of(locale)
-        self.zone = ZoneInfo(timezone)
-
-    def t(self, key: str, **values: Any) -> str:
-        text = STRINGS[self.language].get(key) or STRINGS[DEFAULT_LANGUAGE][key]
-        return text.format(**values)
-
-    def money(self, minor_units: int, currency: str) -> str:
-        from babel.numbers import format_currency, get_currency_precision
-
-        amount = Decimal(minor_units).scaleb(-get_currency_precision(currency))
-        return str(format_currency(amount, currency, locale=babel_locale(self.locale)))
-
-    def date(self, moment: datetime | None) -> str:
-        if moment is None:
-            return ""
-        from babel.dates import format_date
-
-        return str(format_date(moment.astimezone(self.zone).date(), format="full", locale=babel_locale(self.locale)))

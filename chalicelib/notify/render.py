@@ -1,23 +1,21 @@
 """Render a milestone of an order into an email (subject, text, HTML) and an SMS.
 
 Jinja2 is imported on first render (never at `import app`); HTML templates are
-autoescaped, text and SMS are not.
+autoescaped, text and SMS are not (chalicelib/presentation/templates.py).
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from chalicelib.domain.carriers import tracking_link
 from chalicelib.domain.orders import Order, Shipment
-from chalicelib.notify.i18n import Formatter
+from chalicelib.notify.i18n import STRINGS
 from chalicelib.notify.milestones import Milestone
-from chalicelib.web.tracking import short_order_number
+from chalicelib.presentation.formatting import Localizer, carrier_name, order_number
+from chalicelib.presentation.templates import environment
 
-TEMPLATES = Path(__file__).parent / "templates"
 GSM_SMS_LIMIT = 160
 
 
@@ -34,22 +32,6 @@ class ShopIdentity:
     timezone: str
 
 
-@functools.lru_cache(maxsize=1)
-def _environments() -> tuple[Any, Any]:
-    import jinja2
-
-    loader = jinja2.FileSystemLoader(str(TEMPLATES))
-    html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
-    # Plain-text parts are never HTML, so they are not escaped.
-    text = jinja2.Environment(
-        loader=loader,
-        autoescape=False,  # noqa: S701
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
-    return html, text
-
-
 def _shipment(order: Order, milestone: Milestone) -> Shipment | None:
     wanted = milestone.data.get("shipment_id")
     return next((s for s in order.shipments if s.id == wanted), None)
@@ -57,14 +39,14 @@ def _shipment(order: Order, milestone: Milestone) -> Shipment | None:
 
 def context(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url: str) -> dict[str, Any]:
     """Everything a template may show, already formatted for the customer's locale."""
-    fmt = Formatter(order.customer.locale, shop.timezone)
+    fmt = Localizer(order.customer.locale, shop.timezone, STRINGS)
     totals = order.totals
     shipment = _shipment(order, milestone)
     payment = order.payments[-1] if order.payments else None
     estimate = (shipment.estimated_delivery if shipment else None) or order.revised_deliver_by or order.deliver_by
     values = {
         "name": order.customer.name,
-        "order_no": short_order_number(order.id),
+        "order_no": order_number(order.id),
         "ship_by": fmt.date(order.ship_by),
         "deliver_by": fmt.date(order.deliver_by),
         "estimate": fmt.date(estimate),
@@ -72,7 +54,7 @@ def context(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url
         "amount": fmt.money(payment.amount, order.currency) if payment else "",
         "method": payment.method if payment else "",
         "provider_ref": payment.provider_ref if payment else "",
-        "carrier": shipment.carrier.upper() if shipment else "",
+        "carrier": carrier_name(shipment.carrier) if shipment else "",
         "tracking_number": shipment.tracking_number if shipment else "",
         "units": sum(line.quantity for line in shipment.lines) if shipment else 0,
         "link": tracking_url,
@@ -111,12 +93,11 @@ def context(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url
 
 
 def render_email(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url: str) -> EmailMessage:
-    html_env, text_env = _environments()
     values = context(order, milestone, shop, tracking_url)
     return EmailMessage(
         subject=values["subject"],
-        text=text_env.get_template("email.txt.j2").render(values),
-        html=html_env.get_template("email.html.j2").render(values),
+        text=environment("text").get_template("email.txt.j2").render(values),
+        html=environment("html").get_template("email.html.j2").render(values),
     )
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from chalicelib.documents.invoice import (
@@ -301,16 +301,3 @@ class DocumentService:
     def attachment_data(self, reference: dict[str, str]) -> bytes:
         """The PDF bytes behind an attachment reference (for the mailer, at send time)."""
         return self.pdfs.get_pdf(reference["s3_key"])
-
-
-def present_document(document: IssuedDocument, download_url: str | None) -> dict[str, Any]:
-    """The API shape of a document: {id, kind, number, issued_at, total, currency, download_url}."""
-    return {
-        "id": document.id,
-        "kind": document.kind,
-        "number": document.number,
-        "issued_at": document.issued_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "total": document.total,
-        "currency": document.currency,
-        "download_url": download_url,
-    }

@@ -1,21 +1,11 @@
-"""The tracking page's wording per language, and locale-aware money and dates (Babel, loaded lazily).
+"""The tracking page's wording per language (formatting: chalicelib/presentation/formatting.py).
 
 Every language has every key (a unit test checks it). A customer whose language has
 no catalogue gets English, and the page says so in its `lang` attribute, so screen
-readers never read English words with another language's voice; money and dates then
-follow English conventions too, so a page never mixes two languages.
+readers never read English words with another language's voice.
 """
 
 from __future__ import annotations
-
-from datetime import datetime
-from decimal import Decimal
-from typing import Any
-from zoneinfo import ZoneInfo
-
-from chalicelib.locales import babel_locale
-
-DEFAULT_LANGUAGE = "en"
 
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
@@ -197,72 +187,3 @@ STRINGS: dict[str, dict[str, str]] = {
         "neuesten E-Mail zur Bestellung, oder antworten Sie auf diese E-Mail: Wir helfen gern.",
     },
 }
-LANGUAGES = tuple(STRINGS)
-
-
-def _parts(locale: str) -> list[str]:
-    return [part for part in locale.strip().replace("_", "-").split("-") if part]
-
-
-def page_language(locale: str | None) -> str:
-    """The catalogue a customer locale such as "de-DE" reads in ("de"); English when we have none."""
-    parts = _parts(locale or "")
-    language = parts[0].lower() if parts else ""
-    return language if language in STRINGS else DEFAULT_LANGUAGE
-
-
-def lang_attribute(locale: str | None) -> str:
-    """The page's BCP 47 `lang`: the customer's locale when we speak its language, else "en"."""
-    parts = _parts(locale or "")
-    if not parts or page_language(locale) != parts[0].lower():
-        return DEFAULT_LANGUAGE
-    region = parts[1].upper() if len(parts) > 1 and parts[1].isalpha() and len(parts[1]) == 2 else ""
-    return f"{parts[0].lower()}-{region}" if region else parts[0].lower()
-
-
-class Localizer:
-    """Wording, money and dates for one customer locale, with times in the shop's timezone."""
-
-    def __init__(self, locale: str | None, timezone: str):
-        self.language = page_language(locale)
-        self.lang = lang_attribute(locale)
-        self.zone = ZoneInfo(timezone)
-        self.strings = STRINGS[self.language]
-
-    def t(self, key: str, **values: Any) -> str:
-        return self.strings[key].format(**values) if values else self.strings[key]
-
-    def money(self, minor_units: int, currency: str) -> str:
-        from babel.numbers import format_currency, get_currency_precision
-
-        amount = Decimal(minor_units).scaleb(-get_currency_precision(currency))
-        return str(format_currency(amount, currency, locale=babel_locale(self.lang)))
-
-    def local(self, moment: datetime) -> datetime:
-        return moment.astimezone(self.zone)
-
-    def date(self, moment: datetime) -> str:
-        """A full date, "Friday, 4 December 2026" / "Freitag, 4. Dezember 2026"."""
-        from babel.dates import format_date
-
-        return str(format_date(self.local(moment).date(), format="full", locale=babel_locale(self.lang)))
-
-    def short_date(self, moment: datetime) -> str:
-        """Day and month, "Nov 30" / "30. Nov."."""
-        from babel.dates import format_skeleton
-
-        return str(format_skeleton("MMMd", self.local(moment), locale=babel_locale(self.lang)))
-
-    def date_time(self, moment: datetime) -> str:
-        """Weekday, day, month and time, "Mon, Nov 30, 11:00" / "Mo., 30. Nov., 11:00"."""
-        from babel.dates import format_skeleton, format_time, get_datetime_format
-
-        locale, local = babel_locale(self.lang), self.local(moment)
-        day = format_skeleton("MMMEd", local, locale=locale)
-        clock = format_time(local, format="short", locale=locale)
-        return str(get_datetime_format("medium", locale=locale)).replace("{1}", day).replace("{0}", clock)
-
-    def zone_name(self) -> str:
-        from babel.dates import get_timezone_name
-
-        return str(get_timezone_name(self.zone, width="long", locale=babel_locale(self.lang)))

@@ -17,7 +17,7 @@ from chalice.app import Blueprint
 from chalicelib.api.http import Call, endpoint
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.errors import NotFoundError
-from chalicelib.web.links import order_id_from_token
+from chalicelib.presentation.links import order_id_from_token
 
 if TYPE_CHECKING:
     from chalice.app import Response
@@ -49,7 +49,7 @@ def html_response(status: int, body: str, headers: dict[str, str] | None = None)
 
 def preferred_language(accept_language: str | None) -> str:
     """The first language of an Accept-Language header that the pages are written in, else English."""
-    from chalicelib.web.messages import DEFAULT_LANGUAGE, STRINGS
+    from chalicelib.presentation.formatting import DEFAULT_LANGUAGE, LANGUAGES
 
     ranked = []
     for position, part in enumerate((accept_language or "")[:200].split(",")):
@@ -61,7 +61,7 @@ def preferred_language(accept_language: str | None) -> str:
             except ValueError:
                 quality = 0.0
         language = tag.strip().split("-")[0].lower()
-        if language in STRINGS and quality > 0:
+        if language in LANGUAGES and quality > 0:
             ranked.append((-quality, position, language))
     return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from chalicelib.domain.accuracy import HOLD_CODES
-from chalicelib.domain.carriers import normalise_carrier, tracking_link
+from chalicelib.domain.carriers import tracking_link
 from chalicelib.domain.orders import Order, OrderStatus, Shipment
-from chalicelib.web.messages import Localizer
+from chalicelib.presentation.formatting import Localizer, carrier_name, order_number
+from chalicelib.web.messages import STRINGS
 
 STEPS = ("placed", "paid", "processing", "shipped", "out_for_delivery", "delivered")
 # Where each status stands on the progress bar (cancelled is handled on its own).
@@ -27,17 +28,6 @@ _STEP_OF_STATUS = {
     OrderStatus.SHIPPED: 3,
     OrderStatus.OUT_FOR_DELIVERY: 4,
     OrderStatus.DELIVERED: 5,
-}
-CARRIER_NAMES = {
-    "dhl": "DHL",
-    "dpd": "DPD",
-    "gls": "GLS",
-    "hermes": "Hermes",
-    "ups": "UPS",
-    "fedex": "FedEx",
-    "usps": "USPS",
-    "royal_mail": "Royal Mail",
-    "postnl": "PostNL",
 }
 CARRIER_EVENT_KEYS = frozenset({"in_transit", "out_for_delivery", "delivered", "exception", "delayed"})
 MAX_EVENTS_SHOWN = 5
@@ -129,17 +119,6 @@ class TrackingView:
         return next((step for step in self.steps if step.is_current), None)
 
 
-def short_order_number(order_id: str) -> str:
-    """The order number customers see: the id's last 8 characters, "ord_…P1R2S3T4" → "P1R2-S3T4"."""
-    tail = order_id.rsplit("_", 1)[-1][-8:].upper()
-    return f"{tail[:4]}-{tail[4:]}" if len(tail) == 8 else tail
-
-
-def carrier_name(carrier: str) -> str:
-    key = normalise_carrier(carrier)
-    return CARRIER_NAMES.get(key) or key.replace("_", " ").title()
-
-
 def build_tracking_view(
     order: Order,
     *,
@@ -149,8 +128,8 @@ def build_tracking_view(
     shop_name: str = "",
 ) -> TrackingView:
     """The tracking page for `order` as of `now`, worded in the customer's language."""
-    loc = Localizer(order.customer.locale, timezone)
-    number = short_order_number(order.id)
+    loc = Localizer(order.customer.locale, timezone, STRINGS)
+    number = order_number(order.id)
     steps = _steps(order, loc)
     held = order.is_on_hold and order.status not in (OrderStatus.CANCELLED, OrderStatus.DELIVERED)
     status_key = "on_hold" if held else str(order.status)

@@ -6,7 +6,7 @@ Two things in the dependency zip are dead weight on Lambda:
 * Babel's locale data for languages the shop never writes in: messages and pages
   are worded in English and German, so only those locales (and `root`, which
   every locale inherits from) are kept; any other customer locale is formatted
-  the English way (see chalicelib/notify/i18n.py).
+  the English way (see chalicelib/presentation/formatting.py).
 
 `prune_zip` rewrites a zip in place; `bench/package_size.py` uses the same rules
 to report the size that is deployed.

@@ -20,7 +20,7 @@ from moto.sns.models import sns_backends
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.webhooks import signature_header
 from chalicelib.notify.ports import TransientDeliveryError
-from chalicelib.web.tracking import short_order_number
+from chalicelib.presentation.formatting import order_number
 from tests.functional.conftest import Api
 from tests.functional.stream_tools import StreamTap, deliver, drain, retry_sweep, sweep_until_quiet
 from tests.functional.test_lifecycle_api import carrier, pay, place, staff
@@ -73,7 +73,7 @@ def deliver_order(api: Api, tap: StreamTap) -> str:
 
 def test_every_milestone_emailed_once_with_text_html_and_links(api: Api, tap: StreamTap) -> None:
     order_id = deliver_order(api, tap)
-    number = short_order_number(order_id)
+    number = order_number(order_id)
     assert subjects() == [
         f"Bestellung {number} bestätigt",
         f"Zahlung für Bestellung {number} erhalten",
@@ -120,7 +120,7 @@ def test_sms_follows_preferences_and_stop(api: Api, tap: StreamTap) -> None:
     phone, body = sms_sent()[0]
     assert (
         phone == "+4915112345678"
-        and body.startswith(f"Order {short_order_number(order['id'])} confirmed")
+        and body.startswith(f"Order {order_number(order['id'])} confirmed")
         and len(body) <= 160
     )
     raw = json.dumps({"originationNumber": "+4915112345678", "messageBody": "stop"}).encode()

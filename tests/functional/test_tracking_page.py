@@ -12,8 +12,8 @@ import pytest
 
 from chalicelib.bootstrap import reset_container
 from chalicelib.domain.signing import sign
+from chalicelib.presentation.links import tracking_token
 from chalicelib.settings import Settings
-from chalicelib.web.links import tracking_token
 from tests.functional.conftest import Api
 from tests.functional.test_lifecycle_api import carrier, pay, place, processing_order, staff
 

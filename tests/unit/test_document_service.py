@@ -10,7 +10,8 @@ import pytest
 from chalicelib.documents.invoice import Document, DocumentError
 from chalicelib.domain.errors import NotFoundError
 from chalicelib.domain.orders import Refund
-from chalicelib.services.documents import DocumentService, Series, present_document
+from chalicelib.presentation.presenters import present_document
+from chalicelib.services.documents import DocumentService, Series
 from tests.document_fakes import SELLER, FakePdfStore, FixedClock, InMemoryDocumentRecords, paid_order, refunded
 
 

@@ -10,9 +10,10 @@ import pytest
 
 from chalicelib.domain.address import Address
 from chalicelib.domain.orders import Customer, Discount, Order, OrderLine, Payment, Shipment, ShipmentLine
-from chalicelib.notify.i18n import LANGUAGES, STRINGS, Formatter
+from chalicelib.notify.i18n import STRINGS
 from chalicelib.notify.milestones import KINDS, Milestone, escalations, milestones
 from chalicelib.notify.render import ShopIdentity, render_email, render_sms
+from chalicelib.presentation.formatting import LANGUAGES, Localizer
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 SHOP = ShopIdentity("OrderCare Demo Shop", "Europe/Berlin")
@@ -57,6 +58,7 @@ def milestone(kind: str) -> Milestone:
 
 
 def test_catalogues_have_the_same_keys() -> None:
+    assert set(STRINGS) == set(LANGUAGES)
     assert all(set(STRINGS[language]) == set(STRINGS["en"]) for language in LANGUAGES)
 
 
@@ -89,12 +91,12 @@ def test_sms_is_short(kind: str, locale: str) -> None:
 
 
 def test_money_and_dates_follow_the_locale() -> None:
-    assert Formatter("de-DE", "Europe/Berlin").money(123456, "EUR") == "1.234,56\xa0€"
-    assert Formatter("en-GB", "Europe/Berlin").money(123456, "GBP") == "£1,234.56"
-    assert Formatter("ja-JP", "Asia/Tokyo").money(1234, "JPY") == "￥1,234"
-    assert Formatter("xx-YY", "Europe/Berlin").money(100, "EUR") == "€1.00"  # unknown locale: English
+    assert Localizer("de-DE", "Europe/Berlin").money(123456, "EUR") == "1.234,56\xa0€"
+    assert Localizer("en-GB", "Europe/Berlin").money(123456, "GBP") == "£1,234.56"
+    assert Localizer("ja-JP", "Asia/Tokyo").money(1234, "JPY") == "¥1,234"  # no Japanese wording: English
+    assert Localizer("xx-YY", "Europe/Berlin").money(100, "EUR") == "€1.00"  # unknown locale: English
     assert (
-        Formatter("de-DE", "Europe/Berlin").date(datetime(2026, 12, 1, 23, 30, tzinfo=UTC))
+        Localizer("de-DE", "Europe/Berlin").date(datetime(2026, 12, 1, 23, 30, tzinfo=UTC))
         == "Mittwoch, 2. Dezember 2026"
     )
 

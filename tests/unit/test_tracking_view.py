@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.api.presenters import tracking_url
 from chalicelib.bootstrap import calendar_from
 from chalicelib.domain.address import Address
 from chalicelib.domain.orders import (
@@ -25,21 +24,22 @@ from chalicelib.domain.orders import (
     ShipmentLine,
 )
 from chalicelib.domain.signing import sign, verify
-from chalicelib.settings import Settings
-from chalicelib.web.links import (
+from chalicelib.presentation.formatting import Localizer, carrier_name, lang_attribute, order_number
+from chalicelib.presentation.formatting import language_of as page_language
+from chalicelib.presentation.links import (
     DEFAULT_TRACKING_LINK_DAYS,
     order_id_from_token,
     tracking_link_days,
     tracking_token,
+    tracking_url,
 )
-from chalicelib.web.messages import STRINGS, Localizer, lang_attribute, page_language
+from chalicelib.settings import Settings
+from chalicelib.web.messages import STRINGS
 from chalicelib.web.tracking import (
     STEPS,
     DocumentLink,
     TrackingView,
     build_tracking_view,
-    carrier_name,
-    short_order_number,
 )
 
 ORDER_ID = "ord_01JD3M5X8Q2W7Y6Z4K9N0P1R2S"
@@ -411,9 +411,9 @@ def test_documents_hook_is_empty_by_default_and_carried_when_given() -> None:
     assert view(new_order(), documents=[link]).documents == (link,)
 
 
-def test_short_order_number_comes_from_the_ids_last_characters() -> None:
-    assert short_order_number(ORDER_ID) == "9N0P-1R2S"
-    assert short_order_number("ord_abc") == "ABC"
+def test_order_number_comes_from_the_ids_last_characters() -> None:
+    assert order_number(ORDER_ID) == "9N0P-1R2S"
+    assert order_number("ord_abc") == "ABC"
 
 
 # --- tokens ---------------------------------------------------------------------------------------

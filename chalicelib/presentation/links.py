@@ -11,6 +11,7 @@ from opening a tracking page.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from chalicelib.domain.signing import sign, verify
@@ -31,6 +32,12 @@ def tracking_token(order_id: str, secret: str, *, now: float, days: int) -> str:
     """A token for `order_id` that expires at the end of the UTC day `days` days from `now`."""
     expires = (int(now) // _DAY + days + 1) * _DAY
     return sign({"o": order_id, "k": TRACKING_KIND, "exp": expires}, secret)
+
+
+def tracking_url(settings: Settings, order_id: str) -> str:
+    """The customer's tracking page for an order, signed now with the current link secret."""
+    token = tracking_token(order_id, settings.link_secrets[0], now=time.time(), days=tracking_link_days(settings))
+    return f"{settings.public_base_url}/track/{token}"
 
 
 def order_id_from_token(token: str, secrets: Sequence[str], *, now: float) -> str | None:

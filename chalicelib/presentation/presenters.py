@@ -1,22 +1,28 @@
-"""Domain objects → response bodies (the shapes in schemas.py)."""
+"""Domain objects → API response bodies (the shapes in chalicelib/api/schemas.py)."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.api.schemas import iso, iso_or_none
 from chalicelib.domain.carriers import tracking_link
 from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.orders import Order, Shipment
+from chalicelib.presentation.links import tracking_url
 from chalicelib.services.ports import TimelineEntry
 from chalicelib.settings import Settings
-from chalicelib.web.links import tracking_link_days, tracking_token
+
+if TYPE_CHECKING:
+    from chalicelib.services.documents import IssuedDocument
 
 
-def tracking_url(settings: Settings, order_id: str) -> str:
-    token = tracking_token(order_id, settings.link_secrets[0], now=time.time(), days=tracking_link_days(settings))
-    return f"{settings.public_base_url}/track/{token}"
+def iso(moment: datetime) -> str:
+    """UTC ISO-8601 with a Z, second precision (the wire format)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_or_none(moment: datetime | None) -> str | None:
+    return iso(moment) if moment else None
 
 
 def present_order(settings: Settings, order: Order) -> dict[str, Any]:
@@ -134,4 +140,17 @@ def present_catalog_item(item: CatalogItem) -> dict[str, Any]:
         "stock": item.stock,
         "tax_rate_bps": item.tax_rate_bps,
         "updated_at": iso(item.updated_at) if item.updated_at else None,
+    }
+
+
+def present_document(document: IssuedDocument, download_url: str | None) -> dict[str, Any]:
+    """The API shape of a document: {id, kind, number, issued_at, total, currency, download_url}."""
+    return {
+        "id": document.id,
+        "kind": document.kind,
+        "number": document.number,
+        "issued_at": iso(document.issued_at),
+        "total": document.total,
+        "currency": document.currency,
+        "download_url": download_url,
     }

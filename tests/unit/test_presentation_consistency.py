@@ -1,0 +1,99 @@
+"""One order, four surfaces: email, SMS, tracking page and invoice show the same order number,
+carrier name and money strings (they all format through chalicelib/presentation/formatting.py).
+
+No wall clock: every time below is derived from PLACED.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pypdf import PdfReader
+
+from chalicelib.documents.invoice import build_invoice
+from chalicelib.documents.pdf import RenderOptions, render_pdf
+from chalicelib.domain.address import Address
+from chalicelib.domain.orders import Customer, Discount, Order, OrderLine, Payment, Shipment, ShipmentLine
+from chalicelib.notify.milestones import Milestone
+from chalicelib.notify.render import ShopIdentity, render_email, render_sms
+from chalicelib.presentation.formatting import Localizer
+from chalicelib.web.render import render_tracking
+from chalicelib.web.tracking import build_tracking_view
+from tests.document_fakes import SELLER
+
+PLACED = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)
+TZ = "Europe/Berlin"
+SHOP = ShopIdentity("OrderCare Demo Shop", TZ)
+LINK = "https://shop.example/track/abc"
+ORDER_ID = "ord_01JD3M5X8Q2W7Y6Z4K9N0P1R2S"
+
+
+def shipped_order(locale: str) -> Order:
+    order = Order.place(
+        order_id=ORDER_ID,
+        customer=Customer("cus_zoe", "zoe@example.com", "Zoë", "+4915112345678", locale),
+        currency="EUR",
+        lines=[OrderLine("MUG-1", 2, 1299, 1900, "Ceramic mug"), OrderLine("BOOK-1", 1, 2500, 700, "Cookbook")],
+        shipping_address=Address("Zoë", "Hauptstr. 1", "Berlin", "10115", "DE"),
+        shipping_method="standard",
+        shipping_fee=499,
+        discounts=[Discount("WELCOME", 200)],
+        placed_at=PLACED,
+        ship_by=PLACED + timedelta(days=4),
+        deliver_by=PLACED + timedelta(days=7),
+        holds=[],
+        actor="test",
+    )
+    order.payments.append(Payment(order.totals.total, "card", "pi_1", PLACED + timedelta(minutes=5)))
+    order.shipments.append(
+        Shipment("shp_1", "royal_mail", "RM123456785GB", [ShipmentLine("MUG-1", 2), ShipmentLine("BOOK-1", 1)], PLACED)
+    )
+    return order
+
+
+def pdf_text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def plain(text: str) -> str:
+    """Non-breaking spaces as spaces: PDF text extraction does not keep them."""
+    return text.replace("\xa0", " ").replace("\u202f", " ")
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "de-DE", "fr-FR"])
+def test_email_sms_page_and_invoice_agree(locale: str) -> None:
+    order = shipped_order(locale)
+    confirmation, shipped = Milestone("order_confirmation", "oc"), Milestone("shipped", "s", {"shipment_id": "shp_1"})
+    email = render_email(order, confirmation, SHOP, LINK)
+    shipped_email = render_email(order, shipped, SHOP, LINK)
+    surfaces = {
+        "email": plain(f"{email.subject}\n{email.text}\n{email.html}\n{shipped_email.subject}\n{shipped_email.text}"),
+        "sms": plain(f"{render_sms(order, confirmation, SHOP, LINK)}\n{render_sms(order, shipped, SHOP, LINK)}"),
+        "page": plain(render_tracking(build_tracking_view(order, now=PLACED + timedelta(days=1), timezone=TZ))),
+        "invoice": plain(
+            pdf_text(
+                render_pdf(
+                    build_invoice(order, seller=SELLER, number="INV-2026-000001", issued_at=PLACED),
+                    RenderOptions(timezone=TZ),
+                )
+            )
+        ),
+    }
+    total = plain(Localizer(locale, TZ).money(order.totals.total, "EUR"))
+    expected = {"9N0P-1R2S": surfaces, total: surfaces}
+    # The invoice is issued at payment, before any parcel exists: it names no carrier.
+    expected["Royal Mail"] = {name: text for name, text in surfaces.items() if name != "invoice"}
+    for wanted, where in expected.items():
+        for name, text in where.items():
+            assert wanted in text, (wanted, name)
+    for name, text in surfaces.items():
+        assert "ROYAL_MAIL" not in text and "royal_mail" not in text, name
+
+
+def test_one_locale_rule_for_every_surface() -> None:
+    """A language we do not write in gets English words and English formatting alike."""
+    assert Localizer("fr-FR", TZ).money(3447, "EUR") == "€34.47"
+    assert Localizer("de-AT", TZ).money(3447, "EUR") == "€\xa034,47"
+    assert Localizer("de-DE", TZ).money(3447, "EUR") == "34,47\xa0€"
