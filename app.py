@@ -14,6 +14,7 @@ from chalice.app import Chalice, Rate, Response
 
 from chalicelib.api import schemas as s
 from chalicelib.api.http import Call, QueryParam, endpoint, json_response
+from chalicelib.api.support_routes import support_routes
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.address import Address
 from chalicelib.domain.catalog import CatalogItem
@@ -419,6 +420,7 @@ def payment_webhook(call: Call) -> Response:
 
 
 app.register_blueprint(tracking_routes)
+app.register_blueprint(support_routes)
 
 
 # --- notifications -------------------------------------------------------------------

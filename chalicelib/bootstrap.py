@@ -18,11 +18,15 @@ from chalicelib.services.orders import Cursors, OrderService
 from chalicelib.settings import Settings, get_settings, reset_settings
 
 if TYPE_CHECKING:
+    from chalicelib.adapters.dynamo.tickets import DynamoTicketRepository
+    from chalicelib.adapters.s3_mail import S3MailStore
+    from chalicelib.domain.tickets import TicketAttachment
     from chalicelib.notify.ports import PreferenceStore
     from chalicelib.notify.service import NotificationService
     from chalicelib.services.documents import DocumentService
     from chalicelib.services.intents import Intent, IntentRunner
     from chalicelib.services.sla import SlaService
+    from chalicelib.services.tickets import TicketService
 
 
 class SystemClock:
@@ -65,6 +69,7 @@ class Container:
             topic=SnsTopic(),
             documents_for=documents_for_payments,
             attachments=self.documents.attachments_for,
+            reply_to=self.reply_address,
         )
 
     @functools.cached_property
@@ -84,6 +89,12 @@ class Container:
             give_up_after=window,
             on_give_up=given_up_metric,
         )
+
+    def reply_address(self, order_id: str) -> str:
+        """The signed Reply-To of every email about this order."""
+        from chalicelib.domain.reply_address import reply_address
+
+        return reply_address(order_id, get_settings().link_secrets[0], self.settings.reply_domain)
 
     @functools.cached_property
     def documents(self) -> DocumentService:
@@ -109,7 +120,41 @@ class Container:
         from chalicelib.adapters.dynamo.timers import DynamoTimerStore
         from chalicelib.services.sla import SlaService
 
-        return SlaService(DynamoTimerStore(), calendar_from(self.settings), self.clock)
+        return SlaService(DynamoTimerStore(), calendar_from(self.settings), self.clock, tickets=self.tickets)
+
+    @functools.cached_property
+    def tickets(self) -> TicketService:
+        from chalicelib.adapters.dynamo.timers import DynamoTimerStore
+        from chalicelib.domain.tickets import Deadlines
+        from chalicelib.services.tickets import TicketService
+
+        s = self.settings
+        return TicketService(
+            tickets=self.ticket_repository,
+            orders=self.orders,
+            clock=self.clock,
+            deadlines=Deadlines(s.ticket_acknowledge_hours, s.ticket_resolve_hours),
+            timers=DynamoTimerStore(),
+        )
+
+    @functools.cached_property
+    def ticket_repository(self) -> DynamoTicketRepository:
+        from chalicelib.adapters.dynamo.tickets import DynamoTicketRepository
+
+        return DynamoTicketRepository()
+
+    @functools.cached_property
+    def mail_store(self) -> S3MailStore:
+        """Raw inbound mail and its attachments (S3)."""
+        from chalicelib.adapters.s3_mail import S3MailStore
+
+        return S3MailStore(self.settings.inbound_bucket_name)
+
+    def attachment_link(self, attachment: TicketAttachment) -> str:
+        """A presigned (≤ 300 s) link to a ticket attachment; callers checked access first."""
+        return self.mail_store.presigned_url(
+            attachment.key, filename=attachment.filename, content_type=attachment.content_type
+        )
 
     @functools.cached_property
     def preferences(self) -> PreferenceStore:

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from chalicelib.domain.orders import Order
 
 ORDER_TYPE = "order"
-# The event source mapping's filter (infra) and the local replayer's: only order items.
-STREAM_FILTER = {"dynamodb": {"NewImage": {"type": {"S": [ORDER_TYPE]}}}}
+TICKET_TYPES = ("ticket", "ticket_message")  # support: services/ticket_events.py
+# The event source mapping's filter (infra) and the local replayer's: orders and tickets.
+STREAM_FILTER = {"dynamodb": {"NewImage": {"type": {"S": [ORDER_TYPE, *TICKET_TYPES]}}}}
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,20 @@ def handle_order_record(record: DynamoDBRecord) -> dict[str, str]:
     """Open/close the SLA timers, record every intent of the change, drive them; what was done."""
     from chalicelib.bootstrap import get_container
 
+    raw = record.raw_event.get("dynamodb", {})
+    if (raw.get("NewImage") or {}).get("type", {}).get("S") in TICKET_TYPES:
+        from chalicelib.services.ticket_events import handle_ticket_change
+
+        return handle_ticket_change(get_container(), raw)
     change = OrderChange.of(record)
     if change is None:
         return {}
     container = get_container()
     container.sla.on_order_change(change.before, change.after)
     outcome = container.intents.handle_change(change.before, change.after)
+    from chalicelib.services.ticket_events import attention_tickets
+
+    outcome.update(attention_tickets(container, change.before, change.after))  # parcels needing a person
     if outcome:
         get_logger().info("order change handled", extra={"order_id": change.after.id, "intents": outcome})
     return outcome

@@ -129,6 +129,19 @@ class Settings:
     receipt_prefix: str = "RCT"
     documents_kms_key_id: str = ""  # empty: SSE-S3 (AES256); else SSE-KMS with this key
 
+    # Support: ticket clocks (calendar hours), email replies, the agents' desk.
+    ticket_acknowledge_hours: int = 24
+    ticket_resolve_hours: int = 48
+    reply_domain: str = "reply.ordercare.local"  # Reply-To: reply+<signed token>@<reply domain>
+    inbound_bucket: str = ""  # raw inbound mail and attachments; empty: the documents bucket
+    inbound_tickets_per_sender_hour: int = 5
+    cognito_domain: str = ""  # hosted UI for staff sign-in, e.g. https://ordercare.auth.eu-central-1.amazoncognito.com
+    desk_client_id: str = ""  # the Cognito app client of the desk (authorization code + PKCE)
+
+    @property
+    def inbound_bucket_name(self) -> str:
+        return self.inbound_bucket or self.documents_bucket
+
     @property
     def is_local(self) -> bool:
         return self.environment == "local"
@@ -185,6 +198,15 @@ class Settings:
             credit_note_prefix=get("CREDIT_NOTE_PREFIX", default.credit_note_prefix),
             receipt_prefix=get("RECEIPT_PREFIX", default.receipt_prefix),
             documents_kms_key_id=get("DOCUMENTS_KMS_KEY_ID", default.documents_kms_key_id),
+            ticket_acknowledge_hours=int(get("TICKET_ACKNOWLEDGE_HOURS", str(default.ticket_acknowledge_hours))),
+            ticket_resolve_hours=int(get("TICKET_RESOLVE_HOURS", str(default.ticket_resolve_hours))),
+            reply_domain=get("REPLY_DOMAIN", default.reply_domain),
+            inbound_bucket=get("INBOUND_BUCKET", default.inbound_bucket),
+            inbound_tickets_per_sender_hour=int(
+                get("INBOUND_TICKETS_PER_SENDER_HOUR", str(default.inbound_tickets_per_sender_hour))
+            ),
+            cognito_domain=get("COGNITO_DOMAIN", default.cognito_domain).rstrip("/"),
+            desk_client_id=get("DESK_CLIENT_ID", default.desk_client_id),
         )
 
 

@@ -62,7 +62,15 @@ def build_mime(
     message["From"] = formataddr((sender_name, sender))
     message["To"] = to
     message["Subject"] = payload["subject"]
-    message["Message-ID"] = make_msgid(domain=sender.partition("@")[2] or None)
+    message["Message-ID"] = payload.get("message_id") or make_msgid(domain=sender.partition("@")[2] or None)
+    if payload.get("reply_to"):  # the order's signed reply address: answers land on its ticket
+        message["Reply-To"] = payload["reply_to"]
+    if payload.get("in_reply_to"):
+        message["In-Reply-To"] = payload["in_reply_to"]
+    if payload.get("references"):
+        message["References"] = " ".join(payload["references"])
+    if payload.get("auto_submitted"):
+        message["Auto-Submitted"] = payload["auto_submitted"]
     message.set_content(payload["text"])
     message.add_alternative(payload["html"], subtype="html")
     for attachment in payload.get("attachments", []):

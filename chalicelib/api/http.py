@@ -61,6 +61,8 @@ class RouteDoc:
     tags: tuple[str, ...] = ()
     signed: bool = False  # webhook: X-OrderCare-Signature instead of a token
     optional_body: bool = False
+    consumes: tuple[str, ...] = (JSON,)
+    browser: bool = False  # staff pages: a session cookie is accepted as well as a bearer token
 
 
 ROUTES: list[RouteDoc] = []
@@ -203,6 +205,8 @@ def endpoint(
     signed_by: Callable[[Settings], tuple[str, ...]] | None = None,
     verify: Callable[[Request, Settings], Any] | None = None,
     optional_body: bool = False,
+    consumes: tuple[str, ...] = (JSON,),
+    browser: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a Chalice route that authenticates, parses and maps errors for `view`.
 
@@ -224,6 +228,8 @@ def endpoint(
         tags,
         signed=verify is not None,
         optional_body=optional_body,
+        consumes=consumes,
+        browser=browser,
     )
     ROUTES.append(doc)
 
@@ -236,12 +242,16 @@ def endpoint(
                 call = _prepare_call(current, doc, verify)
                 return view(call, **params)
             except OrderCareError as error:
+                if doc.browser and error.status == 401 and "text/html" in (current.headers.get("accept") or ""):
+                    from chalicelib.web.staff_session import sign_in_redirect
+
+                    return sign_in_redirect(current)
                 return error_response(error)
             except Exception:
                 get_logger().exception("unhandled error", extra={"route": f"{method} {path}"})
                 return error_response(OrderCareError("something went wrong on our side"))
 
-        app.route(path, methods=[method], content_types=[JSON])(handle)
+        app.route(path, methods=[method], content_types=list(consumes))(handle)
         return view
 
     return decorator
@@ -259,7 +269,12 @@ def _prepare_call(current: Request, doc: RouteDoc, verify: Callable[[Request, Se
     settings = get_settings()
     principal = None
     if doc.roles is not None:
-        principal = authenticate(settings, current.headers.get("authorization")).require(*doc.roles)
+        authorization = current.headers.get("authorization")
+        if doc.browser and not authorization:
+            from chalicelib.web.staff_session import session_authorization
+
+            authorization = session_authorization(current)
+        principal = authenticate(settings, authorization).require(*doc.roles)
     verified = verify(current, settings) if verify is not None else None
     call = Call(request=current, settings=settings, principal=principal, query=dict(current.query_params or {}))
     call.verified = verified

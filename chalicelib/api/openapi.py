@@ -99,6 +99,13 @@ def _operation(route: RouteDoc, refs: dict[str, str]) -> dict[str, Any]:
             "required": True,
             "content": {"application/json": {"schema": {"$ref": refs[route.request.__name__]}}},
         }
+    elif route.consumes != ("application/json",) and route.method in ("POST", "PUT"):
+        operation["requestBody"] = {
+            "required": False,
+            "content": {
+                media: {"schema": {"type": "string" if "rfc822" in media else "object"}} for media in route.consumes
+            },
+        }
     for status, model in route.responses.items():
         if model is None:
             schema = {"type": "object"} if route.produces == "application/json" else {"type": "string"}

@@ -66,6 +66,7 @@ class NotificationService:
     topic: TopicPublisher | None = None
     documents_for: DocumentsFor | None = None
     attachments: Attachments | None = None
+    reply_to: Callable[[str], str] | None = None  # order id → its signed reply address (answers land on a ticket)
 
     # --- planning: which messages an order change implies ------------------------------
 
@@ -171,6 +172,7 @@ class NotificationService:
                 "subject": message.subject,
                 "text": message.text,
                 "html": message.html,
+                "reply_to": self.reply_to(order.id) if self.reply_to else None,
             }
         phone = order.customer.phone or ""
         return {

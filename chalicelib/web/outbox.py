@@ -39,6 +39,9 @@ def _email(raw: dict[str, Any]) -> dict[str, Any]:
         "from": str(message.get("From", raw.get("source", ""))),
         "to": sorted(set(raw.get("destinations") or [])) or [str(message.get("To", ""))],
         "subject": str(message.get("Subject", "")),
+        "reply_to": str(message.get("Reply-To", "")) or None,
+        "message_id": str(message.get("Message-ID", "")) or None,
+        "in_reply_to": str(message.get("In-Reply-To", "")) or None,
         "text": text.get_content() if text is not None else "",
         "html": html.get_content() if html is not None else "",
         "attachments": [part.get_filename() for part in message.iter_attachments() if part.get_filename()],
@@ -84,10 +87,12 @@ def _page(sent: dict[str, list[dict[str, Any]]]) -> str:
     for email in sent["emails"]:
         attachments = ", ".join(escape(name) for name in email["attachments"]) or "—"
         rows.append(
-            "<article><h3>{subject}</h3><p><b>To:</b> {to} · <b>Attachments:</b> {attachments} · "
+            "<article><h3>{subject}</h3><p><b>To:</b> {to} · <b>Reply-To:</b> {reply_to} · "
+            "<b>Attachments:</b> {attachments} · "
             '<a href="?view={id}">view HTML</a></p><pre>{text}</pre></article>'.format(
                 subject=escape(email["subject"]),
                 to=escape(", ".join(email["to"])),
+                reply_to=escape(email.get("reply_to") or "—"),
                 attachments=attachments,
                 id=escape(str(email["id"])),
                 text=escape(email["text"]),

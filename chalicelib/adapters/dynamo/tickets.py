@@ -1,0 +1,498 @@
+"""Tickets in the single table, inside their order's item collection.
+
+  ORDER#<order> / TICKET#<ticket>              the ticket       (GSI1: TICKET#<ticket> / #TICKET)
+  ORDER#<order> / TICKET#<ticket>#MSG#<msg>    one message      (GSI1: TICKET#<ticket> / MSG#<msg>)
+  ORDER#<order> / AUTOTICKET#<shipment>        "this parcel already has its ticket"
+  TICKETQ#<active|resolved|closed> / <deadline>#<ticket>   the queue entry, oldest deadline first
+  INBOUND#HELD / <received>#<id>               an inbound email held for an agent
+  INBOUND#<sha256> / #INBOUND                  an inbound email already handled (its outcome)
+  INBOUNDRATE#<sender hash> / <hour>           tickets a sender opened by email in that hour
+
+Because tickets live in the order's partition, the agent's view of an order is one
+Query; because ticket and messages share a GSI1 partition, reading a ticket by id is
+one Query too. Every change is one TransactWriteItems: the ticket (conditional on its
+version), new messages, the queue entry moved, the order's timeline entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.dynamo.models import TableItem
+from chalicelib.adapters.dynamo.repositories import _plain_key, _typed_key, order_pk, timeline_item
+from chalicelib.adapters.dynamo.timers import TimerItem, _timer_item
+from chalicelib.domain.errors import ConflictError
+from chalicelib.domain.sla import Timer
+from chalicelib.domain.tickets import ACTIVE, Ticket, TicketAttachment, TicketMessage, TicketStatus
+from chalicelib.services.ports import Page, StaleVersionError
+
+TICKET_PREFIX = "TICKET#"
+QUEUE_PREFIX = "TICKETQ#"
+HELD_PK = "INBOUND#HELD"
+INBOUND_DAYS = 30
+
+
+class ByTicketIndex(GlobalSecondaryIndex["TicketItem"]):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class TicketItem(TableItem):
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    by_ticket = ByTicketIndex()
+    id = UnicodeAttribute()
+    number = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    category = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    status = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    acknowledge_by = UTCDateTimeAttribute()
+    resolve_by = UTCDateTimeAttribute()
+    acknowledged_at = UTCDateTimeAttribute(null=True)
+    resolved_at = UTCDateTimeAttribute(null=True)
+    closed_at = UTCDateTimeAttribute(null=True)
+    resolution_started_at = UTCDateTimeAttribute(null=True)
+    resolution = UnicodeAttribute(null=True)
+    reopened = NumberAttribute(default=0)
+    sla_acknowledgement = UnicodeAttribute(default="on_track")
+    sla_resolution = UnicodeAttribute(default="on_track")
+    shipment_id = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+
+class TicketMessageItem(TableItem):
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    id = UnicodeAttribute()
+    ticket_id = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+    author = UnicodeAttribute()
+    body = UnicodeAttribute()
+    internal = BooleanAttribute(default=False)
+    channel = UnicodeAttribute()
+    attachments = JSONAttribute(default=list)
+    email_message_id = UnicodeAttribute(null=True)
+
+
+class TicketQueueItem(TableItem):
+    ticket_id = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    summary = JSONAttribute()
+    sla_state = UnicodeAttribute()
+    status = UnicodeAttribute()
+
+
+class AutoTicketItem(TableItem):
+    ticket_id = UnicodeAttribute()
+
+
+class HeldEmailItem(TableItem):
+    id = UnicodeAttribute()
+    received_at = UTCDateTimeAttribute()
+    reason = UnicodeAttribute()
+    sender = UnicodeAttribute()
+    subject = UnicodeAttribute()
+    excerpt = UnicodeAttribute()
+    raw_key = UnicodeAttribute()
+    order_id = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+class InboundSeenItem(TableItem):
+    outcome = UnicodeAttribute()
+    ticket_id = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute()
+
+
+class InboundRateItem(TableItem):
+    sent = NumberAttribute(default=0)
+    expires_at = TTLAttribute()
+
+
+def ticket_sk(ticket_id: str) -> str:
+    return f"{TICKET_PREFIX}{ticket_id}"
+
+
+def queue_bucket(status: str) -> str:
+    if status in ACTIVE:
+        return f"{QUEUE_PREFIX}active"
+    return f"{QUEUE_PREFIX}{status}"
+
+
+def queue_key(ticket: Ticket) -> tuple[str, str]:
+    due = ticket.next_deadline.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return queue_bucket(ticket.status), f"{due}#{ticket.id}"
+
+
+def _attachment_json(attachment: TicketAttachment) -> dict[str, Any]:
+    return vars(attachment).copy()
+
+
+def message_item(message: TicketMessage, order_id: str) -> TicketMessageItem:
+    return TicketMessageItem(
+        pk=order_pk(order_id),
+        sk=f"{ticket_sk(message.ticket_id)}#MSG#{message.id}",
+        type="ticket_message",
+        gsi1pk=ticket_sk(message.ticket_id),
+        gsi1sk=f"MSG#{message.id}",
+        id=message.id,
+        ticket_id=message.ticket_id,
+        order_id=order_id,
+        at=message.at,
+        author=message.author,
+        body=message.body,
+        internal=message.internal,
+        channel=message.channel,
+        attachments=[_attachment_json(a) for a in message.attachments],
+        email_message_id=message.email_message_id,
+    )
+
+
+def message_from_item(item: TicketMessageItem) -> TicketMessage:
+    return TicketMessage(
+        id=item.id,
+        ticket_id=item.ticket_id,
+        at=item.at,
+        author=item.author,
+        body=item.body,
+        internal=bool(item.internal),
+        channel=item.channel,
+        attachments=tuple(TicketAttachment(**a) for a in (item.attachments or [])),
+        email_message_id=item.email_message_id,
+    )
+
+
+def ticket_item(ticket: Ticket) -> TicketItem:
+    versioned: dict[str, Any] = (
+        {"version": ticket.version} if ticket.version else {}
+    )  # new: pynamodb sets 1, checks absence
+    return TicketItem(
+        pk=order_pk(ticket.order_id),
+        sk=ticket_sk(ticket.id),
+        type="ticket",
+        gsi1pk=ticket_sk(ticket.id),
+        gsi1sk="#TICKET",
+        id=ticket.id,
+        number=ticket.number,
+        order_id=ticket.order_id,
+        customer_id=ticket.customer_id,
+        category=ticket.category,
+        channel=ticket.channel,
+        status=str(ticket.status),
+        created_at=ticket.created_at,
+        acknowledge_by=ticket.acknowledge_by,
+        resolve_by=ticket.resolve_by,
+        acknowledged_at=ticket.acknowledged_at,
+        resolved_at=ticket.resolved_at,
+        closed_at=ticket.closed_at,
+        resolution_started_at=ticket.resolution_started_at,
+        resolution=ticket.resolution,
+        reopened=ticket.reopened,
+        sla_acknowledgement=ticket.sla_acknowledgement,
+        sla_resolution=ticket.sla_resolution,
+        shipment_id=ticket.shipment_id,
+        **versioned,
+    )
+
+
+def ticket_from_item(item: TicketItem, messages: list[TicketMessage] | None = None) -> Ticket:
+    return Ticket(
+        id=item.id,
+        number=item.number,
+        order_id=item.order_id,
+        customer_id=item.customer_id,
+        category=item.category,
+        channel=item.channel,
+        status=TicketStatus(item.status),
+        created_at=item.created_at,
+        acknowledge_by=item.acknowledge_by,
+        resolve_by=item.resolve_by,
+        acknowledged_at=item.acknowledged_at,
+        resolved_at=item.resolved_at,
+        closed_at=item.closed_at,
+        resolution_started_at=item.resolution_started_at,
+        resolution=item.resolution,
+        reopened=int(item.reopened or 0),
+        sla_acknowledgement=item.sla_acknowledgement or "on_track",
+        sla_resolution=item.sla_resolution or "on_track",
+        shipment_id=item.shipment_id,
+        version=int(item.version or 0),
+        messages=sorted(messages or [], key=lambda m: m.id),
+    )
+
+
+def ticket_summary(ticket: Ticket) -> dict[str, Any]:
+    """What a queue row shows without reading the ticket."""
+
+    def iso(moment: datetime | None) -> str | None:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+    return {
+        "id": ticket.id,
+        "number": ticket.number,
+        "order_id": ticket.order_id,
+        "customer_id": ticket.customer_id,
+        "category": ticket.category,
+        "channel": ticket.channel,
+        "status": str(ticket.status),
+        "created_at": iso(ticket.created_at),
+        "acknowledge_by": iso(ticket.acknowledge_by),
+        "resolve_by": iso(ticket.resolve_by),
+        "next_deadline": iso(ticket.next_deadline),
+        "sla": {"acknowledgement": ticket.sla_acknowledgement, "resolution": ticket.sla_resolution},
+        "sla_state": ticket.sla_state,
+    }
+
+
+def _queue_item(ticket: Ticket) -> TicketQueueItem:
+    pk, sk = queue_key(ticket)
+    return TicketQueueItem(
+        pk=pk,
+        sk=sk,
+        type="ticket_queue",
+        ticket_id=ticket.id,
+        order_id=ticket.order_id,
+        summary=ticket_summary(ticket),
+        sla_state=ticket.sla_state,
+        status=str(ticket.status),
+    )
+
+
+def items_to_tickets(raw_items: list[dict[str, Any]]) -> list[Ticket]:
+    """Tickets with their messages from raw items of one Query (order partition or GSI1)."""
+    tickets: dict[str, TicketItem] = {}
+    messages: dict[str, list[TicketMessage]] = {}
+    for raw in raw_items:
+        kind = raw.get("type", {}).get("S")
+        if kind == "ticket":
+            item = TicketItem.from_raw_data(raw)
+            tickets[item.id] = item
+        elif kind == "ticket_message":
+            message = message_from_item(TicketMessageItem.from_raw_data(raw))
+            messages.setdefault(message.ticket_id, []).append(message)
+    return [ticket_from_item(item, messages.get(ticket_id)) for ticket_id, item in sorted(tickets.items())]
+
+
+def _condition_failed(error: Exception) -> bool:
+    return "ConditionalCheckFailed" in str(getattr(error, "cause_response_code", "") or error)
+
+
+class TicketNumberTakenError(ConflictError):
+    code = "ticket_number_taken"
+
+
+class DuplicateAutoTicketError(ConflictError):
+    code = "ticket_exists"
+
+
+class DynamoTicketRepository:
+    def __init__(self) -> None:
+        self._connection: Connection | None = None
+
+    def _transaction_connection(self) -> Connection:
+        if self._connection is None:
+            self._connection = Connection(region=TicketItem.Meta.region)
+        return self._connection
+
+    def _client(self) -> Any:
+        return TableItem._get_connection().connection.client
+
+    def get(self, ticket_id: str) -> Ticket | None:
+        """The ticket and its messages: one Query on GSI1."""
+        client = self._client()
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": TableItem.Meta.table_name,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": ticket_sk(ticket_id)}},
+        }
+        while True:
+            response = client.query(**kwargs)
+            items += response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        found = items_to_tickets(items)
+        return found[0] if found else None
+
+    def save(
+        self,
+        ticket: Ticket,
+        *,
+        new: bool,
+        previous_queue_key: tuple[str, str] | None,
+        timer: Timer | None = None,
+        auto_key: str | None = None,
+    ) -> None:
+        """One TransactWriteItems for the whole change (see the module docstring)."""
+        causes: list[Callable[[], Exception] | None] = []
+        try:
+            with TransactWrite(connection=self._transaction_connection()) as transaction:
+                if timer is not None:  # deletes go first: the due timer, gone once acted on
+                    transaction.delete(_timer_item(timer), condition=TimerItem.pk.exists())
+                    causes.append(lambda: ConflictError("timer already handled", code="timer_done"))
+                new_key = queue_key(ticket)
+                if previous_queue_key is not None and previous_queue_key != new_key:
+                    transaction.delete(TicketQueueItem(pk=previous_queue_key[0], sk=previous_queue_key[1]))
+                    causes.append(None)
+                if new:
+                    transaction.save(ticket_item(ticket), condition=TicketItem.pk.does_not_exist())
+                    causes.append(lambda: ConflictError("ticket exists", code="ticket_exists"))
+                else:
+                    transaction.save(ticket_item(ticket))  # conditional on the version read
+                    causes.append(lambda: StaleVersionError("the ticket changed meanwhile; read it and retry"))
+                for message in ticket.new_messages:
+                    transaction.save(message_item(message, ticket.order_id))
+                    causes.append(None)
+                transaction.save(_queue_item(ticket))
+                causes.append(None)
+                for event in ticket.events:
+                    transaction.save(timeline_item(ticket.order_id, event))
+                    causes.append(None)
+                if auto_key is not None:
+                    transaction.save(
+                        AutoTicketItem(
+                            pk=order_pk(ticket.order_id), sk=auto_key, type="auto_ticket", ticket_id=ticket.id
+                        ),
+                        condition=AutoTicketItem.pk.does_not_exist(),
+                    )
+                    causes.append(lambda: DuplicateAutoTicketError("this shipment already has its ticket"))
+        except TransactWriteError as error:
+            reasons = error.cancellation_reasons or []
+            for reason, cause in zip(reasons, causes, strict=False):
+                if cause is not None and getattr(reason, "code", None) == "ConditionalCheckFailed":
+                    raise cause() from error
+            if any(getattr(reason, "code", None) == "TransactionConflict" for reason in reasons):
+                raise StaleVersionError("the ticket is being changed by another request; retry") from error
+            raise
+        ticket.version = 1 if new else ticket.version + 1
+        ticket.events.clear()
+        ticket.new_messages.clear()
+
+    def delete_timer(self, timer: Timer) -> None:
+        _timer_item(timer).delete()
+
+    def queue(
+        self, bucket: str, *, status: str | None, sla: str | None, limit: int, start: dict[str, Any] | None
+    ) -> Page:
+        condition = None
+        if status is not None:
+            condition = TicketQueueItem.status == status
+        if sla is not None:
+            sla_condition = TicketQueueItem.sla_state == sla
+            condition = sla_condition if condition is None else condition & sla_condition
+        results = TicketQueueItem.query(
+            f"{QUEUE_PREFIX}{bucket}",
+            filter_condition=condition,
+            limit=limit,
+            page_size=limit if condition is None else max(limit, 50),
+            last_evaluated_key=_typed_key(start, {"pk", "sk"}),
+        )
+        items = [dict(item.summary) for item in results]
+        return Page(items=items, last_key=_plain_key(results.last_evaluated_key))
+
+    # --- inbound email bookkeeping -------------------------------------------------------------
+
+    def hold(self, held: dict[str, Any], now: datetime) -> None:
+        HeldEmailItem(
+            pk=HELD_PK,
+            sk=f"{now.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{held['id']}",
+            type="held_email",
+            received_at=now,
+            expires_at=now + timedelta(days=90),
+            **held,
+        ).save()
+
+    def held(self, *, limit: int, start: dict[str, Any] | None) -> Page:
+        results = HeldEmailItem.query(
+            HELD_PK,
+            scan_index_forward=False,
+            limit=limit,
+            page_size=limit,
+            last_evaluated_key=_typed_key(start, {"pk", "sk"}),
+        )
+        items = [
+            {
+                "id": item.id,
+                "received_at": item.received_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "reason": item.reason,
+                "from": item.sender,
+                "subject": item.subject,
+                "excerpt": item.excerpt,
+                "order_id": item.order_id,
+                "raw_key": item.raw_key,
+            }
+            for item in results
+        ]
+        return Page(items=items, last_key=_plain_key(results.last_evaluated_key))
+
+    def inbound_seen(self, digest: str) -> tuple[str, str | None] | None:
+        try:
+            item = InboundSeenItem.get(f"INBOUND#{digest}", "#INBOUND", consistent_read=True)
+        except InboundSeenItem.DoesNotExist:
+            return None
+        return item.outcome, item.ticket_id
+
+    def mark_inbound(self, digest: str, outcome: str, ticket_id: str | None) -> None:
+        InboundSeenItem(
+            pk=f"INBOUND#{digest}",
+            sk="#INBOUND",
+            type="inbound_seen",
+            outcome=outcome,
+            ticket_id=ticket_id,
+            expires_at=timedelta(days=INBOUND_DAYS),
+        ).save()
+
+    def take_sender_quota(self, sender: str, now: datetime, cap: int) -> bool:
+        """Count one ticket opened by email for this sender this hour; False when over the cap."""
+        digest = hashlib.sha256(sender.lower().encode()).hexdigest()[:32]
+        try:
+            InboundRateItem(pk=f"INBOUNDRATE#{digest}", sk=now.astimezone(UTC).strftime("%Y-%m-%dT%H")).update(
+                actions=[
+                    InboundRateItem.sent.add(1),
+                    InboundRateItem.type.set("inbound_rate"),
+                    InboundRateItem.expires_at.set(now + timedelta(days=1)),
+                ],
+                condition=InboundRateItem.sent.does_not_exist() | (InboundRateItem.sent < cap),
+            )
+            return True
+        except UpdateError as error:
+            if _condition_failed(error):
+                return False
+            raise
+
+    def auto_ticket_exists(self, order_id: str, key: str) -> bool:
+        try:
+            AutoTicketItem.get(order_pk(order_id), key)
+            return True
+        except AutoTicketItem.DoesNotExist:
+            return False
+
+
+__all__ = ["DynamoTicketRepository", "PutError", "items_to_tickets", "ticket_summary"]

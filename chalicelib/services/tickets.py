@@ -1,0 +1,343 @@
+"""Support tickets: open, read, reply, acknowledge, resolve, reopen, queue; SLA timers and sweeps.
+
+Customers act only on tickets of their own orders and never see internal notes;
+an id that is not theirs is a 404, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
+from chalicelib.domain.ids import has_prefix, new_id
+from chalicelib.domain.orders import Order
+from chalicelib.domain.sla import Timer
+from chalicelib.domain.tickets import (
+    ACTIVE,
+    CATEGORIES,
+    Deadlines,
+    Ticket,
+    TicketMessage,
+    TicketStatus,
+    parse_ticket_timer_kind,
+    ticket_number,
+    ticket_timers,
+)
+from chalicelib.services.ports import Clock, Page, StaleVersionError
+
+ATTEMPTS = 3
+QUEUE_BUCKETS = {"open": "active", "acknowledged": "active", "waiting_on_customer": "active"}
+
+
+class TicketRepository(Protocol):
+    def get(self, ticket_id: str) -> Ticket | None: ...
+
+    def save(
+        self,
+        ticket: Ticket,
+        *,
+        new: bool,
+        previous_queue_key: tuple[str, str] | None,
+        timer: Timer | None = None,
+        auto_key: str | None = None,
+    ) -> None: ...
+
+    def delete_timer(self, timer: Timer) -> None: ...
+
+    def queue(
+        self, bucket: str, *, status: str | None, sla: str | None, limit: int, start: dict[str, Any] | None
+    ) -> Page: ...
+
+
+class OrderReader(Protocol):
+    def get(self, order_id: str, *, customer_id: str | None = None) -> Order: ...
+
+
+class TimerWriter(Protocol):
+    def apply(self, create: Iterable[Timer], delete: Iterable[Timer], shipping_method: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who acts: a customer (only on their own orders) or staff."""
+
+    role: str
+    subject: str
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in ("agent", "admin")
+
+    @property
+    def actor(self) -> str:
+        return "customer" if self.role == "customer" else f"{self.role}:{self.subject}"
+
+    @property
+    def customer_id(self) -> str | None:
+        return self.subject if self.role == "customer" else None
+
+
+@dataclass
+class TicketService:
+    tickets: TicketRepository
+    orders: OrderReader
+    clock: Clock
+    deadlines: Deadlines
+    timers: TimerWriter | None = None
+    queue_key: Callable[[Ticket], tuple[str, str]] | None = None
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def get(self, ticket_id: str, caller: Caller) -> Ticket:
+        """The ticket (one Query); customers get their own only, without internal notes."""
+        return self._visible(self._load(ticket_id, caller), caller)
+
+    def _load(self, ticket_id: str, caller: Caller) -> Ticket:
+        ticket = self.tickets.get(ticket_id) if has_prefix(ticket_id, "tkt") else None
+        if ticket is None or (caller.customer_id is not None and ticket.customer_id != caller.customer_id):
+            raise NotFoundError("ticket not found")
+        return ticket
+
+    def queue(self, *, status: str | None, sla: str | None, limit: int, start: dict[str, Any] | None) -> Page:
+        """Oldest deadline first. Without a status: every ticket still waiting for the team."""
+        if status is not None and status not in TicketStatus.__members__.values():
+            allowed = [str(s) for s in TicketStatus]
+            raise ValidationError("unknown status", details=[{"field": "status", "allowed": allowed}])
+        if sla is not None and sla not in ("at_risk", "breached"):
+            raise ValidationError("unknown sla filter", details=[{"field": "sla", "allowed": ["at_risk", "breached"]}])
+        bucket = QUEUE_BUCKETS.get(status or "open", status or "active")
+        filter_status = status if status in QUEUE_BUCKETS else None
+        return self.tickets.queue(bucket, status=filter_status, sla=sla, limit=limit, start=start)
+
+    # --- opening ---------------------------------------------------------------------------
+
+    def open(
+        self,
+        *,
+        order_id: str,
+        category: str,
+        message: str,
+        channel: str,
+        caller: Caller,
+        attachments: tuple[Any, ...] = (),
+        email_message_id: str | None = None,
+    ) -> Ticket:
+        order = self.orders.get(order_id, customer_id=caller.customer_id)  # 404 for someone else's order
+        if category not in CATEGORIES:
+            raise ValidationError("unknown category", details=[{"field": "category", "allowed": list(CATEGORIES)}])
+        return self._open(
+            order,
+            category=category,
+            channel=channel,
+            actor=caller.actor,
+            first=self._message_factory(caller.actor, message, channel, attachments, email_message_id),
+        )
+
+    def open_for_shipment(self, order: Order, shipment_id: str, reason: str) -> Ticket | None:
+        """The automatic ticket for a parcel that needs attention: one per shipment, whatever retries."""
+        from chalicelib.adapters.dynamo.tickets import DuplicateAutoTicketError
+
+        body = f"Automatic: shipment {shipment_id} needs attention ({reason}). Reach out before the customer does."
+        try:
+            return self._open(
+                order,
+                category="delay",
+                channel="system",
+                actor="system",
+                first=self._message_factory("system", body, "system", (), None, internal=True),
+                shipment_id=shipment_id,
+                auto_key=f"AUTOTICKET#{shipment_id}",
+            )
+        except DuplicateAutoTicketError:
+            return None
+
+    def _message_factory(
+        self,
+        author: str,
+        body: str,
+        channel: str,
+        attachments: tuple[Any, ...],
+        email_message_id: str | None,
+        *,
+        internal: bool = False,
+    ) -> Callable[[str, datetime], TicketMessage]:
+        def build(ticket_id: str, now: datetime) -> TicketMessage:
+            return TicketMessage(
+                id=new_id("msg", now),
+                ticket_id=ticket_id,
+                at=now,
+                author=author,
+                body=body,
+                internal=internal,
+                channel=channel,
+                attachments=tuple(attachments),
+                email_message_id=email_message_id,
+            )
+
+        return build
+
+    def _open(
+        self,
+        order: Order,
+        *,
+        category: str,
+        channel: str,
+        actor: str,
+        first: Callable[[str, datetime], TicketMessage],
+        shipment_id: str | None = None,
+        auto_key: str | None = None,
+    ) -> Ticket:
+        now = self.clock.now()
+        ticket_id = new_id("tkt", now)
+        ticket = Ticket.open(
+            ticket_id=ticket_id,
+            number=ticket_number(ticket_id),
+            order_id=order.id,
+            customer_id=order.customer.id,
+            category=category,
+            channel=channel,
+            now=now,
+            deadlines=self.deadlines,
+            actor=actor,
+            first=first(ticket_id, now),
+            shipment_id=shipment_id,
+        )
+        self.tickets.save(ticket, new=True, previous_queue_key=None, auto_key=auto_key)
+        return ticket
+
+    # --- changing --------------------------------------------------------------------------
+
+    def _change(self, ticket_id: str, caller: Caller, change: Callable[[Ticket], None]) -> Ticket:
+        """Read, apply, write conditionally on the version read; retry a lost race."""
+        from chalicelib.adapters.dynamo.tickets import queue_key
+
+        for attempt in range(ATTEMPTS):
+            ticket = self._load(ticket_id, caller)
+            before = queue_key(ticket)
+            change(ticket)
+            try:
+                self.tickets.save(ticket, new=False, previous_queue_key=before)
+                return ticket
+            except StaleVersionError:
+                if attempt == ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def add_message(
+        self,
+        ticket_id: str,
+        caller: Caller,
+        body: str,
+        *,
+        internal: bool = False,
+        await_customer: bool = False,
+        channel: str = "web",
+        attachments: tuple[Any, ...] = (),
+        email_message_id: str | None = None,
+    ) -> Ticket:
+        if internal and not caller.is_staff:
+            raise ValidationError("only agents write internal notes", details=[{"field": "internal"}])
+        if await_customer and not caller.is_staff:
+            raise ValidationError("only agents wait for the customer", details=[{"field": "await_customer"}])
+
+        def change(ticket: Ticket) -> None:
+            now = self.clock.now()
+            message = TicketMessage(
+                id=new_id("msg", now),
+                ticket_id=ticket.id,
+                at=now,
+                author=caller.actor,
+                body=body,
+                internal=internal,
+                channel=channel,
+                attachments=tuple(attachments),
+                email_message_id=email_message_id,
+            )
+            if caller.is_staff:
+                ticket.add_staff_message(message, await_customer=await_customer)
+            else:
+                ticket.add_customer_message(message)
+
+        return self._visible(self._change(ticket_id, caller, change), caller)
+
+    def acknowledge(self, ticket_id: str, caller: Caller) -> Ticket:
+        return self._change(ticket_id, caller, lambda t: t.acknowledge(self.clock.now(), caller.actor))
+
+    def resolve(self, ticket_id: str, caller: Caller, resolution: str) -> Ticket:
+        return self._change(ticket_id, caller, lambda t: t.resolve(resolution, self.clock.now(), caller.actor))
+
+    def reopen(self, ticket_id: str, caller: Caller) -> Ticket:
+        ticket = self._change(ticket_id, caller, lambda t: t.reopen(self.clock.now(), caller.actor, self.deadlines))
+        return self._visible(ticket, caller)
+
+    def _visible(self, ticket: Ticket, caller: Caller) -> Ticket:
+        return ticket if caller.is_staff else visible_to_customer(ticket)
+
+    # --- the stream and the sweep -----------------------------------------------------------
+
+    def on_ticket_change(self, before: Ticket | None, after: Ticket) -> int:
+        """Open and close the ticket's deadline timers as its facts change; how many changed."""
+        if self.timers is None:
+            return 0
+        old = ticket_timers(before) if before is not None else set()
+        new = ticket_timers(after)
+        create = [Timer(due, after.order_id, kind) for due, kind in new - old]
+        delete = [Timer(due, after.order_id, kind) for due, kind in old - new]
+        if create or delete:
+            self.timers.apply(create, delete, "")
+        return len(create) + len(delete)
+
+    def act_on_timer(self, timer: Timer, now: datetime) -> str:
+        """A ticket deadline came due: warn at 80 %, flag a breach, or close a resolved ticket — once."""
+        from chalicelib.adapters.dynamo.tickets import queue_key
+
+        ticket_id, clock, state = parse_ticket_timer_kind(timer.kind)
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None:
+            self.tickets.delete_timer(timer)
+            return "stale"
+        before = queue_key(ticket)
+        if clock == "close":
+            if ticket.status != TicketStatus.RESOLVED or ticket.close_at is None or ticket.close_at > now:
+                self.tickets.delete_timer(timer)
+                return "stale"
+            ticket.close(now)
+        elif not ticket.flag(clock, state):
+            self.tickets.delete_timer(timer)
+            return "stale"
+        else:
+            ticket.events.append(_sla_event(ticket, clock, state, now))
+        try:
+            self.tickets.save(ticket, new=False, previous_queue_key=before, timer=timer)
+        except StaleVersionError:
+            return "retry_later"  # the ticket changed meanwhile; the timer is still there for the next sweep
+        except ConflictError:
+            return "done"  # another sweep had it
+        return "acted"
+
+
+def _sla_event(ticket: Ticket, clock: str, state: str, now: datetime) -> Any:
+    from chalicelib.domain.orders import DomainEvent
+
+    due = ticket.acknowledge_by if clock == "acknowledgement" else ticket.resolve_by
+    return DomainEvent(
+        f"ticket_sla_{state}",
+        now,
+        "sla_sweep",
+        {"ticket_id": ticket.id, "number": ticket.number, "clock": clock, "due_at": due.strftime("%Y-%m-%dT%H:%M:%SZ")},
+    )
+
+
+def visible_to_customer(ticket: Ticket) -> Ticket:
+    """The ticket as its customer may see it: no internal notes."""
+    return replace(ticket, messages=[m for m in ticket.messages if m.public])
+
+
+def is_ticket_timer(timer: Timer) -> bool:
+    return timer.kind.startswith("ticket:")
+
+
+__all__ = ["ACTIVE", "Caller", "TicketService", "is_ticket_timer", "visible_to_customer"]
