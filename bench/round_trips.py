@@ -40,20 +40,10 @@ def counting() -> Iterator[Counter[str]]:
 
 
 def _order_body() -> dict[str, Any]:
-    return {
-        "customer": {"id": "cus_bench", "email": "bench@example.com", "name": "Bench", "locale": "de-DE"},
-        "currency": "EUR",
-        "lines": [{"sku": "MUG-1", "quantity": 2, "unit_price": 1299}],
-        "shipping_address": {
-            "name": "Bench",
-            "line1": "Hauptstr. 1",
-            "city": "Berlin",
-            "postal_code": "10115",
-            "country": "DE",
-        },
-        "shipping_method": "standard",
-        "shipping_fee": 499,
-    }
+    from local.samples import order_body
+
+    customer = {"id": "cus_bench", "email": "bench@example.com", "name": "Bench", "locale": "de-DE"}
+    return order_body(customer=customer, discounts=[])
 
 
 def run() -> list[str]:

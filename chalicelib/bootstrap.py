@@ -3,11 +3,18 @@
 Nothing here runs at import time; `get_container()` builds everything on the
 first request and warm invocations reuse it. Tests build their own Container
 with fakes or reset it with `reset_container()`.
+
+Settings have one lifetime everywhere: `Container.settings` asks its source on every
+use (in AWS `get_settings()`, whose secrets Powertools caches for
+SECRETS_MAX_AGE_SECONDS), so a rotated secret reaches every signer and verifier,
+request handlers and stream consumers alike, within that window. Nothing captures
+a secret at build time.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -36,11 +43,16 @@ class SystemClock:
 
 @dataclass
 class Container:
-    settings: Settings
+    settings_source: Callable[[], Settings]
     orders: OrderService
     catalog: CatalogService
     estimates: DeliveryEstimator
     clock: SystemClock
+
+    @property
+    def settings(self) -> Settings:
+        """The settings as of now (secrets as currently rotated, within the cache window)."""
+        return self.settings_source()
 
     @functools.cached_property
     def notifications(self) -> NotificationService:
@@ -51,7 +63,7 @@ class Container:
         from chalicelib.presentation.links import tracking_url
         from chalicelib.services.document_intents import documents_for_payments
 
-        settings = self.settings
+        settings = self.settings  # the non-secret values below are fixed for the container's life
         return NotificationService(
             preferences=self.preferences,
             mailer=SesMailer(
@@ -63,7 +75,7 @@ class Container:
             sms=SnsSms(settings.sms_sender_id or None),
             clock=self.clock,
             shop=ShopIdentity(settings.shop_name, settings.shop_timezone),
-            tracking_url=lambda order_id: tracking_url(settings, order_id),
+            tracking_url=lambda order_id: tracking_url(self.settings, order_id),  # signs with today's secret
             sms_daily_cap=settings.sms_daily_cap,
             ops=OpsAlerts(settings.ops_email, settings.ops_topic_arn),
             topic=SnsTopic(),
@@ -184,8 +196,10 @@ def calendar_from(settings: Settings) -> BusinessCalendar:
     )
 
 
-def build_container(settings: Settings, clock: SystemClock | None = None) -> Container:
-    """Wire the DynamoDB adapters into the services."""
+def build_container(
+    settings: Settings, clock: SystemClock | None = None, source: Callable[[], Settings] | None = None
+) -> Container:
+    """Wire the DynamoDB adapters into the services; `source` gives the current settings (default: `settings`)."""
     from chalicelib.adapters.dynamo import models
     from chalicelib.adapters.dynamo.repositories import (
         DynamoCatalogRepository,
@@ -195,10 +209,11 @@ def build_container(settings: Settings, clock: SystemClock | None = None) -> Con
 
     models.configure(settings.table_name, settings.region)
     clock = clock or SystemClock()
+    current = source or (lambda: settings)
     calendar = calendar_from(settings)
     catalog_repository = DynamoCatalogRepository()
     return Container(
-        settings=settings,
+        settings_source=current,
         orders=OrderService(
             orders=DynamoOrderRepository(),
             catalog=catalog_repository,
@@ -207,7 +222,7 @@ def build_container(settings: Settings, clock: SystemClock | None = None) -> Con
             clock=clock,
             supported_countries=settings.supported_countries,
             idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours),
-            cursors=Cursors(lambda: get_settings().link_secrets),
+            cursors=Cursors(lambda: current().link_secrets),
         ),
         catalog=CatalogService(catalog_repository, clock),
         estimates=DeliveryEstimator(calendar, clock, settings.supported_countries),
@@ -217,7 +232,7 @@ def build_container(settings: Settings, clock: SystemClock | None = None) -> Con
 
 @functools.lru_cache(maxsize=1)
 def get_container() -> Container:
-    return build_container(get_settings())
+    return build_container(get_settings(), source=get_settings)
 
 
 def reset_container() -> None:

@@ -17,11 +17,10 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Self
 
 from local.paths import REPO_ROOT
-from local.processes import free_port, port_in_use, spawn, stop_process_group
+from local.processes import Service, free_port, port_in_use, spawn, stop_process_group
 
 __all__ = ["DynamoDBLocal", "DynamoDBLocalError", "find_jar", "free_port"]
 
@@ -66,7 +65,7 @@ def find_java() -> str:
     return java
 
 
-class DynamoDBLocal:
+class DynamoDBLocal(Service):
     """DynamoDB Local on `host:port`, started by `start()` (or `with`), stopped by `stop()`."""
 
     def __init__(
@@ -115,7 +114,7 @@ class DynamoDBLocal:
             str(self.port),
         ]
 
-    def start(self) -> DynamoDBLocal:
+    def start(self) -> Self:
         """Start the server and wait until it answers ListTables."""
         if self.running():
             return self
@@ -192,14 +191,3 @@ class DynamoDBLocal:
         if self._log is not None:
             self._log.close()
             self._log = None
-
-    def __enter__(self) -> DynamoDBLocal:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

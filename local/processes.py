@@ -17,9 +17,32 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import IO, Any
+from types import TracebackType
+from typing import IO, Any, Self
 
 logger = logging.getLogger(__name__)
+
+
+class Service:
+    """A part of the local stack with start() and stop(), usable as `with Part(...) as part:`."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self, timeout: float = 10.0) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
 
 _PR_SET_PDEATHSIG = 1
 

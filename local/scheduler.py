@@ -24,10 +24,10 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import UTC, date, datetime, timedelta
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from local.lambda_runtime import ACCOUNT_ID, LambdaContext, iso_z
+from local.processes import Service
 
 __all__ = [
     "CronError",
@@ -278,7 +278,7 @@ def run_all_once(app_module: object, at: datetime) -> dict[str, Any]:
 # --- the background scheduler -------------------------------------------------------------------
 
 
-class Scheduler:
+class Scheduler(Service):
     """Fires the app's schedules on their rates in a background thread until `stop()`."""
 
     def __init__(
@@ -315,7 +315,7 @@ class Scheduler:
             return schedule.cron.next_after(now)
         return None
 
-    def start(self) -> Scheduler:
+    def start(self) -> Self:
         if self._thread is not None and self._thread.is_alive():
             return self
         now = self.clock()
@@ -375,14 +375,3 @@ class Scheduler:
             if self._thread.is_alive():
                 logger.warning("a scheduled handler is still running")
             self._thread = None
-
-    def __enter__(self) -> Scheduler:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -39,10 +39,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType, TracebackType
-from typing import Any, Literal
+from types import ModuleType
+from typing import Any, Literal, Self
 
 from local.lambda_runtime import LambdaContext, iso_z
+from local.processes import Service
 
 __all__ = ["StreamHandler", "StreamReplayer", "consumers_from_app", "to_lambda_record"]
 
@@ -452,7 +453,7 @@ def _iso_or_none(value: Any) -> str | None:
 # --- the replayer -------------------------------------------------------------------------------
 
 
-class StreamReplayer:
+class StreamReplayer(Service):
     """Reads `table_name`'s stream and delivers it to `handlers` ({function name: handler})."""
 
     def __init__(
@@ -527,7 +528,7 @@ class StreamReplayer:
     def function_names(self) -> list[str]:
         return [consumer.name for consumer in self._consumers]
 
-    def start(self) -> StreamReplayer:
+    def start(self) -> Self:
         """Start one background thread per consumer."""
         _ = self.dynamodb, self.streams  # build the clients before the threads share them
         self._stop.clear()
@@ -550,17 +551,6 @@ class StreamReplayer:
                 if consumer.thread.is_alive():
                     logger.warning("stream consumer %s is still running a batch", consumer.name)
                 consumer.thread = None
-
-    def __enter__(self) -> StreamReplayer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def wait_until_idle(self, timeout: float = 30.0) -> bool:
         """Wait until every consumer has made a full pass with nothing left to deliver."""

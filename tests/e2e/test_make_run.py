@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from local.processes import free_port
+from local.samples import order_body
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -175,27 +176,7 @@ def test_health_answers_ok(stack: Stack) -> None:
 
 def test_an_order_placed_over_http_can_be_read_by_its_customer(stack: Stack) -> None:
     mug = next(item for item in DEMO_CATALOG if item["sku"] == "MUG-1")
-    body = {
-        "customer": {
-            "id": "cus_alice",
-            "email": "alice@example.com",
-            "phone": "+4915112345678",
-            "name": "Alice Müller",
-            "locale": "de-DE",
-        },
-        "currency": "EUR",
-        "lines": [{"sku": "MUG-1", "quantity": 2, "unit_price": mug["unit_price"]}],
-        "shipping_address": {
-            "name": "Alice Müller",
-            "line1": "Hauptstr. 1",
-            "city": "Berlin",
-            "postal_code": "10115",
-            "country": "DE",
-        },
-        "shipping_method": "standard",
-        "shipping_fee": 499,
-        "discounts": [{"code": "WELCOME", "amount": 200}],
-    }
+    body = order_body(lines=[{"sku": "MUG-1", "quantity": 2, "unit_price": mug["unit_price"]}])
     storefront = {
         "Authorization": f"Bearer {_token(stack, 'storefront', 'web')}",
         "Idempotency-Key": str(uuid.uuid4()),

@@ -13,6 +13,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib.adapters.dynamo.schema import ensure_table
+from local.samples import order_body as order_body  # the tests import it from here
 from tests.clock import frozen
 from tests.conftest import bearer
 
@@ -85,29 +86,3 @@ def api(aws: None) -> Iterator[Api]:
         for sku, item in CATALOG.items():
             assert helper.call("PUT", f"/v1/catalog/{sku}", item, role="admin").status_code == 200
         yield helper
-
-
-def order_body(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "customer": {
-            "id": "cus_alice",
-            "email": "alice@example.com",
-            "phone": "+4915112345678",
-            "name": "Alice Müller",
-            "locale": "de-DE",
-        },
-        "currency": "EUR",
-        "lines": [{"sku": "MUG-1", "quantity": 2, "unit_price": 1299}],
-        "shipping_address": {
-            "name": "Alice Müller",
-            "line1": "Hauptstr. 1",
-            "city": "Berlin",
-            "postal_code": "10115",
-            "country": "DE",
-        },
-        "shipping_method": "standard",
-        "shipping_fee": 499,
-        "discounts": [{"code": "WELCOME", "amount": 200}],
-    }
-    body.update(overrides)
-    return body

@@ -50,3 +50,37 @@ def test_aws_reads_secrets_from_secrets_manager(clean_env: pytest.MonkeyPatch) -
     assert settings.link_secrets[0] == "link_secrets-current"
     assert settings.sms_inbound_secrets[1] == "sms_inbound_secrets-previous"
     assert Settings().carrier_webhook_secrets != settings.carrier_webhook_secrets
+
+
+def test_a_rotated_link_secret_reaches_the_container_within_the_cache_window(clean_env: pytest.MonkeyPatch) -> None:
+    """The container is built once, yet emailed links and list cursors sign with the rotated secret."""
+    import time
+
+    from aws_lambda_powertools.utilities import parameters
+
+    from chalicelib.bootstrap import get_container, reset_container
+    from chalicelib.presentation.links import order_id_from_token
+
+    clean_env.setenv("OC_ENVIRONMENT", "aws")
+    parameters.clear_caches()
+    try:
+        with mock_aws():
+            client = boto3.client("secretsmanager")
+            arns = {}
+            for field, variable in SECRET_ARN_VARIABLES.items():
+                arns[field] = client.create_secret(Name=field, SecretString=f"{field}-first")["ARN"]
+                clean_env.setenv(variable, arns[field])
+            container = get_container()
+            link = container.notifications.tracking_url
+            first = link("ord_1").rsplit("/", 1)[1]
+            client.put_secret_value(SecretId=arns["link_secrets"], SecretString="rotated")
+            assert link("ord_1").rsplit("/", 1)[1] == first  # still inside the cache window
+            parameters.clear_caches()  # the window (SECRETS_MAX_AGE_SECONDS) has passed
+            rotated = link("ord_1").rsplit("/", 1)[1]
+            assert get_container() is container and container.settings.link_secrets == ("rotated",)
+            assert container.orders.cursors.secrets() == ("rotated",)
+    finally:
+        parameters.clear_caches()
+        reset_container()
+    assert order_id_from_token(rotated, ("rotated",), now=time.time()) == "ord_1"
+    assert order_id_from_token(first, ("rotated",), now=time.time()) is None

@@ -21,9 +21,8 @@ from typing import Any
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo.models import OrderItem, TableItem
+from chalicelib.adapters.dynamo.models import TableItem, Transactional
 from chalicelib.adapters.dynamo.repositories import ORDER_SK, order_pk, timeline_item
 from chalicelib.documents.invoice import KINDS, DocumentKind, format_number
 from chalicelib.domain.orders import DomainEvent
@@ -105,16 +104,11 @@ def _codes(error: TransactWriteError) -> list[str | None]:
     return [getattr(reason, "code", None) for reason in error.cancellation_reasons or []]
 
 
-class DynamoDocumentRecords:
+class DynamoDocumentRecords(Transactional):
     def __init__(self, connection: Connection | None = None) -> None:
         self._connection = connection
         for model in DOCUMENT_MODELS:  # the table may have been re-configured since the last container
             model._connection = None
-
-    def _transaction_connection(self) -> Connection:
-        if self._connection is None:
-            self._connection = Connection(region=OrderItem.Meta.region)
-        return self._connection
 
     def get(self, order_id: str, key: str) -> IssuedDocument | None:
         try:
@@ -155,7 +149,7 @@ class DynamoDocumentRecords:
             )
             counter = SequenceItem(pk=sequence_pk(new.prefix, new.year), sk=SEQ_SK)
             try:
-                with TransactWrite(connection=self._transaction_connection()) as transaction:
+                with self.transaction() as transaction:
                     transaction.update(
                         counter,
                         actions=[

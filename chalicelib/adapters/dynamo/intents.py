@@ -20,9 +20,8 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo.models import OrderItem, TableItem
+from chalicelib.adapters.dynamo.models import TableItem, Transactional
 from chalicelib.adapters.dynamo.repositories import order_pk, timeline_item
 from chalicelib.adapters.dynamo.schema import GSI1
 from chalicelib.domain.orders import DomainEvent
@@ -93,16 +92,11 @@ def _attempt(item: IntentItem) -> Attempt:
     return Attempt(intent, int(item.attempts or 0), item.created_at, item.give_up_at)
 
 
-class DynamoIntentRecords:
+class DynamoIntentRecords(Transactional):
     def __init__(self, connection: Connection | None = None, *, lookback_days: int = 2) -> None:
         self._connection = connection
         self.lookback_days = min(lookback_days, MAX_DUE_DAYS)  # the give-up window, in days, plus one
         IntentItem._connection = None  # the table may have been re-configured since the last container
-
-    def _transaction_connection(self) -> Connection:
-        if self._connection is None:
-            self._connection = Connection(region=OrderItem.Meta.region)
-        return self._connection
 
     def _item(self, intent: Intent, now: datetime, give_up_at: datetime) -> IntentItem:
         item = IntentItem(
@@ -142,7 +136,7 @@ class DynamoIntentRecords:
     def _record_batch(self, batch: list[Intent], now: datetime, give_up_at: datetime) -> set[int]:
         """Write the batch; on a cancelled transaction, the positions of the intents that exist already."""
         try:
-            with TransactWrite(connection=self._transaction_connection()) as transaction:
+            with self.transaction() as transaction:
                 for intent in batch:
                     transaction.save(self._item(intent, now, give_up_at), condition=IntentItem.pk.does_not_exist())
                     if intent.timeline is not None:
@@ -186,7 +180,7 @@ class DynamoIntentRecords:
             IntentItem.gsi1sk.remove(),
         ]
         try:
-            with TransactWrite(connection=self._transaction_connection()) as transaction:
+            with self.transaction() as transaction:
                 transaction.update(
                     IntentItem(pk=order_pk(intent.order_id), sk=intent_sk(intent.kind, intent.key)),
                     actions=actions,

@@ -20,8 +20,10 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
+from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo.schema import GSI1
 
@@ -234,3 +236,17 @@ def configure(table_name: str, region: str | None = None) -> None:
         model.Meta.table_name = table_name
         model.Meta.region = region
         model._connection = None  # rebuilt lazily with the new settings
+
+
+class Transactional:
+    """A repository that writes with TransactWriteItems on one Connection of its own.
+
+    The Connection is built on the first transaction (a botocore client costs tens of
+    milliseconds) and kept for the repository's life, i.e. the container's."""
+
+    _connection: Connection | None = None
+
+    def transaction(self) -> TransactWrite:
+        if self._connection is None:
+            self._connection = Connection(region=OrderItem.Meta.region)
+        return TransactWrite(connection=self._connection)

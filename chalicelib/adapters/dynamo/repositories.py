@@ -10,9 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo.models import (
     AddressMap,
@@ -27,6 +25,7 @@ from chalicelib.adapters.dynamo.models import (
     TableItem,
     TimelineItem,
     TrackingItem,
+    Transactional,
 )
 from chalicelib.domain.address import Address
 from chalicelib.domain.catalog import CatalogItem
@@ -272,16 +271,7 @@ def _typed_key(key: dict[str, Any] | None, names: set[str]) -> dict[str, Any] | 
     return {name: {"S": value} for name, value in key.items()}
 
 
-class DynamoOrderRepository:
-    def __init__(self) -> None:
-        self._connection: Connection | None = None
-
-    def _transaction_connection(self) -> Connection:
-        # Built once per container: a botocore client costs tens of milliseconds.
-        if self._connection is None:
-            self._connection = Connection(region=OrderItem.Meta.region)
-        return self._connection
-
+class DynamoOrderRepository(Transactional):
     def add(self, order: Order, response: StoredResponse | None = None) -> None:
         """One TransactWriteItems: the order, its timeline events, its idempotency record."""
         self._write(order, Effects(response=response), new=True)
@@ -294,7 +284,7 @@ class DynamoOrderRepository:
         # cancellation reason maps back to the condition that failed.
         causes: list[Callable[[], Exception] | None] = []
         try:
-            with TransactWrite(connection=self._transaction_connection()) as transaction:
+            with self.transaction() as transaction:
                 if new:
                     transaction.save(order_to_item(order, new=True), condition=OrderItem.pk.does_not_exist())
                 else:

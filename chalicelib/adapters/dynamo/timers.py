@@ -15,10 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
-from chalicelib.adapters.dynamo.models import OrderItem, TableItem
+from chalicelib.adapters.dynamo.models import OrderItem, TableItem, Transactional
 from chalicelib.adapters.dynamo.repositories import order_pk, timeline_item
 from chalicelib.domain.orders import DomainEvent
 from chalicelib.domain.sla import NOT_DELIVERED, NOT_SHIPPED, Timer
@@ -63,15 +62,7 @@ def _timer_item(timer: Timer, shipping_method: str = "") -> TimerItem:
     )
 
 
-class DynamoTimerStore:
-    def __init__(self) -> None:
-        self._connection: Connection | None = None
-
-    def _transaction_connection(self) -> Connection:
-        if self._connection is None:
-            self._connection = Connection(region=OrderItem.Meta.region)
-        return self._connection
-
+class DynamoTimerStore(Transactional):
     def apply(self, create: Iterable[Timer], delete: Iterable[Timer], shipping_method: str) -> None:
         """Create and delete timers (idempotent: puts and deletes by key)."""
         creating = {_sort_key(timer) for timer in create}
@@ -144,9 +135,8 @@ class DynamoTimerStore:
         return "acted"
 
     def _transaction(self) -> Any:
-        from pynamodb.transactions import TransactWrite
 
-        return TransactWrite(connection=self._transaction_connection())
+        return self.transaction()
 
     def discard(self, timer: Timer) -> str:
         _timer_item(timer).delete()
