@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from chalicelib.notify.service import NotificationService
     from chalicelib.services.documents import DocumentService
     from chalicelib.services.intents import Intent, IntentRunner
+    from chalicelib.services.ports import CatalogRepository, IdempotencyStore, OrderRepository
     from chalicelib.services.sla import SlaService
     from chalicelib.services.tickets import TicketService
 
@@ -196,28 +197,48 @@ def calendar_from(settings: Settings) -> BusinessCalendar:
     )
 
 
-def build_container(
-    settings: Settings, clock: SystemClock | None = None, source: Callable[[], Settings] | None = None
-) -> Container:
-    """Wire the DynamoDB adapters into the services; `source` gives the current settings (default: `settings`)."""
-    from chalicelib.adapters.dynamo import models
+@dataclass(frozen=True)
+class Adapters:
+    """The repositories the request path needs (DynamoDB in every deployment; fakes in tests)."""
+
+    orders: OrderRepository
+    catalog: CatalogRepository
+    idempotency: IdempotencyStore
+
+
+def dynamo_adapters() -> Adapters:
     from chalicelib.adapters.dynamo.repositories import (
         DynamoCatalogRepository,
         DynamoIdempotencyStore,
         DynamoOrderRepository,
     )
 
-    models.configure(settings.table_name, settings.region)
+    return Adapters(DynamoOrderRepository(), DynamoCatalogRepository(), DynamoIdempotencyStore())
+
+
+def build_container(
+    settings: Settings,
+    clock: SystemClock | None = None,
+    source: Callable[[], Settings] | None = None,
+    adapters: Adapters | None = None,
+) -> Container:
+    """Wire the adapters (default: DynamoDB, on `settings.table_name`) into the services;
+    `source` gives the current settings (default: `settings`)."""
+    if adapters is None:
+        from chalicelib.adapters.dynamo import models
+
+        models.configure(settings.table_name, settings.region)
+        adapters = dynamo_adapters()
     clock = clock or SystemClock()
     current = source or (lambda: settings)
     calendar = calendar_from(settings)
-    catalog_repository = DynamoCatalogRepository()
+    catalog_repository = adapters.catalog
     return Container(
         settings_source=current,
         orders=OrderService(
-            orders=DynamoOrderRepository(),
+            orders=adapters.orders,
             catalog=catalog_repository,
-            idempotency=DynamoIdempotencyStore(),
+            idempotency=adapters.idempotency,
             calendar=calendar,
             clock=clock,
             supported_countries=settings.supported_countries,

@@ -1,34 +1,48 @@
-"""The same order-store contract on moto and on DynamoDB Local, plus races only a real database shows."""
+"""The same order-store contract on the in-memory fakes (tests/fakes.py), moto and DynamoDB Local,
+plus races that only the fake's lock and a real database's transactions answer correctly."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.bootstrap import Container, build_container
+from chalicelib.bootstrap import Adapters, Container, build_container, dynamo_adapters
 from chalicelib.domain.address import Address
 from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.errors import ConflictError
-from chalicelib.domain.orders import Customer, Payment
+from chalicelib.domain.orders import Customer, Order, OrderLine, Payment
 from chalicelib.services.orders import CarrierUpdate, IdempotentRequest, PlaceOrder
+from chalicelib.services.ports import (
+    DuplicateEventError,
+    Effects,
+    IdempotencyKeyTakenError,
+    StaleVersionError,
+    StockShortError,
+    StoredResponse,
+    TrackingNumberTakenError,
+)
 from chalicelib.settings import Settings
+from tests.fakes import memory_adapters
 
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture(params=["moto", "dynamodb_local"])
+@pytest.fixture(params=["memory", "moto", "dynamodb_local"])
 def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Container]:
     """A container wired to a fresh table on the chosen backend."""
     from chalicelib.adapters.dynamo.schema import ensure_table
 
-    if request.param == "moto":
+    if request.param == "memory":
+        yield _container("unused", memory=True)
+    elif request.param == "moto":
         with mock_aws():
             ensure_table(boto3.client("dynamodb", region_name="eu-central-1"), "it-moto")
             yield _container("it-moto")
@@ -38,16 +52,19 @@ def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
         yield _container(request.getfixturevalue("table_name"))
 
 
-@pytest.fixture
-def real_store(dynamodb_local_endpoint: str, table_name: str, monkeypatch: pytest.MonkeyPatch) -> Container:
-    """DynamoDB Local only: moto's transactions are not atomic across threads, so races
-    (and their one-winner guarantee) can only be tested on the real engine."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local_endpoint)
-    return _container(table_name)
+@pytest.fixture(params=["memory", "dynamodb_local"])
+def real_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Container:
+    """Not moto: its transactions are not atomic across threads, so races (and their
+    one-winner guarantee) are tested on the fake (a lock) and the real engine."""
+    if request.param == "memory":
+        return _container("unused", memory=True)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", request.getfixturevalue("dynamodb_local_endpoint"))
+    return _container(request.getfixturevalue("table_name"))
 
 
-def _container(table: str) -> Container:
-    container = build_container(Settings(table_name=table, region="eu-central-1"))
+def _container(table: str, *, memory: bool = False) -> Container:
+    settings = Settings(table_name=table, region="eu-central-1")
+    container = build_container(settings, adapters=memory_adapters() if memory else None)
     for sku, price, stock in (("MUG-1", 1299, 100), ("BOOK-1", 2500, 3)):
         container.catalog.upsert(CatalogItem(sku, sku.title(), price, "EUR", stock, 1900))
     return container
@@ -159,3 +176,82 @@ def test_same_idempotency_key_from_many_threads_places_one_order(real_store: Con
     assert len({result["id"] for result in results}) == 1
     orders, _ = real_store.orders.list_for_customer("cus_it", limit=100, cursor=None, status=None)
     assert len(orders) == 1
+
+
+@pytest.fixture(params=["memory", "dynamodb_local"])
+def repository(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Adapters:
+    """The bare repositories (no service in front), fake or DynamoDB Local."""
+    if request.param == "memory":
+        return memory_adapters()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", request.getfixturevalue("dynamodb_local_endpoint"))
+    from chalicelib.adapters.dynamo import models
+
+    models.configure(request.getfixturevalue("table_name"), "eu-central-1")
+    return dynamo_adapters()
+
+
+def test_every_write_condition_maps_to_its_domain_error(repository: Adapters) -> None:
+    """The OrderRepository contract of chalicelib/services/ports.py, condition by condition."""
+    orders, now = repository.orders, datetime.now(UTC)
+    repository.catalog.put(CatalogItem("MUG-1", "Mug", 1299, "EUR", 2, 1900, now))
+    order = Order.place(
+        order_id=f"ord_{uuid.uuid4().hex}",
+        customer=Customer("cus_contract", "c@example.com", "C", None, "de-DE"),
+        currency="EUR",
+        lines=[OrderLine("MUG-1", 1, 1299, 1900, "Mug")],
+        shipping_address=Address("C", "Hauptstr. 1", "Berlin", "10115", "DE"),
+        shipping_method="standard",
+        shipping_fee=0,
+        discounts=[],
+        placed_at=now,
+        ship_by=now + timedelta(days=2),
+        deliver_by=now + timedelta(days=5),
+        holds=[],
+        actor="test",
+    )
+    response = StoredResponse("web", f"k-{uuid.uuid4().hex}", "h", 201, {"ok": True}, now + timedelta(hours=1))
+    orders.add(order, response)
+    assert order.version == 1 and not order.events
+    kept = repository.idempotency.get("web", response.key)
+    assert kept is not None and (kept.request_hash, kept.status_code, kept.body) == ("h", 201, {"ok": True})
+    with pytest.raises(StaleVersionError):  # the same id again
+        orders.add(replace(order, version=0), None)
+    stored = orders.get(order.id)
+    assert stored is not None and stored.version == 1 and sum(line.quantity for line in stored.lines) == 1
+    other = replace(response, key=f"k-{uuid.uuid4().hex}")
+    event = f"evt-{uuid.uuid4().hex}"
+    number = f"T{uuid.uuid4().hex[:10]}"
+    orders.save(stored, Effects(response=other, event_key=event, tracking={number: "shp_1"}, stock={"MUG-1": 1}))
+    assert stored.version == 2 and orders.event_seen(event) and orders.order_id_for_tracking(number) == order.id
+    assert _stock(repository) == 1
+    stale = replace(stored, version=1)
+    with pytest.raises(StaleVersionError):
+        orders.save(stale, Effects())
+    for effects, error in (
+        (Effects(response=other), IdempotencyKeyTakenError),
+        (Effects(event_key=event), DuplicateEventError),
+        (Effects(tracking={number: "shp_2"}), TrackingNumberTakenError),
+        (Effects(stock={"MUG-1": 2}), StockShortError),
+    ):
+        current = orders.get(order.id)
+        assert current is not None
+        with pytest.raises(error):
+            orders.save(current, effects)
+        assert _version(repository, order.id) == 2  # nothing of a failed write is kept
+    assert _stock(repository) == 1
+    first, page = orders.timeline(order.id, limit=10, start=None)
+    assert first is not None and first.id == order.id and [entry.kind for entry in page.items] == ["placed"]
+    listed = orders.list_for_customer("cus_contract", limit=10, start=None, status=None)
+    assert [o.id for o in listed.items] == [order.id] and listed.last_key is None
+
+
+def _stock(repository: Adapters) -> int:
+    item = repository.catalog.get("MUG-1")
+    assert item is not None
+    return item.stock
+
+
+def _version(repository: Adapters, order_id: str) -> int:
+    order = repository.orders.get(order_id)
+    assert order is not None
+    return order.version
