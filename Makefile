@@ -8,7 +8,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 ROLE ?= customer
 SUB ?= cus_demo
 
-.PHONY: help install run test timeshift lint typecheck unit functional integration e2e token sweep sign-webhook bench clean
+.PHONY: help install run test timeshift lint typecheck unit functional integration e2e token sweep sign-webhook fault redrive bench clean
 
 help:
 	@echo "make run    - the whole local stack on http://127.0.0.1:8000 (Ctrl-C stops it)"
@@ -65,6 +65,16 @@ token: $(VENV)/.stamp-python
 
 sweep: $(VENV)/.stamp-python
 	@$(PY) -m local.sweep --at "$(AT)"
+
+# Outage drills on the running local stack: make -s fault SERVICE=ses RATIO=1 [ERROR=throttle] [OPS=SendEmail]
+# (SERVICE: s3 ses sesv2 sns dynamodb; ERROR: throttle server timeout); make -s fault CLEAR=1 ends them all.
+fault: $(VENV)/.stamp-python
+	@$(PY) -m local.fault $(if $(CLEAR),--clear) $(if $(SERVICE),--service "$(SERVICE)") \
+		$(if $(RATIO),--ratio "$(RATIO)") $(if $(ERROR),--error "$(ERROR)") $(if $(OPS),--operations "$(OPS)")
+
+# Replay the stream records that ended in the failure queue (.local/failures.jsonl) through the consumer.
+redrive: $(VENV)/.stamp-python
+	@$(PY) -m local.redrive
 
 # Sign a webhook body for the local stack: make -s sign-webhook KIND=carrier BODY='{"event_id": …}' [SEND=1]
 # (BODY reaches the script through the environment, so any quotes in it survive.)

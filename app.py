@@ -555,3 +555,78 @@ def local_outbox(call: Call) -> Response:
     from chalicelib.web.outbox import render_outbox
 
     return render_outbox(call)
+
+
+# --- outage drills (local stack only) ------------------------------------------------
+
+
+def _fault_store(call: Call) -> Any:
+    from chalicelib.adapters.faults import FaultStore
+
+    if not call.settings.is_local:
+        raise NotFoundError("fault injection exists on the local stack only")
+    return FaultStore()
+
+
+def _fault_out(fault: Any) -> dict[str, Any]:
+    return {**fault.as_json(), "description": fault.description}
+
+
+@endpoint(
+    app,
+    "/local/faults",
+    "POST",
+    summary="Local stack only: make a share of S3/SES/SNS/DynamoDB calls fail in every local process",
+    roles=None,
+    request=s.FaultIn,
+    responses={201: s.FaultOut},
+    tags=("local",),
+)
+def add_fault(call: Call) -> Response:
+    from chalicelib.adapters.faults import Fault
+
+    body: s.FaultIn = call.body
+    store = _fault_store(call)
+    fault = store.add(Fault(body.service, body.ratio, body.error, tuple(body.operations or ())))
+    return json_response(201, _fault_out(fault))
+
+
+@endpoint(
+    app,
+    "/local/faults",
+    "GET",
+    summary="Local stack only: the active faults",
+    roles=None,
+    responses={200: s.FaultsOut},
+    tags=("local",),
+)
+def list_faults(call: Call) -> Response:
+    return json_response(200, {"items": [_fault_out(fault) for fault in _fault_store(call).active()]})
+
+
+@endpoint(
+    app,
+    "/local/faults",
+    "DELETE",
+    summary="Local stack only: end every fault",
+    roles=None,
+    responses={200: s.FaultsCleared},
+    tags=("local",),
+)
+def clear_faults(call: Call) -> Response:
+    return json_response(200, {"cleared": _fault_store(call).clear()})
+
+
+@endpoint(
+    app,
+    "/local/faults/{fault_id}",
+    "DELETE",
+    summary="Local stack only: end one fault",
+    roles=None,
+    responses={200: s.FaultsCleared},
+    tags=("local",),
+)
+def clear_fault(call: Call, fault_id: str) -> Response:
+    if not _fault_store(call).remove(fault_id):
+        raise NotFoundError("no such fault")
+    return json_response(200, {"cleared": 1})

@@ -224,6 +224,10 @@ def build_container(
 ) -> Container:
     """Wire the adapters (default: DynamoDB, on `settings.table_name`) into the services;
     `source` gives the current settings (default: `settings`)."""
+    if settings.is_local:  # outage drills: /local/faults reaches every AWS call of this process
+        from chalicelib.adapters.faults import install
+
+        install()
     if adapters is None:
         from chalicelib.adapters.dynamo import models
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +20,7 @@ os.environ.update(
 
 
 @pytest.fixture
-def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """A clean OrderCare configuration (local defaults) for one test."""
     from chalicelib.bootstrap import reset_container
 
@@ -27,6 +28,7 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.startswith("OC_") or name.startswith("AWS_ENDPOINT_URL"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("OC_TABLE_NAME", "ordercare-test")
+    monkeypatch.setenv("OC_LOCAL_FAULTS", str(tmp_path / "faults.json"))  # never a running stack's drills
     reset_container()
     yield
     reset_container()

@@ -157,33 +157,41 @@ class IntentRunner:
         """Record every intent of the change, then drive each; {intent id: what happened}."""
         intents = self.plan(before, after)
         self.record(intents)  # raises (the stream retries) only if the intents could not be stored
-        return self.drive([intent for intent in intents if intent.status == PENDING])
+        pending = [intent for intent in intents if intent.status == PENDING]
+        return {intent.id: result for intent, result in self.drive(pending)}
 
-    def drive(self, intents: Sequence[Intent], now: datetime | None = None) -> dict[str, str]:
+    def drive(self, intents: Sequence[Intent], now: datetime | None = None) -> list[tuple[Intent, str]]:
         """Attempt each due intent once; one failing never stops the next."""
-        outcome: dict[str, str] = {}
-        ended: set[str] = set()
+        outcome: list[tuple[Intent, str]] = []
+        ended: set[tuple[str, str]] = set()  # (order, intent id) ended in this pass
         for intent in sorted(intents, key=lambda item: bool(item.after)):
             at = now or self.clock.now()
             try:
                 attempt = self.records.take(intent, now=at, lease_seconds=LEASE_SECONDS)
             except Exception as error:  # the retry schedule takes it up
                 get_logger().warning("intent not taken", extra={"intent": intent.id, "error": error_label(error)})
-                outcome[intent.id] = "retry_later"
+                outcome.append((intent, "retry_later"))
                 continue
             if attempt is None:
-                outcome[intent.id] = "duplicate"
+                outcome.append((intent, "duplicate"))
                 continue
-            outcome[intent.id] = self._attempt(attempt, at, ended)
-            if outcome[intent.id] != "retry_later":
-                ended.add(intent.id)
+            try:
+                result = self._attempt(attempt, at, {other for order, other in ended if order == intent.order_id})
+            except Exception as error:  # recording the outcome failed: the lease runs out, a sweep retries
+                get_logger().warning(
+                    "intent outcome not stored", extra={"intent": intent.id, "error": error_label(error)}
+                )
+                result = "retry_later"
+            outcome.append((intent, result))
+            if result != "retry_later":
+                ended.add((intent.order_id, intent.id))
         return outcome
 
     def retry_due(self, now: datetime | None = None, limit: int = 100) -> dict[str, int]:
         """The retry schedule: drive every intent whose next attempt is due."""
         at = now or self.clock.now()
         results = self.drive([attempt.intent for attempt in self.records.due(at, limit)], now=at)
-        return dict(Counter(results.values()))
+        return dict(Counter(result for _, result in results))
 
     def _attempt(self, attempt: Attempt, now: datetime, ended: set[str]) -> str:
         intent = attempt.intent

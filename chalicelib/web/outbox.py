@@ -78,8 +78,27 @@ def render_outbox(call: Call) -> Response:
             headers={"Content-Type": "text/html; charset=utf-8"},
         )
     if "application/json" in (call.header("Accept") or ""):
-        return json_response(200, sent)
+        faults = [{**fault.as_json(), "description": fault.description} for fault in _active_faults()]
+        return json_response(200, {**sent, "faults": faults})
     return Response(body=_page(sent), status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+def fault_banner(faults: list[Any]) -> str:
+    """While an outage drill runs (/local/faults), say which calls are failing."""
+    if not faults:
+        return ""
+    items = "".join(f"<li>{escape(fault.description)}</li>" for fault in faults)
+    return (
+        '<aside role="alert" style="background:#fff3cd;border:1px solid #d39e00;border-radius:6px;padding:.5rem 1rem">'
+        f"<b>Outage drill running</b> — these AWS calls are failing:<ul>{items}</ul>"
+        "End it with <code>make -s fault CLEAR=1</code>.</aside>"
+    )
+
+
+def _active_faults() -> list[Any]:
+    from chalicelib.adapters.faults import FaultStore
+
+    return FaultStore().active()
 
 
 def _page(sent: dict[str, list[dict[str, Any]]]) -> str:
@@ -105,7 +124,7 @@ def _page(sent: dict[str, list[dict[str, Any]]]) -> str:
         "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
         "article{border:1px solid #ccc;border-radius:6px;padding:0 1rem;margin:1rem 0}"
         "pre{white-space:pre-wrap;background:#f6f6f6;padding:.5rem}</style></head><body><main>"
-        f"<h1>Local outbox</h1><h2>Emails ({len(sent['emails'])}, newest first)</h2>"
+        f"<h1>Local outbox</h1>{fault_banner(_active_faults())}<h2>Emails ({len(sent['emails'])}, newest first)</h2>"
         f"{''.join(rows) or '<p>None yet.</p>'}"
         f"<h2>SMS ({len(sent['sms'])})</h2><ul>{sms or '<li>None yet.</li>'}</ul></main></body></html>"
     )

@@ -191,7 +191,7 @@ def model_schema_as_components(model: type[BaseModel]) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "route",
-    [route for route in ROUTES if route.request is not None],
+    [route for route in ROUTES if route.request is not None and not route.path.startswith("/local/")],
     ids=lambda route: f"{route.method} {route.path}",
 )
 def test_request_bodies_are_the_models_the_code_validates_with(document: dict[str, Any], route: RouteDoc) -> None:
