@@ -22,6 +22,7 @@ from chalicelib.domain.errors import NotFoundError, ValidationError
 from chalicelib.domain.orders import Customer, Discount, Order, OrderStatus, Payment, ShipmentLine
 from chalicelib.presentation.presenters import iso, present_catalog_item, present_order, present_timeline_entry
 from chalicelib.services.orders import CarrierUpdate, PaymentEvent, PlaceOrder, Reply
+from chalicelib.web.portal import portal_routes
 from chalicelib.web.routes import tracking_routes
 
 # Powertools' Logger owns the "ordercare" logger (structured JSON); Chalice's own handler would print twice.
@@ -421,6 +422,7 @@ def payment_webhook(call: Call) -> Response:
 
 app.register_blueprint(tracking_routes)
 app.register_blueprint(support_routes)
+app.register_blueprint(portal_routes)
 
 
 # --- notifications -------------------------------------------------------------------

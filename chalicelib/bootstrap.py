@@ -17,7 +17,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.calendar import BusinessCalendar
 from chalicelib.services.catalog import CatalogService, DeliveryEstimator
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from chalicelib.services.documents import DocumentService
     from chalicelib.services.intents import Intent, IntentRunner
     from chalicelib.services.ports import CatalogRepository, IdempotencyStore, OrderRepository
+    from chalicelib.services.portal import PortalService
     from chalicelib.services.sla import SlaService
     from chalicelib.services.tickets import TicketService
 
@@ -75,7 +76,9 @@ class Container:
             ),
             sms=SnsSms(settings.sms_sender_id or None),
             clock=self.clock,
-            shop=ShopIdentity(settings.shop_name, settings.shop_timezone),
+            shop=ShopIdentity(
+                settings.shop_name, settings.shop_timezone, account_url=f"{settings.public_base_url}/account"
+            ),
             tracking_url=lambda order_id: tracking_url(self.settings, order_id),  # signs with today's secret
             sms_daily_cap=settings.sms_daily_cap,
             ops=OpsAlerts(settings.ops_email, settings.ops_topic_arn),
@@ -167,6 +170,30 @@ class Container:
         """A presigned (≤ 300 s) link to a ticket attachment; callers checked access first."""
         return self.mail_store.presigned_url(
             attachment.key, filename=attachment.filename, content_type=attachment.content_type
+        )
+
+    @functools.cached_property
+    def portal(self) -> PortalService:
+        """The customer portal: sign-in codes, sessions, one's own orders and documents."""
+        from chalicelib.adapters.dynamo.portal import DynamoPortalStore
+        from chalicelib.adapters.messaging import SesMailer
+        from chalicelib.services.portal import PortalService, SealedCursors
+        from chalicelib.web.portal_views import sign_in_mail
+
+        s = self.settings
+        repository: Any = self.orders.orders  # the DynamoDB repository also reads by address (GSI2)
+        return PortalService(
+            store=DynamoPortalStore(),
+            orders=self.orders,
+            by_email=repository,
+            documents=self.documents,
+            preferences_store=self.preferences,
+            mailer=SesMailer(s.sender_email, s.shop_name, s.ses_configuration_set or None),
+            clock=self.clock,
+            cursors=SealedCursors(lambda: get_settings().link_secrets),
+            secrets=lambda: get_settings().link_secrets,
+            base_url=s.public_base_url,
+            compose=lambda mail: sign_in_mail(mail.code, mail.link, mail.minutes, mail.lang, s.shop_name),
         )
 
     @functools.cached_property

@@ -403,6 +403,7 @@ class LocalStack:
             "OrderCare local stack is up",
             f"  API             {config.api_url}   (/health, /openapi.json)",
             f"  outbox          {config.api_url}/local/outbox   (emails and SMS sent)",
+            f"  portal          {config.api_url}/account   (customers sign in with a code from the outbox)",
             f"  DynamoDB Local  {config.dynamodb_url}   table {table}",
             f"  AWS emulator    {config.emulator_url}   (moto: S3, SES, SESv2, SNS)",
             f"  stream          {consumers or 'no consumers registered (chalicelib/events.py)'}",

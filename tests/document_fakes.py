@@ -76,6 +76,9 @@ class InMemoryDocumentRecords:
             self.documents[(document.order_id, document.key)] = stored
             return stored
 
+    def by_id(self, document_id: str) -> IssuedDocument | None:
+        return next((doc for doc in self.documents.values() if doc.id == document_id), None)
+
     def list_for_order(self, order_id: str) -> list[IssuedDocument]:
         return [doc for (owner, key), doc in sorted(self.documents.items()) if owner == order_id]
 

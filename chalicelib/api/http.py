@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from chalicelib.services.orders import IdempotentRequest
 
 JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
@@ -63,6 +64,7 @@ class RouteDoc:
     optional_body: bool = False
     consumes: tuple[str, ...] = (JSON,)
     browser: bool = False  # staff pages: a session cookie is accepted as well as a bearer token
+    html_errors: tuple[int, ...] = ()  # pages: the error statuses answered as HTML
 
 
 ROUTES: list[RouteDoc] = []
@@ -207,6 +209,7 @@ def endpoint(
     optional_body: bool = False,
     consumes: tuple[str, ...] = (JSON,),
     browser: bool = False,
+    html_errors: tuple[int, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a Chalice route that authenticates, parses and maps errors for `view`.
 
@@ -230,6 +233,7 @@ def endpoint(
         optional_body=optional_body,
         consumes=consumes,
         browser=browser,
+        html_errors=html_errors,
     )
     ROUTES.append(doc)
 
@@ -279,6 +283,6 @@ def _prepare_call(current: Request, doc: RouteDoc, verify: Callable[[Request, Se
     call = Call(request=current, settings=settings, principal=principal, query=dict(current.query_params or {}))
     call.verified = verified
     call.idempotency = doc.idempotency
-    if doc.request is not None:
+    if doc.request is not None and JSON in doc.consumes:
         call.body, call.raw_json = parse_body(current, doc.request, settings, optional=doc.optional_body)
     return call

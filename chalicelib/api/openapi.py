@@ -22,6 +22,16 @@ _ERRORS = {
     409: "conflict: illegal transition, stale version or idempotency key reuse",
     413: "body over 64 KiB",
     422: "validation failed (unknown or server-owned fields included)",
+    429: "too many requests (Retry-After says how long to wait)",
+    503: "a provider is unavailable; try again",
+}
+_HTML_ERRORS = {
+    403: "the form's csrf_token is missing or wrong",
+    404: "not found, or not yours (the same page either way)",
+    410: "the sign-in link expired or was used",
+    422: "the form is incomplete or wrong (the page says what to fix)",
+    429: "too many sign-in requests (Retry-After says how long to wait)",
+    503: "the email could not be sent; try again",
 }
 
 
@@ -35,6 +45,8 @@ def _models() -> list[type[BaseModel]]:
 
 
 def _error_codes(route: RouteDoc) -> list[int]:
+    if route.html_errors:
+        return sorted(route.html_errors)
     codes = [404, 422] if "{" in route.path or route.request or route.query else []
     if route.request is not None:
         codes += [400, 413, 422]
@@ -97,7 +109,7 @@ def _operation(route: RouteDoc, refs: dict[str, str]) -> dict[str, Any]:
     if route.request is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": refs[route.request.__name__]}}},
+            "content": {media: {"schema": {"$ref": refs[route.request.__name__]}} for media in route.consumes},
         }
     elif route.consumes != ("application/json",) and route.method in ("POST", "PUT"):
         operation["requestBody"] = {
@@ -114,6 +126,10 @@ def _operation(route: RouteDoc, refs: dict[str, str]) -> dict[str, Any]:
             content = {route.produces: {"schema": {"$ref": refs[model.__name__]}}}
         operation["responses"][str(status)] = {"description": "success", "content": content}
     for status in _error_codes(route):
+        if route.html_errors:
+            content = {route.produces: {"schema": {"type": "string"}}}
+            operation["responses"][str(status)] = {"description": _HTML_ERRORS[status], "content": content}
+            continue
         operation["responses"][str(status)] = {
             "description": _ERRORS[status],
             "content": {"application/json": {"schema": {"$ref": refs["ErrorOut"]}}},

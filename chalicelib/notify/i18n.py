@@ -45,6 +45,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "tax": "Tax",
         "total": "Total",
         "track": "Track your order",
+        "account": "Invoices, returns and help in your account",
         "carrier_page": "Carrier tracking page",
         "footer": "You receive this message because you ordered from {shop}. Questions? Reply to this email.",
     },
@@ -87,6 +88,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "tax": "MwSt.",
         "total": "Gesamt",
         "track": "Sendung verfolgen",
+        "account": "Rechnungen, Rücksendungen und Hilfe in Ihrem Konto",
         "carrier_page": "Sendungsverfolgung des Paketdienstes",
         "footer": "Sie erhalten diese Nachricht, weil Sie bei {shop} bestellt haben. Fragen? Antworten Sie "
         "einfach auf diese E-Mail.",

@@ -30,6 +30,7 @@ class EmailMessage:
 class ShopIdentity:
     name: str
     timezone: str
+    account_url: str = ""  # the customer portal: every email links to it
 
 
 def _shipment(order: Order, milestone: Milestone) -> Shipment | None:
@@ -88,6 +89,7 @@ def context(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url
         },
         "show_summary": milestone.kind in ("order_confirmation", "payment_receipt"),
         "tracking_url": tracking_url,
+        "account_url": shop.account_url,
         "carrier_url": tracking_link(shipment.carrier, shipment.tracking_number) if shipment else None,
     }
 

@@ -109,6 +109,10 @@ class DocumentRecords(Protocol):
 
     def list_for_order(self, order_id: str) -> list[IssuedDocument]: ...
 
+    def by_id(self, document_id: str) -> IssuedDocument | None:
+        """The document with this id (any order), or None."""
+        ...
+
     def for_order(self, order_id: str) -> OrderDocuments: ...
 
 

@@ -35,3 +35,16 @@ def render_not_found(language: str, shop_name: str = "") -> str:
             text=strings["not_found.text"],
         )
     )
+
+
+def render_portal(template: str, lang: str, shop_name: str, **values: object) -> str:
+    """A portal page in `lang` ("en" / "de"): the template gets the wording as `s`."""
+    from chalicelib.web.portal_messages import strings
+
+    words = strings(lang)
+    context: dict[str, object] = {"active": "", "nav": None, "minutes": 0, **values}
+    return (
+        environment()
+        .get_template(template)
+        .render(s=words, lang=lang, banner=words["banner"], shop=shop_name, **context)
+    )

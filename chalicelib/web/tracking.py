@@ -92,6 +92,15 @@ class DocumentLink:
 
 
 @dataclass(frozen=True)
+class AccountLink:
+    """A button into the portal (which asks for sign-in first, then comes straight back to the order)."""
+
+    key: str  # invoice | return | help
+    label: str
+    href: str
+
+
+@dataclass(frozen=True)
 class TrackingView:
     lang: str
     title: str
@@ -113,6 +122,7 @@ class TrackingView:
     labels: dict[str, str]  # headings and fixed wording the template shows as they are
     documents: tuple[DocumentLink, ...] = field(default=())
     shop_name: str = ""
+    account_links: tuple[AccountLink, ...] = field(default=())
 
     @property
     def current_step(self) -> Step | None:
@@ -150,6 +160,8 @@ def build_tracking_view(
             "items",
             "total",
             "documents",
+            "account.heading",
+            "account.text",
         )
     }
     return TrackingView(
@@ -179,7 +191,21 @@ def build_tracking_view(
         labels=labels,
         documents=tuple(documents),
         shop_name=shop_name,
+        account_links=_account_links(order, loc),
     )
+
+
+def _account_links(order: Order, loc: Localizer) -> tuple[AccountLink, ...]:
+    """Invoice once paid, returns once something arrived, help always: each into the order's portal page."""
+    page = f"/account/orders/{order.id}"
+    delivered = order.delivered_at is not None or any(s.delivered_at for s in order.shipments)
+    links = []
+    if order.paid_at is not None:
+        links.append(AccountLink("invoice", loc.t("account.invoice"), f"{page}#documents"))
+    if delivered:
+        links.append(AccountLink("return", loc.t("account.return"), f"{page}#return"))
+    links.append(AccountLink("help", loc.t("account.help"), f"{page}#help"))
+    return tuple(links)
 
 
 # --- progress ------------------------------------------------------------------------------

@@ -521,9 +521,7 @@ class OrderCareStack(cdk.Stack):
         for secret in self.secrets.values():
             secret.grant_read(role)
         self.bucket.grant_read(role)  # presigned GETs are signed with the function's role
-        if kind == "api":
-            return
-        self.bucket.grant_put(role)
+        # Every function may email from the shop's identity: the API sends the portal's sign-in codes.
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["ses:SendEmail", "ses:SendRawEmail"],
@@ -537,6 +535,9 @@ class OrderCareStack(cdk.Stack):
                 ],
             )
         )
+        if kind == "api":
+            return
+        self.bucket.grant_put(role)
         # SMS to phone numbers: sns:Publish has no resource to name for a phone number.
         role.add_to_principal_policy(
             iam.PolicyStatement(

@@ -238,7 +238,7 @@ def test_page_works_without_javascript(browser: Any, pages: dict[str, str]) -> N
         page.goto(pages["delayed"])
         assert page.locator("h1").inner_text().startswith("Order ")
         assert page.locator('[data-notice="delay"]').is_visible()
-        link = page.locator("a.button")
+        link = page.locator("article.parcel a.button")
         assert link.get_attribute("href", timeout=1000) is not None
         assert "noreferrer" in (link.get_attribute("rel") or "")
     finally:

@@ -16,7 +16,7 @@ from chalicelib.notify.render import ShopIdentity, render_email, render_sms
 from chalicelib.presentation.formatting import LANGUAGES, Localizer
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-SHOP = ShopIdentity("OrderCare Demo Shop", "Europe/Berlin")
+SHOP = ShopIdentity("OrderCare Demo Shop", "Europe/Berlin", account_url="https://shop.example/account")
 LINK = "https://shop.example/track/abc"
 AT = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -74,6 +74,7 @@ def test_email_text_matches_snapshot_and_html_is_complete(kind: str, locale: str
     assert f"Subject: {email.subject}\n\n{email.text}" == snapshot.read_text()
     assert email.html.startswith("<!doctype html>") and f'lang="{locale[:2]}"' in email.html
     assert "Zoë Ñúñez" in email.html and LINK in email.html and "{" not in email.text
+    assert SHOP.account_url in email.html and SHOP.account_url in email.text  # every email links to the portal
 
 
 def test_html_is_escaped() -> None:

@@ -4,6 +4,8 @@
   ORDER#<order id> / DOC#receipt#<provider ref>        a payment receipt
   ORDER#<order id> / DOC#credit_note#<refund event>    a credit note
   SEQ#<prefix>#<year> / #SEQ                            a series' last number
+A document is also in GSI2 as DOCUMENT#<doc id> / DOCUMENT, so the portal's download
+link (which names only the document) finds it, and its order, in one Query.
 
 A number is taken in the same TransactWriteItems that writes the record (and
 its `document_issued` timeline entry): the counter moves from n to n+1 only if
@@ -21,9 +23,12 @@ from typing import Any
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo.models import TableItem, Transactional
 from chalicelib.adapters.dynamo.repositories import ORDER_SK, order_pk, timeline_item
+from chalicelib.adapters.dynamo.schema import GSI2
 from chalicelib.documents.invoice import KINDS, DocumentKind, format_number
 from chalicelib.domain.orders import DomainEvent
 from chalicelib.services.documents import (
@@ -40,8 +45,25 @@ MAX_ATTEMPTS = 200
 MAX_BACKOFF_SECONDS = 0.25
 
 
+class ByDocumentIdIndex(GlobalSecondaryIndex["DocumentItem"]):
+    class Meta:
+        index_name = GSI2
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+def document_id_pk(document_id: str) -> str:
+    return f"DOCUMENT#{document_id}"
+
+
 class DocumentItem(TableItem):
     """An issued document: pk ORDER#<order id>, sk DOC#<key>. Written once, then only marked stored."""
+
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    by_id = ByDocumentIdIndex()
 
     id = UnicodeAttribute()
     order_id = UnicodeAttribute()
@@ -135,6 +157,8 @@ class DynamoDocumentRecords(Transactional):
                 pk=order_pk(new.order_id),
                 sk=document_sk(new.key),
                 type="document",
+                gsi2pk=document_id_pk(new.id),
+                gsi2sk="DOCUMENT",
                 id=new.id,
                 order_id=new.order_id,
                 kind=new.kind,
@@ -179,6 +203,12 @@ class DynamoDocumentRecords(Transactional):
             condition=DocumentItem.s3_key == document.s3_key,
         )
         return replace(document, pdf_stored=True)
+
+    def by_id(self, document_id: str) -> IssuedDocument | None:
+        """One Query on GSI2: the document with this id, wherever its order is."""
+        for item in DocumentItem.by_id.query(document_id_pk(document_id), limit=1):
+            return _document(item)
+        return None
 
     def list_for_order(self, order_id: str) -> list[IssuedDocument]:
         """One Query: pk ORDER#<id>, sk begins_with DOC#."""

@@ -25,7 +25,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo.schema import GSI1
+from chalicelib.adapters.dynamo.schema import GSI1, GSI2
 
 
 class _Meta:
@@ -53,6 +53,17 @@ class ByCustomerIndex(GlobalSecondaryIndex["OrderItem"]):
 
     gsi1pk = UnicodeAttribute(hash_key=True)
     gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class ByEmailIndex(GlobalSecondaryIndex["OrderItem"]):
+    """GSI2: the portal's view, EMAIL#<hash of the normalised address> / ORDER#<id>."""
+
+    class Meta:
+        index_name = GSI2
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
 
 
 class CustomerMap(MapAttribute[str, Any]):
@@ -98,6 +109,9 @@ class OrderItem(TableItem):
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     by_customer = ByCustomerIndex()
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    by_email = ByEmailIndex()
 
     id = UnicodeAttribute()
     status = UnicodeAttribute()

@@ -45,6 +45,7 @@ from chalicelib.domain.orders import (
     Shipment,
     ShipmentLine,
 )
+from chalicelib.domain.sessions import email_key, normalise_email
 from chalicelib.services.ports import (
     DuplicateEventError,
     Effects,
@@ -70,6 +71,11 @@ def order_pk(order_id: str) -> str:
 
 def customer_pk(customer_id: str) -> str:
     return f"CUSTOMER#{customer_id}"
+
+
+def email_pk(email: str) -> str:
+    """GSI2's key for every order of an address (surrounding spaces and case ignored)."""
+    return f"EMAIL#{email_key(normalise_email(email) or email.strip().lower())}"
 
 
 def sku_pk(sku: str) -> str:
@@ -146,6 +152,8 @@ def order_to_item(order: Order, *, new: bool = False) -> OrderItem:
         type="order",
         gsi1pk=customer_pk(order.customer.id),
         gsi1sk=order_pk(order.id),
+        gsi2pk=email_pk(order.customer.email),
+        gsi2sk=order_pk(order.id),
         id=order.id,
         status=str(order.status),
         customer_id=order.customer.id,
@@ -366,6 +374,19 @@ class DynamoOrderRepository(Transactional):
             limit=limit,
             page_size=limit,
             last_evaluated_key=_typed_key(start, {"pk", "sk", "gsi1pk", "gsi1sk"}),
+        )
+        items = [order_from_item(item) for item in results]
+        return Page(items=items, last_key=_plain_key(results.last_evaluated_key))
+
+    def list_for_email(self, email: str, *, limit: int, start: dict[str, Any] | None) -> Page:
+        """One Query on GSI2: a page of the orders placed with this (normalised) address, newest first."""
+        results = OrderItem.by_email.query(
+            email_pk(email),
+            OrderItem.gsi2sk.startswith("ORDER#"),
+            scan_index_forward=False,
+            limit=limit,
+            page_size=limit,
+            last_evaluated_key=_typed_key(start, {"pk", "sk", "gsi2pk", "gsi2sk"}),
         )
         items = [order_from_item(item) for item in results]
         return Page(items=items, last_key=_plain_key(results.last_evaluated_key))

@@ -1,10 +1,14 @@
-"""The physical DynamoDB layout: one table, one stream, one GSI.
+"""The physical DynamoDB layout: one table, one stream, two GSIs.
 
 Single-table design so that each read route is one round trip:
   ORDER#<id> / #ORDER        the order aggregate (GSI1: CUSTOMER#<id> / ORDER#<id>)
   ORDER#<id> / EVENT#<ulid>  its timeline entries (one Query reads the whole story)
   SKU#<sku>  / #ITEM         a catalogue item
   IDEM#<principal>#<key> / #IDEM  an idempotency record (expires via TTL)
+GSI2 is overloaded for the customer portal (each read one Query):
+  EMAIL#<hash of the normalised address> / ORDER#<id>   every order of an address, newest first
+  DOCUMENT#<doc id> / DOCUMENT                          a document by its id (the download link)
+  SESSIONS#<hash of the address> / SESSION#<created>    an address's portal sessions (sign out everywhere)
 
 `table_spec` is what the local stack and the tests create; the CDK stack builds
 the same table and a test compares the two.
@@ -15,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 GSI1 = "gsi1"
+GSI2 = "gsi2"
 TTL_ATTRIBUTE = "expires_at"
 
 
@@ -24,7 +29,8 @@ def table_spec(table_name: str) -> dict[str, Any]:
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [
-            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
         ],
         "KeySchema": [
             {"AttributeName": "pk", "KeyType": "HASH"},
@@ -38,7 +44,15 @@ def table_spec(table_name: str) -> dict[str, Any]:
                     {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": GSI2,
+                "KeySchema": [
+                    {"AttributeName": "gsi2pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
         ],
         "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     }

@@ -1,0 +1,283 @@
+"""The portal's sign-in state in the single table (every item expires by TTL).
+
+  SIGNIN#<address hash> / #CHALLENGE     the outstanding code of an address (a new one replaces it)
+  SIGNINLINK#<link hash> / #LINK         the one-click link of that challenge
+  SESSION#<token hash> / #SESSION        a signed-in browser (GSI2: SESSIONS#<address hash>)
+  RATE#<scope>#<key hash>#<window> / #RATE   sign-in requests counted per window
+
+A sign-in request is one TransactWriteItems: both rate counters (conditional on
+being under their limit), the challenge and its link. A redemption is another:
+the challenge marked used (conditional on being unused, the same challenge and
+under 5 attempts), the new session put, the browser's previous session deleted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.dynamo.models import OrderItem, TableItem
+from chalicelib.adapters.dynamo.schema import GSI2
+from chalicelib.domain.sessions import MAX_CODE_ATTEMPTS, Challenge, RateLimit, Session, email_key, token_hash
+from chalicelib.services.portal import ChallengeSpentError, RateLimitedError
+
+RATE_SK = "#RATE"
+CHALLENGE_SK = "#CHALLENGE"
+LINK_SK = "#LINK"
+SESSION_SK = "#SESSION"
+SLACK = timedelta(hours=1)  # TTL deletes lazily; every read checks expiry itself
+
+
+class RateItem(TableItem):
+    hits = NumberAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+class ChallengeItem(TableItem):
+    challenge_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    code_hash = UnicodeAttribute()
+    link_hash = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    next_path = UnicodeAttribute()
+    attempts = NumberAttribute(default=0)
+    used = BooleanAttribute(default=False)
+    expires_at = TTLAttribute()
+
+
+class LinkItem(TableItem):
+    email = UnicodeAttribute()
+    challenge_id = UnicodeAttribute()
+    expires_at = TTLAttribute()
+
+
+class SessionsByAddress(GlobalSecondaryIndex["SessionItem"]):
+    class Meta:
+        index_name = GSI2
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class SessionItem(TableItem):
+    email = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    last_seen_at = UTCDateTimeAttribute()
+    lang = UnicodeAttribute(default="en")
+    gsi2pk = UnicodeAttribute()
+    gsi2sk = UnicodeAttribute()
+    by_address = SessionsByAddress()
+    expires_at = TTLAttribute()
+
+
+PORTAL_MODELS: tuple[type[TableItem], ...] = (RateItem, ChallengeItem, LinkItem, SessionItem)
+
+
+def challenge_pk(email: str) -> str:
+    return f"SIGNIN#{email_key(email)}"
+
+
+def link_pk(link_hash: str) -> str:
+    return f"SIGNINLINK#{link_hash}"
+
+
+def session_pk(id_hash: str) -> str:
+    return f"SESSION#{id_hash}"
+
+
+def sessions_pk(email: str) -> str:
+    return f"SESSIONS#{email_key(email)}"
+
+
+def rate_pk(limit: RateLimit, key: str, now: datetime) -> str:
+    # Client addresses are personal data too: only their hash is stored.
+    return f"RATE#{limit.scope}#{token_hash(key)[:32]}#{int(limit.window_start(now).timestamp())}"
+
+
+def _challenge(item: ChallengeItem) -> Challenge:
+    return Challenge(
+        id=item.challenge_id,
+        email=item.email,
+        code_hash=item.code_hash,
+        link_hash=item.link_hash,
+        created_at=item.created_at,
+        next_path=item.next_path,
+        attempts=int(item.attempts or 0),
+        used=bool(item.used),
+    )
+
+
+def _session(item: SessionItem) -> Session:
+    return Session(
+        id_hash=item.pk.removeprefix("SESSION#"),
+        email=item.email,
+        created_at=item.created_at,
+        last_seen_at=item.last_seen_at,
+        lang=item.lang or "en",
+    )
+
+
+def _session_item(session: Session) -> SessionItem:
+    return SessionItem(
+        pk=session_pk(session.id_hash),
+        sk=SESSION_SK,
+        type="portal_session",
+        email=session.email,
+        created_at=session.created_at,
+        last_seen_at=session.last_seen_at,
+        lang=session.lang,
+        gsi2pk=sessions_pk(session.email),
+        gsi2sk=f"SESSION#{session.created_at.astimezone(UTC).isoformat()}",
+        expires_at=session.expires_at.astimezone(UTC) + SLACK,
+    )
+
+
+def _codes(error: TransactWriteError) -> list[str | None]:
+    return [getattr(reason, "code", None) for reason in error.cancellation_reasons or []]
+
+
+class DynamoPortalStore:
+    def __init__(self, connection: Connection | None = None) -> None:
+        self._connection = connection
+        for model in PORTAL_MODELS:  # the table may have been re-configured since the last container
+            model.Meta.table_name = TableItem.Meta.table_name
+            model.Meta.region = TableItem.Meta.region
+            model._connection = None
+
+    def _transaction_connection(self) -> Connection:
+        if self._connection is None:
+            self._connection = Connection(region=OrderItem.Meta.region)
+        return self._connection
+
+    # --- sign-in -----------------------------------------------------------------------
+
+    def start(self, challenge: Challenge, limits: list[tuple[RateLimit, str]], now: datetime) -> None:
+        """Count the request against every limit and store the challenge, all or nothing.
+
+        Raises RateLimitedError (with the seconds to wait) when a limit is reached."""
+        expires = challenge.expires_at.astimezone(UTC) + SLACK
+        try:
+            with TransactWrite(connection=self._transaction_connection()) as transaction:
+                # pynamodb sends puts before updates: the cancellation reasons follow that order.
+                transaction.save(
+                    ChallengeItem(
+                        pk=challenge_pk(challenge.email),
+                        sk=CHALLENGE_SK,
+                        type="portal_challenge",
+                        challenge_id=challenge.id,
+                        email=challenge.email,
+                        code_hash=challenge.code_hash,
+                        link_hash=challenge.link_hash,
+                        created_at=challenge.created_at,
+                        next_path=challenge.next_path,
+                        attempts=0,
+                        used=False,
+                        expires_at=expires,
+                    )
+                )
+                transaction.save(
+                    LinkItem(
+                        pk=link_pk(challenge.link_hash),
+                        sk=LINK_SK,
+                        type="portal_link",
+                        email=challenge.email,
+                        challenge_id=challenge.id,
+                        expires_at=expires,
+                    )
+                )
+                for limit, key in limits:
+                    window_end = limit.window_start(now) + limit.window
+                    transaction.update(
+                        RateItem(pk=rate_pk(limit, key, now), sk=RATE_SK),
+                        actions=[
+                            RateItem.hits.add(1),
+                            RateItem.type.set("portal_rate"),
+                            RateItem.expires_at.set(window_end.astimezone(UTC) + SLACK),
+                        ],
+                        condition=RateItem.hits.does_not_exist() | (RateItem.hits < limit.limit),
+                    )
+        except TransactWriteError as error:
+            codes = _codes(error)
+            hit = [
+                limit for (limit, _), code in zip(limits, codes[2:], strict=False) if code == "ConditionalCheckFailed"
+            ]
+            if hit:
+                raise RateLimitedError(max(limit.retry_after(now) for limit in hit)) from error
+            raise
+
+    def challenge(self, email: str) -> Challenge | None:
+        try:
+            return _challenge(ChallengeItem.get(challenge_pk(email), CHALLENGE_SK, consistent_read=True))
+        except ChallengeItem.DoesNotExist:
+            return None
+
+    def link(self, link_hash: str) -> tuple[str, str] | None:
+        """The (address, challenge id) a sign-in link belongs to."""
+        try:
+            item = LinkItem.get(link_pk(link_hash), LINK_SK, consistent_read=True)
+        except LinkItem.DoesNotExist:
+            return None
+        return item.email, item.challenge_id
+
+    def count_failure(self, challenge: Challenge) -> None:
+        """One more wrong code for this very challenge (a newer one is left alone)."""
+        try:
+            ChallengeItem(pk=challenge_pk(challenge.email), sk=CHALLENGE_SK).update(
+                actions=[ChallengeItem.attempts.add(1)],
+                condition=(ChallengeItem.challenge_id == challenge.id) & (ChallengeItem.used == False),  # noqa: E712
+            )
+        except UpdateError:
+            return  # replaced or redeemed meanwhile: nothing left to count against
+
+    def redeem(self, challenge: Challenge, session: Session, previous_session: str | None) -> None:
+        """Spend the challenge and start the session in one transaction; ChallengeSpentError if it was spent."""
+        try:
+            with TransactWrite(connection=self._transaction_connection()) as transaction:
+                if previous_session:
+                    transaction.delete(SessionItem(pk=session_pk(previous_session), sk=SESSION_SK))
+                transaction.delete(LinkItem(pk=link_pk(challenge.link_hash), sk=LINK_SK))
+                transaction.save(_session_item(session))
+                transaction.update(
+                    ChallengeItem(pk=challenge_pk(challenge.email), sk=CHALLENGE_SK),
+                    actions=[ChallengeItem.used.set(True)],
+                    condition=(ChallengeItem.challenge_id == challenge.id)
+                    & (ChallengeItem.used == False)  # noqa: E712
+                    & (ChallengeItem.attempts < MAX_CODE_ATTEMPTS),
+                )
+        except TransactWriteError as error:
+            if "ConditionalCheckFailed" in _codes(error):
+                raise ChallengeSpentError("this code was used already") from error
+            raise
+
+    # --- sessions ----------------------------------------------------------------------
+
+    def session(self, id_hash: str) -> Session | None:
+        try:
+            return _session(SessionItem.get(session_pk(id_hash), SESSION_SK))
+        except SessionItem.DoesNotExist:
+            return None
+
+    def save_session(self, session: Session) -> None:
+        """Refresh the idle clock (or the language); a session deleted meanwhile stays deleted."""
+        try:
+            _session_item(session).save(condition=SessionItem.pk.exists())
+        except Exception as error:
+            if "ConditionalCheckFailed" not in str(error):
+                raise
+
+    def end(self, id_hash: str) -> None:
+        SessionItem(pk=session_pk(id_hash), sk=SESSION_SK).delete()
+
+    def end_all(self, email: str) -> int:
+        """Delete every session of an address (one Query, then batched deletes)."""
+        items = list(SessionItem.by_address.query(sessions_pk(email)))
+        with SessionItem.batch_write() as batch:
+            for item in items:
+                batch.delete(SessionItem(pk=item.pk, sk=SESSION_SK))
+        return len(items)

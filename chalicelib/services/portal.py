@@ -1,0 +1,316 @@
+"""The customer portal's use cases: sign in with a one-time code, then read one's own orders.
+
+The rules live in chalicelib/domain/sessions.py; this module orchestrates them over a
+small store Protocol, the order and document repositories and the mailer. What a
+signed-in customer may see is decided in one place, `_own_order`: an order placed
+with another address is NotFoundError, exactly like an order that does not exist.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from chalicelib.domain import sessions as rules
+from chalicelib.domain.errors import ConflictError, NotFoundError, OrderCareError, ValidationError
+from chalicelib.domain.ids import has_prefix
+from chalicelib.domain.orders import Order
+from chalicelib.presentation.formatting import language_of
+from chalicelib.services.ports import Clock, Page, TimelineEntry
+
+if TYPE_CHECKING:
+    from chalicelib.notify.ports import Mailer, Preferences, PreferenceStore
+    from chalicelib.services.documents import DocumentService, IssuedDocument
+    from chalicelib.services.orders import OrderService
+
+PAGE_SIZE = 10
+
+
+class RateLimitedError(OrderCareError):
+    """Too many sign-in requests; `retry_after` is the seconds until the window ends."""
+
+    status, code = 429, "rate_limited"
+
+    def __init__(self, retry_after: int):
+        super().__init__("too many sign-in requests; try again later", details=[{"retry_after": retry_after}])
+        self.retry_after = retry_after
+
+
+class ChallengeSpentError(ConflictError):
+    """The code or link was used (or replaced) between the read and the write."""
+
+
+class SignInFailedError(ValidationError):
+    """A wrong, expired, used or locked code (the page says which, never whether the address has orders)."""
+
+    def __init__(self, reason: str, attempts_left: int = 0):
+        super().__init__("sign-in failed", details=[{"reason": reason}], code=f"sign_in_{reason}")
+        self.reason = reason  # wrong | expired
+        self.attempts_left = attempts_left
+
+
+class PortalStore(Protocol):
+    def start(self, challenge: rules.Challenge, limits: list[tuple[rules.RateLimit, str]], now: datetime) -> None: ...
+
+    def challenge(self, email: str) -> rules.Challenge | None: ...
+
+    def link(self, link_hash: str) -> tuple[str, str] | None: ...
+
+    def count_failure(self, challenge: rules.Challenge) -> None: ...
+
+    def redeem(self, challenge: rules.Challenge, session: rules.Session, previous_session: str | None) -> None: ...
+
+    def session(self, id_hash: str) -> rules.Session | None: ...
+
+    def save_session(self, session: rules.Session) -> None: ...
+
+    def end(self, id_hash: str) -> None: ...
+
+    def end_all(self, email: str) -> int: ...
+
+
+class EmailOrders(Protocol):
+    def list_for_email(self, email: str, *, limit: int, start: dict[str, Any] | None) -> Page: ...
+
+
+class SealedCursors:
+    """Continuation tokens the customer cannot read: a portal URL carries no order id (Fernet, AES + HMAC).
+
+    The key is derived from the link secrets (the first seals, all open), so rotation works as for links."""
+
+    def __init__(self, secrets: Callable[[], tuple[str, ...]]):
+        self.secrets = secrets
+
+    @staticmethod
+    def _fernet(secret: str) -> Any:
+        import base64
+        import hashlib
+
+        from cryptography.fernet import Fernet
+
+        return Fernet(base64.urlsafe_b64encode(hashlib.sha256(f"portal-cursor:{secret}".encode()).digest()))
+
+    def encode(self, scope: str, key: dict[str, Any] | None) -> str | None:
+        if not key:
+            return None
+        import json
+
+        return str(self._fernet(self.secrets()[0]).encrypt(json.dumps({"s": scope, "k": key}).encode()).decode())
+
+    def decode(self, scope: str, cursor: str | None) -> dict[str, Any] | None:
+        if cursor is None:
+            return None
+        import json
+
+        from cryptography.fernet import InvalidToken
+
+        for secret in self.secrets():
+            try:
+                payload = json.loads(self._fernet(secret).decrypt(cursor.encode()[:2048]))
+            except (InvalidToken, ValueError):
+                continue
+            if isinstance(payload, dict) and payload.get("s") == scope and isinstance(payload.get("k"), dict):
+                key: dict[str, Any] = payload["k"]
+                return key
+        raise ValidationError("invalid cursor", details=[{"field": "cursor"}], code="invalid_cursor")
+
+
+@dataclass(frozen=True)
+class SignInMail:
+    """What the sign-in email says; rendered by the web layer's wording (en/de)."""
+
+    code: str
+    link: str
+    minutes: int
+    lang: str
+
+
+@dataclass(frozen=True)
+class OrderStory:
+    order: Order
+    documents: list[IssuedDocument]
+    messages: list[TimelineEntry]
+
+
+@dataclass
+class PortalService:
+    store: PortalStore
+    orders: OrderService
+    by_email: EmailOrders
+    documents: DocumentService
+    preferences_store: PreferenceStore
+    mailer: Mailer
+    clock: Clock
+    cursors: SealedCursors
+    secrets: Callable[[], tuple[str, ...]]
+    base_url: str
+    compose: Callable[[SignInMail], dict[str, Any]]  # the email payload (subject, text, html)
+    limits: Sequence[rules.RateLimit] = field(default=(rules.PER_ADDRESS, rules.PER_CLIENT))
+
+    # --- signing in --------------------------------------------------------------------
+
+    def start_sign_in(self, raw_email: str | None, client: str, next_path: str | None, lang: str) -> str:
+        """Email a code and a link to the address, whether or not it has orders (no enumeration).
+
+        The code exists only in this call and in the email: it cannot be retried later
+        from a stored intent without storing it, so a delivery failure is the caller's
+        to report ("try again"), and nothing of it is logged."""
+        email = rules.normalise_email(raw_email)
+        if email is None:
+            raise ValidationError("enter a valid email address", details=[{"field": "email"}], code="invalid_email")
+        now = self.clock.now()
+        challenge, code, link = rules.new_challenge(
+            secrets.token_hex(16), email, now, self.secrets()[0], rules.safe_next(next_path)
+        )
+        keys = {"email": email, "ip": client or "unknown"}
+        self.store.start(challenge, [(limit, keys[limit.scope]) for limit in self.limits], now)
+        mail = SignInMail(code, f"{self.base_url}/account/verify?token={link}", int(rules.CODE_TTL.seconds // 60), lang)
+        self.mailer.send(email, self.compose(mail))
+        return email
+
+    def verify_code(
+        self, raw_email: str | None, raw_code: str | None, previous: str | None, fallback_lang: str
+    ) -> tuple[str, str]:
+        """A new session token and where to go, for the right code; SignInFailedError otherwise."""
+        email = rules.normalise_email(raw_email)
+        code = rules.clean_code(raw_code)
+        if email is None or code is None:
+            raise SignInFailedError("wrong", rules.MAX_CODE_ATTEMPTS)
+        challenge = self.store.challenge(email)
+        now = self.clock.now()
+        if challenge is None or not challenge.usable(now):
+            raise SignInFailedError("expired")
+        if not challenge.matches(code, self.secrets()):
+            self.store.count_failure(challenge)
+            left = challenge.attempts_left - 1
+            raise SignInFailedError("wrong" if left > 0 else "expired", left)
+        return self._redeem(challenge, previous, fallback_lang, now)
+
+    def link_usable(self, token: str | None) -> bool:
+        found = self._link_challenge(token)
+        return found is not None and found.usable(self.clock.now())
+
+    def confirm_link(self, token: str | None, previous: str | None, fallback_lang: str) -> tuple[str, str]:
+        challenge = self._link_challenge(token)
+        now = self.clock.now()
+        if challenge is None or not challenge.usable(now):
+            raise SignInFailedError("expired")
+        return self._redeem(challenge, previous, fallback_lang, now)
+
+    def _link_challenge(self, token: str | None) -> rules.Challenge | None:
+        if not token or len(token) > 100:
+            return None
+        link_hash = rules.token_hash(token)
+        found = self.store.link(link_hash)
+        if found is None:
+            return None
+        challenge = self.store.challenge(found[0])
+        if challenge is None or challenge.id != found[1] or challenge.link_hash != link_hash:
+            return None  # a newer sign-in request replaced the one this link was for
+        return challenge
+
+    def _redeem(
+        self, challenge: rules.Challenge, previous: str | None, fallback_lang: str, now: datetime
+    ) -> tuple[str, str]:
+        lang = self._language_of(challenge.email, fallback_lang)
+        session, token = rules.new_session(challenge.email, now, lang)
+        previous_hash = rules.token_hash(previous) if previous else None
+        try:
+            self.store.redeem(challenge, session, previous_hash)
+        except ChallengeSpentError as error:
+            raise SignInFailedError("expired") from error
+        return token, challenge.next_path
+
+    def _language_of(self, email: str, fallback: str) -> str:
+        """The language of the customer's newest order (one Query), else the browser's."""
+        page = self.by_email.list_for_email(email, limit=1, start=None)
+        return language_of(page.items[0].customer.locale) if page.items else fallback
+
+    # --- sessions ----------------------------------------------------------------------
+
+    def session(self, token: str | None) -> rules.Session | None:
+        """The live session behind a cookie (one GetItem; a write at most every few minutes)."""
+        if not token or len(token) > 100:
+            return None
+        session = self.store.session(rules.token_hash(token))
+        now = self.clock.now()
+        if session is None or not session.valid(now):
+            return None
+        if session.needs_touch(now):
+            session = session.touched(now)
+            self.store.save_session(session)
+        return session
+
+    def sign_out(self, session: rules.Session, *, everywhere: bool) -> None:
+        if everywhere:
+            self.store.end_all(session.email)
+        self.store.end(session.id_hash)
+
+    def csrf(self, binding: str) -> str:
+        return rules.csrf_token(self.secrets()[0], binding)
+
+    def csrf_ok(self, binding: str | None, presented: str | None) -> bool:
+        return rules.csrf_valid(self.secrets(), binding, presented)
+
+    # --- reading one's own orders ------------------------------------------------------
+
+    def list_orders(self, session: rules.Session, cursor: str | None) -> tuple[list[Order], str | None]:
+        """A page of the address's orders, newest first: one Query."""
+        scope = f"portal:{rules.email_key(session.email)}"
+        page = self.by_email.list_for_email(session.email, limit=PAGE_SIZE, start=self.cursors.decode(scope, cursor))
+        return page.items, self.cursors.encode(scope, page.last_key)
+
+    def own_order(self, session: rules.Session, order_id: str) -> Order:
+        """The order, if it was placed with the session's address; NotFoundError otherwise."""
+        if not has_prefix(order_id, "ord") or len(order_id) > 40:
+            raise NotFoundError("order not found")
+        order = self.orders.orders.get(order_id)
+        if order is None or rules.normalise_email(order.customer.email) != session.email:
+            raise NotFoundError("order not found")
+        return order
+
+    def order_story(self, session: rules.Session, order_id: str) -> OrderStory:
+        order = self.own_order(session, order_id)
+        documents = self.documents.list_for_order(order.id)
+        entries, _ = self.orders.timeline(order.id, customer_id=order.customer.id, limit=100, cursor=None)
+        messages = [entry for entry in entries if entry.kind == "notification_sent"]
+        return OrderStory(order, documents, messages)
+
+    def document_url(self, session: rules.Session, document_id: str) -> str:
+        """A presigned link (≤ 300 s), issued only after the document's order proved to be the caller's."""
+        if not has_prefix(document_id, "doc") or len(document_id) > 40:
+            raise NotFoundError("document not found")
+        document = self.documents.records.by_id(document_id)
+        if document is None:
+            raise NotFoundError("document not found")
+        try:
+            self.own_order(session, document.order_id)
+        except NotFoundError as error:
+            raise NotFoundError("document not found") from error
+        url = self.documents.download_url(document)
+        if url is None:
+            raise NotFoundError("document not ready yet")
+        return url
+
+    # --- preferences -------------------------------------------------------------------
+
+    def customer_id(self, session: rules.Session) -> str | None:
+        """Preferences are kept per customer id: the one of the address's newest order."""
+        page = self.by_email.list_for_email(session.email, limit=1, start=None)
+        return page.items[0].customer.id if page.items else None
+
+    def preferences(self, session: rules.Session) -> tuple[str | None, Preferences | None]:
+        customer_id = self.customer_id(session)
+        return customer_id, self.preferences_store.get(customer_id) if customer_id else None
+
+    def save_preferences(self, session: rules.Session, preferences: Preferences) -> str | None:
+        customer_id = self.customer_id(session)
+        if customer_id is None:
+            return None
+        self.preferences_store.put(customer_id, preferences, self.clock.now())
+        if preferences.locale:
+            self.store.save_session(rules.Session(**{**vars(session), "lang": language_of(preferences.locale)}))
+        return customer_id

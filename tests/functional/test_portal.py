@@ -1,0 +1,559 @@
+"""The customer portal through the real app: sign-in, sessions, orders, documents, preferences, CSRF."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+import app as _app  # noqa: F401 - registers every route in ROUTES
+from chalicelib.bootstrap import get_container
+from chalicelib.domain.sessions import MAX_CODE_ATTEMPTS, PER_ADDRESS, PER_CLIENT
+from tests.functional.conftest import Api
+from tests.functional.portal_tools import Browser, Clock, last_code, last_link_token, mail_text, sign_in_mails
+from tests.functional.stream_tools import StreamTap, drain
+from tests.functional.test_lifecycle_api import pay, place
+
+ALICE = "alice@example.com"
+BOB = "bob@example.com"
+
+
+def bob_customer() -> dict[str, Any]:
+    return {"id": "cus_bob", "email": BOB, "phone": None, "name": "Bob Brown", "locale": "en-GB"}
+
+
+@pytest.fixture
+def clock(api: Api) -> Clock:
+    fixed = Clock()
+    get_container().portal.clock = fixed
+    return fixed
+
+
+@pytest.fixture
+def tap(api: Api) -> Iterator[StreamTap]:
+    stream = StreamTap("ordercare-test")
+    stream.new_records()
+    yield stream
+
+
+@pytest.fixture
+def alice(api: Api, clock: Clock) -> Browser:
+    return Browser(api)
+
+
+def cookie_of(visit: Any, name: str) -> str:
+    return str(next(cookie for cookie in visit.cookies() if cookie.startswith(f"{name}=")))
+
+
+# --- signing in ----------------------------------------------------------------------------
+
+
+def test_sign_in_page_has_a_labelled_form_with_a_csrf_token(alice: Browser) -> None:
+    page = alice.get("/account")
+    assert page.status == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert '<label for="email">' in page.html and 'autocomplete="email"' in page.html
+    assert len(page.csrf) > 20 and "oc_pre" in alice.jar
+    assert "<script" not in page.html
+    assert "form-action 'self'" in page.headers["Content-Security-Policy"]
+    german = Browser(alice.api, accept_language="de-DE,de;q=0.9").get("/account")
+    assert '<html lang="de">' in german.html and "E-Mail-Adresse" in german.html
+
+
+def test_known_and_unknown_addresses_get_the_same_answer(api: Api, alice: Browser) -> None:
+    place(api)
+    known = alice.request_code(ALICE)
+    stranger = Browser(api)
+    unknown = stranger.request_code("nobody@example.com")
+    assert known.status == unknown.status == 200
+
+    def masked(visit: Any, email: str) -> str:
+        return str(visit.html.replace(email, "EMAIL").replace(visit.csrf, "CSRF"))
+
+    assert masked(known, ALICE) == masked(unknown, "nobody@example.com")
+    assert len(sign_in_mails(ALICE)) == len(sign_in_mails("nobody@example.com")) == 1
+
+
+def test_code_signs_in_with_a_safe_cookie_and_lands_on_the_orders(api: Api, alice: Browser) -> None:
+    place(api)
+    done = alice.sign_in("  Alice@Example.COM ")  # normalised: case and spaces
+    assert done.location == "/account/orders"
+    cookie = cookie_of(done, "oc_session")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # the local stack is plain http
+    assert "oc_pre" not in alice.jar  # the pre-sign-in binding is spent
+    orders = alice.get("/account/orders")
+    assert orders.status == 200 and "alice@example.com" in orders.html and 'data-order="ord_' in orders.html
+
+
+def test_sign_in_email_has_code_link_and_validity(api: Api, alice: Browser) -> None:
+    alice.request_code(ALICE)
+    mail = sign_in_mails(ALICE)[-1]
+    text = mail_text(mail)
+    code = last_code(ALICE)
+    assert str(mail["Subject"]).startswith(code)
+    assert "/account/verify?token=" in text and "10 minutes" in text
+    assert ALICE not in text.split("token=")[1]  # the link carries a random token, not the address
+
+
+def test_a_code_works_once(api: Api, alice: Browser) -> None:
+    sent = alice.request_code(ALICE)
+    code = last_code(ALICE)
+    assert alice.post("/account/verify", {"email": ALICE, "code": code, "csrf_token": sent.csrf}).status == 303
+    again = Browser(api)
+    form = again.get("/account")
+    reused = again.post("/account/verify", {"email": ALICE, "code": code, "csrf_token": form.csrf})
+    assert reused.status == 422 and "oc_session" not in again.jar
+
+
+def test_a_code_expires_after_ten_minutes(alice: Browser, clock: Clock) -> None:
+    sent = alice.request_code(ALICE)
+    code = last_code(ALICE)
+    clock.advance(minutes=10, seconds=1)
+    late = alice.post("/account/verify", {"email": ALICE, "code": code, "csrf_token": sent.csrf})
+    assert late.status == 422 and "data-message" not in late.html and "oc_session" not in alice.jar
+    assert "expired" in late.html
+
+
+def test_five_wrong_codes_void_the_code(alice: Browser) -> None:
+    sent = alice.request_code(ALICE)
+    code = last_code(ALICE)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for attempt in range(MAX_CODE_ATTEMPTS):
+        tried = alice.post("/account/verify", {"email": ALICE, "code": wrong, "csrf_token": sent.csrf})
+        assert tried.status == 422
+        if attempt < MAX_CODE_ATTEMPTS - 1:
+            assert f"Tries left: {MAX_CODE_ATTEMPTS - attempt - 1}" in tried.html
+    right = alice.post("/account/verify", {"email": ALICE, "code": code, "csrf_token": sent.csrf})
+    assert right.status == 422 and "oc_session" not in alice.jar  # brute force gains nothing, not even the right code
+
+
+def test_bad_input_gets_the_form_again(alice: Browser) -> None:
+    page = alice.get("/account")
+    for email in ("", "not-an-address", "a@b", "x" * 400 + "@example.com"):
+        answer = alice.post("/account/sign-in", {"email": email, "csrf_token": page.csrf})
+        assert answer.status == 422 and 'aria-invalid="true"' in answer.html
+    sent = alice.request_code(ALICE)
+    for code in ("", "12345", "abcdef", "1234567", "1" * 30):
+        answer = alice.post("/account/verify", {"email": ALICE, "code": code, "csrf_token": sent.csrf})
+        assert answer.status == 422
+    junk = alice.post("/account/verify", {"email": "", "code": "123456", "csrf_token": sent.csrf})
+    assert junk.status == 422
+    raw = alice.api.client.http.post(
+        "/account/sign-in",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"oc_pre={alice.jar['oc_pre']}"},
+        body=b"\xff\xfe=%%%",
+    )
+    assert raw.status_code == 403  # undecodable: no token readable → refused, never a 500
+
+
+def test_one_click_link_asks_for_a_press_then_signs_in_once(api: Api, alice: Browser) -> None:
+    place(api)
+    alice.request_code(ALICE)
+    token = last_link_token(ALICE)
+    other_device = Browser(api)
+    landing = other_device.get(f"/account/verify?token={token}")
+    assert landing.status == 200 and "oc_session" not in other_device.jar  # a GET (a mail scanner) signs nobody in
+    done = other_device.post("/account/verify", {"token": landing.field("token"), "csrf_token": landing.csrf})
+    assert done.status == 303 and done.location == "/account/orders" and "oc_session" in other_device.jar
+    assert other_device.get(f"/account/verify?token={token}").status == 410
+    third = Browser(api)
+    page = third.get("/account")
+    assert third.post("/account/verify", {"token": token, "csrf_token": page.csrf}).status == 422
+    assert Browser(api).get("/account/verify?token=garbage").status == 410
+
+
+def test_a_new_request_replaces_the_older_code(alice: Browser) -> None:
+    alice.request_code(ALICE)
+    first = last_code(ALICE)
+    sent = alice.request_code(ALICE)
+    second = last_code(ALICE)
+    if first != second:
+        old = alice.post("/account/verify", {"email": ALICE, "code": first, "csrf_token": sent.csrf})
+        assert old.status == 422
+    assert alice.post("/account/verify", {"email": ALICE, "code": second, "csrf_token": sent.csrf}).status == 303
+
+
+# --- rate limits ---------------------------------------------------------------------------
+
+
+def test_sign_in_requests_are_limited_per_address(alice: Browser) -> None:
+    for _ in range(PER_ADDRESS.limit):
+        assert alice.request_code(ALICE).status == 200
+    limited = alice.request_code("ALICE@example.com")
+    assert limited.status == 429
+    assert 1 <= int(limited.headers["Retry-After"]) <= PER_ADDRESS.window.total_seconds()
+    assert len(sign_in_mails(ALICE)) == PER_ADDRESS.limit
+    assert alice.request_code(BOB).status == 200  # another address is not affected
+
+
+def test_sign_in_requests_are_limited_per_client(alice: Browser, clock: Clock) -> None:
+    for n in range(PER_CLIENT.limit):
+        assert alice.request_code(f"user{n}@example.com").status == 200
+    limited = alice.request_code("one-more@example.com")
+    assert limited.status == 429 and int(limited.headers["Retry-After"]) >= 1
+    clock.advance(seconds=PER_CLIENT.window.total_seconds())
+    assert alice.request_code("one-more@example.com").status == 200  # the next window starts afresh
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+
+def test_session_fixation_a_planted_cookie_is_replaced(api: Api, alice: Browser) -> None:
+    alice.jar["oc_session"] = "attacker-chosen-value"
+    assert alice.get("/account/orders").status == 303  # the planted value is no session
+    alice.sign_in(ALICE)
+    assert alice.jar["oc_session"] != "attacker-chosen-value"
+    attacker = Browser(api, jar={"oc_session": "attacker-chosen-value"})
+    assert attacker.get("/account/orders").status == 303
+
+
+def test_signing_in_again_rotates_the_session(api: Api, alice: Browser) -> None:
+    alice.sign_in(ALICE)
+    old = alice.jar.pop("oc_session")
+    sent = alice.request_code(BOB)  # e.g. a shared computer: someone else signs in
+    alice.jar["oc_session"] = old  # the browser still carries the previous session
+    done = alice.post("/account/verify", {"email": BOB, "code": last_code(BOB), "csrf_token": sent.csrf})
+    assert done.status == 303 and alice.jar["oc_session"] != old
+    stale = Browser(api, jar={"oc_session": old})
+    assert stale.get("/account/orders").status == 303  # the browser's previous session ended
+
+
+def test_tampered_cookie_is_signed_out(api: Api, alice: Browser) -> None:
+    alice.sign_in(ALICE)
+    token = alice.jar["oc_session"]
+    for value in (token[:-1] + ("A" if token[-1] != "A" else "B"), "", "x" * 5000, token + '"; evil=1'):
+        assert Browser(api, jar={"oc_session": value}).get("/account/orders").status == 303
+
+
+def test_idle_sessions_end_after_twelve_hours(alice: Browser, clock: Clock) -> None:
+    alice.sign_in(ALICE)
+    clock.advance(hours=11, minutes=59)
+    assert alice.get("/account/orders").status == 200  # activity refreshes the idle clock
+    clock.advance(hours=11, minutes=59)
+    assert alice.get("/account/orders").status == 200
+    clock.advance(hours=12, minutes=1)
+    assert alice.get("/account/orders").status == 303
+
+
+def test_sessions_end_after_thirty_days_whatever_the_activity(alice: Browser, clock: Clock) -> None:
+    alice.sign_in(ALICE)
+    start = clock.moment
+    while alice.get("/account/orders").status == 200 and clock.moment - start < timedelta(days=40):
+        clock.advance(hours=11, minutes=50)
+    ended_after = clock.moment - start
+    # Each view was within 12 h of the last: only the 30-day limit can have ended it.
+    assert timedelta(days=30) <= ended_after < timedelta(days=30, hours=11, minutes=50)
+
+
+def test_sign_out_revokes_the_session_server_side(api: Api, alice: Browser) -> None:
+    alice.sign_in(ALICE)
+    token = alice.jar["oc_session"]
+    page = alice.get("/account/orders")
+    out = alice.post("/account/sign-out", {"csrf_token": page.csrf})
+    assert out.status == 303 and out.location == "/account/signed-out" and "oc_session" not in alice.jar
+    replay = Browser(api, jar={"oc_session": token})  # a copied cookie is worth nothing afterwards
+    assert replay.get("/account/orders").status == 303
+
+
+def test_sign_out_everywhere_ends_every_device(api: Api, alice: Browser) -> None:
+    phone, laptop = alice, Browser(api)
+    phone.sign_in(ALICE)
+    laptop.sign_in(ALICE)
+    bob = Browser(api)
+    bob.sign_in(BOB)
+    page = laptop.get("/account/preferences")
+    assert laptop.post("/account/sign-out", {"csrf_token": page.csrf, "everywhere": "on"}).status == 303
+    assert phone.get("/account/orders").status == 303
+    assert bob.get("/account/orders").status == 200  # another address keeps its session
+
+
+def test_a_stranger_is_sent_to_sign_in_and_straight_back(api: Api, alice: Browser) -> None:
+    order = place(api)
+    path = f"/account/orders/{order['id']}"
+    first = alice.get(path)
+    assert first.status == 303 and first.location == "/account"
+    assert order["id"] not in (first.location or "")
+    form = alice.get("/account")
+    assert form.field("next") == path
+    alice.post("/account/sign-in", {"email": ALICE, "csrf_token": form.csrf, "next": form.field("next")})
+    sent_form = alice.get("/account")  # any page keeps the pre-sign-in cookie
+    done = alice.post("/account/verify", {"email": ALICE, "code": last_code(ALICE), "csrf_token": sent_form.csrf})
+    assert done.location == path
+    assert alice.get(path).status == 200
+
+
+def test_next_cannot_leave_the_portal(alice: Browser) -> None:
+    form = alice.get("/account")
+    alice.post("/account/sign-in", {"email": ALICE, "csrf_token": form.csrf, "next": "https://evil.example/x"})
+    done = alice.post("/account/verify", {"email": ALICE, "code": last_code(ALICE), "csrf_token": form.csrf})
+    assert done.location == "/account/orders"
+
+
+def test_logs_carry_no_code_and_no_address(alice: Browser, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="ordercare")
+    alice.sign_in(ALICE)
+    alice.get("/account/orders")
+    code = last_code(ALICE)
+    ours = [record for record in caplog.records if record.name.startswith(("ordercare", "chalicelib", "app"))]
+    logged = "\n".join(record.getMessage() + str(record.__dict__) for record in ours)
+    assert code not in logged and ALICE not in logged
+
+
+# --- CSRF ------------------------------------------------------------------------------------
+
+
+def test_every_post_form_needs_its_csrf_token(api: Api, alice: Browser) -> None:
+    place(api)
+    fresh = Browser(api)
+    fresh.get("/account")
+    for token in (None, "", "wrong-token"):
+        form = {"email": ALICE} if token is None else {"email": ALICE, "csrf_token": token}
+        assert fresh.post("/account/sign-in", form).status == 403
+        assert fresh.post("/account/verify", {**form, "code": "123456"}).status == 403
+    assert sign_in_mails(ALICE) == []
+    alice.sign_in(ALICE)
+    page = alice.get("/account/preferences")
+    for token in (None, "", "wrong-token", fresh.get("/account").csrf):  # another browser's token is wrong too
+        extra = {} if token is None else {"csrf_token": token}
+        assert alice.post("/account/preferences", {"locale": "en-GB", "email": "on", **extra}).status == 403
+        assert alice.post("/account/sign-out", extra).status == 403
+    assert alice.get("/account/orders").status == 200  # still signed in
+    assert alice.post("/account/preferences", {"locale": "en-GB", "csrf_token": page.csrf}).status == 200
+
+
+def test_a_session_csrf_token_is_bound_to_that_session(api: Api, alice: Browser) -> None:
+    alice.sign_in(ALICE)
+    bob = Browser(api)
+    bob.sign_in(BOB)
+    bobs_token = bob.get("/account/preferences").csrf
+    assert alice.post("/account/sign-out", {"csrf_token": bobs_token}).status == 403
+
+
+# --- orders ----------------------------------------------------------------------------------
+
+
+def test_orders_of_the_address_newest_first_paginated_with_opaque_cursors(api: Api, alice: Browser) -> None:
+    ids = []
+    for n in range(12):
+        email = "  ALICE@example.com " if n % 2 else ALICE
+        ids.append(place(api, customer={**bob_customer(), "id": f"cus_{n}", "email": email, "name": "Alice"})["id"])
+    place(api, customer=bob_customer())
+    alice.sign_in(ALICE)
+    first = alice.get("/account/orders")
+    shown = re.findall(r'data-order="(ord_[^"]+)"', first.html)
+    assert shown == list(reversed(ids))[:10]
+    older = re.search(r'rel="next" href="([^"]+)"', first.html)
+    assert older
+    link = older.group(1).replace("&amp;", "&")
+    assert "ord_" not in link and "alice" not in link.lower()
+    second = alice.get(link)
+    assert re.findall(r'data-order="(ord_[^"]+)"', second.html) == list(reversed(ids))[10:]
+    assert 'rel="next"' not in second.html
+    assert alice.get("/account/orders?cursor=forged").status == 422
+    bob = Browser(api)
+    bob.sign_in(BOB)
+    stolen = bob.get(link)  # Alice's cursor opens nothing of hers for Bob
+    assert stolen.status == 422 and "ord_" not in stolen.html
+
+
+def test_order_list_shows_number_date_status_total_promise(api: Api, alice: Browser) -> None:
+    place(api)
+    alice.sign_in(ALICE)
+    page = alice.get("/account/orders")
+    assert "Bestellung" in page.html and "Zahlung" not in page.html  # Alice orders in German
+    assert "34,47" in page.html and "Bestellung eingegangen" in page.html and "Lieferung bis" in page.html
+
+
+def test_an_address_without_orders_sees_an_empty_list(api: Api, alice: Browser) -> None:
+    alice.sign_in("new@example.com")
+    page = alice.get("/account/orders")
+    assert page.status == 200 and "no orders" in page.html
+
+
+def test_order_page_shows_status_parcels_documents_and_messages(api: Api, alice: Browser, tap: StreamTap) -> None:
+    order = place(api)
+    assert pay(api, order).status_code == 201
+    drain(tap)
+    alice.sign_in(ALICE)
+    page = alice.get(f"/account/orders/{order['id']}")
+    assert page.status == 200
+    assert 'data-status="paid"' in page.html and 'aria-current="step"' in page.html
+    assert page.html.count('data-document="') == 2 and "/account/documents/doc_" in page.html
+    assert "Rechnung INV-" in page.html and "herunterladen (PDF)" in page.html
+    assert page.html.count("data-message=") >= 2  # confirmation and receipt emails
+    assert "<script" not in page.html
+
+
+def test_document_download_is_a_short_presigned_redirect(api: Api, alice: Browser, tap: StreamTap) -> None:
+    order = place(api)
+    pay(api, order)
+    drain(tap)
+    alice.sign_in(ALICE)
+    page = alice.get(f"/account/orders/{order['id']}")
+    doc_ids = re.findall(r"/account/documents/(doc_[0-9A-Z]+)", page.html)
+    assert len(doc_ids) == 2
+    download = alice.get(f"/account/documents/{doc_ids[0]}")
+    assert download.status == 302 and download.headers["Cache-Control"] == "no-store"
+    assert download.location is not None
+    query = parse_qs(urlparse(download.location).query)
+    assert int(query["X-Amz-Expires"][0]) <= 300
+    assert alice.get("/account/documents/doc_01JD3M5X8Q2W7Y6Z4K9N0P1R2S").status == 404
+    assert alice.get("/account/documents/not-a-doc").status == 404
+
+
+def test_preferences_are_the_api_s_store(api: Api, alice: Browser) -> None:
+    place(api)
+    alice.sign_in(ALICE)
+    page = alice.get("/account/preferences")
+    assert page.status == 200 and 'name="email" checked' in page.html
+    saved = alice.post("/account/preferences", {"csrf_token": page.csrf, "sms": "on", "locale": "en-GB"})
+    assert saved.status == 200 and 'role="status"' in saved.html and '<html lang="en">' in saved.html
+    stored = api.call("GET", "/v1/customers/cus_alice/preferences", role="customer", sub="cus_alice").data
+    assert stored == {"customer_id": "cus_alice", "email": False, "sms": True, "locale": "en-GB"}
+    api.call(
+        "PUT",
+        "/v1/customers/cus_alice/preferences",
+        {"email": True, "sms": False, "locale": "de-DE"},
+        role="customer",
+        sub="cus_alice",
+    )
+    again = alice.get("/account/preferences")
+    assert 'name="email" checked' in again.html and 'name="sms" checked' not in again.html
+    bad = alice.post("/account/preferences", {"csrf_token": page.csrf, "locale": "xx-XX"})
+    assert bad.status == 422
+
+
+def test_preferences_without_orders_say_so(alice: Browser) -> None:
+    alice.sign_in("new@example.com")
+    page = alice.get("/account/preferences")
+    assert page.status == 200 and "first order" in page.html and 'name="locale"' not in page.html
+
+
+def test_cookies_are_secure_outside_the_local_stack(api: Api, alice: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.api import http
+    from chalicelib.settings import get_settings
+
+    deployed = replace(get_settings(), environment="aws")
+    monkeypatch.setattr(http, "get_settings", lambda: deployed)
+    page = alice.get("/account")
+    cookie = cookie_of(page, "__Host-oc_pre")
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
+    sent = alice.post("/account/sign-in", {"email": ALICE, "csrf_token": page.csrf})
+    done = alice.post("/account/verify", {"email": ALICE, "code": last_code(ALICE), "csrf_token": sent.csrf})
+    assert done.status == 303
+    assert "Secure" in cookie_of(done, "__Host-oc_session")
+
+
+# --- the authorisation matrix: every portal route, with another address's session ---------------
+
+PORTAL_ROUTES = {
+    ("GET", "/account"),
+    ("POST", "/account/sign-in"),
+    ("POST", "/account/verify"),
+    ("GET", "/account/verify"),
+    ("POST", "/account/sign-out"),
+    ("GET", "/account/signed-out"),
+    ("GET", "/account/orders"),
+    ("GET", "/account/orders/{order_id}"),
+    ("GET", "/account/documents/{document_id}"),
+    ("GET", "/account/preferences"),
+    ("POST", "/account/preferences"),
+}
+# Routes naming one of Alice's things: Bob gets exactly the 404 an unknown id gets.
+BY_ID = {("GET", "/account/orders/{order_id}"), ("GET", "/account/documents/{document_id}")}
+
+
+def test_the_matrix_covers_every_portal_route() -> None:
+    from chalicelib.api.http import ROUTES
+
+    assert {(r.method, r.path) for r in ROUTES if r.path.startswith("/account")} == PORTAL_ROUTES
+
+
+def test_another_address_s_session_sees_nothing_of_alice(api: Api, alice: Browser, tap: StreamTap) -> None:
+    order = place(api)
+    pay(api, order)
+    drain(tap)
+    alice.sign_in(ALICE)
+    alice_page = alice.get(f"/account/orders/{order['id']}").html
+    doc_id = re.findall(r"/account/documents/(doc_[0-9A-Z]+)", alice_page)[0]
+    bob = Browser(api)
+    bob.sign_in(BOB)
+    secrets_of_alice = (order["id"], ALICE, "Alice", "Hauptstr", doc_id, "INV-")
+    unknown = {
+        "/account/orders/{order_id}": "ord_01JD3M5X8Q2W7Y6Z4K9N0P1R2S",
+        "/account/documents/{document_id}": "doc_01JD3M5X8Q2W7Y6Z4K9N0P1R2S",
+    }
+    alices = {"/account/orders/{order_id}": order["id"], "/account/documents/{document_id}": doc_id}
+    for method, path in sorted(PORTAL_ROUTES):
+        if (method, path) in BY_ID:
+            concrete = re.sub(r"{\w+}", alices[path], path)
+            theirs = bob.get(concrete)
+            nobody = bob.get(re.sub(r"{\w+}", unknown[path], path))
+            assert theirs.status == nobody.status == 404, (method, path)
+            assert theirs.html == nobody.html.replace(unknown[path], alices[path]), (method, path)
+            assert "Location" not in theirs.headers
+        elif method == "GET":
+            theirs = bob.get(path)
+        else:
+            csrf = bob.get("/account/preferences").csrf
+            form = {"csrf_token": csrf, "locale": "en-GB", "email": BOB}
+            theirs = bob.post(path, form) if path != "/account/sign-out" else bob.get("/account/orders")
+        for secret in secrets_of_alice:
+            assert secret not in theirs.html, (method, path, secret)
+            assert secret not in str(theirs.headers), (method, path, secret)
+
+
+# --- cost per page: DynamoDB round trips and gzipped weight ---------------------------------------
+
+
+def test_round_trips_and_weight_per_page(api: Api, alice: Browser, tap: StreamTap) -> None:
+    import gzip
+    import json
+    from pathlib import Path
+
+    from bench.round_trips import READS, WRITES, counting
+
+    for _ in range(3):
+        order = place(api)
+    pay(api, order)
+    drain(tap)
+    alice.sign_in(ALICE)
+    doc_id = re.findall(r"/account/documents/(doc_[0-9A-Z]+)", alice.get(f"/account/orders/{order['id']}").html)[0]
+    stranger = Browser(alice.api)
+    pages = {
+        "GET /account": lambda: stranger.get("/account"),
+        "POST /account/sign-in": lambda: stranger.post(
+            "/account/sign-in", {"email": BOB, "csrf_token": stranger.get("/account").csrf}
+        ),
+        "GET /account/orders": lambda: alice.get("/account/orders"),
+        "GET /account/orders/{id}": lambda: alice.get(f"/account/orders/{order['id']}"),
+        "GET /account/documents/{id}": lambda: alice.get(f"/account/documents/{doc_id}"),
+        "GET /account/preferences": lambda: alice.get("/account/preferences"),
+    }
+    budget = {  # reads, writes
+        "GET /account": (0, 0),
+        "POST /account/sign-in": (0, 1),  # one transaction: both rate counters, the challenge, its link
+        "GET /account/orders": (2, 0),  # the session, then one Query for the page
+        "GET /account/orders/{id}": (4, 0),  # session, order, documents, timeline
+        "GET /account/documents/{id}": (3, 0),  # session, the document by id (GSI2), its order
+        "GET /account/preferences": (3, 0),  # session, newest order (whose customer id), preferences
+    }
+    measured = {}
+    for name, visit in pages.items():
+        visit()  # warm, as a Lambda container serves it after its first call
+        with counting() as calls:
+            page = visit()
+        reads = sum(n for op, n in calls.items() if op in READS)
+        writes = sum(n for op, n in calls.items() if op in WRITES)
+        measured[name] = {"reads": reads, "writes": writes, "gzip_bytes": len(gzip.compress(page.html.encode(), 9))}
+        assert reads <= budget[name][0] and writes <= budget[name][1], (name, dict(calls))
+    assert sign_in_mails(BOB)  # the sign-in request above really sent its email
+    artifacts = Path(__file__).resolve().parents[1] / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "portal-round-trips.json").write_text(json.dumps(measured, indent=1))
