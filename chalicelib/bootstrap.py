@@ -17,7 +17,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chalicelib.domain.calendar import BusinessCalendar
 from chalicelib.services.catalog import CatalogService, DeliveryEstimator
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from chalicelib.notify.service import NotificationService
     from chalicelib.services.documents import DocumentService
     from chalicelib.services.intents import Intent, IntentRunner
-    from chalicelib.services.ports import CatalogRepository, IdempotencyStore, OrderRepository
     from chalicelib.services.portal import PortalService
+    from chalicelib.services.ports import CatalogRepository, IdempotencyStore, OrderRepository
     from chalicelib.services.sla import SlaService
     from chalicelib.services.tickets import TicketService
 
@@ -181,17 +181,16 @@ class Container:
         from chalicelib.web.portal_views import sign_in_mail
 
         s = self.settings
-        repository: Any = self.orders.orders  # the DynamoDB repository also reads by address (GSI2)
         return PortalService(
             store=DynamoPortalStore(),
             orders=self.orders,
-            by_email=repository,
+            by_email=self.orders.orders,
             documents=self.documents,
             preferences_store=self.preferences,
             mailer=SesMailer(s.sender_email, s.shop_name, s.ses_configuration_set or None),
             clock=self.clock,
-            cursors=SealedCursors(lambda: get_settings().link_secrets),
-            secrets=lambda: get_settings().link_secrets,
+            cursors=SealedCursors(lambda: self.settings.link_secrets),  # read per use: secrets rotate
+            secrets=lambda: self.settings.link_secrets,
             base_url=s.public_base_url,
             compose=lambda mail: sign_in_mail(mail.code, mail.link, mail.minutes, mail.lang, s.shop_name),
         )

@@ -165,6 +165,23 @@ class InMemoryOrderRepository:
         more = len(matching) > limit
         return Page([copy.deepcopy(o) for o in page], {"id": page[-1].id} if more and page else None)
 
+    def list_for_email(self, email: str, *, limit: int, start: dict[str, Any] | None) -> Page:
+        """Every order of a (normalised) address, newest first, like GSI2."""
+        from chalicelib.domain.sessions import normalise_email
+
+        wanted = normalise_email(email)
+        orders = sorted(
+            (o for o in self.store.orders.values() if normalise_email(o.customer.email) == wanted),
+            key=lambda o: (o.placed_at, o.id),
+            reverse=True,
+        )
+        if start is not None:
+            after = _cursor(start, "id")
+            orders = [o for o in orders if (o.placed_at, o.id) < _position(self.store, after)]
+        page = orders[:limit]
+        more = len(orders) > limit
+        return Page([copy.deepcopy(o) for o in page], {"id": page[-1].id} if more and page else None)
+
     def timeline(self, order_id: str, *, limit: int, start: dict[str, Any] | None) -> tuple[Order | None, Page]:
         """The order with the first page only, then entries oldest first."""
         entries = self.store.timelines.get(order_id, [])

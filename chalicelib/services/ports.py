@@ -121,6 +121,10 @@ class OrderRepository(Protocol):
         self, customer_id: str, *, limit: int, start: dict[str, Any] | None, status: str | None
     ) -> Page: ...
 
+    def list_for_email(self, email: str, *, limit: int, start: dict[str, Any] | None) -> Page:
+        """Every order placed with this address (case and surrounding spaces ignored), newest first."""
+        ...
+
     def timeline(self, order_id: str, *, limit: int, start: dict[str, Any] | None) -> tuple[Order | None, Page]:
         """The order (first page only, else None) and a page of its timeline entries, oldest first."""
         ...

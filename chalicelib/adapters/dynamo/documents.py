@@ -24,7 +24,6 @@ from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttrib
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo.models import TableItem, Transactional
 from chalicelib.adapters.dynamo.repositories import ORDER_SK, order_pk, timeline_item
