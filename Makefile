@@ -42,6 +42,12 @@ node_modules/.stamp-node: package.json package-lock.json
 	  apt-get update -qq && apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 >/dev/null; fi
 	@touch $@
 
+# Debian's qpdf: the e-invoice tests run `qpdf --check` on every invoice and credit note PDF.
+.stamp-qpdf:
+	@command -v qpdf >/dev/null || { echo "installing Debian's qpdf" >&2; \
+	  apt-get update -qq && apt-get install -y -qq qpdf >/dev/null; }
+	@touch $@
+
 # Debian's chromium for the browser tests (Playwright drives it; no browser is ever downloaded).
 .stamp-chromium:
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium" >&2; \
@@ -90,10 +96,10 @@ lint: $(VENV)/.stamp-python
 typecheck: $(VENV)/.stamp-python
 	$(VENV)/bin/mypy
 
-unit: $(VENV)/.stamp-python
+unit: $(VENV)/.stamp-python .stamp-qpdf
 	$(PY) -m pytest tests/unit -q
 
-functional: $(VENV)/.stamp-python
+functional: $(VENV)/.stamp-python .stamp-qpdf
 	$(PY) -m pytest tests/functional -q
 
 integration: install
@@ -102,14 +108,14 @@ integration: install
 e2e: install
 	$(PY) -m pytest tests/e2e -q
 
-test: install .stamp-chromium lint typecheck
+test: install .stamp-chromium .stamp-qpdf lint typecheck
 	$(PY) -m pytest tests -q
 	@$(MAKE) --no-print-directory timeshift
 
 # The unit and functional tiers once more with the wall clock 400 days ahead: tests freeze time
 # or derive every timestamp from one clock, so a date that only works this month fails today.
 TIMESHIFT ?= +400d
-timeshift: $(VENV)/.stamp-python .stamp-faketime
+timeshift: $(VENV)/.stamp-python .stamp-faketime .stamp-qpdf
 	@echo "timeshift: the clock reads $$(faketime -f '$(TIMESHIFT)' date -u +%F)"
 	faketime -f '$(TIMESHIFT)' $(PY) -m pytest tests/unit tests/functional -q -p no:cacheprovider
 
@@ -117,7 +123,7 @@ bench: install .stamp-pango
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) node_modules .stamp-java .stamp-faketime .local .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules .stamp-java .stamp-faketime .stamp-qpdf .local .mypy_cache .ruff_cache .pytest_cache
 
 # --- AWS: the CDK app in infra/ (synth works offline; deploy uses your AWS credentials) ---
 .PHONY: infra-install synth deploy

@@ -147,6 +147,8 @@ def _place_command(body: s.PlaceOrderIn) -> PlaceOrder:
         shipping_method=body.shipping_method,
         shipping_fee=body.shipping_fee,
         discounts=[Discount(d.code, d.amount) for d in body.discounts],
+        billing_address=Address(**body.billing_address.model_dump()) if body.billing_address else None,
+        buyer_reference=body.buyer_reference,
     )
 
 
@@ -375,7 +377,9 @@ def order_documents(call: Call, order_id: str) -> Response:
 
     service = get_container().documents
     documents = service.for_customer(order_id, _owner_filter(call))  # 404 for someone else's order
-    items = [present_document(document, service.download_url(document)) for document in documents]
+    items = [
+        present_document(document, service.download_url(document), service.xml_url(document)) for document in documents
+    ]
     return json_response(200, {"order_id": order_id, "items": items})
 
 

@@ -117,18 +117,35 @@ class Container:
         """Invoices, receipts and credit notes (fpdf2 is imported only when one is rendered)."""
         from chalicelib.adapters.dynamo.documents import DynamoDocumentRecords
         from chalicelib.adapters.s3_documents import S3DocumentStore
+        from chalicelib.documents.einvoice import EInvoiceOptions
         from chalicelib.documents.invoice import Party
+        from chalicelib.domain.address import Address
         from chalicelib.services.documents import DocumentService, Series
 
         s = self.settings
+        postal = Address(s.seller_name, s.seller_street, s.seller_city, s.seller_postal_code, s.seller_country)
         return DocumentService(
             records=DynamoDocumentRecords(),
             pdfs=S3DocumentStore(s.documents_bucket, kms_key_id=s.documents_kms_key_id or None),
             clock=self.clock,
-            seller=Party(s.seller_name, s.seller_address, vat_id=s.seller_vat_id or None, email=s.seller_email or None),
+            seller=Party(
+                s.seller_name,
+                s.seller_address,
+                vat_id=s.seller_vat_id or None,
+                email=s.seller_email or None,
+                country=s.seller_country,
+                postal=postal,
+            ),
             series=Series(invoice=s.invoice_prefix, receipt=s.receipt_prefix, credit_note=s.credit_note_prefix),
             timezone=s.shop_timezone,
             paper=s.paper_size,
+            einvoice=EInvoiceOptions(
+                zero_rate_category="E" if s.zero_rate_category == "E" else "Z",
+                exemption_reason=s.vat_exemption_reason,
+                exemption_code=s.vat_exemption_code,
+                seller_iban=s.seller_iban,
+                timezone=s.shop_timezone,
+            ),
         )
 
     @functools.cached_property

@@ -13,3 +13,11 @@ def get_logger() -> Any:
     from aws_lambda_powertools import Logger
 
     return Logger(service=SERVICE)
+
+
+def emit_count(name: str, value: int = 1) -> None:
+    """One CloudWatch metric (EMF, flushed at once) in the OrderCare namespace, for alarms."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace="OrderCare") as metric:
+        metric.add_dimension(name="service", value=SERVICE)

@@ -25,6 +25,16 @@ def _transit_days(value: str) -> dict[str, int]:
     return result
 
 
+def _zero_rate_category(value: str, reason: str) -> str:
+    """ "Z" or "E"; exempt supplies need the exemption reason on every document (BR-E-10)."""
+    category = value.strip().upper()
+    if category not in ("Z", "E"):
+        raise ValueError("OC_ZERO_RATE_CATEGORY must be Z (zero rated) or E (exempt)")
+    if category == "E" and not reason.strip():
+        raise ValueError("OC_ZERO_RATE_CATEGORY=E needs OC_VAT_EXEMPTION_REASON")
+    return category
+
+
 def _lines(value: str) -> tuple[str, ...]:
     """Parse "Musterstraße 1|10115 Berlin|Germany" into its address lines."""
     return tuple(part.strip() for part in value.split("|") if part.strip())
@@ -122,7 +132,16 @@ class Settings:
     seller_name: str = "OrderCare Demo Shop GmbH"
     seller_address: tuple[str, ...] = ("Musterstraße 1", "10115 Berlin", "Germany")  # OC_SELLER_ADDRESS: "|"-separated
     seller_vat_id: str = "DE123456789"
-    seller_email: str = "billing@ordercare.local"
+    seller_email: str = "billing@ordercare.local"  # also the seller's electronic address (BT-34) in e-invoices
+    # The seller's address as the e-invoice states it (BG-5), and its tax situation.
+    seller_street: str = "Musterstraße 1"
+    seller_postal_code: str = "10115"
+    seller_city: str = "Berlin"
+    seller_country: str = "DE"
+    seller_iban: str = ""  # BT-84, stated for bank-transfer payments
+    zero_rate_category: str = "Z"  # 0 % lines: "Z" zero rated or "E" exempt (then a reason is required)
+    vat_exemption_reason: str = ""  # BT-120 with "E", e.g. "Steuerfreie Umsätze nach § 4 Nr. 8 UStG"
+    vat_exemption_code: str = ""  # BT-121 with "E", e.g. "VATEX-EU-132"
     paper_size: str = "A4"  # "A4" or "Letter"
     invoice_prefix: str = "INV"
     credit_note_prefix: str = "CN"
@@ -193,6 +212,16 @@ class Settings:
             seller_address=_lines(get("SELLER_ADDRESS", "|".join(default.seller_address))),
             seller_vat_id=get("SELLER_VAT_ID", default.seller_vat_id),
             seller_email=get("SELLER_EMAIL", default.seller_email),
+            seller_street=get("SELLER_STREET", default.seller_street),
+            seller_postal_code=get("SELLER_POSTAL_CODE", default.seller_postal_code),
+            seller_city=get("SELLER_CITY", default.seller_city),
+            seller_country=get("SELLER_COUNTRY", default.seller_country).upper(),
+            seller_iban=get("SELLER_IBAN", default.seller_iban),
+            zero_rate_category=_zero_rate_category(
+                get("ZERO_RATE_CATEGORY", default.zero_rate_category), get("VAT_EXEMPTION_REASON", "")
+            ),
+            vat_exemption_reason=get("VAT_EXEMPTION_REASON", default.vat_exemption_reason),
+            vat_exemption_code=get("VAT_EXEMPTION_CODE", default.vat_exemption_code),
             paper_size=_paper_size(get("PAPER_SIZE", default.paper_size)),
             invoice_prefix=get("INVOICE_PREFIX", default.invoice_prefix),
             credit_note_prefix=get("CREDIT_NOTE_PREFIX", default.credit_note_prefix),

@@ -19,6 +19,20 @@ os.environ.update(
 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def every_e_invoice_conforms() -> Iterator[None]:
+    """Each e-invoice (XML, Factur-X PDF) rendered by any test is checked against the official rules
+    at the end of the session; one that fails them fails the run (a teardown error)."""
+    from tests.einvoice_check import Recorder, recording
+
+    recorder = Recorder()
+    with recording(recorder):
+        yield
+    problems = recorder.problems()
+    if problems:
+        pytest.fail(f"{len(problems)} e-invoice conformance problem(s):\n" + "\n".join(problems[:50]))
+
+
 @pytest.fixture
 def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """A clean OrderCare configuration (local defaults) for one test."""

@@ -6,18 +6,30 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from chalicelib.documents.invoice import Party, format_number
+from chalicelib.documents import einvoice
+from chalicelib.documents.invoice import CreditNote, Document, Invoice, Party, format_number
 from chalicelib.domain.address import Address
 from chalicelib.domain.orders import Customer, Discount, Order, OrderLine, OrderStatus, Payment, Refund
-from chalicelib.services.documents import IssuedDocument, NewDocument, OrderDocuments
+from chalicelib.services.documents import IssuedDocument, NewDocument, OrderDocuments, Rendered
 
 SELLER = Party(
     "OrderCare Demo Shop GmbH",
     ("Musterstraße 1", "10115 Berlin", "Germany"),
     vat_id="DE123456789",
     email="billing@ordercare.local",
+    country="DE",
+    postal=Address("OrderCare Demo Shop GmbH", "Musterstraße 1", "Berlin", "10115", "DE"),
 )
 AT = datetime(2026, 3, 3, 10, 15, tzinfo=UTC)
+
+
+def fake_render(document: Document) -> Rendered:
+    """A stand-in PDF (cheap, readable in asserts) with the document's real e-invoice XML."""
+    pdf = f"%PDF {document.kind} {document.number} {document.total}".encode()
+    xml = (
+        einvoice.build_cii(document, einvoice.EInvoiceOptions()) if isinstance(document, Invoice | CreditNote) else None
+    )
+    return Rendered(pdf, xml)
 
 
 class FixedClock:
@@ -91,6 +103,7 @@ class FakePdfStore:
         self.objects: dict[str, tuple[bytes, dict[str, str]]] = {}
         self.fail_puts = 0
         self.puts = 0
+        self.xml_puts = 0
         self._keys = 0
         self.lock = threading.Lock()
 
@@ -107,10 +120,17 @@ class FakePdfStore:
             self.puts += 1
             self.objects[key] = (data, {"order-id": order_id, "document-id": document_id, "number": number})
 
+    def put_xml(self, key: str, data: bytes, *, order_id: str, document_id: str, number: str) -> None:
+        with self.lock:
+            self.xml_puts += 1
+            self.objects[key] = (data, {"order-id": order_id, "document-id": document_id, "number": number})
+
     def get_pdf(self, key: str) -> bytes:
         return self.objects[key][0]
 
-    def presigned_url(self, key: str, *, filename: str, expires_in: int = 300) -> str:
+    def presigned_url(
+        self, key: str, *, filename: str, expires_in: int = 300, content_type: str = "application/pdf"
+    ) -> str:
         assert 0 < expires_in <= 300
         return f"https://documents.invalid/{key}?X-Amz-Expires={expires_in}&filename={filename}"
 

@@ -13,6 +13,7 @@ from typing import Any
 
 MAX_URL_SECONDS = 300
 PDF = "application/pdf"
+XML = "application/xml"
 
 
 class S3DocumentStore:
@@ -41,6 +42,15 @@ class S3DocumentStore:
 
     def put_pdf(self, key: str, data: bytes, *, order_id: str, document_id: str, number: str) -> None:
         """Store the PDF (idempotent: the same key always receives the same bytes)."""
+        self._put(key, data, PDF, f"{number}.pdf", order_id=order_id, document_id=document_id, number=number)
+
+    def put_xml(self, key: str, data: bytes, *, order_id: str, document_id: str, number: str) -> None:
+        """Store an e-invoice's bare CII XML next to its PDF."""
+        self._put(key, data, XML, f"{number}.xml", order_id=order_id, document_id=document_id, number=number)
+
+    def _put(
+        self, key: str, data: bytes, content_type: str, filename: str, *, order_id: str, document_id: str, number: str
+    ) -> None:
         encryption: dict[str, str] = (
             {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
             if self.kms_key_id
@@ -50,8 +60,8 @@ class S3DocumentStore:
             Bucket=self.bucket,
             Key=key,
             Body=data,
-            ContentType=PDF,
-            ContentDisposition=f'attachment; filename="{number}.pdf"',
+            ContentType=content_type,
+            ContentDisposition=f'attachment; filename="{filename}"',
             CacheControl="private, no-store",
             Metadata={"order-id": order_id, "document-id": document_id, "number": number},
             **encryption,
@@ -61,7 +71,9 @@ class S3DocumentStore:
         response = self.client.get_object(Bucket=self.bucket, Key=key)
         return bytes(response["Body"].read())
 
-    def presigned_url(self, key: str, *, filename: str, expires_in: int = MAX_URL_SECONDS) -> str:
+    def presigned_url(
+        self, key: str, *, filename: str, expires_in: int = MAX_URL_SECONDS, content_type: str = PDF
+    ) -> str:
         """A GET link valid for `expires_in` seconds (1–300) that downloads as `filename`."""
         if not 0 < expires_in <= MAX_URL_SECONDS:
             raise ValueError(f"presigned document links live 1 to {MAX_URL_SECONDS} seconds")
@@ -73,7 +85,7 @@ class S3DocumentStore:
                     "Bucket": self.bucket,
                     "Key": key,
                     "ResponseContentDisposition": f'attachment; filename="{safe_name}"',
-                    "ResponseContentType": PDF,
+                    "ResponseContentType": content_type,
                 },
                 ExpiresIn=expires_in,
             )

@@ -46,6 +46,26 @@ def _email(value: str) -> str:
 
 
 Email = Annotated[str, Field(max_length=254, examples=["alice@example.com"]), AfterValidator(_email)]
+
+
+def _vat_id(value: str) -> str:
+    """An EU (or UK) VAT identification number, format and check digit (python-stdnum), compacted."""
+    from stdnum import exceptions  # lazy: only placements with a VAT id pay for it
+    from stdnum.eu import vat as eu_vat
+    from stdnum.gb import vat as gb_vat
+
+    module = gb_vat if value.strip().upper().startswith("GB") else eu_vat
+    try:
+        return str(module.compact(module.validate(value)))
+    except exceptions.ValidationError as exc:
+        raise ValueError(f"not a valid VAT identification number ({exc})") from exc
+
+
+VatId = Annotated[
+    str,
+    Field(min_length=4, max_length=32, examples=["DE136695976"], description="EU or UK VAT id with its country prefix"),
+    AfterValidator(_vat_id),
+]
 Phone = Annotated[str, Field(pattern=r"^\+[1-9]\d{6,14}$", examples=["+4915112345678"]), AfterValidator(_e164)]
 
 
@@ -83,6 +103,8 @@ class CustomerIn(Strict):
     name: Text
     phone: Phone | None = None
     locale: Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$", examples=["de-DE"])] = "en"
+    company: Annotated[str, Field(min_length=1, max_length=200, description="a business buyer's name")] | None = None
+    vat_id: VatId | None = None
 
 
 class LineIn(Strict):
@@ -114,6 +136,14 @@ class PlaceOrderIn(Strict):
     shipping_method: Annotated[str, Field(min_length=1, max_length=32)]
     shipping_fee: Money = 0
     discounts: Annotated[list[DiscountIn], Field(max_length=20)] = []
+    billing_address: AddressIn | None = Field(default=None, description="default: the shipping address")
+    buyer_reference: (
+        Annotated[
+            str,
+            Field(min_length=1, max_length=100, description="BT-10, e.g. a Leitweg-ID", examples=["04011000-12345-34"]),
+        ]
+        | None
+    ) = None
 
     @field_validator("lines")
     @classmethod
@@ -277,6 +307,8 @@ class CustomerOut(Out):
     name: str
     phone: str | None
     locale: str
+    company: str | None
+    vat_id: str | None
 
 
 class AddressOut(Out):
@@ -316,6 +348,8 @@ class OrderOut(Out):
     taxes: list[TaxOut]
     total: int
     shipping_address: AddressOut
+    billing_address: AddressOut | None = Field(description="null: billed to the shipping address")
+    buyer_reference: str | None
     shipping_method: str
     placed_at: Timestamp
     ship_by: Timestamp
@@ -370,6 +404,12 @@ class DocumentOut(Out):
     total: int = Field(description="minor units; negative for a credit note")
     currency: str
     download_url: str | None = Field(description="presigned, expires in at most 300 s; null until the PDF is stored")
+    e_invoice: Literal["factur-x/en16931"] | None = Field(
+        description="invoices and credit notes: the PDF is a Factur-X (EN 16931) e-invoice; receipts: null"
+    )
+    xml_url: str | None = Field(
+        description="the bare EN 16931 CII XML, presigned, expires in at most 300 s; null for receipts and until stored"
+    )
 
 
 class DocumentListOut(Out):

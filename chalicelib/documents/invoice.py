@@ -52,15 +52,46 @@ class Party:
     vat_id: str | None = None
     email: str | None = None
     country: str | None = None  # ISO 3166 code, printed in the reader's language
+    postal: Address | None = None  # the structured address the e-invoice needs (BG-5 / BG-8 / BG-15)
+    contact: str | None = None  # the person at a company buyer
 
 
 def buyer_of(order: Order) -> Party:
-    """The buyer: the customer's name and the order's (shipping = billing) address."""
+    """The buyer: the company (if any) or the customer, at the billing address (default: shipping)."""
+    customer = order.customer
+    billing = order.billing_address or order.shipping_address
+    company = customer.company
     return Party(
-        name=order.customer.name,
-        address=address_lines(order.shipping_address),
-        country=order.shipping_address.country,
+        name=company or customer.name,
+        address=address_lines(billing),
+        vat_id=customer.vat_id,
+        email=customer.email,
+        country=billing.country,
+        postal=billing,
+        contact=customer.name if company else None,
     )
+
+
+def ship_to_of(order: Order) -> Party | None:
+    """The delivery address, when it is not the billing address (BG-13 / BG-15)."""
+    if order.billing_address is None or order.billing_address == order.shipping_address:
+        return None
+    address = order.shipping_address
+    return Party(name=address.name, address=address_lines(address), country=address.country, postal=address)
+
+
+def supplied_at(order: Order) -> datetime:
+    """The date of supply (BT-72): when dispatch started, before that the planned dispatch date.
+
+    A shipped supply happens where and when the dispatch begins (§ 3 (6) UStG, Art. 32 VAT Directive).
+    """
+    return order.first_shipped_at or order.ship_by
+
+
+def order_reference(order: Order) -> str:
+    """The order's printed reference: its human number once orders carry one, else its id."""
+    number = getattr(order, "number", None)
+    return str(number) if number else order.id
 
 
 def address_lines(address: Address) -> tuple[str, ...]:
@@ -131,6 +162,10 @@ class Invoice:
     locale: str = "en"  # the customer's: wording, money and date formats
     paid_with: str | None = None  # payment method when the invoice is issued on payment
     kind: DocumentKind = INVOICE
+    supplied_at: datetime | None = None  # date of supply (BT-72), printed too
+    payment_ref: str | None = None  # the payment's reference (BT-83)
+    buyer_reference: str | None = None  # the buyer's routing reference (BT-10), e.g. a Leitweg-ID
+    ship_to: Party | None = None  # delivery address when it differs from the billing address
 
     @property
     def net_total(self) -> int:
@@ -178,6 +213,10 @@ class CreditNote:
     full: bool  # the whole invoice is credited by this note alone
     locale: str = "en"  # the customer's: wording, money and date formats
     kind: DocumentKind = CREDIT_NOTE
+    invoice_issued_at: datetime | None = None  # the credited invoice's date (BT-26)
+    supplied_at: datetime | None = None  # the credited supply's date (BT-72)
+    buyer_reference: str | None = None
+    ship_to: Party | None = None
 
     @property
     def net_total(self) -> int:
@@ -258,6 +297,10 @@ def build_invoice(order: Order, *, seller: Party, number: str, issued_at: dateti
         total=totals.total,
         locale=order.customer.locale,
         paid_with=payment.method if payment else None,
+        supplied_at=supplied_at(order),
+        payment_ref=payment.provider_ref if payment else None,
+        buyer_reference=order.buyer_reference,
+        ship_to=ship_to_of(order),
     )
 
 
@@ -358,4 +401,8 @@ def build_credit_note(
         taxes=taxes,
         full=full,
         locale=invoice.locale,
+        invoice_issued_at=invoice.issued_at,
+        supplied_at=invoice.supplied_at,
+        buyer_reference=invoice.buyer_reference,
+        ship_to=invoice.ship_to,
     )

@@ -5,6 +5,13 @@ Output is deterministic: the PDF's dates come from the document's issue date,
 its /ID is a hash of the content, and nothing random or clock-dependent is written,
 so the same document always renders to the same bytes.
 
+Invoices and credit notes rendered with their e-invoice XML (`xml=`) are
+Factur-X documents: PDF/A-3B (fpdf2's compliance mode: sRGB output intent,
+no document info dictionary), the CII XML embedded as `factur-x.xml`
+(AFRelationship Alternative) and XMP metadata from the factur-x library
+declaring PDF/A-3B and the EN 16931 conformance level. Still deterministic:
+the XMP's dates are the document's issue time.
+
 Characters the font lacks never fail a render: they print as "?" (fpdf2 would
 draw an empty box and log a warning), control characters are dropped.
 """
@@ -15,10 +22,11 @@ import collections
 import functools
 import io
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.documents.einvoice import XML_FILENAME, EInvoiceOptions, xmp_metadata
 from chalicelib.documents.invoice import CreditNote, Document, Invoice, Party, Receipt, Row, TaxLine
 from chalicelib.presentation.formatting import Localizer, order_number
 
@@ -83,6 +91,11 @@ LABELS: dict[str, dict[str, str]] = {
         "credit_full": "This credit note cancels invoice {invoice} in full.",
         "credit_part": "This credit note credits part of invoice {invoice} (refund {ref}).",
         "currency_note": "All amounts in {currency}.",
+        "delivery_date": "Delivery date",
+        "buyer_reference": "Buyer reference",
+        "ship_to": "Deliver to",
+        "exemption": "VAT exemption: {reason}",
+        "contact": "Attn. {name}",
     },
     "de": {
         "invoice": "Rechnung",
@@ -127,6 +140,11 @@ LABELS: dict[str, dict[str, str]] = {
         "credit_full": "Diese Gutschrift storniert die Rechnung {invoice} vollständig.",
         "credit_part": "Diese Gutschrift erstattet einen Teil der Rechnung {invoice} (Erstattung {ref}).",
         "currency_note": "Alle Beträge in {currency}.",
+        "delivery_date": "Lieferdatum",
+        "buyer_reference": "Käuferreferenz",
+        "ship_to": "Lieferanschrift",
+        "exemption": "Steuerbefreiung: {reason}",
+        "contact": "z. Hd. {name}",
     },
 }
 
@@ -141,15 +159,21 @@ METHODS: dict[str, dict[str, str]] = {
 class RenderOptions:
     paper: str = "A4"  # "A4" or "Letter"
     timezone: str = "Europe/Berlin"  # dates print in the shop's timezone
+    einvoice: EInvoiceOptions = field(default_factory=EInvoiceOptions)  # exemption wording printed with 0 % rates
 
 
-def render_pdf(document: Document, options: RenderOptions | None = None) -> bytes:
-    """The document as PDF bytes; the same document and options always give the same bytes."""
+def render_pdf(document: Document, options: RenderOptions | None = None, *, xml: bytes | None = None) -> bytes:
+    """The document as PDF bytes; the same document, options and XML always give the same bytes.
+
+    With `xml` (an invoice's or credit note's CII XML) the PDF is a Factur-X PDF/A-3B embedding it.
+    """
     options = options or RenderOptions()
     if options.paper not in PAPER_SIZES:
         raise ValueError(f"paper must be one of {', '.join(PAPER_SIZES)}")
+    if xml is not None and isinstance(document, Receipt):
+        raise ValueError("receipts are not e-invoices")
     fmt = _Format(document.locale, options.timezone, document.currency)
-    pdf = _new_pdf(options.paper, document, fmt)
+    pdf = _new_pdf(options.paper, document, fmt, facturx=xml is not None)
     layout = _Layout(pdf, fmt)
     layout.header(document)
     if isinstance(document, Receipt):
@@ -157,9 +181,24 @@ def render_pdf(document: Document, options: RenderOptions | None = None) -> byte
     else:
         layout.rows_table(document.rows)
         layout.totals(document)
-        layout.closing_note(document)
+        layout.closing_note(document, options.einvoice)
     _draw_footers(pdf, document.seller, fmt)
+    if xml is not None and not isinstance(document, Receipt):
+        _embed_facturx(pdf, document, xml, fmt)
     return bytes(pdf.output(output_producer_class=_producer_class()))
+
+
+def _embed_facturx(pdf: Any, document: Invoice | CreditNote, xml: bytes, fmt: _Format) -> None:
+    pdf.embed_file(
+        bytes=xml,
+        basename=XML_FILENAME,
+        modification_date=document.issued_at,
+        mime_type="text/xml",
+        associated_file_relationship="Alternative",
+        desc="Factur-X XML file (EN 16931)",
+        compress=True,
+    )
+    pdf.set_xmp_metadata(xmp_metadata(document, clean(f"{fmt.label(document.kind)} {document.number}"), fmt.zone))
 
 
 # --- formatting ---------------------------------------------------------------------------
@@ -209,8 +248,9 @@ def _producer_class() -> type[Any]:
     return SubsetFontsProducer
 
 
-def _new_pdf(paper: str, document: Document, fmt: _Format) -> Any:
-    pdf = _pdf_class()(orientation="portrait", unit="mm", format=PAPER_SIZES[paper])
+def _new_pdf(paper: str, document: Document, fmt: _Format, *, facturx: bool = False) -> Any:
+    compliance = "PDF/A-3B" if facturx else None
+    pdf = _pdf_class()(orientation="portrait", unit="mm", format=PAPER_SIZES[paper], enforce_compliance=compliance)
     _add_fonts(pdf)
     pdf.set_creation_date(document.issued_at)
     pdf.set_producer("OrderCare")
@@ -543,8 +583,15 @@ class _Layout:
         ]
         if isinstance(document, CreditNote):
             meta.append((fmt.label("refers_to"), document.invoice_number))
+            if document.invoice_issued_at is not None:
+                meta.append((fmt.label("date"), fmt.medium_date(document.invoice_issued_at)))
         if isinstance(document, Receipt) and document.invoice_number:
             meta.append((fmt.label("invoice_no"), document.invoice_number))
+        if not isinstance(document, Receipt):
+            if document.supplied_at is not None:
+                meta.append((fmt.label("delivery_date"), fmt.medium_date(document.supplied_at)))
+            if document.buyer_reference:
+                meta.append((fmt.label("buyer_reference"), document.buyer_reference))
         value_w = max(max(text_width(clean(value), 8.5, True) for _, value in meta) + 1, 28.0)
         y = 27.0
         for label, value in meta:
@@ -560,12 +607,30 @@ class _Layout:
         y += 5.8
         buyer = document.buyer
         lines = list(buyer.address[1:] if buyer.address[:1] == (buyer.name,) else buyer.address)
+        if buyer.contact and buyer.contact not in lines:
+            lines.insert(0, fmt.label("contact", name=buyer.contact))
         if buyer.country:
             lines.append(fmt.country(buyer.country))
+        if buyer.vat_id:
+            lines.append(f"{fmt.label('vat_id')}: {buyer.vat_id}")
+        top = y
         for line in lines:
             self.text(MARGIN, y, left, line)
             y += 4.6
+        ship_to = None if isinstance(document, Receipt) else document.ship_to
+        if ship_to is not None:
+            y = max(y, self._ship_to(ship_to, top - 10.8, MARGIN + left, self.width - left))
         pdf.set_y(y + 8)
+
+    def _ship_to(self, party: Party, y: float, x: float, w: float) -> float:
+        fmt = self.fmt
+        self.text(x, y, w, fmt.label("ship_to").upper(), size=7.5, bold=True, color=MUTED)
+        y += 5
+        lines = [*party.address, *([fmt.country(party.country)] if party.country else [])]
+        for line in lines:
+            self.text(x, y, w, line)
+            y += 4.6
+        return y
 
     # the table of rows
     def columns(self) -> list[tuple[str, float, str]]:
@@ -674,18 +739,22 @@ class _Layout:
                 y += 5.2
         pdf.set_y(y + 6)
 
-    def closing_note(self, document: Invoice | CreditNote) -> None:
+    def closing_note(self, document: Invoice | CreditNote, einvoice: EInvoiceOptions) -> None:
         fmt = self.fmt
         notes: list[str] = []
         if isinstance(document, Invoice):
             if document.paid_with:
                 notes.append(fmt.label("paid_note", method=fmt.method(document.paid_with)))
+            if document.payment_ref:
+                notes.append(f"{fmt.label('provider_ref')}: {document.payment_ref}")
         else:
             if document.full:
                 notes.append(fmt.label("credit_full", invoice=document.invoice_number))
             else:
                 notes.append(fmt.label("credit_part", invoice=document.invoice_number, ref=document.refund_ref))
             notes.append(f"{fmt.label('refund_ref')}: {document.refund_ref}")
+        if einvoice.exemption_reason and any(einvoice.exempt(tax.rate_bps) for tax in document.taxes):
+            notes.append(fmt.label("exemption", reason=einvoice.exemption_reason))
         notes.append(fmt.label("currency_note", currency=document.currency))
         self._notes(notes)
 

@@ -41,14 +41,19 @@ _EXPONENTS = {
 }
 
 
+def exponent(currency: str) -> int:
+    """Digits after the decimal point in `currency` (ISO 4217 minor units; 2 unless listed)."""
+    return _EXPONENTS.get(currency, 2)
+
+
 def format_minor(amount: int, currency: str) -> str:
     """12345, "EUR" → "123.45 EUR": minor units made readable (for texts, not for arithmetic)."""
-    exponent = _EXPONENTS.get(currency, 2)
+    digits = exponent(currency)
     sign, units = ("-" if amount < 0 else ""), abs(amount)
-    if exponent == 0:
+    if digits == 0:
         return f"{sign}{units} {currency}"
-    whole, fraction = divmod(units, 10**exponent)
-    return f"{sign}{whole}.{fraction:0{exponent}d} {currency}"
+    whole, fraction = divmod(units, 10**digits)
+    return f"{sign}{whole}.{fraction:0{digits}d} {currency}"
 
 
 def round_half_up(numerator: int, denominator: int) -> int:

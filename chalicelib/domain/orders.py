@@ -65,6 +65,8 @@ class Customer:
     name: str
     phone: str | None = None
     locale: str = "en"
+    company: str | None = None  # a business customer's legal name (printed as the buyer)
+    vat_id: str | None = None  # its VAT identification number (BT-48), format-checked at placement
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,8 @@ class Order:
     # Promise tracking (see domain/sla.py): on_track | at_risk | breached | met.
     sla_shipping: str = "on_track"
     sla_delivery: str = "on_track"
+    billing_address: Address | None = None  # None: the shipping address
+    buyer_reference: str | None = None  # BT-10 (e.g. a German Leitweg-ID), printed and in the e-invoice
     version: int = 0
     events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
 
@@ -470,6 +474,8 @@ class Order:
         deliver_by: datetime,
         holds: Sequence[Hold],
         actor: str,
+        billing_address: Address | None = None,
+        buyer_reference: str | None = None,
     ) -> Order:
         """A new order in status `placed`, with its holds and a `placed` event."""
         subtotal = sum(line.line_total for line in lines)
@@ -490,6 +496,8 @@ class Order:
             ship_by=ship_by,
             deliver_by=deliver_by,
             holds=list(holds),
+            billing_address=billing_address,
+            buyer_reference=buyer_reference,
         )
         order.record_event("placed", placed_at, actor, status=str(order.status))
         for hold in holds:

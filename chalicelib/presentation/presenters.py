@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.domain.address import Address
 from chalicelib.domain.carriers import tracking_link
 from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.orders import Order, Shipment
@@ -25,6 +26,18 @@ def iso_or_none(moment: datetime | None) -> str | None:
     return iso(moment) if moment else None
 
 
+def present_address(address: Address) -> dict[str, Any]:
+    return {
+        "name": address.name,
+        "line1": address.line1,
+        "line2": address.line2,
+        "city": address.city,
+        "region": address.region,
+        "postal_code": address.postal_code,
+        "country": address.country,
+    }
+
+
 def present_order(settings: Settings, order: Order) -> dict[str, Any]:
     totals = order.totals
     return {
@@ -37,6 +50,8 @@ def present_order(settings: Settings, order: Order) -> dict[str, Any]:
             "name": order.customer.name,
             "phone": order.customer.phone,
             "locale": order.customer.locale,
+            "company": order.customer.company,
+            "vat_id": order.customer.vat_id,
         },
         "currency": order.currency,
         "lines": [
@@ -57,15 +72,9 @@ def present_order(settings: Settings, order: Order) -> dict[str, Any]:
         "tax_total": totals.tax_total,
         "taxes": [{"rate_bps": t.rate_bps, "net": t.net, "tax": t.tax} for t in totals.taxes],
         "total": totals.total,
-        "shipping_address": {
-            "name": order.shipping_address.name,
-            "line1": order.shipping_address.line1,
-            "line2": order.shipping_address.line2,
-            "city": order.shipping_address.city,
-            "region": order.shipping_address.region,
-            "postal_code": order.shipping_address.postal_code,
-            "country": order.shipping_address.country,
-        },
+        "shipping_address": present_address(order.shipping_address),
+        "billing_address": present_address(order.billing_address) if order.billing_address else None,
+        "buyer_reference": order.buyer_reference,
         "shipping_method": order.shipping_method,
         "placed_at": iso(order.placed_at),
         "ship_by": iso(order.ship_by),
@@ -143,8 +152,10 @@ def present_catalog_item(item: CatalogItem) -> dict[str, Any]:
     }
 
 
-def present_document(document: IssuedDocument, download_url: str | None) -> dict[str, Any]:
-    """The API shape of a document: {id, kind, number, issued_at, total, currency, download_url}."""
+def present_document(
+    document: IssuedDocument, download_url: str | None, xml_url: str | None = None
+) -> dict[str, Any]:
+    """The API shape of a document: {id, kind, number, issued_at, total, currency, download_url, e_invoice, xml_url}."""
     return {
         "id": document.id,
         "kind": document.kind,
@@ -153,4 +164,6 @@ def present_document(document: IssuedDocument, download_url: str | None) -> dict
         "total": document.total,
         "currency": document.currency,
         "download_url": download_url,
+        "e_invoice": document.e_invoice,
+        "xml_url": xml_url,
     }

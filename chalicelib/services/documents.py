@@ -11,20 +11,30 @@ document is never issued twice.
 
 The content is validated (built once with a placeholder number) before a number
 is taken, so a document that cannot be built never consumes a number.
+
+Invoices and credit notes are also EN 16931 e-invoices: the renderer returns
+the CII XML with the PDF (which embeds it, Factur-X), both from the same
+document. Before anything is stored the XML's totals are compared with the
+document's; on a mismatch nothing is stored, the record stays unstored (a
+retry after the fix issues it under the same number), the error is logged
+without personal data and the `EInvoiceTotalsMismatch` metric fires the alarm.
+The bare XML is stored next to the PDF (same random key, `.xml`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from chalicelib.documents.einvoice import PROFILE, EInvoiceError, EInvoiceOptions, TotalsMismatchError
 from chalicelib.documents.invoice import (
     CREDIT_NOTE,
     INVOICE,
     RECEIPT,
+    CreditNote,
     Document,
     DocumentError,
     DocumentKind,
@@ -41,6 +51,9 @@ from chalicelib.services.ports import Clock
 
 MAX_URL_SECONDS = 300
 PDF = "application/pdf"
+XML = "application/xml"
+TOTALS_MISMATCH_METRIC = "EInvoiceTotalsMismatch"
+E_INVOICE_KINDS = (INVOICE, CREDIT_NOTE)
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,28 @@ class IssuedDocument:
     @property
     def filename(self) -> str:
         return f"{self.number}.pdf"
+
+    @property
+    def e_invoice(self) -> str | None:
+        """The e-invoice profile of invoices and credit notes; receipts are none."""
+        return PROFILE if self.kind in E_INVOICE_KINDS else None
+
+    @property
+    def xml_key(self) -> str:
+        return xml_key(self.s3_key)
+
+
+def xml_key(pdf_key: str) -> str:
+    """The bare XML lives next to its PDF, under the same unguessable name."""
+    return pdf_key.removesuffix(".pdf") + ".xml"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered document: the PDF and, for e-invoices, the CII XML it embeds."""
+
+    pdf: bytes
+    xml: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -121,9 +156,13 @@ class PdfStore(Protocol):
 
     def put_pdf(self, key: str, data: bytes, *, order_id: str, document_id: str, number: str) -> None: ...
 
+    def put_xml(self, key: str, data: bytes, *, order_id: str, document_id: str, number: str) -> None: ...
+
     def get_pdf(self, key: str) -> bytes: ...
 
-    def presigned_url(self, key: str, *, filename: str, expires_in: int = MAX_URL_SECONDS) -> str: ...
+    def presigned_url(
+        self, key: str, *, filename: str, expires_in: int = MAX_URL_SECONDS, content_type: str = PDF
+    ) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -133,13 +172,35 @@ class Series:
     credit_note: str = "CN"
 
 
-def _default_renderer(paper: str, timezone: str) -> Callable[[Document], bytes]:
-    def render(document: Document) -> bytes:
-        from chalicelib.documents.pdf import RenderOptions, render_pdf  # fpdf2 only when a PDF is made
+def _default_renderer(paper: str, timezone: str, einvoice: EInvoiceOptions) -> Callable[[Document], Rendered]:
+    def render(document: Document) -> Rendered:
+        # fpdf2, drafthorse and lxml only when a document is made
+        from chalicelib.documents.einvoice import build_cii
+        from chalicelib.documents.pdf import RenderOptions, render_pdf
 
-        return render_pdf(document, RenderOptions(paper=paper, timezone=timezone))
+        options = RenderOptions(paper=paper, timezone=timezone, einvoice=einvoice)
+        if isinstance(document, Invoice | CreditNote):
+            xml = build_cii(document, einvoice)
+            return Rendered(render_pdf(document, options, xml=xml), xml)
+        return Rendered(render_pdf(document, options))
 
     return render
+
+
+def _check_totals(document: Document, rendered: Rendered, einvoice: EInvoiceOptions) -> None:
+    if not isinstance(document, Invoice | CreditNote):
+        return
+    from chalicelib.documents.einvoice import check_totals
+
+    if rendered.xml is None:
+        raise TotalsMismatchError("an invoice or credit note was rendered without its e-invoice XML")
+    check_totals(rendered.xml, document, einvoice)
+
+
+def _alarm_metric(name: str) -> None:
+    from chalicelib.observability import emit_count
+
+    emit_count(name)
 
 
 @dataclass
@@ -151,11 +212,13 @@ class DocumentService:
     series: Series = Series()
     timezone: str = "Europe/Berlin"
     paper: str = "A4"
-    renderer: Callable[[Document], bytes] | None = None
+    renderer: Callable[[Document], Rendered] | None = None
     url_seconds: int = MAX_URL_SECONDS
+    einvoice: EInvoiceOptions = field(default_factory=EInvoiceOptions)
+    alarm: Callable[[str], None] = _alarm_metric
 
-    def render(self, document: Document) -> bytes:
-        renderer = self.renderer or _default_renderer(self.paper, self.timezone)
+    def render(self, document: Document) -> Rendered:
+        renderer = self.renderer or _default_renderer(self.paper, self.timezone, self.einvoice)
         return renderer(document)
 
     # --- issuing ------------------------------------------------------------------------
@@ -257,8 +320,24 @@ class DocumentService:
                 )
             )
         if not record.pdf_stored:
-            data = self.render(build(record.number, record.issued_at))
-            self.pdfs.put_pdf(record.s3_key, data, order_id=order.id, document_id=record.id, number=record.number)
+            document = build(record.number, record.issued_at)
+            try:
+                rendered = self.render(document)
+                _check_totals(document, rendered, self.einvoice)
+            except EInvoiceError as error:
+                from chalicelib.observability import get_logger
+
+                # No names, addresses or amounts: the order id, the number and which totals differ.
+                get_logger().error(
+                    "e-invoice check failed: document not issued",
+                    extra={"order_id": order.id, "number": record.number, "kind": kind, "error": str(error)},
+                )
+                self.alarm(TOTALS_MISMATCH_METRIC)
+                raise
+            ids = {"order_id": order.id, "document_id": record.id, "number": record.number}
+            if rendered.xml is not None:
+                self.pdfs.put_xml(record.xml_key, rendered.xml, **ids)
+            self.pdfs.put_pdf(record.s3_key, rendered.pdf, **ids)
             record = self.records.mark_stored(record)
         return record
 
@@ -288,6 +367,17 @@ class DocumentService:
             return None
         seconds = min(self.url_seconds, MAX_URL_SECONDS)
         return self.pdfs.presigned_url(document.s3_key, filename=document.filename, expires_in=seconds)
+
+    def xml_url(self, document: IssuedDocument) -> str | None:
+        """A presigned GET (≤ 300 s) of the bare CII XML of an invoice or credit note; None otherwise.
+
+        Call it only after the ownership check (`for_customer`)."""
+        if not document.pdf_stored or document.e_invoice is None:
+            return None
+        seconds = min(self.url_seconds, MAX_URL_SECONDS)
+        return self.pdfs.presigned_url(
+            document.xml_key, filename=f"{document.number}.xml", expires_in=seconds, content_type=XML
+        )
 
     def email_attachments(self, documents: list[IssuedDocument]) -> list[dict[str, str]]:
         """Attachment references for a notification payload: S3 keys, not bytes (items stay small)."""

@@ -60,6 +60,8 @@ class PlaceOrder:
     shipping_method: str
     shipping_fee: int
     discounts: list[Discount]
+    billing_address: Address | None = None  # None: bill to the shipping address
+    buyer_reference: str | None = None
 
 
 Presenter = Callable[[Order], dict[str, Any]]
@@ -169,6 +171,8 @@ class OrderService:
             deliver_by=promise.deliver_by,
             holds=holds,
             actor=actor,
+            billing_address=command.billing_address,
+            buyer_reference=command.buyer_reference,
         )
         body = present(replace(order, version=1))  # the version the first write stores
         try:

@@ -105,4 +105,13 @@ def test_the_service_on_moto_dynamodb_and_s3(settings_env: None) -> None:
             assert client.get_object(Bucket=BUCKET, Key=document.s3_key)["Body"].read().startswith(b"%PDF-")
         url = service.download_url(invoice)
         assert url is not None and int(parse_qs(urlparse(url).query)["X-Amz-Expires"][0]) <= 300
-        assert len(client.list_objects_v2(Bucket=BUCKET)["Contents"]) == 3
+        # The invoice and the credit note also have their bare CII XML next to the PDF.
+        for document in (invoice, note):
+            head = client.head_object(Bucket=BUCKET, Key=document.xml_key)
+            assert head["ContentType"] == "application/xml" and head["ServerSideEncryption"] == "AES256"
+            xml = client.get_object(Bucket=BUCKET, Key=document.xml_key)["Body"].read()
+            assert xml.startswith(b"<?xml") and document.number.encode() in xml
+        xml_url = service.xml_url(note)
+        assert xml_url is not None and int(parse_qs(urlparse(xml_url).query)["X-Amz-Expires"][0]) <= 300
+        assert "response-content-type=application%2Fxml" in xml_url
+        assert len(client.list_objects_v2(Bucket=BUCKET)["Contents"]) == 5

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 
 from chalicelib.documents.invoice import Document
-from chalicelib.services.documents import DocumentRecords, DocumentService, NewDocument
-from tests.document_fakes import AT, SELLER, FakePdfStore, FixedClock, InMemoryDocumentRecords, paid_order
+from chalicelib.services.documents import DocumentRecords, DocumentService, NewDocument, Rendered
+from tests.document_fakes import AT, SELLER, FakePdfStore, FixedClock, InMemoryDocumentRecords, fake_render, paid_order
 
 pytestmark = pytest.mark.timeout(240)
 THREADS = 20
 
 
-def _render(document: Document) -> bytes:
-    return f"%PDF {document.number}".encode()
+def _render(document: Document) -> Rendered:
+    return fake_render(document)
 
 
 @pytest.fixture

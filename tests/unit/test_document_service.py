@@ -11,17 +11,25 @@ from chalicelib.documents.invoice import Document, DocumentError
 from chalicelib.domain.errors import NotFoundError
 from chalicelib.domain.orders import Refund
 from chalicelib.presentation.presenters import present_document
-from chalicelib.services.documents import DocumentService, Series
-from tests.document_fakes import SELLER, FakePdfStore, FixedClock, InMemoryDocumentRecords, paid_order, refunded
+from chalicelib.services.documents import DocumentService, Rendered, Series
+from tests.document_fakes import (
+    SELLER,
+    FakePdfStore,
+    FixedClock,
+    InMemoryDocumentRecords,
+    fake_render,
+    paid_order,
+    refunded,
+)
 
 
 class CountingRenderer:
     def __init__(self) -> None:
         self.rendered: list[str] = []
 
-    def __call__(self, document: Document) -> bytes:
+    def __call__(self, document: Document) -> Rendered:
         self.rendered.append(document.number)
-        return f"%PDF {document.kind} {document.number} {document.total}".encode()
+        return fake_render(document)
 
 
 @pytest.fixture
@@ -173,7 +181,12 @@ def test_download_links_are_short_lived_and_only_for_stored_pdfs(service: Docume
     from dataclasses import replace
 
     assert service.download_url(replace(invoice, pdf_stored=False)) is None
-    body = present_document(invoice, url)
+    xml_url = service.xml_url(invoice)
+    assert xml_url is not None and "X-Amz-Expires=300" in xml_url and invoice.xml_key in xml_url
+    assert xml_url.endswith("INV-2026-000001.xml") and invoice.xml_key.endswith(".xml")
+    assert service.xml_url(receipt) is None and service.xml_url(replace(invoice, pdf_stored=False)) is None
+    assert pdfs.get_pdf(invoice.xml_key).startswith(b"<?xml")
+    body = present_document(invoice, url, xml_url)
     assert body == {
         "id": invoice.id,
         "kind": "invoice",
@@ -182,7 +195,10 @@ def test_download_links_are_short_lived_and_only_for_stored_pdfs(service: Docume
         "total": invoice.total,
         "currency": "EUR",
         "download_url": url,
+        "e_invoice": "factur-x/en16931",
+        "xml_url": xml_url,
     }
+    assert present_document(receipt, None)["e_invoice"] is None
     attachments = service.email_attachments([invoice, receipt])
     assert attachments == [
         {"filename": "INV-2026-000001.pdf", "content_type": "application/pdf", "s3_key": invoice.s3_key},

@@ -72,6 +72,8 @@ class CustomerMap(MapAttribute[str, Any]):
     name = UnicodeAttribute()
     phone = UnicodeAttribute(null=True)
     locale = UnicodeAttribute()
+    company = UnicodeAttribute(null=True)
+    vat_id = UnicodeAttribute(null=True)
 
 
 class AddressMap(MapAttribute[str, Any]):
@@ -120,6 +122,8 @@ class OrderItem(TableItem):
     currency = UnicodeAttribute()
     lines = ListAttribute(of=LineMap)
     shipping_address = AddressMap()
+    billing_address = AddressMap(null=True)
+    buyer_reference = UnicodeAttribute(null=True)
     shipping_method = UnicodeAttribute()
     shipping_fee = NumberAttribute()
     discounts = ListAttribute(of=DiscountMap, default=list)

@@ -161,6 +161,8 @@ def order_to_item(order: Order, *, new: bool = False) -> OrderItem:
         currency=order.currency,
         lines=[LineMap(**vars(line)) for line in order.lines],
         shipping_address=AddressMap(**vars(order.shipping_address)),
+        billing_address=AddressMap(**vars(order.billing_address)) if order.billing_address else None,
+        buyer_reference=order.buyer_reference,
         shipping_method=order.shipping_method,
         shipping_fee=order.shipping_fee,
         discounts=[DiscountMap(**vars(discount)) for discount in order.discounts],
@@ -210,6 +212,8 @@ def order_from_item(item: OrderItem) -> Order:
             name=customer["name"],
             phone=customer.get("phone"),
             locale=customer.get("locale", "en"),
+            company=customer.get("company"),
+            vat_id=customer.get("vat_id"),
         ),
         currency=item.currency,
         lines=[
@@ -223,6 +227,8 @@ def order_from_item(item: OrderItem) -> Order:
             for line in item.lines
         ],
         shipping_address=Address(**_plain(item.shipping_address)),
+        billing_address=Address(**_plain(item.billing_address)) if item.billing_address else None,
+        buyer_reference=item.buyer_reference,
         shipping_method=item.shipping_method,
         shipping_fee=int(item.shipping_fee),
         discounts=[Discount(d.code, int(d.amount)) for d in item.discounts or []],
