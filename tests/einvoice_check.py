@@ -74,10 +74,10 @@ def recording(recorder: Recorder) -> Iterator[None]:
             recorder.add(document.number, xml, data)
         return data
 
-    einvoice.build_cii = recording_build  # type: ignore[assignment]
-    pdf.render_pdf = recording_render  # type: ignore[assignment]
+    einvoice.build_cii = recording_build
+    pdf.render_pdf = recording_render
     try:
         yield
     finally:
-        einvoice.build_cii = build_cii  # type: ignore[assignment]
-        pdf.render_pdf = render_pdf  # type: ignore[assignment]
+        einvoice.build_cii = build_cii
+        pdf.render_pdf = render_pdf

@@ -131,6 +131,8 @@ def build_cii(document: EDocument, options: EInvoiceOptions) -> bytes:
     """The EN 16931 CII XML of the document, checked against the Factur-X XSD by drafthorse."""
     from drafthorse.models.document import Document as CiiDocument
 
+    if document.seller.postal is None:  # BR-08 / BR-09: an e-invoice states where the seller is
+        raise EInvoiceError("the seller's postal address (BG-5) is not configured")
     cii = CiiDocument()
     amounts = _Amounts(document.currency)
     zone = ZoneInfo(options.timezone)

@@ -123,3 +123,39 @@ def declares_pdfa3(xmp: str) -> bool:
     part = re.search(r"<pdfaid:part>\s*3\s*</pdfaid:part>|pdfaid:part=\"3\"", xmp)
     conformance = re.search(r"<pdfaid:conformance>\s*B\s*</pdfaid:conformance>|pdfaid:conformance=\"B\"", xmp)
     return bool(part and conformance)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m chalicelib.documents.validation FILE.pdf|FILE.xml …`: the official checks, per file.
+
+    Exit status 1 if any file fails the XSD or has a fatal Schematron assertion (or, for a PDF,
+    fails `qpdf --check` or does not declare PDF/A-3B).
+    """
+    import sys
+
+    failed = False
+    for name in argv if argv is not None else sys.argv[1:]:
+        data = Path(name).read_bytes()
+        problems: list[str] = []
+        if data.startswith(b"%PDF"):
+            try:
+                qpdf_check(data)
+            except AssertionError as error:
+                problems.append(str(error))
+            if not declares_pdfa3(xmp_of(data)):
+                problems.append("XMP: no PDF/A-3B declaration")
+            embedded, data = embedded_xml(data)
+            print(f"{name}: embeds {embedded}")  # noqa: T201 - a command-line tool
+        problems += [f"XSD: {error}" for error in xsd_errors(data)]
+        failures = schematron_failures(data)
+        problems += [f"{failure.rule} (fatal): {failure.text}" for failure in fatal(failures)]
+        warnings = len(failures) - len(fatal(failures))
+        print(f"{name}: {'FAILED' if problems else 'passes'} EN 16931 (Schematron 1.3.16), {warnings} warning(s)")  # noqa: T201
+        for problem in problems:
+            print(f"  {problem}")  # noqa: T201
+        failed = failed or bool(problems)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

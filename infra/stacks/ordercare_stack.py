@@ -64,6 +64,7 @@ API_TIMEOUT_SECONDS = 29  # API Gateway gives up after 29 s
 KPI_METRICS = ("OrdersPlaced", "OrdersPaid", "OrdersShipped", "OrdersDelivered", "OrdersCancelled")
 PIPELINE_METRICS = ("InvoicesIssued", "ReceiptsIssued", "EmailsSent", "SmsSent", "SlaBreaches")
 SLA_BREACH_METRIC = "SlaBreaches"
+EINVOICE_MISMATCH_METRIC = "EInvoiceTotalsMismatch"  # chalicelib.services.documents.TOTALS_MISMATCH_METRIC
 
 _ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING,
@@ -738,6 +739,11 @@ class OrderCareStack(cdk.Stack):
             "SlaBreaches",
             self._kpi_metric(SLA_BREACH_METRIC, cdk.Duration.minutes(15)),
             "Orders breached their ship-by/deliver-by promise (EMF metric SlaBreaches)",
+        )
+        self._alarm(
+            "EInvoiceTotalsMismatch",
+            self._kpi_metric(EINVOICE_MISMATCH_METRIC, cdk.Duration.minutes(5)),
+            "An invoice or credit note was not issued: its e-invoice XML disagreed with the document (EMF metric)",
         )
         # Chalice turns exceptions into 500 responses, so Lambda Errors miss them: watch the API too.
         self._alarm(

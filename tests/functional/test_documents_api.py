@@ -74,3 +74,78 @@ def test_refund_gets_a_credit_note(api: Api, tap: StreamTap) -> None:
     items = documents(api, order["id"]).data["items"]  # type: ignore[attr-defined]
     credit = [item for item in items if item["kind"] == "credit_note"]
     assert len(credit) == 1 and credit[0]["total"] == -1000 and credit[0]["number"].startswith("CN-")
+
+
+B2B_CUSTOMER = {
+    "id": "cus_alice",
+    "email": "einkauf@mueller.example",
+    "name": "Alice Müller",
+    "locale": "de-DE",
+    "company": "Müller & Söhne GmbH",
+    "vat_id": "de 136 695 976",
+}
+BILLING = {
+    "name": "Müller & Söhne GmbH",
+    "line1": "Hauptstraße 12",
+    "city": "München",
+    "postal_code": "80331",
+    "country": "DE",
+}
+
+
+def test_a_business_buyer_gets_factur_x_documents_and_the_bare_xml(api: Api, tap: StreamTap) -> None:
+    import boto3
+
+    from chalicelib.documents import validation
+
+    order = place(api, customer=B2B_CUSTOMER, billing_address=BILLING, buyer_reference="04011000-12345-34")
+    assert order["customer"]["company"] == "Müller & Söhne GmbH"
+    assert order["customer"]["vat_id"] == "DE136695976"  # checked and compacted by python-stdnum
+    assert order["billing_address"]["city"] == "München" and order["buyer_reference"] == "04011000-12345-34"
+    pay(api, order)
+    drain(tap)
+    raw = json.dumps(
+        {"event_id": "ref-b2b", "order_id": order["id"], "amount": 700, "provider_ref": "re_b2b", "status": "refunded"}
+    ).encode()
+    header = signature_header("local-payment-webhook-secret", raw, int(time.time()))
+    api.call("POST", "/v1/webhooks/payment", raw=raw, headers={"X-OrderCare-Signature": header})
+    drain(tap)
+    items = documents(api, order["id"]).data["items"]  # type: ignore[attr-defined]
+    by_kind = {item["kind"]: item for item in items}
+    assert by_kind["receipt"]["e_invoice"] is None and by_kind["receipt"]["xml_url"] is None
+    s3 = boto3.client("s3")
+    for kind in ("invoice", "credit_note"):
+        item = by_kind[kind]
+        assert item["e_invoice"] == "factur-x/en16931"
+        query = parse_qs(urlparse(item["xml_url"]).query)
+        assert int(query["X-Amz-Expires"][0]) <= 300 and query["response-content-type"] == ["application/xml"]
+        bucket, key = _bucket_key(item["xml_url"])
+        xml = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        pdf = s3.get_object(Bucket=bucket, Key=_bucket_key(item["download_url"])[1])["Body"].read()
+        assert validation.embedded_xml(pdf) == ("factur-x.xml", xml)  # the bare XML is the embedded one
+        assert b"DE136695976" in xml and b"04011000-12345-34" in xml and "München".encode() in xml
+    # Someone else's order: no links at all.
+    assert documents(api, order["id"], sub="cus_mallory").status_code == 404  # type: ignore[attr-defined]
+
+
+def _bucket_key(url: str) -> tuple[str, str]:
+    """Bucket and key of a presigned URL in either S3 addressing style."""
+    parsed = urlparse(url)
+    host_bucket = parsed.netloc.split(".s3.")[0] if ".s3." in parsed.netloc else None
+    path = parsed.path.lstrip("/")
+    if host_bucket:
+        return host_bucket, path
+    bucket, _, key = path.partition("/")
+    return bucket, key
+
+
+@pytest.mark.parametrize("vat_id", ["DE123456789", "XX123456", "DE12345"])
+def test_a_malformed_vat_id_is_refused_at_placement(api: Api, vat_id: str) -> None:
+    from tests.functional.conftest import order_body
+
+    body = order_body(customer={**B2B_CUSTOMER, "vat_id": vat_id})
+    response = api.call(
+        "POST", "/v1/orders", body, role="storefront", sub="web", headers={"Idempotency-Key": f"vat-{vat_id}"}
+    )
+    assert response.status_code == 422, response.data
+    assert response.data["error"]["details"][0]["field"] == "customer.vat_id"

@@ -395,6 +395,7 @@ def test_every_function_alarms_on_errors_and_throttles(each: Synthesized) -> Non
         ("Reputation.BounceRate", "AWS/SES"),
         ("Reputation.ComplaintRate", "AWS/SES"),
         ("SlaBreaches", "OrderCare"),
+        ("EInvoiceTotalsMismatch", "OrderCare"),
     ],
 )
 def test_business_alarms(each: Synthesized, metric: str, namespace: str) -> None:

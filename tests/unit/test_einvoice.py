@@ -17,9 +17,9 @@ from pypdf import PdfReader
 from chalicelib.documents import einvoice, validation
 from chalicelib.documents import pdf as pdf_module
 from chalicelib.documents.einvoice import NS, EInvoiceOptions, TotalsMismatchError, check_totals
-from chalicelib.documents.invoice import CreditNote, Invoice, build_credit_note, build_invoice
+from chalicelib.documents.invoice import CreditNote, Document, Invoice, build_credit_note, build_invoice
 from chalicelib.domain.address import Address
-from chalicelib.domain.orders import Customer, OrderLine
+from chalicelib.domain.orders import Customer, Order, OrderLine
 from chalicelib.services.documents import TOTALS_MISMATCH_METRIC, DocumentService, Rendered
 from tests.document_fakes import AT, SELLER, FakePdfStore, FixedClock, InMemoryDocumentRecords, paid_order, refunded
 from tests.einvoice_check import conformance_problems
@@ -30,7 +30,7 @@ EXEMPT = EInvoiceOptions(
 BILLING = Address("Müller & Söhne GmbH", "Hauptstraße 12", "München", "80331", "DE", line2="Einkauf, 3. OG")
 
 
-def b2b_order(**kwargs: object):  # type: ignore[no-untyped-def]
+def b2b_order(**kwargs: object) -> Order:
     order = paid_order(**kwargs)  # type: ignore[arg-type]
     order.customer = Customer(
         "cus_b2b", "einkauf@mueller.example", "Jörg Müller", None, "de-DE", company="Müller & Söhne GmbH",
@@ -41,7 +41,7 @@ def b2b_order(**kwargs: object):  # type: ignore[no-untyped-def]
     return order
 
 
-def three_rates_order():  # type: ignore[no-untyped-def]
+def three_rates_order() -> Order:
     return paid_order(
         lines=[
             OrderLine("MUG-1", 2, 1299, 1900, "Ceramic mug „Zoë“"),
@@ -225,10 +225,11 @@ def test_the_validator_fails_closed_on_a_wrong_total() -> None:
 
 
 def test_a_totals_mismatch_issues_nothing_alarms_and_a_retry_keeps_the_number() -> None:
-    records, pdfs, alarms = InMemoryDocumentRecords(), FakePdfStore(), []
+    records, pdfs = InMemoryDocumentRecords(), FakePdfStore()
+    alarms: list[str] = []
     broken = True
 
-    def renderer(document):  # type: ignore[no-untyped-def]
+    def renderer(document: Document) -> Rendered:
         xml = einvoice.build_cii(document, EInvoiceOptions()) if isinstance(document, Invoice | CreditNote) else None
         if broken and xml is not None:  # a mapping bug: the XML forgets the VAT of a rate
             root = etree.fromstring(xml)
@@ -258,3 +259,15 @@ def test_the_api_function_does_not_import_xml_tooling() -> None:
     code = f"import sys, app; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
+
+
+def test_the_alarm_metric_is_an_emf_count_in_the_ordercare_namespace(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from chalicelib.observability import emit_count
+
+    emit_count(TOTALS_MISMATCH_METRIC)
+    emf = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    (directive,) = emf["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "OrderCare" and directive["Dimensions"] == [["service"]]
+    assert emf[TOTALS_MISMATCH_METRIC] == [1.0] and emf["service"] == "ordercare"
