@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.documents.invoice import CreditNote, Invoice, Party, Row, TaxLine
 from chalicelib.domain.money import exponent
+from chalicelib.presentation.formatting import order_number
 
 PROFILE = "factur-x/en16931"
 GUIDELINE = "urn:cen.eu:en16931:2017"
@@ -223,7 +224,7 @@ def _agreement(agreement: Any, document: EDocument) -> None:
         agreement.buyer_reference = document.buyer_reference
     _party(agreement.seller, document.seller)
     _party(agreement.buyer, document.buyer)
-    agreement.seller_order.issuer_assigned_id = document.order_id  # BT-14: our order reference
+    agreement.seller_order.issuer_assigned_id = order_number(document.order_id)  # BT-14, as the PDF prints it
 
 
 def _delivery(delivery: Any, document: EDocument, zone: ZoneInfo) -> None:

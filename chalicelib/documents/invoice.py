@@ -88,12 +88,6 @@ def supplied_at(order: Order) -> datetime:
     return order.first_shipped_at or order.ship_by
 
 
-def order_reference(order: Order) -> str:
-    """The order's printed reference: its human number once orders carry one, else its id."""
-    number = getattr(order, "number", None)
-    return str(number) if number else order.id
-
-
 def address_lines(address: Address) -> tuple[str, ...]:
     lines = [address.name, address.line1, address.line2 or ""]
     city = " ".join(part for part in (address.postal_code, address.city) if part)

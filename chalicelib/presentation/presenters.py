@@ -152,9 +152,7 @@ def present_catalog_item(item: CatalogItem) -> dict[str, Any]:
     }
 
 
-def present_document(
-    document: IssuedDocument, download_url: str | None, xml_url: str | None = None
-) -> dict[str, Any]:
+def present_document(document: IssuedDocument, download_url: str | None, xml_url: str | None = None) -> dict[str, Any]:
     """The API shape of a document: {id, kind, number, issued_at, total, currency, download_url, e_invoice, xml_url}."""
     return {
         "id": document.id,
