@@ -197,6 +197,113 @@ def test_an_order_placed_over_http_can_be_read_by_its_customer(stack: Stack) -> 
     assert read["id"] == order["id"] and read["status"] == "placed"
 
 
+def _documents_until(stack: Stack, order_id: str, headers: dict[str, str], kinds: set[str]) -> list[Any]:
+    """The order's documents once every kind in `kinds` is stored (the stream issues them shortly after)."""
+    deadline = time.monotonic() + 60
+    items: list[Any] = []
+    while time.monotonic() < deadline:
+        status, body = _request("GET", f"{stack.url}/v1/orders/{order_id}/documents", headers=headers)
+        assert status == 200, body
+        items = body["items"]
+        if kinds <= {item["kind"] for item in items if item["download_url"]}:
+            return items
+        time.sleep(0.5)
+    pytest.fail(f"documents {sorted(kinds)} not issued within 60 s: {items}\n{stack.log_tail()}")
+
+
+def _check_factur_x(url: str, workdir: Path) -> None:
+    """Download the PDF, extract the XML with factur-x's own reader, check it by the official rules."""
+    with urllib.request.urlopen(url, timeout=15) as response:  # noqa: S310 - the local S3 stand-in
+        pdf = response.read()
+    path, xml = workdir / "document.pdf", workdir / "factur-x.xml"
+    path.write_bytes(pdf)
+    bin_dir = Path(sys.executable).parent
+    subprocess.run([str(bin_dir / "facturx-pdfextractxml"), str(path), str(xml)], check=True, capture_output=True)
+    checked = subprocess.run(
+        [sys.executable, "-m", "chalicelib.documents.validation", str(path), str(xml)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.count("passes EN 16931") == 2, checked.stdout
+
+
+def test_a_business_buyer_gets_factur_x_invoice_and_credit_note(stack: Stack, tmp_path: Path) -> None:
+    mug = next(item for item in DEMO_CATALOG if item["sku"] == "MUG-1")
+    body = {
+        "customer": {
+            "id": "cus_bob",
+            "email": "einkauf@mueller.example",
+            "name": "Bob Müller",
+            "locale": "de-DE",
+            "company": "Müller & Söhne GmbH",
+            "vat_id": "DE136695976",
+        },
+        "billing_address": {
+            "name": "Müller & Söhne GmbH",
+            "line1": "Hauptstraße 12",
+            "city": "München",
+            "postal_code": "80331",
+            "country": "DE",
+        },
+        "buyer_reference": "04011000-12345-34",
+        "currency": "EUR",
+        "lines": [{"sku": "MUG-1", "quantity": 3, "unit_price": mug["unit_price"]}],
+        "shipping_address": {
+            "name": "Bob Müller",
+            "line1": "Hauptstr. 1",
+            "city": "Berlin",
+            "postal_code": "10115",
+            "country": "DE",
+        },
+        "shipping_method": "standard",
+        "shipping_fee": 499,
+        "discounts": [{"code": "B2B", "amount": 300}],
+    }
+    storefront = {"Authorization": f"Bearer {_token(stack, 'storefront', 'web')}"}
+    status, order = _request(
+        "POST", f"{stack.url}/v1/orders", body, {**storefront, "Idempotency-Key": str(uuid.uuid4())}
+    )
+    assert status == 201, (order, stack.log_tail())
+    payment = {"amount": order["total"], "method": "card", "provider_ref": "pi_b2b"}
+    status, paid = _request(
+        "POST",
+        f"{stack.url}/v1/orders/{order['id']}/payments",
+        payment,
+        {**storefront, "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert status == 201, paid
+    customer = {"Authorization": f"Bearer {_token(stack, 'customer', 'cus_bob')}"}
+    items = _documents_until(stack, order["id"], customer, {"invoice"})
+    invoice = next(item for item in items if item["kind"] == "invoice")
+    assert invoice["e_invoice"] == "factur-x/en16931" and invoice["xml_url"]
+    _check_factur_x(invoice["download_url"], tmp_path)
+
+    refund = json.dumps(
+        {
+            "event_id": f"ref-{uuid.uuid4()}",
+            "order_id": order["id"],
+            "amount": 1000,
+            "provider_ref": "re_b2b",
+            "status": "refunded",
+        }
+    )
+    subprocess.run(
+        ["make", "-s", "sign-webhook", "KIND=payment", "SEND=1", f"BODY={refund}"],
+        cwd=REPO_ROOT,
+        env={**stack.env, "OC_PUBLIC_BASE_URL": stack.url},
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    items = _documents_until(stack, order["id"], customer, {"invoice", "credit_note"})
+    note = next(item for item in items if item["kind"] == "credit_note")
+    assert note["total"] == -1000 and note["e_invoice"] == "factur-x/en16931"
+    _check_factur_x(note["download_url"], tmp_path)
+
+
 def test_a_busy_port_is_named_and_the_second_stack_exits_non_zero(stack: Stack) -> None:
     ports = {**stack.ports, "OC_DDB_PORT": free_port(), "OC_AWS_PORT": free_port()}
     env = {**stack.env, **{name: str(port) for name, port in ports.items()}}
