@@ -192,7 +192,7 @@ class Container:
     @functools.cached_property
     def portal(self) -> PortalService:
         """The customer portal: sign-in codes, sessions, one's own orders and documents."""
-        from chalicelib.adapters.dynamo.portal import DynamoPortalStore
+        from chalicelib.adapters.dynamo.portal import DynamoPortalStore, read_order_story
         from chalicelib.adapters.messaging import SesMailer
         from chalicelib.services.portal import PortalService, SealedCursors
         from chalicelib.web.portal_views import sign_in_mail
@@ -210,6 +210,8 @@ class Container:
             secrets=lambda: self.settings.link_secrets,
             base_url=s.public_base_url,
             compose=lambda mail: sign_in_mail(mail.code, mail.link, mail.minutes, mail.lang, s.shop_name),
+            read_story=read_order_story,
+            tickets=self.tickets,
         )
 
     @functools.cached_property

@@ -132,7 +132,8 @@ class SignInMail:
 class OrderStory:
     order: Order
     documents: list[IssuedDocument]
-    messages: list[TimelineEntry]
+    messages: list[TimelineEntry]  # the timeline; the page shows the messages we sent
+    tickets: list[Any] = field(default_factory=list)  # the support tickets, internal notes removed
 
 
 @dataclass
@@ -149,6 +150,8 @@ class PortalService:
     base_url: str
     compose: Callable[[SignInMail], dict[str, Any]]  # the email payload (subject, text, html)
     limits: Sequence[rules.RateLimit] = field(default=(rules.PER_ADDRESS, rules.PER_CLIENT))
+    read_story: Callable[[str], OrderStory | None] | None = None  # one read of the order's partition
+    tickets: Any = None  # the support TicketService (the portal's help form opens and answers tickets)
 
     # --- signing in --------------------------------------------------------------------
 
@@ -273,11 +276,46 @@ class PortalService:
         return order
 
     def order_story(self, session: rules.Session, order_id: str) -> OrderStory:
+        """The order page's data: with `read_story`, one Query of the order's partition; else three reads."""
+        if not has_prefix(order_id, "ord") or len(order_id) > 40:
+            raise NotFoundError("order not found")
+        if self.read_story is not None:
+            story = self.read_story(order_id)
+            if story is None or rules.normalise_email(story.order.customer.email) != session.email:
+                raise NotFoundError("order not found")
+        else:
+            order = self.own_order(session, order_id)
+            entries, _ = self.orders.timeline(order.id, customer_id=order.customer.id, limit=100, cursor=None)
+            story = OrderStory(order, self.documents.list_for_order(order.id), entries)
+        from chalicelib.services.tickets import visible_to_customer
+
+        return OrderStory(
+            order=story.order,
+            documents=story.documents,
+            messages=[entry for entry in story.messages if entry.kind == "notification_sent"],
+            tickets=[visible_to_customer(ticket) for ticket in story.tickets],
+        )
+
+    # --- help: tickets through the support service ----------------------------------------
+
+    def open_ticket(self, session: rules.Session, order_id: str, category: str, message: str) -> Any:
+        """A ticket on one's own order, opened by the support service with its rules and clocks."""
+        from chalicelib.services.tickets import Caller
+
         order = self.own_order(session, order_id)
-        documents = self.documents.list_for_order(order.id)
-        entries, _ = self.orders.timeline(order.id, customer_id=order.customer.id, limit=100, cursor=None)
-        messages = [entry for entry in entries if entry.kind == "notification_sent"]
-        return OrderStory(order, documents, messages)
+        caller = Caller("customer", order.customer.id)
+        return self.tickets.open(order_id=order.id, category=category, message=message, channel="web", caller=caller)
+
+    def reply(self, session: rules.Session, order_id: str, ticket_id: str, message: str) -> Any:
+        """A customer reply on a ticket of one's own order (another order's ticket: 404)."""
+        from chalicelib.services.tickets import Caller
+
+        order = self.own_order(session, order_id)
+        caller = Caller("customer", order.customer.id)
+        ticket = self.tickets.get(ticket_id, caller)
+        if ticket.order_id != order.id:
+            raise NotFoundError("ticket not found")
+        return self.tickets.add_message(ticket_id, caller, message, channel="web")
 
     def document_url(self, session: rules.Session, document_id: str) -> str:
         """A presigned link (≤ 300 s), issued only after the document's order proved to be the caller's."""

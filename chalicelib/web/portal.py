@@ -21,7 +21,15 @@ from chalicelib.api.http import FORM, Call, QueryParam, endpoint
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.errors import NotFoundError, OrderCareError
 from chalicelib.domain.sessions import SESSION_ABSOLUTE, safe_next
-from chalicelib.web.portal_forms import PreferencesForm, SignInForm, SignOutForm, VerifyForm, parse_form
+from chalicelib.web.portal_forms import (
+    HelpForm,
+    PreferencesForm,
+    ReplyForm,
+    SignInForm,
+    SignOutForm,
+    VerifyForm,
+    parse_form,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -387,16 +395,90 @@ def orders(portal: PortalPage) -> Response:
     )
 
 
-@page("/account/orders/{order_id}", "GET", "One order: status, parcels, documents, messages, returns, help")
+@page(
+    "/account/orders/{order_id}",
+    "GET",
+    "One order: status, parcels, documents, messages, help and ticket threads",
+    query=(QueryParam("done", "sent | replied: the help form's confirmation", {"type": "string"}),),
+)
 def order(portal: PortalPage, order_id: str) -> Response:
+    portal.require_session()
+    notice = {"sent": "help.sent", "replied": "help.replied"}.get(portal.call.query.get("done", ""))
+    return _order_page(portal, order_id, notice=notice)
+
+
+def _order_page(
+    portal: PortalPage, order_id: str, status: int = 200, *, notice: str | None = None, help_error: bool = False
+) -> Response:
+    from chalicelib.web.portal_messages import strings
     from chalicelib.web.portal_views import order_page
 
-    session = portal.require_session()
-    story = portal.service.order_story(session, order_id)
+    assert portal.session is not None
+    story = portal.service.order_story(portal.session, order_id)
     view = order_page(
         story, portal.lang, portal.settings.shop_timezone, portal.settings.shop_name, portal.service.clock.now()
     )
-    return portal.render("portal_order.html", v=view.tracking, p=view, csrf=portal.csrf(), active="orders")
+    text = None
+    if notice:
+        number = view.tickets[0].heading.split(" ", 1)[-1] if view.tickets else ""
+        text = strings(portal.lang)[notice].format(number=number)
+    return portal.render(
+        "portal_order.html",
+        status,
+        v=view.tracking,
+        p=view,
+        csrf=portal.csrf(),
+        active="orders",
+        notice=text,
+        help_error=help_error,
+        help_category=portal.form.get("category", ""),
+    )
+
+
+@page(
+    "/account/orders/{order_id}/help",
+    "POST",
+    "Get help: open a support ticket on one's own order → 303 back to the order",
+    form=HelpForm,
+    errors=(403, 404, 422),
+    success=303,
+)
+def ask_for_help(portal: PortalPage, order_id: str) -> Response:
+    from chalicelib.domain.errors import ValidationError
+
+    form: HelpForm = portal.read_form(HelpForm)
+    session = portal.require_session()
+    portal.check_csrf(signed_in=True)
+    if not form.message.strip():
+        return _order_page(portal, order_id, 422, help_error=True)
+    try:
+        portal.service.open_ticket(session, order_id, form.category, form.message.strip())
+    except ValidationError:
+        return _order_page(portal, order_id, 422, help_error=True)
+    return portal.redirect(f"/account/orders/{order_id}?done=sent#help")
+
+
+@page(
+    "/account/orders/{order_id}/tickets/{ticket_id}/messages",
+    "POST",
+    "Reply on a ticket of one's own order → 303 back to the order",
+    form=ReplyForm,
+    errors=(403, 404, 422),
+    success=303,
+)
+def reply_to_ticket(portal: PortalPage, order_id: str, ticket_id: str) -> Response:
+    from chalicelib.domain.errors import ConflictError, ValidationError
+
+    form: ReplyForm = portal.read_form(ReplyForm)
+    session = portal.require_session()
+    portal.check_csrf(signed_in=True)
+    if not form.message.strip():
+        return _order_page(portal, order_id, 422)
+    try:
+        portal.service.reply(session, order_id, ticket_id, form.message.strip())
+    except (ValidationError, ConflictError):
+        return _order_page(portal, order_id, 422)
+    return portal.redirect(f"/account/orders/{order_id}?done=replied#help")
 
 
 @page(

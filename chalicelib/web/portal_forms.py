@@ -40,6 +40,15 @@ class PreferencesForm(_Form):
     locale: str = Field(default="", max_length=20)
 
 
+class HelpForm(_Form):
+    category: str = Field(default="other", max_length=40, description="delay, wrong_item, damaged, …")
+    message: str = Field(default="", max_length=5000)
+
+
+class ReplyForm(_Form):
+    message: str = Field(default="", max_length=5000)
+
+
 def parse_form(raw: bytes | str | None) -> dict[str, str]:
     """An urlencoded body as {name: first value}; oversized or undecodable bodies give {}."""
     data = raw.encode() if isinstance(raw, str) else (raw or b"")

@@ -53,10 +53,59 @@ class MessageRow:
 
 
 @dataclass(frozen=True)
+class ThreadMessage:
+    author: str
+    from_us: bool
+    when: str
+    iso: str
+    body: str
+
+
+@dataclass(frozen=True)
+class TicketThread:
+    id: str
+    heading: str
+    category: str
+    status_key: str
+    status: str
+    messages: tuple[ThreadMessage, ...]
+    open: bool  # a reply is still possible
+
+
+@dataclass(frozen=True)
 class OrderPage:
     tracking: TrackingView
     documents: tuple[DocumentRow, ...]
     messages: tuple[MessageRow, ...]
+    tickets: tuple[TicketThread, ...] = ()
+    categories: tuple[tuple[str, str], ...] = ()  # the help form's choices: (value, label)
+
+
+def _threads(tickets: Sequence[Any], loc: Localizer, words: dict[str, str]) -> tuple[TicketThread, ...]:
+    threads = []
+    for ticket in sorted(tickets, key=lambda t: t.created_at, reverse=True):
+        status = str(ticket.status)
+        threads.append(
+            TicketThread(
+                id=ticket.id,
+                heading=words["ticket.heading"].format(number=ticket.number),
+                category=words.get(f"category.{ticket.category}", ticket.category),
+                status_key=status,
+                status=words.get(f"ticket.status.{status}", status),
+                messages=tuple(
+                    ThreadMessage(
+                        author=words["ticket.team"] if m.author != "customer" else words["ticket.you"],
+                        from_us=m.author != "customer",
+                        when=loc.date_time(m.at),
+                        iso=m.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        body=m.body,
+                    )
+                    for m in ticket.messages
+                ),
+                open=status != "closed",
+            )
+        )
+    return tuple(threads)
 
 
 def order_number(order: Order) -> str:
@@ -138,7 +187,15 @@ def order_page(story: OrderStory, lang: str, timezone: str, shop_name: str, now:
         )
         for entry in reversed(story.messages)  # newest first
     )
-    return OrderPage(tracking=tracking, documents=documents, messages=messages)
+    from chalicelib.domain.tickets import CATEGORIES
+
+    return OrderPage(
+        tracking=tracking,
+        documents=documents,
+        messages=messages,
+        tickets=_threads(story.tickets, loc, words),
+        categories=tuple((c, words[f"category.{c}"]) for c in CATEGORIES),
+    )
 
 
 def sign_in_mail(code: str, link: str, minutes: int, lang: str, shop: str) -> dict[str, Any]:

@@ -66,7 +66,18 @@ def _render(api: Api) -> dict[str, Visit]:
         {"email": "pia@example.com", "code": last_code("pia@example.com"), "csrf_token": visits["code"].csrf},
     )
     visits["orders"] = pia.get("/account/orders")
-    visits["order"] = pia.get(f"/account/orders/{order['id']}")
+    page = pia.get(f"/account/orders/{order['id']}")
+    pia.post(
+        f"/account/orders/{order['id']}/help",
+        {"csrf_token": page.csrf, "category": "delay", "message": "Where is my parcel?\nIt was due today."},
+    )
+    ticket = re.findall(r'data-ticket="(tkt_[0-9A-Z]+)"', pia.get(f"/account/orders/{order['id']}").html)[0]
+    reply = {"message": "It is with DHL and arrives tomorrow. Sorry for the wait!"}
+    assert api.call("POST", f"/v1/tickets/{ticket}/messages", reply, role="agent", sub="agt_1").status_code in (
+        200,
+        201,
+    )
+    visits["order"] = pia.get(f"/account/orders/{order['id']}?done=sent")
     visits["preferences"] = pia.get("/account/preferences")
     visits["not_found"] = pia.get("/account/orders/ord_01JD3M5X8Q2W7Y6Z4K9N0P1R2S")
     other = Browser(api)

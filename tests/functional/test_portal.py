@@ -464,9 +464,15 @@ PORTAL_ROUTES = {
     ("GET", "/account/documents/{document_id}"),
     ("GET", "/account/preferences"),
     ("POST", "/account/preferences"),
+    ("POST", "/account/orders/{order_id}/help"),
+    ("POST", "/account/orders/{order_id}/tickets/{ticket_id}/messages"),
 }
 # Routes naming one of Alice's things: Bob gets exactly the 404 an unknown id gets.
 BY_ID = {("GET", "/account/orders/{order_id}"), ("GET", "/account/documents/{document_id}")}
+POST_BY_ID = {
+    ("POST", "/account/orders/{order_id}/help"),
+    ("POST", "/account/orders/{order_id}/tickets/{ticket_id}/messages"),
+}
 
 
 def test_the_matrix_covers_every_portal_route() -> None:
@@ -484,13 +490,36 @@ def test_another_address_s_session_sees_nothing_of_alice(api: Api, alice: Browse
     doc_id = re.findall(r"/account/documents/(doc_[0-9A-Z]+)", alice_page)[0]
     bob = Browser(api)
     bob.sign_in(BOB)
-    secrets_of_alice = (order["id"], ALICE, "Alice", "Hauptstr", doc_id, "INV-")
+    secrets_of_alice: tuple[str, ...] = (order["id"], ALICE, "Alice", "Hauptstr", doc_id, "INV-")
     unknown = {
         "/account/orders/{order_id}": "ord_01JD3M5X8Q2W7Y6Z4K9N0P1R2S",
         "/account/documents/{document_id}": "doc_01JD3M5X8Q2W7Y6Z4K9N0P1R2S",
     }
     alices = {"/account/orders/{order_id}": order["id"], "/account/documents/{document_id}": doc_id}
-    for method, path in sorted(PORTAL_ROUTES):
+    csrf = bob.get("/account/preferences").csrf
+    help_form = {"csrf_token": csrf, "category": "damaged", "message": "mine now"}
+    theirs = bob.post(f"/account/orders/{order['id']}/help", help_form)
+    assert (
+        theirs.status == 404
+        and bob.post("/account/orders/ord_01JD3M5X8Q2W7Y6Z4K9N0P1R2S/help", help_form).status == 404
+    )
+    ticket_id = open_ticket(alice, order["id"])
+    for target in (
+        f"/account/orders/{order['id']}/tickets/{ticket_id}/messages",
+        f"/account/orders/ord_01JD3M5X8Q2W7Y6Z4K9N0P1R2S/tickets/{ticket_id}/messages",
+    ):
+        replied = bob.post(target, {"csrf_token": csrf, "message": "hijack"})
+        assert replied.status == 404 and "hijack" not in alice.get(f"/account/orders/{order['id']}").html
+        for secret in (*secrets_of_alice, ticket_id):
+            assert secret not in replied.html
+    own = place(api, customer=bob_customer())  # Bob's own order, Alice's ticket id: still 404
+    assert (
+        bob.post(
+            f"/account/orders/{own['id']}/tickets/{ticket_id}/messages", {"csrf_token": csrf, "message": "x"}
+        ).status
+        == 404
+    )
+    for method, path in sorted(PORTAL_ROUTES - POST_BY_ID):
         if (method, path) in BY_ID:
             concrete = re.sub(r"{\w+}", alices[path], path)
             theirs = bob.get(concrete)
@@ -540,7 +569,7 @@ def test_round_trips_and_weight_per_page(api: Api, alice: Browser, tap: StreamTa
         "GET /account": (0, 0),
         "POST /account/sign-in": (0, 1),  # one transaction: both rate counters, the challenge, its link
         "GET /account/orders": (2, 0),  # the session, then one Query for the page
-        "GET /account/orders/{id}": (4, 0),  # session, order, documents, timeline
+        "GET /account/orders/{id}": (2, 0),  # session, then one Query of the order's partition
         "GET /account/documents/{id}": (3, 0),  # session, the document by id (GSI2), its order
         "GET /account/preferences": (3, 0),  # session, newest order (whose customer id), preferences
     }
@@ -557,3 +586,62 @@ def test_round_trips_and_weight_per_page(api: Api, alice: Browser, tap: StreamTa
     artifacts = Path(__file__).resolve().parents[1] / "artifacts"
     artifacts.mkdir(exist_ok=True)
     (artifacts / "portal-round-trips.json").write_text(json.dumps(measured, indent=1))
+
+
+# --- get help: tickets through the support service --------------------------------------------
+
+
+def open_ticket(browser: Browser, order_id: str, message: str = "The mug arrived broken.") -> str:
+    page = browser.get(f"/account/orders/{order_id}")
+    sent = browser.post(
+        f"/account/orders/{order_id}/help", {"csrf_token": page.csrf, "category": "damaged", "message": message}
+    )
+    assert sent.status == 303 and sent.location == f"/account/orders/{order_id}?done=sent#help", sent.html
+    shown = browser.get(f"/account/orders/{order_id}?done=sent")
+    ids = re.findall(r'data-ticket="(tkt_[0-9A-Z]+)"', shown.html)
+    assert ids and message in shown.html and 'role="status"' in shown.html
+    return str(ids[0])
+
+
+def test_get_help_opens_a_ticket_and_shows_the_thread_with_replies(api: Api, alice: Browser) -> None:
+    order = place(api)
+    alice.sign_in(ALICE)
+    ticket_id = open_ticket(alice, order["id"])
+    ticket = api.call("GET", f"/v1/tickets/{ticket_id}", role="agent", sub="agt_1").data
+    assert ticket["order_id"] == order["id"] and ticket["category"] == "damaged" and ticket["channel"] == "web"
+    api.call(
+        "POST",
+        f"/v1/tickets/{ticket_id}/messages",
+        {"message": "Sorry! A new one is on its way."},
+        role="agent",
+        sub="agt_1",
+    )
+    api.call(
+        "POST",
+        f"/v1/tickets/{ticket_id}/messages",
+        {"message": "INTERNAL: check stock", "internal": True},
+        role="agent",
+        sub="agt_1",
+    )
+    page = alice.get(f"/account/orders/{order['id']}")
+    assert "Sorry! A new one is on its way." in page.html and "INTERNAL" not in page.html
+    replied = alice.post(
+        f"/account/orders/{order['id']}/tickets/{ticket_id}/messages", {"csrf_token": page.csrf, "message": "Thanks!"}
+    )
+    assert replied.status == 303
+    messages = api.call("GET", f"/v1/tickets/{ticket_id}", role="agent", sub="agt_1").data["messages"]
+    assert [m["body"] if "body" in m else m.get("message") for m in messages][-1] == "Thanks!"
+
+
+def test_help_form_bad_input_and_csrf(api: Api, alice: Browser) -> None:
+    order = place(api)
+    alice.sign_in(ALICE)
+    path = f"/account/orders/{order['id']}/help"
+    page = alice.get(f"/account/orders/{order['id']}")
+    assert alice.post(path, {"category": "damaged", "message": "x"}).status == 403
+    assert alice.post(path, {"csrf_token": "wrong", "category": "damaged", "message": "x"}).status == 403
+    empty = alice.post(path, {"csrf_token": page.csrf, "category": "damaged", "message": "   "})
+    assert empty.status == 422 and 'aria-invalid="true"' in empty.html
+    assert alice.post(path, {"csrf_token": page.csrf, "category": "nonsense", "message": "x"}).status == 422
+    assert alice.post(path, {"csrf_token": page.csrf, "category": "other", "message": "x" * 6000}).status == 422
+    assert 'data-ticket="' not in alice.get(f"/account/orders/{order['id']}").html  # nothing was opened

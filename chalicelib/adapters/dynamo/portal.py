@@ -14,6 +14,7 @@ under 5 attempts), the new session put, the browser's previous session deleted.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.connection import Connection
@@ -281,3 +282,26 @@ class DynamoPortalStore:
             for item in items:
                 batch.delete(SessionItem(pk=item.pk, sk=SESSION_SK))
         return len(items)
+
+
+def read_order_story(order_id: str) -> Any:
+    """The order, its documents, timeline and tickets from one Query of its partition (None: no order)."""
+    from chalicelib.adapters.dynamo.documents import DocumentItem, _document
+    from chalicelib.adapters.dynamo.models import TimelineItem
+    from chalicelib.adapters.dynamo.repositories import order_from_item, timeline_entry
+    from chalicelib.adapters.dynamo.tickets import items_to_tickets
+    from chalicelib.services.agent_view import read_partition
+    from chalicelib.services.portal import OrderStory
+
+    items, _ = read_partition(order_id)
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for raw in items:
+        by_type.setdefault(raw.get("type", {}).get("S", ""), []).append(raw)
+    if not by_type.get("order"):
+        return None
+    return OrderStory(
+        order=order_from_item(OrderItem.from_raw_data(by_type["order"][0])),
+        documents=[_document(DocumentItem.from_raw_data(raw)) for raw in by_type.get("document", [])],
+        messages=[timeline_entry(TimelineItem.from_raw_data(raw)) for raw in by_type.get("timeline", [])],
+        tickets=items_to_tickets(by_type.get("ticket", []) + by_type.get("ticket_message", [])),
+    )
