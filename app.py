@@ -196,7 +196,16 @@ LIST_QUERY = (
     QueryParam("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}),
     QueryParam("cursor", "next_cursor of the previous page", {"type": "string"}),
     QueryParam("status", "only orders in this status", {"type": "string", "enum": [str(v) for v in OrderStatus]}),
-    QueryParam("customer_id", "agents and admins: whose orders (required for them)", {"type": "string"}),
+    QueryParam(
+        "customer_id",
+        "agents and admins: whose orders (required for them unless `number` is given)",
+        {"type": "string"},
+    ),
+    QueryParam(
+        "number",
+        "the order's human number (any case, '-' optional): one order or none, in one round trip",
+        {"type": "string", "maxLength": 20, "examples": ["K7QM-R3TE"]},
+    ),
 )
 
 
@@ -211,6 +220,11 @@ LIST_QUERY = (
     tags=("orders",),
 )
 def list_orders(call: Call) -> Response:
+    number = call.query.get("number")
+    if number is not None:
+        found = get_container().orders.find_by_number(number, customer_id=_owner_filter(call))
+        matches = [present_order(call.settings, found)] if found else []
+        return json_response(200, {"items": matches, "next_cursor": None})
     customer_id = _list_owner(call)
     if customer_id is None:  # a customer asking for someone else's list sees an empty one
         return json_response(200, {"items": [], "next_cursor": None})
@@ -349,7 +363,7 @@ def create_shipment(call: Call, order_id: str) -> Response:
     summary="Everything that happened to the order",
     roles=("customer", *STAFF),
     responses={200: s.TimelineOut},
-    query=LIST_QUERY[:2],
+    query=LIST_QUERY[:2],  # limit, cursor
     tags=("orders",),
 )
 def order_timeline(call: Call, order_id: str) -> Response:

@@ -129,6 +129,7 @@ def run() -> list[str]:
             oid = order["id"]
             call("GET /v1/orders/{id}", "GET", f"/v1/orders/{oid}", role="customer")
             call("GET /v1/orders", "GET", "/v1/orders", role="customer")
+            call("GET /v1/orders?number=", "GET", f"/v1/orders?number={order['number']}", role="agent")
             call(
                 "POST /v1/orders/{id}/payments",
                 "POST",

@@ -153,7 +153,9 @@ class Container:
         from chalicelib.adapters.dynamo.timers import DynamoTimerStore
         from chalicelib.services.sla import SlaService
 
-        return SlaService(DynamoTimerStore(), calendar_from(self.settings), self.clock, tickets=self.tickets)
+        return SlaService(
+            DynamoTimerStore(), calendar_from(self.settings), self.clock, self.orders.orders, tickets=self.tickets
+        )
 
     @functools.cached_property
     def tickets(self) -> TicketService:

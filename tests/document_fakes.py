@@ -166,6 +166,7 @@ def paid_order(
         ship_by=AT,
         deliver_by=AT,
         status=OrderStatus.PAID,
+        number="K7QM-R3TE",
     )
     order.payments.append(Payment(order.totals.total, "card", provider_ref, AT))
     order.paid_at = AT

@@ -23,6 +23,7 @@ from chalicelib.services.ports import (
     DuplicateEventError,
     Effects,
     IdempotencyKeyTakenError,
+    OrderNumberTakenError,
     Page,
     StaleVersionError,
     StockShortError,
@@ -59,6 +60,7 @@ class MemoryStore:
     responses: dict[tuple[str, str], StoredResponse] = field(default_factory=dict)
     events: dict[str, str] = field(default_factory=dict)  # webhook event key → order id
     tracking: dict[str, tuple[str, str]] = field(default_factory=dict)  # number → (order id, shipment id)
+    numbers: dict[str, str] = field(default_factory=dict)  # order number → order id (the claim)
 
 
 class InMemoryCatalogRepository:
@@ -106,7 +108,9 @@ class InMemoryOrderRepository:
             store.orders[order.id] = stored
             entries = store.timelines.setdefault(order.id, [])
             entries.extend(TimelineEntry(e.kind, e.at, e.actor, copy.deepcopy(e.data)) for e in order.events)
-            entries.sort(key=lambda entry: entry.at)  # stable: same instant keeps write order
+            # Kept in write order, as the adapter's version keys keep them (never by time).
+            if new and order.number:
+                store.numbers[order.number] = order.id
             if effects.response is not None:
                 store.responses[(effects.response.principal, effects.response.key)] = effects.response
             if effects.event_key is not None:
@@ -124,6 +128,8 @@ class InMemoryOrderRepository:
         current = store.orders.get(order.id)
         if (current is not None) if new else (current is None or current.version != order.version):
             raise StaleVersionError("the order changed meanwhile; read it and retry")
+        if new and order.number and store.numbers.get(order.number, order.id) != order.id:
+            raise OrderNumberTakenError(f"order number {order.number} is taken")
         response = effects.response
         if response is not None and (response.principal, response.key) in store.responses:
             raise IdempotencyKeyTakenError("idempotency key already used")
@@ -140,6 +146,10 @@ class InMemoryOrderRepository:
     def get(self, order_id: str) -> Order | None:
         found = self.store.orders.get(order_id)
         return copy.deepcopy(found) if found is not None else None
+
+    def find_by_number(self, number: str) -> Order | None:
+        order_id = self.store.numbers.get(number)
+        return self.get(order_id) if order_id else None
 
     def event_seen(self, event_key: str) -> bool:
         return event_key in self.store.events

@@ -335,6 +335,10 @@ class SlaOut(Out):
 
 class OrderOut(Out):
     id: str = Field(examples=["ord_01JD3M5X8Q2W7Y6Z4K9N0P1R2S"])
+    number: str = Field(
+        description="the short human order number, unique per shop: the only order reference customers see",
+        examples=["K7QM-R3TE"],
+    )
     status: str
     customer_id: str
     customer: CustomerOut

@@ -160,6 +160,7 @@ class Invoice:
     payment_ref: str | None = None  # the payment's reference (BT-83)
     buyer_reference: str | None = None  # the buyer's routing reference (BT-10), e.g. a Leitweg-ID
     ship_to: Party | None = None  # delivery address when it differs from the billing address
+    order_number: str = ""  # the order's human number: what the customer knows the order by
 
     @property
     def net_total(self) -> int:
@@ -185,6 +186,7 @@ class Receipt:
     invoice_number: str | None = None
     locale: str = "en"  # the customer's: wording, money and date formats
     kind: DocumentKind = RECEIPT
+    order_number: str = ""  # the order's human number: what the customer knows the order by
 
     @property
     def total(self) -> int:
@@ -211,6 +213,7 @@ class CreditNote:
     supplied_at: datetime | None = None  # the credited supply's date (BT-72)
     buyer_reference: str | None = None
     ship_to: Party | None = None
+    order_number: str = ""  # the order's human number: what the customer knows the order by
 
     @property
     def net_total(self) -> int:
@@ -295,6 +298,7 @@ def build_invoice(order: Order, *, seller: Party, number: str, issued_at: dateti
         payment_ref=payment.provider_ref if payment else None,
         buyer_reference=order.buyer_reference,
         ship_to=ship_to_of(order),
+        order_number=order.reference,
     )
 
 
@@ -325,6 +329,7 @@ def build_receipt(
         provider_ref=payment.provider_ref,
         paid_at=payment.paid_at,
         invoice_number=invoice_number,
+        order_number=order.reference,
         locale=order.customer.locale,
     )
 
@@ -399,4 +404,5 @@ def build_credit_note(
         supplied_at=invoice.supplied_at,
         buyer_reference=invoice.buyer_reference,
         ship_to=invoice.ship_to,
+        order_number=order.reference,
     )

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.documents.einvoice import XML_FILENAME, EInvoiceOptions, xmp_metadata
 from chalicelib.documents.invoice import CreditNote, Document, Invoice, Party, Receipt, Row, TaxLine
-from chalicelib.presentation.formatting import Localizer, order_number
+from chalicelib.domain.order_numbers import legacy_reference
+from chalicelib.presentation.formatting import Localizer
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -578,7 +579,7 @@ class _Layout:
         meta: list[tuple[str, str]] = [
             (fmt.label(f"{document.kind}_no"), document.number),
             (fmt.label("date"), fmt.medium_date(document.issued_at)),
-            (fmt.label("order_no"), order_number(document.order_id)),
+            (fmt.label("order_no"), _order_number(document)),
             (fmt.label("order_ref"), document.order_id),
         ]
         if isinstance(document, CreditNote):
@@ -796,7 +797,14 @@ class _Layout:
         invoice = fmt.label("receipt_invoice", invoice=receipt.invoice_number) if receipt.invoice_number else ""
         self._notes(
             [
-                fmt.label("receipt_note", order=receipt.order_id, invoice=invoice),
+                fmt.label(
+                    "receipt_note", order=receipt.order_number or legacy_reference(receipt.order_id), invoice=invoice
+                ),
                 fmt.label("currency_note", currency=receipt.currency),
             ]
         )
+
+
+def _order_number(document: Document) -> str:
+    """The order's human number (documents of orders placed before numbers existed: the id's tail)."""
+    return document.order_number or legacy_reference(document.order_id)

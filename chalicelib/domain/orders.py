@@ -13,6 +13,7 @@ from chalicelib.domain.calendar import BusinessCalendar
 from chalicelib.domain.carriers import normalise_carrier
 from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.domain.money import PricedLine, Totals, compute_totals
+from chalicelib.domain.order_numbers import legacy_reference
 
 
 class OrderStatus(StrEnum):
@@ -40,6 +41,21 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.DELIVERED: frozenset(),
     S.CANCELLED: frozenset(),
 }
+
+
+class SlaState(StrEnum):
+    """Where a promise (shipping or delivery) stands."""
+
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+    MET = "met"
+
+
+SHIPPING, DELIVERY = "shipping", "delivery"
+NOT_SHIPPED = (S.PLACED, S.PAID, S.PROCESSING, S.PARTIALLY_SHIPPED)
+NOT_DELIVERED = (*NOT_SHIPPED, S.SHIPPED, S.OUT_FOR_DELIVERY)
+OPEN_SLA = (SlaState.ON_TRACK, SlaState.AT_RISK)
 
 
 class IllegalTransitionError(ConflictError):
@@ -167,6 +183,9 @@ class Order:
     ship_by: datetime
     deliver_by: datetime
     status: OrderStatus = OrderStatus.PLACED
+    # The human number customers see (domain/order_numbers.py); None only for orders
+    # placed before numbers existed.
+    number: str | None = None
     holds: list[Hold] = field(default_factory=list)
     waivers: list[Hold] = field(default_factory=list)
     shipments: list[Shipment] = field(default_factory=list)
@@ -182,8 +201,8 @@ class Order:
     deliver_by_met: bool | None = None
     revised_deliver_by: datetime | None = None
     # Promise tracking (see domain/sla.py): on_track | at_risk | breached | met.
-    sla_shipping: str = "on_track"
-    sla_delivery: str = "on_track"
+    sla_shipping: SlaState = SlaState.ON_TRACK
+    sla_delivery: SlaState = SlaState.ON_TRACK
     billing_address: Address | None = None  # None: the shipping address
     buyer_reference: str | None = None  # BT-10 (e.g. a German Leitweg-ID), printed and in the e-invoice
     version: int = 0
@@ -196,6 +215,11 @@ class Order:
             sum(discount.amount for discount in self.discounts),
             self.shipping_fee,
         )
+
+    @property
+    def reference(self) -> str:
+        """The one order reference a customer ever sees."""
+        return self.number or legacy_reference(self.id)
 
     @property
     def is_on_hold(self) -> bool:
@@ -391,7 +415,7 @@ class Order:
         if complete:
             self.shipped_at = at
             self.ship_by_met = at <= self.ship_by
-            self.sla_shipping = "met" if self.ship_by_met else "breached"
+            self.sla_shipping = SlaState.MET if self.ship_by_met else SlaState.BREACHED
         return shipment
 
     def shipment_by_tracking(self, tracking_number: str) -> Shipment:
@@ -453,9 +477,41 @@ class Order:
             self.transition(OrderStatus.DELIVERED, at, actor)
             self.delivered_at = at
             self.deliver_by_met = at <= self.deliver_by
-            self.sla_delivery = "met" if self.deliver_by_met else "breached"
+            self.sla_delivery = SlaState.MET if self.deliver_by_met else SlaState.BREACHED
         elif self.status == OrderStatus.SHIPPED and any(s.status == "out_for_delivery" for s in self.shipments):
             self.transition(OrderStatus.OUT_FOR_DELIVERY, at, actor)
+
+    # --- promises (SLA) --------------------------------------------------------------
+
+    def flag_sla(
+        self, promise: str, state: SlaState, at: datetime, *, due_at: datetime, estimate: datetime | None = None
+    ) -> bool:
+        """A promise's deadline (or its "at risk" point) passed: record it, once.
+
+        False when the order has moved on (shipped, delivered, already flagged): the
+        timer is stale. A broken shipping promise puts the delivery promise at risk
+        too; `estimate` (when a breach makes a later delivery likely) only ever moves
+        the revised estimate later."""
+        shipping = promise == SHIPPING
+        current = self.sla_shipping if shipping else self.sla_delivery
+        if self.status not in (NOT_SHIPPED if shipping else NOT_DELIVERED) or current not in OPEN_SLA:
+            return False
+        if state == SlaState.AT_RISK and current != SlaState.ON_TRACK:
+            return False
+        if shipping:
+            self.sla_shipping = state
+            if state == SlaState.BREACHED and self.sla_delivery == SlaState.ON_TRACK:
+                self.sla_delivery = SlaState.AT_RISK
+        else:
+            self.sla_delivery = state
+        if estimate is not None and (self.revised_deliver_by is not None and estimate <= self.revised_deliver_by):
+            estimate = None  # no news: the estimate already said as much
+        if estimate is not None:
+            self.revised_deliver_by = estimate
+        self.record_event(
+            f"sla_{state}", at, "sla_sweep", promise=promise, due_at=_iso(due_at), new_estimate=_iso(estimate)
+        )
+        return True
 
     @classmethod
     def place(
@@ -476,6 +532,7 @@ class Order:
         actor: str,
         billing_address: Address | None = None,
         buyer_reference: str | None = None,
+        number: str | None = None,
     ) -> Order:
         """A new order in status `placed`, with its holds and a `placed` event."""
         subtotal = sum(line.line_total for line in lines)
@@ -498,8 +555,9 @@ class Order:
             holds=list(holds),
             billing_address=billing_address,
             buyer_reference=buyer_reference,
+            number=number,
         )
-        order.record_event("placed", placed_at, actor, status=str(order.status))
+        order.record_event("placed", placed_at, actor, status=str(order.status), number=number)
         for hold in holds:
             order.record_event("hold_added", placed_at, actor, code=hold.code, detail=hold.detail, sku=hold.sku)
         return order

@@ -11,24 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from chalicelib.domain.calendar import BusinessCalendar
-from chalicelib.domain.orders import Order, OrderStatus
+from chalicelib.domain.orders import DELIVERY, NOT_DELIVERED, NOT_SHIPPED, SHIPPING, Order, SlaState
+
+__all__ = ["DELIVERY", "NOT_DELIVERED", "NOT_SHIPPED", "SHIPPING", "SlaState", "Timer", "open_timers", "timer_changes"]
 
 RISK_SHARE = 0.75  # "at risk" once three quarters of the window are gone
-
-
-class SlaState(StrEnum):
-    ON_TRACK = "on_track"
-    AT_RISK = "at_risk"
-    BREACHED = "breached"
-    MET = "met"
-
-
-SHIPPING, DELIVERY = "shipping", "delivery"
-NOT_SHIPPED = (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.PROCESSING, OrderStatus.PARTIALLY_SHIPPED)
-NOT_DELIVERED = (*NOT_SHIPPED, OrderStatus.SHIPPED, OrderStatus.OUT_FOR_DELIVERY)
 
 
 @dataclass(frozen=True, order=True)

@@ -47,7 +47,7 @@ def context(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url
     estimate = (shipment.estimated_delivery if shipment else None) or order.revised_deliver_by or order.deliver_by
     values = {
         "name": order.customer.name,
-        "order_no": order_number(order.id),
+        "order_no": order_number(order),
         "ship_by": fmt.date(order.ship_by),
         "deliver_by": fmt.date(order.deliver_by),
         "estimate": fmt.date(estimate),

@@ -74,7 +74,7 @@ def order_number(order: Order) -> str:
         return str(number)
     from chalicelib.presentation.formatting import order_number as number_of
 
-    return number_of(order.id)
+    return number_of(order)
 
 
 def _payload(order: Order, subject: str, text: str, reply_to: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.carriers import normalise_carrier
+from chalicelib.domain.orders import Order
 
 DEFAULT_LANGUAGE = "en"
 LANGUAGES = ("en", "de")  # every catalogue has these languages, with the same keys
@@ -40,10 +41,10 @@ CARRIER_NAMES = {
 Catalogue = Mapping[str, Mapping[str, str]]
 
 
-def order_number(order_id: str) -> str:
-    """The order number customers see: the id's last 8 characters, "ord_…P1R2S3T4" → "P1R2-S3T4"."""
-    tail = order_id.rsplit("_", 1)[-1][-8:].upper()
-    return f"{tail[:4]}-{tail[4:]}" if len(tail) == 8 else tail
+def order_number(order: Order) -> str:
+    """The order number customers see: its human number (domain/order_numbers.py); orders
+    placed before numbers existed show the id's last 8 characters, "ord_…P1R2S3T4" → "P1R2-S3T4"."""
+    return order.reference
 
 
 def carrier_name(carrier: str) -> str:

@@ -42,6 +42,7 @@ def present_order(settings: Settings, order: Order) -> dict[str, Any]:
     totals = order.totals
     return {
         "id": order.id,
+        "number": order.reference,
         "status": str(order.status),
         "customer_id": order.customer.id,
         "customer": {
@@ -105,8 +106,8 @@ def present_order(settings: Settings, order: Order) -> dict[str, Any]:
         "sla": {
             "ship_by": iso(order.ship_by),
             "deliver_by": iso(order.deliver_by),
-            "shipping": order.sla_shipping,
-            "delivery": order.sla_delivery,
+            "shipping": str(order.sla_shipping),
+            "delivery": str(order.sla_delivery),
         },
         "version": order.version,
         "tracking_url": tracking_url(settings, order.id),

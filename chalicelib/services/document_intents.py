@@ -11,7 +11,7 @@ follows with both PDFs attached.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -63,6 +63,8 @@ class DocumentIntents:
         order = self.orders.get(intent.order_id)
         if order is None:
             raise PermanentEffectError("the order does not exist")
+        if intent.cause_version:  # the document's timeline entry follows the change that paid or refunded
+            order = replace(order, version=intent.cause_version)
         try:
             if "refund" in intent.payload:
                 refund = next((r for r in order.refunds if r.event_id == intent.payload["refund"]), None)

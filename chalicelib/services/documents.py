@@ -114,6 +114,7 @@ class NewDocument:
     currency: str
     s3_key: str
     reference: str | None = None
+    cause_version: int = 0  # the order version whose change issued it: its timeline entry follows that change
 
 
 @dataclass(frozen=True)
@@ -317,6 +318,7 @@ class DocumentService:
                     currency=order.currency,
                     s3_key=self.pdfs.new_key(order.id),
                     reference=reference,
+                    cause_version=order.version,
                 )
             )
         if not record.pdf_stored:

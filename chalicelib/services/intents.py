@@ -46,6 +46,7 @@ class Intent:
     after: tuple[str, ...] = ()  # ids of intents to finish first (their outcome, not their success)
     status: str = PENDING  # or SKIPPED: recorded as decided, never attempted
     timeline: DomainEvent | None = None  # written with the record (e.g. why it was skipped)
+    cause_version: int = 0  # the order version whose change implied it: its timeline entries follow that change
 
     @property
     def id(self) -> str:
@@ -155,7 +156,7 @@ class IntentRunner:
 
     def handle_change(self, before: Order | None, after: Order) -> dict[str, str]:
         """Record every intent of the change, then drive each; {intent id: what happened}."""
-        intents = self.plan(before, after)
+        intents = [replace(intent, cause_version=after.version) for intent in self.plan(before, after)]
         self.record(intents)  # raises (the stream retries) only if the intents could not be stored
         pending = [intent for intent in intents if intent.status == PENDING]
         return {intent.id: result for intent, result in self.drive(pending)}

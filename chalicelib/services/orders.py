@@ -19,6 +19,7 @@ from chalicelib.domain.address import Address
 from chalicelib.domain.calendar import BusinessCalendar
 from chalicelib.domain.errors import ConflictError, NotFoundError, OrderCareError, ValidationError
 from chalicelib.domain.ids import has_prefix, new_id
+from chalicelib.domain.order_numbers import new_order_number, parse_order_number
 from chalicelib.domain.orders import (
     CarrierEvent,
     Customer,
@@ -40,6 +41,7 @@ from chalicelib.services.ports import (
     Effects,
     IdempotencyKeyTakenError,
     IdempotencyStore,
+    OrderNumberTakenError,
     OrderRepository,
     StaleVersionError,
     StockShortError,
@@ -49,6 +51,7 @@ from chalicelib.services.ports import (
 
 ATTEMPTS = 3  # reads+writes per change before a lost race is reported as 409
 CARRIER_CLOCK_SKEW = timedelta(seconds=300)  # how far ahead of our clock a carrier scan may claim to be
+NUMBER_ATTEMPTS = 8  # draws of an order number before placement gives up (each is a conditional claim)
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ class OrderService:
     supported_countries: tuple[str, ...]
     idempotency_ttl: timedelta
     cursors: Cursors
+    numbers: Callable[[], str] = new_order_number  # injected by tests to force collisions
 
     # --- placing -------------------------------------------------------------------
 
@@ -157,29 +161,35 @@ class OrderService:
         ]
         promise = self.calendar.promise(now, command.shipping_method)
         holds = check_order(lines, catalog, command.currency, command.shipping_address, self.supported_countries)
-        order = Order.place(
-            order_id=new_id("ord", now),
-            customer=command.customer,
-            currency=command.currency,
-            lines=lines,
-            shipping_address=command.shipping_address,
-            shipping_method=command.shipping_method,
-            shipping_fee=command.shipping_fee,
-            discounts=command.discounts,
-            placed_at=now,
-            ship_by=promise.ship_by,
-            deliver_by=promise.deliver_by,
-            holds=holds,
-            actor=actor,
-            billing_address=command.billing_address,
-            buyer_reference=command.buyer_reference,
-        )
-        body = present(replace(order, version=1))  # the version the first write stores
-        try:
-            self.orders.add(order, self.stored(request, 201, body))
-        except IdempotencyKeyTakenError:
-            return self.replay(request)
-        return 201, body
+        order_id = new_id("ord", now)
+        for _ in range(NUMBER_ATTEMPTS):
+            order = Order.place(
+                order_id=order_id,
+                number=self.numbers(),
+                customer=command.customer,
+                currency=command.currency,
+                lines=lines,
+                shipping_address=command.shipping_address,
+                shipping_method=command.shipping_method,
+                shipping_fee=command.shipping_fee,
+                discounts=command.discounts,
+                placed_at=now,
+                ship_by=promise.ship_by,
+                deliver_by=promise.deliver_by,
+                holds=holds,
+                actor=actor,
+                billing_address=command.billing_address,
+                buyer_reference=command.buyer_reference,
+            )
+            body = present(replace(order, version=1))  # the version the first write stores
+            try:
+                self.orders.add(order, self.stored(request, 201, body))
+            except IdempotencyKeyTakenError:
+                return self.replay(request)
+            except OrderNumberTakenError:
+                continue  # another order holds this number: draw again
+            return 201, body
+        raise ConflictError("could not assign an order number; retry", code="order_number_unavailable")
 
     def stored(self, request: IdempotentRequest, status: int, body: dict[str, Any]) -> StoredResponse:
         return StoredResponse(
@@ -211,6 +221,21 @@ class OrderService:
         order = self.orders.get(order_id) if has_prefix(order_id, "ord") else None
         if order is None or (customer_id is not None and order.customer.id != customer_id):
             raise NotFoundError("order not found")
+        return order
+
+    def find_by_number(self, text: str, *, customer_id: str | None = None) -> Order | None:
+        """The order with this human number (as typed: any case, with or without '-'); for a
+        customer only their own. One round trip."""
+        number = parse_order_number(text)
+        if number is None:
+            raise ValidationError(
+                "not an order number (8 characters such as K7QM-R3TE; the last one is a check character)",
+                details=[{"field": "number"}],
+                code="invalid_order_number",
+            )
+        order = self.orders.find_by_number(number)
+        if order is None or (customer_id is not None and order.customer.id != customer_id):
+            return None
         return order
 
     def list_for_customer(

@@ -57,6 +57,12 @@ class IdempotencyKeyTakenError(ConflictError):
     code = "idempotency_key_reused"
 
 
+class OrderNumberTakenError(ConflictError):
+    """The drawn order number belongs to another order; draw again."""
+
+    code = "order_number_taken"
+
+
 class StaleVersionError(ConflictError):
     """Someone changed the order since it was read."""
 
@@ -97,9 +103,10 @@ class CatalogRepository(Protocol):
 
 class OrderRepository(Protocol):
     def add(self, order: Order, response: StoredResponse | None = None) -> None:
-        """Write a new order, its events and (atomically) its idempotency record.
+        """Write a new order, its events, the claim on its number and (atomically) its idempotency record.
 
-        Raises IdempotencyKeyTakenError when the record already exists."""
+        Raises IdempotencyKeyTakenError when the record already exists, OrderNumberTakenError
+        when another order holds the number."""
         ...
 
     def save(self, order: Order, effects: Effects) -> None:
@@ -110,6 +117,10 @@ class OrderRepository(Protocol):
         ...
 
     def get(self, order_id: str) -> Order | None: ...
+
+    def find_by_number(self, number: str) -> Order | None:
+        """The order with this human number (canonical form), in one round trip."""
+        ...
 
     def order_id_for_tracking(self, tracking_number: str) -> str | None: ...
 

@@ -11,7 +11,9 @@ from typing import Protocol
 from chalicelib.domain.calendar import BusinessCalendar
 from chalicelib.domain.orders import Order
 from chalicelib.domain.sla import SlaState, Timer, estimate_after_breach, timer_changes
-from chalicelib.services.ports import Clock
+from chalicelib.services.ports import Clock, OrderRepository, StaleVersionError
+
+ATTEMPTS = 3  # reads of an order that keeps changing under the sweep; the next sweep tries again
 
 
 class TimerStore(Protocol):
@@ -21,7 +23,9 @@ class TimerStore(Protocol):
 
     def advance(self, through: datetime) -> None: ...
 
-    def act(self, timer: Timer, now: datetime, estimate: datetime | None) -> str: ...
+    def act(self, timer: Timer, order: Order) -> str:
+        """Save the flagged order and delete the timer in one transaction: "acted" | "done"."""
+        ...
 
     def discard(self, timer: Timer) -> str: ...
 
@@ -35,6 +39,7 @@ class SlaService:
     timers: TimerStore
     calendar: BusinessCalendar
     clock: Clock
+    orders: OrderRepository
     tickets: TicketTimers | None = None  # ticket deadlines share the due-work buckets
 
     def on_order_change(self, before: Order | None, after: Order) -> int:
@@ -60,9 +65,23 @@ class SlaService:
             estimate = None
             if timer.state == SlaState.BREACHED:
                 estimate = estimate_after_breach(timer.promise, shipping_method, now, self.calendar)
-            outcome[f"{timer.kind}:{self.timers.act(timer, now, estimate)}"] += 1
+            outcome[f"{timer.kind}:{self._act(timer, now, estimate)}"] += 1
         self.timers.advance(through)
         return {"due": len(due) + outcome.pop("_ticket_due", 0), **outcome}
+
+    def _act(self, timer: Timer, now: datetime, estimate: datetime | None) -> str:
+        """Let the aggregate decide what the due timer means; persist that with the timer's deletion."""
+        for _ in range(ATTEMPTS):
+            order = self.orders.get(timer.order_id)
+            if order is None or not order.flag_sla(
+                timer.promise, timer.state, now, due_at=timer.due_at, estimate=estimate
+            ):
+                return self.timers.discard(timer)  # the order moved on
+            try:
+                return self.timers.act(timer, order)
+            except StaleVersionError:
+                continue  # changed meanwhile: read it again
+        return "retry_later"
 
     def _ticket_timers(
         self, due: list[tuple[Timer, str]], now: datetime, outcome: Counter[str]

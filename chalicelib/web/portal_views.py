@@ -109,9 +109,8 @@ def _threads(tickets: Sequence[Any], loc: Localizer, words: dict[str, str]) -> t
 
 
 def order_number(order: Order) -> str:
-    """The human number once the order has one (ordercore), else the short form the tracking page shows."""
-    number = getattr(order, "number", None)
-    return str(number) if number else formatting.order_number(order.id)
+    """The human number (orders placed before numbers existed: the short form the tracking page shows)."""
+    return formatting.order_number(order)
 
 
 def order_rows(orders: Sequence[Order], lang: str, timezone: str) -> list[OrderRow]:

@@ -139,7 +139,7 @@ def build_tracking_view(
 ) -> TrackingView:
     """The tracking page for `order` as of `now`, worded in the customer's language."""
     loc = Localizer(order.customer.locale, timezone, STRINGS)
-    number = order_number(order.id)
+    number = order_number(order)
     steps = _steps(order, loc)
     held = order.is_on_hold and order.status not in (OrderStatus.CANCELLED, OrderStatus.DELIVERED)
     status_key = "on_hold" if held else str(order.status)

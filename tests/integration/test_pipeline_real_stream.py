@@ -30,7 +30,6 @@ from chalicelib.bootstrap import Container, get_container, reset_container
 from chalicelib.domain.address import Address
 from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.orders import Customer, Payment
-from chalicelib.presentation.formatting import order_number
 from chalicelib.services.orders import IdempotentRequest, PlaceOrder
 from chalicelib.settings import Settings
 from local.processes import free_port
@@ -168,7 +167,7 @@ def test_confirmation_and_receipt_once_even_when_the_whole_stream_is_replayed(pi
     order_id = place_and_pay(pipeline.container)
     first = pipeline.start_replayer()
     sent = pipeline.wait_for_emails(2, first)
-    number = order_number(order_id)
+    number = pipeline.container.orders.get(order_id).reference
     assert [m["subject"] for m in sent] == [
         f"Bestellung {number} bestätigt",
         f"Zahlung für Bestellung {number} erhalten",

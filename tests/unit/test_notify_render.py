@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.domain.address import Address
-from chalicelib.domain.orders import Customer, Discount, Order, OrderLine, Payment, Shipment, ShipmentLine
+from chalicelib.domain.orders import Customer, Discount, Order, OrderLine, Payment, Shipment, ShipmentLine, SlaState
 from chalicelib.notify.i18n import STRINGS
 from chalicelib.notify.milestones import KINDS, Milestone, escalations, milestones
 from chalicelib.notify.render import ShopIdentity, render_email, render_sms
@@ -116,6 +116,6 @@ def test_milestones_from_changes() -> None:
 def test_escalations_once_per_state() -> None:
     before = sample_order("en")
     after = sample_order("en")
-    after.sla_shipping = after.sla_delivery = "breached"
+    after.sla_shipping = after.sla_delivery = SlaState.BREACHED
     assert escalations(before, after) == {"breached": ["shipping", "delivery"]}
     assert escalations(after, after) == {}

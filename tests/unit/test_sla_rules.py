@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.bootstrap import calendar_from
-from chalicelib.domain.orders import OrderStatus
+from chalicelib.domain.orders import OrderStatus, SlaState
 from chalicelib.domain.sla import estimate_after_breach, open_timers, timer_changes
 from chalicelib.settings import Settings
 from tests.unit.test_notify_render import sample_order
@@ -31,7 +31,7 @@ def test_timers_close_as_facts_change() -> None:
     order = sample_order("en")
     order.status = OrderStatus.SHIPPED
     assert kinds(order) == {"delivery:at_risk", "delivery:breached"}
-    order.sla_delivery = "at_risk"
+    order.sla_delivery = SlaState.AT_RISK
     assert kinds(order) == {"delivery:breached"}
     order.status = OrderStatus.DELIVERED
     assert kinds(order) == set()

@@ -411,9 +411,12 @@ def test_documents_hook_is_empty_by_default_and_carried_when_given() -> None:
     assert view(new_order(), documents=[link]).documents == (link,)
 
 
-def test_order_number_comes_from_the_ids_last_characters() -> None:
-    assert order_number(ORDER_ID) == "9N0P-1R2S"
-    assert order_number("ord_abc") == "ABC"
+def test_order_number_is_the_human_number_and_old_orders_fall_back_to_the_id() -> None:
+    order = new_order()
+    assert order_number(order) == "9N0P-1R2S"  # placed before numbers existed: the id's last characters
+    order.number = "K7QM-R3TE"
+    assert order_number(order) == "K7QM-R3TE"
+    assert view(order).heading == "Bestellung K7QM-R3TE"
 
 
 # --- tokens ---------------------------------------------------------------------------------------

@@ -25,8 +25,9 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
+from chalicelib.adapters.dynamo.conditions import CONDITION_FAILED, CONFLICT, cancellation_codes
 from chalicelib.adapters.dynamo.models import TableItem, Transactional
-from chalicelib.adapters.dynamo.repositories import ORDER_SK, order_pk, timeline_item
+from chalicelib.adapters.dynamo.repositories import ORDER_SK, follow_up_key, order_pk, timeline_item
 from chalicelib.adapters.dynamo.schema import GSI2
 from chalicelib.documents.invoice import KINDS, DocumentKind, format_number
 from chalicelib.domain.orders import DomainEvent
@@ -121,10 +122,6 @@ def _issued_event(new: NewDocument, number: str) -> DomainEvent:
     return DomainEvent("document_issued", new.issued_at, "documents", data)
 
 
-def _codes(error: TransactWriteError) -> list[str | None]:
-    return [getattr(reason, "code", None) for reason in error.cancellation_reasons or []]
-
-
 class DynamoDocumentRecords(Transactional):
     def __init__(self, connection: Connection | None = None) -> None:
         self._connection = connection
@@ -184,10 +181,16 @@ class DynamoDocumentRecords(Transactional):
                         condition=(SequenceItem.last == last) if last else SequenceItem.pk.does_not_exist(),
                     )
                     transaction.save(item, condition=DocumentItem.pk.does_not_exist())
-                    transaction.save(timeline_item(new.order_id, _issued_event(new, number)))
+                    transaction.save(
+                        timeline_item(
+                            new.order_id,
+                            _issued_event(new, number),
+                            follow_up_key(new.cause_version, new.issued_at, f"doc#{new.key}"),
+                        )
+                    )
             except TransactWriteError as error:
-                codes = _codes(error)
-                if not codes or not any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in codes):
+                codes = cancellation_codes(error)
+                if not any(code in (CONDITION_FAILED, CONFLICT) for code in codes):
                     raise
                 # Someone else took this number (or wrote this very record): read again, back off.
                 time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.004 * 2 ** min(attempt, 8))))  # noqa: S311
@@ -219,7 +222,7 @@ class DynamoDocumentRecords(Transactional):
         """One Query from #ORDER to DOC$: the order item (its owner) and its documents together.
 
         '#ORDER' < 'DOC#…' < 'DOC$' < 'EVENT#…', so timeline entries are not read."""
-        client = TableItem._get_connection().connection.client
+        client = self.connection().client
         kwargs: dict[str, Any] = {
             "TableName": TableItem.Meta.table_name,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",

@@ -21,8 +21,9 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
+from chalicelib.adapters.dynamo.conditions import AlreadyDone, Guarded, condition_failed
 from chalicelib.adapters.dynamo.models import TableItem, Transactional
-from chalicelib.adapters.dynamo.repositories import order_pk, timeline_item
+from chalicelib.adapters.dynamo.repositories import follow_up_key, order_pk, timeline_item
 from chalicelib.adapters.dynamo.schema import GSI1
 from chalicelib.domain.orders import DomainEvent
 from chalicelib.services.intents import PENDING, Attempt, Intent
@@ -49,6 +50,7 @@ class IntentItem(TableItem):
     order_id = UnicodeAttribute()
     kind = UnicodeAttribute()
     key = UnicodeAttribute()
+    cause_version = NumberAttribute(null=True)  # places its timeline entries after the change that caused it
     status = UnicodeAttribute()
     payload = JSONAttribute(null=True)
     after = JSONAttribute(null=True)  # ids of intents to end first
@@ -76,8 +78,14 @@ def _due_pk(day: date) -> str:
     return f"{DUE_PREFIX}{day.isoformat()}"
 
 
-def _condition_failed(codes: Iterable[str | None]) -> bool:
-    return any(code == "ConditionalCheckFailed" for code in codes)
+def _follow_up(intent: Intent, event: DomainEvent) -> str:
+    """An intent's timeline entry sorts after the order change that caused it."""
+    return follow_up_key(intent.cause_version, event.at, f"{intent.kind}#{intent.key}")
+
+
+class _Stored(Exception):
+    def __init__(self, index: int):
+        self.index = index
 
 
 def _attempt(item: IntentItem) -> Attempt:
@@ -88,6 +96,7 @@ def _attempt(item: IntentItem) -> Attempt:
         payload=dict(item.payload or {}),
         after=tuple(item.after or ()),
         status=item.status,
+        cause_version=int(item.cause_version or 0),
     )
     return Attempt(intent, int(item.attempts or 0), item.created_at, item.give_up_at)
 
@@ -106,6 +115,7 @@ class DynamoIntentRecords(Transactional):
             order_id=intent.order_id,
             kind=intent.kind,
             key=intent.key,
+            cause_version=intent.cause_version,
             status=intent.status,
             payload=intent.payload if intent.status == PENDING else None,
             after=list(intent.after) or None,
@@ -137,18 +147,22 @@ class DynamoIntentRecords(Transactional):
         """Write the batch; on a cancelled transaction, the positions of the intents that exist already."""
         try:
             with self.transaction() as transaction:
-                for intent in batch:
-                    transaction.save(self._item(intent, now, give_up_at), condition=IntentItem.pk.does_not_exist())
+                guarded = Guarded(transaction)
+                for index, intent in enumerate(batch):
+                    guarded.save(
+                        self._item(intent, now, give_up_at),
+                        condition=IntentItem.pk.does_not_exist(),
+                        error=lambda index=index: _Stored(index),  # type: ignore[misc]
+                    )
                     if intent.timeline is not None:
-                        transaction.save(timeline_item(intent.order_id, intent.timeline))
+                        guarded.save(
+                            timeline_item(intent.order_id, intent.timeline, _follow_up(intent, intent.timeline))
+                        )
         except TransactWriteError as error:
-            codes = [getattr(reason, "code", None) for reason in error.cancellation_reasons or []]
-            if not _condition_failed(codes):
+            stored = {failure.index for failure in guarded.failures(error) if isinstance(failure, _Stored)}
+            if not stored:
                 raise
-            slots: list[int] = []  # transaction slot -> intent position (a timeline entry takes its own slot)
-            for index, intent in enumerate(batch):
-                slots += [index] * (2 if intent.timeline is not None else 1)
-            return {slots[slot] for slot, code in enumerate(codes) if code == "ConditionalCheckFailed"}
+            return stored
         return set()
 
     def take(self, intent: Intent, *, now: datetime, lease_seconds: int) -> Attempt | None:
@@ -159,7 +173,7 @@ class DynamoIntentRecords(Transactional):
                 condition=(IntentItem.status == PENDING) & (IntentItem.next_at <= now),
             )
         except UpdateError as error:
-            if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+            if condition_failed(error):
                 return None
             raise
         return self._from_update(updated)
@@ -181,16 +195,17 @@ class DynamoIntentRecords(Transactional):
         ]
         try:
             with self.transaction() as transaction:
-                transaction.update(
+                guarded = Guarded(transaction)
+                guarded.update(
                     IntentItem(pk=order_pk(intent.order_id), sk=intent_sk(intent.kind, intent.key)),
-                    actions=actions,
+                    actions,
                     condition=IntentItem.status == PENDING,
+                    error=AlreadyDone,
                 )
                 if event is not None:
-                    transaction.save(timeline_item(intent.order_id, event))
+                    guarded.save(timeline_item(intent.order_id, event, _follow_up(intent, event)))
         except TransactWriteError as error:
-            codes = [getattr(reason, "code", None) for reason in error.cancellation_reasons or []]
-            if codes and codes[0] == "ConditionalCheckFailed":
+            if isinstance(guarded.map(error), AlreadyDone):
                 return  # another worker ended it first
             raise
 
@@ -207,7 +222,7 @@ class DynamoIntentRecords(Transactional):
                 condition=IntentItem.status == PENDING,
             )
         except UpdateError as update_error:
-            if getattr(update_error, "cause_response_code", None) != "ConditionalCheckFailedException":
+            if not condition_failed(update_error):
                 raise
 
     def due(self, now: datetime, limit: int) -> list[Attempt]:

@@ -25,7 +25,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo.schema import GSI1, GSI2
+from chalicelib.adapters.dynamo.schema import GSI1, GSI2, GSI3
 
 
 class _Meta:
@@ -64,6 +64,17 @@ class ByEmailIndex(GlobalSecondaryIndex["OrderItem"]):
 
     gsi2pk = UnicodeAttribute(hash_key=True)
     gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class ByNumberIndex(GlobalSecondaryIndex["OrderItem"]):
+    """GSI3 (sparse): ORDERNO#<number> / #ORDER, an order by its human number."""
+
+    class Meta:
+        index_name = GSI3
+        projection = AllProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
 
 
 class CustomerMap(MapAttribute[str, Any]):
@@ -106,7 +117,8 @@ class HoldMap(MapAttribute[str, Any]):
 
 
 class OrderItem(TableItem):
-    """The order aggregate: pk ORDER#<id>, sk #ORDER; GSI1 CUSTOMER#<id> / ORDER#<id>."""
+    """The order aggregate: pk ORDER#<id>, sk #ORDER; GSI1 CUSTOMER#<id> / ORDER#<id>;
+    GSI2 EMAIL#<hash> / ORDER#<id>; GSI3 ORDERNO#<number> / #ORDER."""
 
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
@@ -114,8 +126,12 @@ class OrderItem(TableItem):
     gsi2pk = UnicodeAttribute(null=True)
     gsi2sk = UnicodeAttribute(null=True)
     by_email = ByEmailIndex()
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
+    by_number = ByNumberIndex()
 
     id = UnicodeAttribute()
+    number = UnicodeAttribute(null=True)
     status = UnicodeAttribute()
     customer_id = UnicodeAttribute()
     customer = CustomerMap()
@@ -155,12 +171,18 @@ class OrderItem(TableItem):
 
 
 class TimelineItem(TableItem):
-    """One entry of an order's timeline: pk ORDER#<id>, sk EVENT#<time>#<ulid>."""
+    """One entry of an order's timeline: pk ORDER#<id>, sk EVENT#V<version>#<n> (see timeline_key)."""
 
     kind = UnicodeAttribute()
     at = UTCDateTimeAttribute()
     actor = UnicodeAttribute()
     data = JSONAttribute(default=dict)
+
+
+class OrderNumberItem(TableItem):
+    """The claim on a human order number: pk ORDERNO#<number>, sk #ORDERNO (put if absent)."""
+
+    order_id = UnicodeAttribute()
 
 
 class CatalogItemModel(TableItem):
@@ -226,6 +248,7 @@ MODELS: tuple[type[TableItem], ...] = (
     TableItem,
     OrderItem,
     TimelineItem,
+    OrderNumberItem,
     CatalogItemModel,
     TrackingItem,
     ProcessedEventItem,
@@ -264,7 +287,10 @@ class Transactional:
 
     _connection: Connection | None = None
 
-    def transaction(self) -> TransactWrite:
+    def connection(self) -> Connection:
         if self._connection is None:
             self._connection = Connection(region=OrderItem.Meta.region)
-        return TransactWrite(connection=self._connection)
+        return self._connection
+
+    def transaction(self) -> TransactWrite:
+        return TransactWrite(connection=self.connection())

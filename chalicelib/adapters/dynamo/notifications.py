@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import UpdateError
 
+from chalicelib.adapters.dynamo.conditions import condition_failed
 from chalicelib.adapters.dynamo.models import (
     PhoneOptOutItem,
     PreferencesItem,
@@ -16,11 +17,6 @@ from chalicelib.notify.ports import Preferences
 
 PREFS_SK = "#PREFS"
 SMS_SK = "#SMS"
-
-
-def _condition_failed(error: Exception) -> bool:
-    cause = getattr(error, "cause_response_code", None) or getattr(error, "cause", None)
-    return "ConditionalCheckFailed" in str(cause) or "ConditionalCheckFailed" in str(error)
 
 
 class DynamoPreferenceStore:
@@ -70,6 +66,6 @@ class DynamoPreferenceStore:
             )
             return True
         except UpdateError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return False
             raise

@@ -6,12 +6,14 @@ TransactWriteItems), so each route keeps its round-trip budget (`make bench` cou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters.dynamo.conditions import Guarded
 from chalicelib.adapters.dynamo.models import (
     AddressMap,
     CatalogItemModel,
@@ -21,6 +23,7 @@ from chalicelib.adapters.dynamo.models import (
     IdempotencyItem,
     LineMap,
     OrderItem,
+    OrderNumberItem,
     ProcessedEventItem,
     TableItem,
     TimelineItem,
@@ -30,7 +33,6 @@ from chalicelib.adapters.dynamo.models import (
 from chalicelib.domain.address import Address
 from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.errors import ValidationError
-from chalicelib.domain.ids import new_id
 from chalicelib.domain.orders import (
     CarrierEvent,
     Customer,
@@ -44,12 +46,14 @@ from chalicelib.domain.orders import (
     Refund,
     Shipment,
     ShipmentLine,
+    SlaState,
 )
 from chalicelib.domain.sessions import email_key, normalise_email
 from chalicelib.services.ports import (
     DuplicateEventError,
     Effects,
     IdempotencyKeyTakenError,
+    OrderNumberTakenError,
     Page,
     StaleVersionError,
     StockShortError,
@@ -84,6 +88,28 @@ def sku_pk(sku: str) -> str:
 
 def idempotency_pk(principal: str, key: str) -> str:
     return f"IDEM#{principal}#{key}"
+
+
+def order_number_pk(number: str) -> str:
+    return f"ORDERNO#{number}"
+
+
+# --- timeline keys ----------------------------------------------------------------
+# Entries sort exactly as recorded, never by a clock or a random part:
+#   EVENT#V<version>#<n>            the n-th event of the change that made `version`
+#   EVENT#V<version>#~<time>#<tie>  written later by the stream consumer for that change
+# ('~' sorts after every digit, so a follow-up comes after its cause and before the
+# next change.) Entries written before this scheme (EVENT#<iso time>#<ulid>) sort
+# before every 'V' key, which is where they belong: they happened earlier.
+
+
+def change_key(version: int, index: int) -> str:
+    return f"{EVENT_PREFIX}V{version:012d}#{index:04d}"
+
+
+def follow_up_key(cause_version: int, at: datetime, tie: str) -> str:
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{EVENT_PREFIX}V{cause_version:012d}#~{stamp}#{tie}"
 
 
 # --- orders -----------------------------------------------------------------------
@@ -155,6 +181,9 @@ def order_to_item(order: Order, *, new: bool = False) -> OrderItem:
         gsi2pk=email_pk(order.customer.email),
         gsi2sk=order_pk(order.id),
         id=order.id,
+        number=order.number,
+        gsi3pk=order_number_pk(order.number) if order.number else None,
+        gsi3sk=ORDER_SK if order.number else None,
         status=str(order.status),
         customer_id=order.customer.id,
         customer=CustomerMap(**vars(order.customer)),
@@ -186,8 +215,8 @@ def order_to_item(order: Order, *, new: bool = False) -> OrderItem:
         ship_by_met=order.ship_by_met,
         deliver_by_met=order.deliver_by_met,
         revised_deliver_by=order.revised_deliver_by,
-        sla_shipping=order.sla_shipping,
-        sla_delivery=order.sla_delivery,
+        sla_shipping=str(order.sla_shipping),
+        sla_delivery=str(order.sla_delivery),
     )
     if order.version and not new:
         item.version = order.version
@@ -236,6 +265,7 @@ def order_from_item(item: OrderItem) -> Order:
         ship_by=item.ship_by,
         deliver_by=item.deliver_by,
         status=OrderStatus(item.status),
+        number=item.number,
         holds=_holds(item.holds),
         waivers=_holds(item.waivers),
         shipments=[_shipment_from_json(data) for data in item.shipments or []],
@@ -249,17 +279,17 @@ def order_from_item(item: OrderItem) -> Order:
         ship_by_met=item.ship_by_met,
         deliver_by_met=item.deliver_by_met,
         revised_deliver_by=item.revised_deliver_by,
-        sla_shipping=item.sla_shipping or "on_track",
-        sla_delivery=item.sla_delivery or "on_track",
+        sla_shipping=SlaState(item.sla_shipping or "on_track"),
+        sla_delivery=SlaState(item.sla_delivery or "on_track"),
         version=int(item.version or 0),
     )
 
 
-def timeline_item(order_id: str, event: DomainEvent) -> TimelineItem:
-    stamp = event.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def timeline_item(order_id: str, event: DomainEvent, sort_key: str) -> TimelineItem:
+    """A timeline entry under `sort_key` (change_key or follow_up_key)."""
     return TimelineItem(
         pk=order_pk(order_id),
-        sk=f"{EVENT_PREFIX}{stamp}#{new_id('evt', event.at)}",
+        sk=sort_key,
         type="timeline",
         kind=event.kind,
         at=event.at,
@@ -294,67 +324,19 @@ class DynamoOrderRepository(Transactional):
         self._write(order, effects, new=False)
 
     def _write(self, order: Order, effects: Effects, *, new: bool) -> None:
-        # `causes` follows the order pynamodb sends items in (puts, then updates), so a
-        # cancellation reason maps back to the condition that failed.
-        causes: list[Callable[[], Exception] | None] = []
-        try:
-            with self.transaction() as transaction:
-                if new:
-                    transaction.save(order_to_item(order, new=True), condition=OrderItem.pk.does_not_exist())
-                else:
-                    transaction.save(order_to_item(order))  # conditional on the version read
-                causes.append(lambda: StaleVersionError("the order changed meanwhile; read it and retry"))
-                for event in order.events:
-                    transaction.save(timeline_item(order.id, event))
-                    causes.append(None)
-                if effects.response is not None:
-                    transaction.save(_idempotency_item(effects.response), condition=IdempotencyItem.pk.does_not_exist())
-                    causes.append(lambda: IdempotencyKeyTakenError("idempotency key already used"))
-                if effects.event_key is not None:
-                    transaction.save(
-                        ProcessedEventItem(
-                            pk=f"WEBHOOK#{effects.event_key}",
-                            sk="#EVENT",
-                            type="processed_event",
-                            order_id=order.id,
-                            expires_at=timedelta(days=PROCESSED_EVENT_DAYS),
-                        ),
-                        condition=ProcessedEventItem.pk.does_not_exist(),
-                    )
-                    causes.append(lambda: DuplicateEventError("event already processed"))
-                for number, shipment_id in effects.tracking.items():
-                    transaction.save(
-                        TrackingItem(
-                            pk=tracking_pk(number),
-                            sk="#TRACKING",
-                            type="tracking",
-                            order_id=order.id,
-                            shipment_id=shipment_id,
-                        ),
-                        condition=TrackingItem.pk.does_not_exist(),
-                    )
-                    causes.append(
-                        lambda number=number: TrackingNumberTakenError(  # type: ignore[misc]
-                            f"tracking number '{number}' is already used by another shipment"
-                        )
-                    )
-                for sku, units in sorted(effects.stock.items()):
-                    transaction.update(
-                        CatalogItemModel(pk=sku_pk(sku), sk=ITEM_SK),
-                        actions=[CatalogItemModel.stock.add(-units)],
-                        condition=CatalogItemModel.stock >= units,
-                    )
-                    causes.append(lambda sku=sku: StockShortError([sku]))  # type: ignore[misc]
-        except TransactWriteError as exc:
-            raise _cause(exc, causes) from exc
-        order.version = 1 if new else order.version + 1
-        order.events.clear()
+        write_change(self.transaction(), order, effects, new=new)
 
     def get(self, order_id: str) -> Order | None:
         try:
             return order_from_item(OrderItem.get(order_pk(order_id), ORDER_SK))
         except OrderItem.DoesNotExist:
             return None
+
+    def find_by_number(self, number: str) -> Order | None:
+        """One Query on GSI3 (eventually consistent: an order placed a moment ago may be missing)."""
+        for item in OrderItem.by_number.query(order_number_pk(number), OrderItem.gsi3sk == ORDER_SK, limit=1):
+            return order_from_item(item)
+        return None
 
     def event_seen(self, event_key: str) -> bool:
         try:
@@ -401,7 +383,7 @@ class DynamoOrderRepository(Transactional):
         """Usually one Query. The range starts at the order item (#ORDER sorts before EVENT#),
         so the first page checks ownership without a second read. Documents (DOC#…) sort in
         between: they are skipped, and the query goes on until the page is full."""
-        client = TableItem._get_connection().connection.client
+        client = self.connection().client
         kwargs: dict[str, Any] = {
             "TableName": TableItem.Meta.table_name,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
@@ -430,19 +412,92 @@ class DynamoOrderRepository(Transactional):
             kwargs["ExclusiveStartKey"] = last_key
 
 
+def current_version(order_id: str) -> int:
+    """The order's stored version (0: none), for entries written outside an order change."""
+    try:
+        item = OrderItem.get(order_pk(order_id), ORDER_SK, attributes_to_get=["version"])
+    except OrderItem.DoesNotExist:
+        return 0
+    return int(item.version or 0)
+
+
 def tracking_pk(tracking_number: str) -> str:
     return f"TRACKING#{tracking_number}"
 
 
-def _cause(error: TransactWriteError, causes: list[Callable[[], Exception] | None]) -> Exception:
-    """Map a cancelled transaction to the domain error of the condition that failed."""
-    reasons = error.cancellation_reasons or []
-    for reason, cause in zip(reasons, causes, strict=False):
-        if cause is not None and getattr(reason, "code", None) == "ConditionalCheckFailed":
-            return cause()
-    if any(getattr(reason, "code", None) == "TransactionConflict" for reason in reasons):
-        return StaleVersionError("the order is being changed by another request; retry")
-    return error
+Extra = Callable[[Guarded], None]
+
+
+def write_change(
+    transaction: TransactWrite, order: Order, effects: Effects, *, new: bool, extra: Sequence[Extra] = ()
+) -> None:
+    """One TransactWriteItems for one change: the order (conditional on the version read, or
+    new), its events as timeline entries under the new version, and every effect.
+
+    `extra` adds items of other adapters (a due timer to delete) to the same transaction."""
+    version = 1 if new else order.version + 1
+    try:
+        with transaction:
+            guarded = Guarded(transaction)
+            stale = lambda: StaleVersionError("the order changed meanwhile; read it and retry")  # noqa: E731
+            if new:
+                guarded.save(order_to_item(order, new=True), condition=OrderItem.pk.does_not_exist(), error=stale)
+            else:
+                guarded.save(order_to_item(order), error=stale)  # pynamodb adds the version condition
+            for index, event in enumerate(order.events):
+                guarded.save(timeline_item(order.id, event, change_key(version, index)))
+            _write_effects(guarded, order, effects, new=new)
+            for add in extra:
+                add(guarded)
+    except TransactWriteError as exc:
+        conflict = lambda: StaleVersionError("the order is being changed by another request; retry")  # noqa: E731
+        raise guarded.map(exc, conflict=conflict) from exc
+    order.version = version
+    order.events.clear()
+
+
+def _write_effects(guarded: Guarded, order: Order, effects: Effects, *, new: bool) -> None:
+    if new and order.number:
+        guarded.save(
+            OrderNumberItem(pk=order_number_pk(order.number), sk="#ORDERNO", type="order_number", order_id=order.id),
+            condition=OrderNumberItem.pk.does_not_exist(),
+            error=lambda: OrderNumberTakenError(f"order number {order.number} is taken"),
+        )
+    if effects.response is not None:
+        guarded.save(
+            _idempotency_item(effects.response),
+            condition=IdempotencyItem.pk.does_not_exist(),
+            error=lambda: IdempotencyKeyTakenError("idempotency key already used"),
+        )
+    if effects.event_key is not None:
+        guarded.save(
+            ProcessedEventItem(
+                pk=f"WEBHOOK#{effects.event_key}",
+                sk="#EVENT",
+                type="processed_event",
+                order_id=order.id,
+                expires_at=timedelta(days=PROCESSED_EVENT_DAYS),
+            ),
+            condition=ProcessedEventItem.pk.does_not_exist(),
+            error=lambda: DuplicateEventError("event already processed"),
+        )
+    for number, shipment_id in effects.tracking.items():
+        guarded.save(
+            TrackingItem(
+                pk=tracking_pk(number), sk="#TRACKING", type="tracking", order_id=order.id, shipment_id=shipment_id
+            ),
+            condition=TrackingItem.pk.does_not_exist(),
+            error=lambda number=number: TrackingNumberTakenError(  # type: ignore[misc]
+                f"tracking number '{number}' is already used by another shipment"
+            ),
+        )
+    for sku, units in sorted(effects.stock.items()):
+        guarded.update(
+            CatalogItemModel(pk=sku_pk(sku), sk=ITEM_SK),
+            [CatalogItemModel.stock.add(-units)],
+            condition=CatalogItemModel.stock >= units,
+            error=lambda sku=sku: StockShortError([sku]),  # type: ignore[misc]
+        )
 
 
 # --- idempotency -------------------------------------------------------------------

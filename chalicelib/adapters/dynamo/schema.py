@@ -1,8 +1,11 @@
-"""The physical DynamoDB layout: one table, one stream, two GSIs.
+"""The physical DynamoDB layout: one table, one stream, three GSIs.
 
 Single-table design so that each read route is one round trip:
   ORDER#<id> / #ORDER        the order aggregate (GSI1: CUSTOMER#<id> / ORDER#<id>)
-  ORDER#<id> / EVENT#<ulid>  its timeline entries (one Query reads the whole story)
+  ORDER#<id> / EVENT#V<version>#<n>  its timeline entries, in the order recorded
+                             (one Query reads the whole story)
+  ORDERNO#<number> / #ORDERNO  the claim that makes an order number unique
+                             (GSI3 on the order item: ORDERNO#<number> / #ORDER)
   SKU#<sku>  / #ITEM         a catalogue item
   IDEM#<principal>#<key> / #IDEM  an idempotency record (expires via TTL)
 GSI2 is overloaded for the customer portal (each read one Query):
@@ -20,6 +23,7 @@ from typing import Any
 
 GSI1 = "gsi1"
 GSI2 = "gsi2"
+GSI3 = "gsi3"  # sparse: finds an order by its human number in one Query
 TTL_ATTRIBUTE = "expires_at"
 
 
@@ -30,7 +34,7 @@ def table_spec(table_name: str) -> dict[str, Any]:
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [
             {"AttributeName": name, "AttributeType": "S"}
-            for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+            for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
         ],
         "KeySchema": [
             {"AttributeName": "pk", "KeyType": "HASH"},
@@ -50,6 +54,14 @@ def table_spec(table_name: str) -> dict[str, Any]:
                 "KeySchema": [
                     {"AttributeName": "gsi2pk", "KeyType": "HASH"},
                     {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": GSI3,
+                "KeySchema": [
+                    {"AttributeName": "gsi3pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi3sk", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
             },

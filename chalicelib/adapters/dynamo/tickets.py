@@ -36,7 +36,14 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo.models import TableItem
-from chalicelib.adapters.dynamo.repositories import _plain_key, _typed_key, order_pk, timeline_item
+from chalicelib.adapters.dynamo.repositories import (
+    _plain_key,
+    _typed_key,
+    current_version,
+    follow_up_key,
+    order_pk,
+    timeline_item,
+)
 from chalicelib.adapters.dynamo.timers import TimerItem, _timer_item
 from chalicelib.domain.errors import ConflictError
 from chalicelib.domain.sla import Timer
@@ -352,6 +359,7 @@ class DynamoTicketRepository:
     ) -> None:
         """One TransactWriteItems for the whole change (see the module docstring)."""
         causes: list[Callable[[], Exception] | None] = []
+        order_version = current_version(ticket.order_id) if ticket.events else 0
         try:
             with TransactWrite(connection=self._transaction_connection()) as transaction:
                 if timer is not None:  # deletes go first: the due timer, gone once acted on
@@ -372,8 +380,10 @@ class DynamoTicketRepository:
                     causes.append(None)
                 transaction.save(_queue_item(ticket))
                 causes.append(None)
-                for event in ticket.events:
-                    transaction.save(timeline_item(ticket.order_id, event))
+                for index, event in enumerate(ticket.events):
+                    # After the order change current when it was recorded (tickets are not order changes).
+                    key = follow_up_key(order_version, event.at, f"ticket#{ticket.id}#{ticket.version}#{index:03d}")
+                    transaction.save(timeline_item(ticket.order_id, event, key))
                     causes.append(None)
                 if auto_key is not None:
                     transaction.save(

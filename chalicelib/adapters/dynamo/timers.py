@@ -4,23 +4,26 @@
   SWEEP#orders / #CURSOR                              the last hour fully swept
 
 A sweep queries the hour buckets from the cursor to now with `sk <= now`: every
-item it reads is due. Acting on a timer deletes it (conditionally) in the same
-transaction that flags the order, so two sweeps never act twice.
+item it reads is due. What a due timer means is the order aggregate's rule
+(`Order.flag_sla`); this adapter only persists: it deletes the timer
+(conditionally) in the same transaction that saves the flagged order, so two
+sweeps never act twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.adapters.dynamo.models import OrderItem, TableItem, Transactional
-from chalicelib.adapters.dynamo.repositories import order_pk, timeline_item
-from chalicelib.domain.orders import DomainEvent
-from chalicelib.domain.sla import NOT_DELIVERED, NOT_SHIPPED, Timer
+from chalicelib.adapters.dynamo.conditions import AlreadyDone, Guarded
+from chalicelib.adapters.dynamo.models import TableItem, Transactional
+from chalicelib.adapters.dynamo.repositories import write_change
+from chalicelib.domain.orders import Order
+from chalicelib.domain.sla import Timer
+from chalicelib.services.ports import Effects
 
 CURSOR_PK, CURSOR_SK = "SWEEP#orders", "#CURSOR"
 MAX_CATCH_UP_HOURS = 24 * 7  # a first sweep (no cursor) looks back a week
@@ -98,67 +101,21 @@ class DynamoTimerStore(Transactional):
     def advance(self, through: datetime) -> None:
         SweepCursorItem(pk=CURSOR_PK, sk=CURSOR_SK, type="sweep_cursor", through=through).save()
 
-    def act(self, timer: Timer, now: datetime, estimate: datetime | None, *, _retried: bool = False) -> str:
-        """Flag the order for a due timer and delete the timer, atomically, once.
+    def act(self, timer: Timer, order: Order) -> str:
+        """Save the order the aggregate flagged for a due timer and delete the timer, atomically, once.
 
-        Returns "acted", "stale" (the order moved on; timer removed) or "done" (another sweep had it)."""
-        actions, condition = self._order_update(timer, estimate)
-        event = DomainEvent(
-            f"sla_{timer.state}",
-            now,
-            "sla_sweep",
-            {"promise": timer.promise, "due_at": _iso(timer.due_at), "new_estimate": _iso(estimate)},
-        )
+        Returns "acted", or "done" when another sweep had it; raises StaleVersionError
+        when the order changed since it was read (the caller reads it again)."""
+
+        def consume(guarded: Guarded) -> None:
+            guarded.delete(_timer_item(timer), condition=TimerItem.pk.exists(), error=AlreadyDone)
+
         try:
-            with self._transaction() as transaction:
-                transaction.delete(_timer_item(timer), condition=TimerItem.pk.exists())
-                transaction.update(
-                    # version=0: pynamodb then ADDs 1 to the stored version (None would SET it to 1)
-                    OrderItem(pk=order_pk(timer.order_id), sk="#ORDER", version=0),
-                    actions=actions,
-                    condition=condition,
-                    add_version_condition=False,  # a blind, conditional flag; the version is still bumped
-                )
-                transaction.save(timeline_item(timer.order_id, event))
-        except TransactWriteError as error:
-            # pynamodb sends deletes, then puts, then updates: [timer, timeline entry, order].
-            codes = [getattr(reason, "code", None) for reason in error.cancellation_reasons or []]
-            if codes and codes[0] == "ConditionalCheckFailed":
-                return "done"
-            if "TransactionConflict" in codes and not _retried:
-                return self.act(timer, now, estimate, _retried=True)  # a concurrent sweep or write; once more
-            if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
-                if estimate is not None:  # maybe only the estimate is no longer news: flag without it
-                    return self.act(timer, now, None, _retried=_retried)
-                return self.discard(timer)
-            raise
+            write_change(self.transaction(), order, Effects(), new=False, extra=[consume])
+        except AlreadyDone:
+            return "done"
         return "acted"
-
-    def _transaction(self) -> Any:
-
-        return self.transaction()
 
     def discard(self, timer: Timer) -> str:
         _timer_item(timer).delete()
         return "stale"
-
-    def _order_update(self, timer: Timer, estimate: datetime | None) -> tuple[list[Any], Any]:
-        """SET the promise's state (and the new estimate) only while the order is still late."""
-        field = OrderItem.sla_shipping if timer.promise == "shipping" else OrderItem.sla_delivery
-        statuses = NOT_SHIPPED if timer.promise == "shipping" else NOT_DELIVERED
-        condition = OrderItem.status.is_in(*[str(s) for s in statuses]) & field.is_in("on_track", "at_risk")
-        if timer.state == "at_risk":
-            condition &= field == "on_track"
-        actions = [field.set(str(timer.state))]  # pynamodb adds version = version + 1 itself
-        if timer.promise == "shipping" and timer.state == "breached":
-            # Not shipped in time: the delivery promise is now at risk too (no separate warning).
-            actions.append(OrderItem.sla_delivery.set("at_risk"))
-            condition &= OrderItem.sla_delivery.is_in("on_track", "at_risk")
-        if estimate is not None:
-            actions.append(OrderItem.revised_deliver_by.set(estimate))
-            condition &= OrderItem.revised_deliver_by.does_not_exist() | (OrderItem.revised_deliver_by < estimate)
-        return actions, condition
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
