@@ -109,7 +109,7 @@ def test_condition_mapper_reads_single_writes_and_transactions(real_store: Conta
     assert condition_failed(single.value)
     # A transaction whose items pynamodb reorders (puts before updates, deletes first):
     # the mapper still names the item whose condition failed.
-    connection: Any = real_store.orders.orders._transaction_connection()  # type: ignore[attr-defined]
+    connection: Any = real_store.orders.orders.connection()  # type: ignore[attr-defined]
     with pytest.raises(TransactWriteError) as failed, TransactWrite(connection=connection) as transaction:
         guarded = Guarded(transaction)
         guarded.update(
