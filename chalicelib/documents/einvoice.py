@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.documents.invoice import CreditNote, Invoice, Party, Row, TaxLine
 from chalicelib.domain.money import exponent
-from chalicelib.presentation.formatting import order_number
+from chalicelib.domain.order_numbers import legacy_reference
 
 PROFILE = "factur-x/en16931"
 GUIDELINE = "urn:cen.eu:en16931:2017"
@@ -224,7 +224,8 @@ def _agreement(agreement: Any, document: EDocument) -> None:
         agreement.buyer_reference = document.buyer_reference
     _party(agreement.seller, document.seller)
     _party(agreement.buyer, document.buyer)
-    agreement.seller_order.issuer_assigned_id = order_number(document.order_id)  # BT-14, as the PDF prints it
+    # BT-14, as the PDF prints it: the order's human number
+    agreement.seller_order.issuer_assigned_id = document.order_number or legacy_reference(document.order_id)
 
 
 def _delivery(delivery: Any, document: EDocument, zone: ZoneInfo) -> None:
