@@ -13,6 +13,7 @@ from typing import Any
 from chalice.app import Chalice, Rate, Response
 
 from chalicelib.api import schemas as s
+from chalicelib.api.feedback_routes import feedback_routes
 from chalicelib.api.http import Call, QueryParam, endpoint, json_response
 from chalicelib.api.support_routes import support_routes
 from chalicelib.bootstrap import get_container
@@ -441,6 +442,7 @@ def payment_webhook(call: Call) -> Response:
 app.register_blueprint(tracking_routes)
 app.register_blueprint(support_routes)
 app.register_blueprint(portal_routes)
+app.register_blueprint(feedback_routes)
 
 
 # --- notifications -------------------------------------------------------------------
@@ -466,6 +468,13 @@ def _event_time(event: Any) -> datetime:
 def sla_sweep(event: Any) -> dict[str, Any]:
     """Flag orders whose promise is at risk or broken (each deadline acted on once)."""
     return {"sla": get_container().sla.sweep(_event_time(event))}
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES), name="feedback")
+def feedback(event: Any) -> dict[str, Any]:
+    """Send the surveys that are due and freeze the KPI report of every period that has ended."""
+    container, now = get_container(), _event_time(event)
+    return {"surveys": container.surveys.dispatch(now), "frozen_reports": container.kpis.freeze_closed(now)}
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="retry_notifications")

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from chalicelib.domain.calendar import BusinessCalendar
+from chalicelib.domain.kpis import DEFAULT_TARGETS
 from chalicelib.services.catalog import CatalogService, DeliveryEstimator
 from chalicelib.services.orders import Cursors, OrderService
 from chalicelib.settings import Settings, get_settings, reset_settings
@@ -27,10 +28,13 @@ from chalicelib.settings import Settings, get_settings, reset_settings
 if TYPE_CHECKING:
     from chalicelib.adapters.dynamo.tickets import DynamoTicketRepository
     from chalicelib.adapters.s3_mail import S3MailStore
+    from chalicelib.domain.orders import Order
+    from chalicelib.domain.surveys import Survey
     from chalicelib.domain.tickets import TicketAttachment
     from chalicelib.notify.ports import PreferenceStore
     from chalicelib.notify.service import NotificationService
     from chalicelib.services.documents import DocumentService
+    from chalicelib.services.feedback import FeedbackSettings, KpiService, SurveyService
     from chalicelib.services.intents import Intent, IntentRunner
     from chalicelib.services.portal import PortalService
     from chalicelib.services.ports import CatalogRepository, IdempotencyStore, OrderRepository
@@ -217,6 +221,43 @@ class Container:
         )
 
     @functools.cached_property
+    def kpis(self) -> KpiService:
+        from chalicelib.adapters.dynamo.kpis import DynamoKpiStore
+        from chalicelib.adapters.s3_documents import S3ReportArchive
+        from chalicelib.services.feedback import KpiService
+
+        archive = S3ReportArchive(self.settings.documents_bucket, kms_key_id=self.settings.documents_kms_key_id or None)
+        return KpiService(DynamoKpiStore(), self.clock, feedback_settings(self.settings), archive)
+
+    @functools.cached_property
+    def surveys(self) -> SurveyService:
+        from chalicelib.adapters.dynamo.kpis import DynamoSurveyStore
+        from chalicelib.notify.milestones import Milestone
+        from chalicelib.services.feedback import SurveyService
+
+        def survey_url(token: str) -> str:
+            return f"{get_settings().public_base_url}/surveys/{token}"
+
+        def send(order: Order, survey: Survey, token: str) -> None:
+            links = [{"score": n, "url": f"{survey_url(token)}?score={n}"} for n in range(1, 6)]
+            data = {"survey_url": survey_url(token), "score_links": links}
+            milestone = Milestone("survey", f"survey:{survey.kind}:{survey.subject}", data)
+            intents = self.notifications.plan_messages(order, [milestone])
+            self.intents.record(intents)  # durable first: a failed send is finished by the retry schedule
+            self.intents.drive([intent for intent in intents if intent.status == "pending"])
+
+        return SurveyService(
+            store=DynamoSurveyStore(),
+            kpis=self.kpis,
+            clock=self.clock,
+            config=feedback_settings(self.settings),
+            secrets=lambda: get_settings().link_secrets,
+            load_order=self.orders.get,
+            send=send,
+            survey_url=survey_url,
+        )
+
+    @functools.cached_property
     def preferences(self) -> PreferenceStore:
         from chalicelib.adapters.dynamo.notifications import DynamoPreferenceStore
 
@@ -232,6 +273,19 @@ def given_up_metric(intent: Intent) -> None:
     metrics.add_dimension(name="kind", value=intent.kind)
     metrics.add_metric(name="EffectsGivenUp", unit=MetricUnit.Count, value=1)
     metrics.flush_metrics()
+
+
+def feedback_settings(settings: Settings) -> FeedbackSettings:
+    from chalicelib.services.feedback import FeedbackSettings
+
+    return FeedbackSettings(
+        timezone=settings.shop_timezone,
+        delivery_delay=timedelta(hours=settings.survey_delivery_delay_hours),
+        support_delay=timedelta(hours=settings.survey_support_delay_hours),
+        throttle_window=timedelta(days=settings.survey_throttle_days),
+        token_days=settings.survey_token_days,
+        targets={**DEFAULT_TARGETS, **dict(settings.kpi_targets)},
+    )
 
 
 def calendar_from(settings: Settings) -> BusinessCalendar:

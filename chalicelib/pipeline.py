@@ -70,6 +70,8 @@ def handle_order_record(record: DynamoDBRecord) -> dict[str, str]:
         return {}
     container = get_container()
     container.sla.on_order_change(change.before, change.after)
+    container.kpis.on_order_change(change.before, change.after)
+    container.surveys.on_order_change(change.before, change.after)
     outcome = container.intents.handle_change(change.before, change.after)
     from chalicelib.services.ticket_events import attention_tickets
 

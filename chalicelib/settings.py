@@ -16,6 +16,15 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def _targets(text: str) -> tuple[tuple[str, float], ...]:
+    """ "csat=0.9,shipped_on_time=0.97" → (("csat", 0.9), ("shipped_on_time", 0.97))."""
+    pairs = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = part.partition("=")
+        pairs.append((name.strip(), float(value)))
+    return tuple(pairs)
+
+
 def _transit_days(value: str) -> dict[str, int]:
     """Parse "standard=3,express=1" into {"standard": 3, "express": 1}."""
     result: dict[str, int] = {}
@@ -161,6 +170,13 @@ class Settings:
     def inbound_bucket_name(self) -> str:
         return self.inbound_bucket or self.documents_bucket
 
+    # Surveys and KPIs.
+    survey_delivery_delay_hours: int = 72  # the delivery survey goes out 3 days after delivery
+    survey_support_delay_hours: int = 24
+    survey_throttle_days: int = 30  # at most one survey per customer in this window
+    survey_token_days: int = 30
+    kpi_targets: tuple[tuple[str, float], ...] = ()  # OC_KPI_TARGETS="csat=0.9,shipped_on_time=0.97"
+
     @property
     def is_local(self) -> bool:
         return self.environment == "local"
@@ -236,6 +252,13 @@ class Settings:
             ),
             cognito_domain=get("COGNITO_DOMAIN", default.cognito_domain).rstrip("/"),
             desk_client_id=get("DESK_CLIENT_ID", default.desk_client_id),
+            survey_delivery_delay_hours=int(
+                get("SURVEY_DELIVERY_DELAY_HOURS", str(default.survey_delivery_delay_hours))
+            ),
+            survey_support_delay_hours=int(get("SURVEY_SUPPORT_DELAY_HOURS", str(default.survey_support_delay_hours))),
+            survey_throttle_days=int(get("SURVEY_THROTTLE_DAYS", str(default.survey_throttle_days))),
+            survey_token_days=int(get("SURVEY_TOKEN_DAYS", str(default.survey_token_days))),
+            kpi_targets=_targets(get("KPI_TARGETS", "")),
         )
 
 

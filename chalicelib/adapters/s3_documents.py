@@ -8,7 +8,10 @@ that the caller may see the order. The boto3 client is built on first use.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
+from datetime import date
 from typing import Any
 
 MAX_URL_SECONDS = 300
@@ -37,6 +40,12 @@ class S3DocumentStore:
             self._client = boto3.client("s3", config=config)
         return self._client
 
+    def encryption(self) -> dict[str, str]:
+        """SSE-KMS with the configured key, else SSE-S3."""
+        if self.kms_key_id:
+            return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
+        return {"ServerSideEncryption": "AES256"}
+
     def new_key(self, order_id: str) -> str:
         return f"documents/{order_id}/{secrets.token_urlsafe(24)}.pdf"
 
@@ -51,11 +60,7 @@ class S3DocumentStore:
     def _put(
         self, key: str, data: bytes, content_type: str, filename: str, *, order_id: str, document_id: str, number: str
     ) -> None:
-        encryption: dict[str, str] = (
-            {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
-            if self.kms_key_id
-            else {"ServerSideEncryption": "AES256"}
-        )
+        encryption = self.encryption()
         self.client.put_object(
             Bucket=self.bucket,
             Key=key,
@@ -89,4 +94,31 @@ class S3DocumentStore:
                 },
                 ExpiresIn=expires_in,
             )
+        )
+
+
+class S3ReportArchive(S3DocumentStore):
+    """Closed KPI periods, frozen as JSON with a SHA-256, so a quarterly review never changes after the fact."""
+
+    def _key(self, period: str, start: date) -> str:
+        return f"reports/kpis/{period}/{start.isoformat()}.json"
+
+    def load(self, period: str, start: date) -> dict[str, Any] | None:
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(period, start))["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            return None
+        frozen: dict[str, Any] = json.loads(body)
+        return frozen
+
+    def save(self, period: str, start: date, report: dict[str, Any]) -> None:
+        canonical = json.dumps(report, sort_keys=True, separators=(",", ":")).encode()
+        document = {**report, "sha256": hashlib.sha256(canonical).hexdigest()}
+        encryption = self.encryption()
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self._key(period, start),
+            Body=json.dumps(document, sort_keys=True).encode(),
+            ContentType="application/json",
+            **encryption,
         )

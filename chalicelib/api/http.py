@@ -65,6 +65,8 @@ class RouteDoc:
     consumes: tuple[str, ...] = (JSON,)
     browser: bool = False  # staff pages: a session cookie is accepted as well as a bearer token
     html_errors: tuple[int, ...] = ()  # pages: the error statuses answered as HTML
+    # Also accepts an HTML form (application/x-www-form-urlencoded), turned into the JSON body by this.
+    form: Callable[[dict[str, list[str]]], dict[str, Any]] | None = None
 
 
 ROUTES: list[RouteDoc] = []
@@ -171,15 +173,26 @@ def raw_bytes(request: Request) -> bytes:
 
 
 def parse_body(
-    request: Request, model: type[BaseModel], settings: Settings, *, optional: bool = False
+    request: Request,
+    model: type[BaseModel],
+    settings: Settings,
+    *,
+    optional: bool = False,
+    form: Callable[[dict[str, list[str]]], dict[str, Any]] | None = None,
 ) -> tuple[BaseModel, Any]:
     raw = raw_bytes(request)
     if len(raw) > settings.max_body_bytes:
         raise PayloadTooLargeError(f"request body is larger than {settings.max_body_bytes} bytes")
     if optional and not raw.strip():
         raw = b"{}"
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     try:
-        data = json.loads(raw)
+        if form is not None and content_type == FORM:
+            from urllib.parse import parse_qs
+
+            data = form(parse_qs(raw.decode("utf-8"), keep_blank_values=False, max_num_fields=50))
+        else:
+            data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequestError("request body is not valid JSON", code="malformed_json") from exc
     try:
@@ -210,6 +223,7 @@ def endpoint(
     consumes: tuple[str, ...] = (JSON,),
     browser: bool = False,
     html_errors: tuple[int, ...] = (),
+    form: Callable[[dict[str, list[str]]], dict[str, Any]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a Chalice route that authenticates, parses and maps errors for `view`.
 
@@ -234,6 +248,7 @@ def endpoint(
         consumes=consumes,
         browser=browser,
         html_errors=html_errors,
+        form=form,
     )
     ROUTES.append(doc)
 
@@ -255,7 +270,8 @@ def endpoint(
                 get_logger().exception("unhandled error", extra={"route": f"{method} {path}"})
                 return error_response(OrderCareError("something went wrong on our side"))
 
-        app.route(path, methods=[method], content_types=list(consumes))(handle)
+        content_types = [*consumes, FORM] if form and FORM not in consumes else list(consumes)
+        app.route(path, methods=[method], content_types=content_types)(handle)
         return view
 
     return decorator
@@ -283,6 +299,6 @@ def _prepare_call(current: Request, doc: RouteDoc, verify: Callable[[Request, Se
     call = Call(request=current, settings=settings, principal=principal, query=dict(current.query_params or {}))
     call.verified = verified
     call.idempotency = doc.idempotency
-    if doc.request is not None and JSON in doc.consumes:
-        call.body, call.raw_json = parse_body(current, doc.request, settings, optional=doc.optional_body)
+    if doc.request is not None and (JSON in doc.consumes or doc.form is not None):
+        call.body, call.raw_json = parse_body(current, doc.request, settings, optional=doc.optional_body, form=doc.form)
     return call

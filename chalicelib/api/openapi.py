@@ -118,6 +118,8 @@ def _operation(route: RouteDoc, refs: dict[str, str]) -> dict[str, Any]:
                 media: {"schema": {"type": "string" if "rfc822" in media else "object"}} for media in route.consumes
             },
         }
+        if route.form is not None:  # the same fields, posted by an HTML form
+            operation["requestBody"]["content"]["application/x-www-form-urlencoded"] = {"schema": {"type": "object"}}
     for status, model in route.responses.items():
         if model is None:
             schema = {"type": "object"} if route.produces == "application/json" else {"type": "string"}

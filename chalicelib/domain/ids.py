@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-PREFIXES = ("ord", "evt", "tkt", "ret", "doc", "shp", "msg", "inb")
+PREFIXES = ("ord", "evt", "tkt", "ret", "doc", "shp", "msg", "inb", "srv", "fbk")
 
 
 def new_id(prefix: str, at: datetime | None = None) -> str:

@@ -22,6 +22,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "shipped.intro": "{carrier} is delivering {units} item(s) of your order. Tracking number: "
         "{tracking_number}. Expected by {estimate}.",
         "shipped.sms": "Order {order_no} shipped with {carrier}, tracking {tracking_number}. {link}",
+        "survey.subject": "How was your order {order_no}?",
+        "survey.intro": "Your order {order_no} arrived a few days ago. How satisfied are you? One click on a "
+        "number opens a short form (1 = not at all, 5 = very).",
+        "survey.sms": "How was order {order_no}? Tell us in 30 seconds: {link}",
+        "survey.scale": "Rate us",
         "out_for_delivery.subject": "Order {order_no} arrives today",
         "out_for_delivery.intro": "{carrier} is out delivering your parcel {tracking_number} today.",
         "out_for_delivery.sms": "Order {order_no} is out for delivery today with {carrier}. {link}",
@@ -64,6 +69,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "shipped.intro": "{carrier} liefert {units} Artikel Ihrer Bestellung. Sendungsnummer: "
         "{tracking_number}. Voraussichtlich bis {estimate}.",
         "shipped.sms": "Bestellung {order_no} mit {carrier} versandt, Sendung {tracking_number}. {link}",
+        "survey.subject": "Wie zufrieden sind Sie mit Bestellung {order_no}?",
+        "survey.intro": "Ihre Bestellung {order_no} ist vor ein paar Tagen angekommen. Wie zufrieden sind Sie? "
+        "Ein Klick auf eine Zahl öffnet ein kurzes Formular (1 = gar nicht, 5 = sehr).",
+        "survey.sms": "Wie war Bestellung {order_no}? Sagen Sie es uns in 30 Sekunden: {link}",
+        "survey.scale": "Bewerten",
         "out_for_delivery.subject": "Bestellung {order_no} kommt heute",
         "out_for_delivery.intro": "{carrier} stellt Ihr Paket {tracking_number} heute zu.",
         "out_for_delivery.sms": "Bestellung {order_no} wird heute von {carrier} zugestellt. {link}",

@@ -58,7 +58,7 @@ def context(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url
         "carrier": carrier_name(shipment.carrier) if shipment else "",
         "tracking_number": shipment.tracking_number if shipment else "",
         "units": sum(line.quantity for line in shipment.lines) if shipment else 0,
-        "link": tracking_url,
+        "link": milestone.data.get("survey_url") or tracking_url,
         "shop": shop.name,
     }
     paragraphs = [fmt.t(f"{milestone.kind}.intro", **values)]
@@ -91,6 +91,7 @@ def context(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url
         "tracking_url": tracking_url,
         "account_url": shop.account_url,
         "carrier_url": tracking_link(shipment.carrier, shipment.tracking_number) if shipment else None,
+        "score_links": milestone.data.get("score_links", []),  # surveys: one link per score
     }
 
 

@@ -109,6 +109,10 @@ class NotificationService:
             intents.append(Intent(order.id, MESSAGE, f"ops:{state}#{channel}", payload))
         return intents
 
+    def plan_messages(self, order: Order, found: list[Milestone]) -> list[Intent]:
+        """The intents (one per channel) of messages that no order change implies (e.g. a survey)."""
+        return self._plan_milestones(order, order, found)
+
     def _plan_milestones(self, before: Order | None, after: Order, found: list[Milestone]) -> list[Intent]:
         preferences = self.preferences.get(after.customer.id)
         order = after

@@ -1,0 +1,387 @@
+"""KPI counters, facts and misses on the OrderCare table.
+
+  KPI#DAY / <yyyy-mm-dd>                 the day's counters (one numeric attribute per counter)
+  KPIFACT#<fact key> / #FACT             a fact already counted (replays find it and add nothing)
+  KPIMISS#<kpi> / <yyyy-mm-dd>#<subject> a subject that missed, for the drill-down
+  KPIPROMISE#<order id> / #PROMISE       the promise made at placement (re-promises don't move the goal)
+
+Counting a fact is one transaction: the fact marker (only if new), the counter ADDs and
+the misses — so a replayed stream record, or two consumers at once, count it once. A
+quarter's report is one Query over ~92 day items, however many orders there were.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date, datetime
+from typing import Any
+
+from pynamodb.connection import Connection
+
+from chalicelib.adapters.dynamo.models import OrderItem
+from chalicelib.domain.kpis import Fact, Totals
+from chalicelib.domain.surveys import Survey
+
+COUNTERS_PK = "KPI#DAY"
+FACT_SK = "#FACT"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _is_condition_failure(error: Exception) -> bool:
+    response = getattr(error, "response", {}) or {}
+    code = response.get("Error", {}).get("Code", "")
+    if code == "ConditionalCheckFailedException":
+        return True
+    reasons = response.get("CancellationReasons") or []
+    return code == "TransactionCanceledException" and any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+
+
+class DynamoKpiStore:
+    def __init__(self, client: Any | None = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = Connection(region=OrderItem.Meta.region, host=OrderItem.Meta.host).client
+        return self._client
+
+    @property
+    def table(self) -> str:
+        return OrderItem.Meta.table_name
+
+    # --- writing ----------------------------------------------------------------------------------------------
+
+    def record(self, fact: Fact) -> bool:
+        """Count `fact` once; False when it was already counted."""
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {
+                        "pk": {"S": f"KPIFACT#{fact.key}"},
+                        "sk": {"S": FACT_SK},
+                        "type": {"S": "kpi_fact"},
+                        "day": {"S": fact.day.isoformat()},
+                        "subject": {"S": fact.subject},
+                        "misses": {"L": [{"S": m} for m in fact.misses]},
+                    },
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        ]
+        counts = {name: value for name, value in fact.counts.items() if value}
+        if counts:
+            items.append(self._add(fact.day, counts))
+        items += [self._miss(kpi, fact.day, fact.subject) for kpi in fact.misses]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except Exception as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def demote(self, kpi: str, fact_key: str, cause_counter: str | None) -> bool:
+        """Turn a counted hit of `kpi` into a miss (a later complaint), once; False if nothing to change."""
+        marker = self.client.get_item(
+            TableName=self.table, Key={"pk": {"S": f"KPIFACT#{fact_key}"}, "sk": {"S": FACT_SK}}, ConsistentRead=True
+        ).get("Item")
+        if not marker or kpi in [m["S"] for m in marker.get("misses", {}).get("L", [])]:
+            return False
+        day = date.fromisoformat(marker["day"]["S"])
+        counts = {f"{kpi}__num": -1, **({cause_counter: 1} if cause_counter else {})}
+        items = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": {"S": f"KPIFACT#{fact_key}"}, "sk": {"S": FACT_SK}},
+                    "UpdateExpression": "SET misses = list_append(misses, :kpi)",
+                    "ConditionExpression": "NOT contains(misses, :name)",
+                    "ExpressionAttributeValues": {":kpi": {"L": [{"S": kpi}]}, ":name": {"S": kpi}},
+                }
+            },
+            self._add(day, counts),
+            self._miss(kpi, day, marker["subject"]["S"]),
+        ]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except Exception as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def _add(self, day: date, counts: dict[str, int]) -> dict[str, Any]:
+        names = {f"#c{i}": name for i, name in enumerate(counts)}
+        values = {f":v{i}": {"N": str(value)} for i, value in enumerate(counts.values())}
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"pk": {"S": COUNTERS_PK}, "sk": {"S": day.isoformat()}},
+                "UpdateExpression": "SET #type = :type ADD " + ", ".join(f"#c{i} :v{i}" for i in range(len(counts))),
+                "ExpressionAttributeNames": {"#type": "type", **names},
+                "ExpressionAttributeValues": {":type": {"S": "kpi_day"}, **values},
+            }
+        }
+
+    def _miss(self, kpi: str, day: date, subject: str) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": {
+                    "pk": {"S": f"KPIMISS#{kpi}"},
+                    "sk": {"S": f"{day.isoformat()}#{subject}"},
+                    "type": {"S": "kpi_miss"},
+                    "subject": {"S": subject},
+                    "day": {"S": day.isoformat()},
+                },
+            }
+        }
+
+    def save_promise(self, order_id: str, ship_by: datetime, deliver_by: datetime) -> None:
+        """The placement promise, written once (a replay keeps the first)."""
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={
+                    "pk": {"S": f"KPIPROMISE#{order_id}"},
+                    "sk": {"S": "#PROMISE"},
+                    "type": {"S": "kpi_promise"},
+                    "ship_by": {"S": _iso(ship_by)},
+                    "deliver_by": {"S": _iso(deliver_by)},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except Exception as error:
+            if not _is_condition_failure(error):
+                raise
+
+    def promise(self, order_id: str) -> tuple[datetime, datetime] | None:
+        item = self.client.get_item(
+            TableName=self.table, Key={"pk": {"S": f"KPIPROMISE#{order_id}"}, "sk": {"S": "#PROMISE"}}
+        ).get("Item")
+        if not item:
+            return None
+        return (
+            datetime.fromisoformat(item["ship_by"]["S"].replace("Z", "+00:00")),
+            datetime.fromisoformat(item["deliver_by"]["S"].replace("Z", "+00:00")),
+        )
+
+    def save_feedback(self, feedback_id: str, fields: dict[str, str | int | None]) -> None:
+        """Keep the rating and comment itself (the counters only know numbers)."""
+        item: dict[str, Any] = {
+            "pk": {"S": f"FEEDBACK#{feedback_id}"},
+            "sk": {"S": "#FEEDBACK"},
+            "type": {"S": "feedback"},
+        }
+        for name, value in fields.items():
+            if value is not None:
+                item[name] = {"N": str(value)} if isinstance(value, int) else {"S": value}
+        self.client.put_item(TableName=self.table, Item=item)
+
+    # --- reading ----------------------------------------------------------------------------------------------
+
+    def totals(self, start: date, end: date) -> tuple[Totals, list[tuple[date, dict[str, int]]], int]:
+        """The counters of [start, end): their sum, each day's, and how many items were read."""
+        totals, days, read = Totals(), [], 0
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :start AND :end",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": COUNTERS_PK},
+                ":start": {"S": start.isoformat()},
+                ":end": {"S": (date.fromordinal(end.toordinal() - 1)).isoformat()},
+            },
+        }
+        while True:
+            page = self.client.query(**kwargs)
+            for item in page.get("Items", []):
+                read += 1
+                counts = {k: int(v["N"]) for k, v in item.items() if "N" in v}
+                totals.add(counts)
+                days.append((date.fromisoformat(item["sk"]["S"]), counts))
+            if "LastEvaluatedKey" not in page:
+                return totals, days, read
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def misses(
+        self, kpi: str, start: date, end: date, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, str]], str | None]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :start AND :end",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": f"KPIMISS#{kpi}"},
+                ":start": {"S": start.isoformat()},
+                ":end": {"S": f"{date.fromordinal(end.toordinal() - 1).isoformat()}#~"},
+            },
+            "Limit": limit,
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        page = self.client.query(**kwargs)
+        items = [{"subject": i["subject"]["S"], "day": i["day"]["S"]} for i in page.get("Items", [])]
+        last = page.get("LastEvaluatedKey")
+        next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
+        return items, next_cursor
+
+
+# --- surveys --------------------------------------------------------------------------------------------------
+#   SURVEY#<kind>#<subject> / #SURVEY     one survey per subject (a conditional put makes it "exactly once")
+#   SURVEYDUE#<yyyy-mm-dd> / <due>#<kind>#<subject>   due work, by day: the dispatch reads only what is due
+#   SURVEYLAST#<customer> / #LAST         the last survey sent to a customer (the throttle)
+
+
+def _survey_key(kind: str, subject: str) -> dict[str, Any]:
+    return {"pk": {"S": f"SURVEY#{kind}#{subject}"}, "sk": {"S": "#SURVEY"}}
+
+
+def _parse_time(value: dict[str, str] | None) -> datetime | None:
+    return datetime.fromisoformat(value["S"].replace("Z", "+00:00")) if value else None
+
+
+class DynamoSurveyStore(DynamoKpiStore):
+    def schedule(self, survey: Survey) -> bool:
+        """Create the survey and its due item once; False when the subject already has one."""
+        due = survey.due_at
+        item = {
+            **_survey_key(survey.kind, survey.subject),
+            "type": {"S": "survey"},
+            "id": {"S": survey.id},
+            "kind": {"S": survey.kind},
+            "subject": {"S": survey.subject},
+            "order_id": {"S": survey.order_id},
+            "customer_id": {"S": survey.customer_id},
+            "due_at": {"S": _iso(due)},
+            "status": {"S": survey.status},
+        }
+        due_item = {
+            "pk": {"S": f"SURVEYDUE#{due.date().isoformat()}"},
+            "sk": {"S": f"{_iso(due)}#{survey.kind}#{survey.subject}"},
+            "type": {"S": "survey_due"},
+        }
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
+                    {"Put": {"TableName": self.table, "Item": due_item}},
+                ]
+            )
+        except Exception as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def due(self, now: datetime, days_back: int) -> list[tuple[str, str, str]]:
+        """(due sort key, kind, subject) of every survey due by `now`, looking back `days_back` days."""
+        found = []
+        upper = f"{_iso(now)}#~"
+        for offset in range(days_back, -1, -1):
+            day = date.fromordinal(now.date().toordinal() - offset)
+            page = self.client.query(
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk AND sk <= :upper",
+                ExpressionAttributeValues={":pk": {"S": f"SURVEYDUE#{day.isoformat()}"}, ":upper": {"S": upper}},
+            )
+            for item in page.get("Items", []):
+                sort_key = item["sk"]["S"]
+                _, kind, subject = sort_key.split("#", 2)
+                found.append((f"{day.isoformat()}|{sort_key}", kind, subject))
+        return found
+
+    def done(self, due_key: str) -> None:
+        day, sort_key = due_key.split("|", 1)
+        self.client.delete_item(TableName=self.table, Key={"pk": {"S": f"SURVEYDUE#{day}"}, "sk": {"S": sort_key}})
+
+    def get(self, kind: str, subject: str) -> Survey | None:
+        item = self.client.get_item(TableName=self.table, Key=_survey_key(kind, subject), ConsistentRead=True).get(
+            "Item"
+        )
+        if not item:
+            return None
+        answer = json.loads(item["answer"]["S"]) if "answer" in item else {}
+        return Survey(
+            id=item["id"]["S"],
+            kind=item["kind"]["S"],
+            subject=item["subject"]["S"],
+            order_id=item["order_id"]["S"],
+            customer_id=item["customer_id"]["S"],
+            due_at=_parse_time(item["due_at"]) or datetime.min,
+            status=item["status"]["S"],
+            sent_at=_parse_time(item.get("sent_at")),
+            answered_at=_parse_time(item.get("answered_at")),
+            answer=answer,
+            drop_reason=item.get("drop_reason", {}).get("S"),
+        )
+
+    def take_slot(self, customer_id: str, survey_id: str, now: datetime, window_start: datetime) -> bool:
+        """Claim the customer's one survey per window (idempotent for the same survey)."""
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={
+                    "pk": {"S": f"SURVEYLAST#{customer_id}"},
+                    "sk": {"S": "#LAST"},
+                    "type": {"S": "survey_last"},
+                    "survey_id": {"S": survey_id},
+                    "sent_at": {"S": _iso(now)},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR sent_at < :start OR survey_id = :me",
+                ExpressionAttributeValues={":start": {"S": _iso(window_start)}, ":me": {"S": survey_id}},
+            )
+        except Exception as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def mark(self, survey: Survey, status: str, now: datetime, reason: str | None = None) -> None:
+        names = {"#s": "status"}
+        values: dict[str, Any] = {":s": {"S": status}, ":scheduled": {"S": "scheduled"}}
+        expression = "SET #s = :s"
+        if status == "sent":
+            expression += ", sent_at = :at"
+            values[":at"] = {"S": _iso(now)}
+        if reason:
+            expression += ", drop_reason = :reason"
+            values[":reason"] = {"S": reason}
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=_survey_key(survey.kind, survey.subject),
+                UpdateExpression=expression,
+                ConditionExpression="#s = :scheduled",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except Exception as error:
+            if not _is_condition_failure(error):
+                raise
+
+    def answer(self, survey: Survey, answer: dict[str, object], now: datetime) -> bool:
+        """Store the answer once; False when the survey was already answered."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=_survey_key(survey.kind, survey.subject),
+                UpdateExpression="SET #s = :answered, answered_at = :at, answer = :answer",
+                ConditionExpression="#s = :sent",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":answered": {"S": "answered"},
+                    ":sent": {"S": "sent"},
+                    ":at": {"S": _iso(now)},
+                    ":answer": {"S": json.dumps(answer, sort_keys=True)},
+                },
+            )
+        except Exception as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True

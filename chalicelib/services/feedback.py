@@ -1,0 +1,333 @@
+"""Feedback and KPIs: counters from the stream, surveys, ratings, and the report.
+
+Every count is a fact recorded once (idempotent by key), so replays add nothing; the
+report reads day counters only. Surveys are scheduled from the stream and sent by the
+scheduled dispatch, throttled per customer; answers count into CSAT/NPS and a detractor
+is called back through a ticket when the support desk is wired in.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from chalicelib.domain import kpis
+from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.orders import Order, OrderStatus
+from chalicelib.domain.surveys import Answer, Survey, read_token, recipient_tag, survey_token
+from chalicelib.observability import get_logger
+from chalicelib.services.ports import Clock
+
+
+class KpiStore(Protocol):
+    def record(self, fact: kpis.Fact) -> bool: ...
+
+    def demote(self, kpi: str, fact_key: str, cause_counter: str | None) -> bool: ...
+
+    def save_promise(self, order_id: str, ship_by: datetime, deliver_by: datetime) -> None: ...
+
+    def save_feedback(self, feedback_id: str, fields: dict[str, str | int | None]) -> None: ...
+
+    def promise(self, order_id: str) -> tuple[datetime, datetime] | None: ...
+
+    def totals(self, start: date, end: date) -> tuple[kpis.Totals, list[tuple[date, dict[str, int]]], int]: ...
+
+    def misses(
+        self, kpi: str, start: date, end: date, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, str]], str | None]: ...
+
+
+class SurveyStore(Protocol):
+    def schedule(self, survey: Survey) -> bool: ...
+
+    def due(self, now: datetime, days_back: int) -> list[tuple[str, str, str]]: ...
+
+    def done(self, due_key: str) -> None: ...
+
+    def get(self, kind: str, subject: str) -> Survey | None: ...
+
+    def take_slot(self, customer_id: str, survey_id: str, now: datetime, window_start: datetime) -> bool: ...
+
+    def mark(self, survey: Survey, status: str, now: datetime, reason: str | None = None) -> None: ...
+
+    def answer(self, survey: Survey, answer: dict[str, object], now: datetime) -> bool: ...
+
+
+class ReportArchive(Protocol):
+    """Where closed periods are frozen (S3 in AWS and locally)."""
+
+    def load(self, period: str, start: date) -> dict[str, Any] | None: ...
+
+    def save(self, period: str, start: date, report: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class FeedbackSettings:
+    timezone: str = "Europe/Berlin"
+    delivery_delay: timedelta = timedelta(days=3)
+    support_delay: timedelta = timedelta(hours=24)
+    return_delay: timedelta = timedelta(hours=0)
+    throttle_window: timedelta = timedelta(days=30)
+    token_days: int = 30
+    targets: dict[str, float | None] = field(default_factory=lambda: dict(kpis.DEFAULT_TARGETS))
+
+
+@dataclass
+class KpiService:
+    store: KpiStore
+    clock: Clock
+    config: FeedbackSettings
+    archive: ReportArchive | None = None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.config.timezone)
+
+    def on_order_change(self, before: Order | None, after: Order) -> int:
+        """Count what this change of an order means for the KPIs; how many new facts."""
+        if before is None:
+            self.store.save_promise(after.id, after.ship_by, after.deliver_by)
+        interesting = before is None or any(
+            getattr(before, name) != getattr(after, name)
+            for name in ("shipped_at", "delivered_at", "sla_shipping", "sla_delivery")
+        )
+        if not interesting:
+            return 0
+        promised = self.store.promise(after.id)
+        promise = kpis.Promise(*promised) if promised else kpis.Promise(after.ship_by, after.deliver_by)
+        return sum(self.store.record(fact) for fact in kpis.order_facts(before, after, promise, self.zone))
+
+    def record_rating(self, kind: str, subject: str, csat: int, nps: int | None, source: str, at: datetime) -> bool:
+        day = kpis.local_day(at, self.zone)
+        return all(self.store.record(f) for f in kpis.score_facts(kind, subject, day, csat, nps, source))
+
+    def record_complaint(self, order_id: str, category: str, at: datetime) -> None:
+        """A wrong_item / missing_item / damaged complaint makes a shipped order inaccurate after the fact."""
+        if category not in kpis.ACCURACY_COMPLAINTS:
+            return
+        reason = kpis.cause("complaint", category)
+        self.store.demote("order_accuracy", f"order_accuracy#{order_id}", reason)
+        self.store.demote("perfect_order_rate", f"perfect_order_rate#{order_id}", None)
+
+    def count(self, fact: kpis.Fact) -> bool:
+        return self.store.record(fact)
+
+    def record_feedback(
+        self, source: str, rating: int, order_id: str | None, comment: str | None, url: str | None, at: datetime
+    ) -> dict[str, Any]:
+        """Website feedback or an outside rating (review, social, chat, phone): kept and counted in CSAT."""
+        feedback_id = new_id("fbk")
+        recorded = self.clock.now()
+        fields: dict[str, str | int | None] = {
+            "source": source,
+            "rating": rating,
+            "order_id": order_id,
+            "comment": comment,
+            "url": url,
+            "occurred_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "recorded_at": recorded.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        self.store.save_feedback(feedback_id, fields)
+        self.record_rating("delivery", feedback_id, rating, None, source, at)
+        return {
+            "id": feedback_id,
+            "source": source,
+            "rating": rating,
+            "order_id": order_id,
+            "recorded_at": fields["recorded_at"],
+        }
+
+    # --- reading ------------------------------------------------------------------------------------------
+
+    def report(self, period: str, start: date) -> dict[str, Any]:
+        begin, end = kpis.period_bounds(period, start)
+        today = kpis.local_day(self.clock.now(), self.zone)
+        closed = end <= today
+        if closed and self.archive is not None:
+            frozen = self.archive.load(period, begin)
+            if frozen is not None:
+                return frozen
+        report = self._compute(period, begin, end)
+        report["closed"] = closed
+        return report
+
+    def _compute(self, period: str, begin: date, end: date) -> dict[str, Any]:
+        totals, _, _ = self.store.totals(begin, end)
+        previous_start = kpis.previous_start(period, begin)
+        previous, _, _ = self.store.totals(*kpis.period_bounds(period, previous_start))
+        return kpis.build_report(period, begin, end, totals, previous, self.config.targets)
+
+    def freeze_closed(self, now: datetime) -> list[str]:
+        """Write the report of every period that has just ended (idempotent: a frozen one stays)."""
+        if self.archive is None:
+            return []
+        today = kpis.local_day(now, self.zone)
+        frozen = []
+        for period in kpis.PERIODS:
+            start = _period_start(period, today)
+            last = kpis.previous_start(period, start)
+            if self.archive.load(period, last) is None:
+                report = self._compute(period, *kpis.period_bounds(period, last))
+                report["closed"] = True
+                self.archive.save(period, last, report)
+                frozen.append(f"{period}:{last.isoformat()}")
+        return frozen
+
+    def trend(self, weeks: int) -> list[dict[str, Any]]:
+        """Weekly values of every KPI for the last `weeks` weeks (oldest first): one Query."""
+        today = kpis.local_day(self.clock.now(), self.zone)
+        this_week = today - timedelta(days=today.weekday())
+        first = this_week - timedelta(weeks=weeks - 1)
+        _, days, _ = self.store.totals(first, this_week + timedelta(days=7))
+        buckets = [kpis.Totals() for _ in range(weeks)]
+        for day, counts in days:
+            buckets[(day - first).days // 7].add(counts)
+        return [
+            {
+                "start": (first + timedelta(weeks=i)).isoformat(),
+                "values": {name: kpis.kpi_value(name, bucket)["value"] for name in kpis.KPI_NAMES},
+            }
+            for i, bucket in enumerate(buckets)
+        ]
+
+    def misses(self, name: str, period: str, start: date, limit: int, cursor: str | None) -> dict[str, Any]:
+        if name not in kpis.KPI_NAMES:
+            raise NotFoundError(f"no KPI named '{name}'", code="unknown_kpi")
+        begin, end = kpis.period_bounds(period, start)
+        if cursor is not None:
+            _check_cursor(cursor, name)
+        items, next_cursor = self.store.misses(name, begin, end, limit, cursor)
+        return {"name": name, "period": period, "start": begin.isoformat(), "items": items, "next_cursor": next_cursor}
+
+
+def _check_cursor(cursor: str, name: str) -> None:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        valid = (
+            isinstance(key, dict)
+            and key.get("pk") == {"S": f"KPIMISS#{name}"}
+            and isinstance(key.get("sk"), dict)
+            and isinstance(key["sk"].get("S"), str)
+            and set(key) == {"pk", "sk"}
+        )
+    except (ValueError, UnicodeDecodeError):
+        valid = False
+    if not valid:
+        raise ValidationError("cursor is not valid for this list", code="invalid_cursor")
+
+
+def _period_start(period: str, today: date) -> date:
+    if period == "week":
+        return today - timedelta(days=today.weekday())
+    if period == "month":
+        return today.replace(day=1)
+    return date(today.year, (today.month - 1) // 3 * 3 + 1, 1)
+
+
+# --- surveys ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SurveyService:
+    store: SurveyStore
+    kpis: KpiService
+    clock: Clock
+    config: FeedbackSettings
+    secrets: Callable[[], tuple[str, ...]]
+    load_order: Callable[[str], Order]
+    send: Callable[[Order, Survey, str], None]  # (order, survey, token) → the email/SMS intents
+    survey_url: Callable[[str], str]
+    has_open_case: Callable[[str], bool] = lambda customer_id: False
+    open_ticket: Callable[[Survey, Answer], None] | None = None
+
+    def on_order_change(self, before: Order | None, after: Order) -> bool:
+        """Schedule the delivery survey when an order is delivered (once per order)."""
+        if after.status != OrderStatus.DELIVERED or (before is not None and before.status == OrderStatus.DELIVERED):
+            return False
+        delivered = after.delivered_at or self.clock.now()
+        return self.schedule("delivery", after.id, after, delivered + self.config.delivery_delay)
+
+    def schedule(self, kind: str, subject: str, order: Order, due_at: datetime) -> bool:
+        survey = Survey(new_id("srv"), kind, subject, order.id, order.customer.id, due_at)
+        return self.store.schedule(survey)
+
+    def dispatch(self, now: datetime) -> dict[str, int]:
+        """Send (or drop) every survey due by `now`; per-item isolation, safe to run twice."""
+        outcome: dict[str, int] = {"due": 0}
+        for due_key, kind, subject in self.store.due(now, days_back=7):
+            outcome["due"] += 1
+            try:
+                result = self._dispatch_one(kind, subject, now)
+            except Exception as error:  # one bad survey never stops the others; retried next sweep
+                get_logger().warning("survey dispatch failed", extra={"kind": kind, "error": type(error).__name__})
+                result = "retry"
+            if result != "retry":
+                self.store.done(due_key)
+            outcome[result] = outcome.get(result, 0) + 1
+        return outcome
+
+    def _dispatch_one(self, kind: str, subject: str, now: datetime) -> str:
+        survey = self.store.get(kind, subject)
+        if survey is None or survey.status not in ("scheduled", "sent"):
+            return "stale"
+        order = self.load_order(survey.order_id)
+        if survey.status == "scheduled":
+            if self.has_open_case(survey.customer_id):
+                self.store.mark(survey, "dropped", now, "open_case")
+                return "dropped"
+            if not self.store.take_slot(survey.customer_id, survey.id, now, now - self.config.throttle_window):
+                self.store.mark(survey, "dropped", now, "throttled")
+                return "dropped"
+        token = survey_token(
+            kind, subject, order.customer.email, self.secrets()[0], now=now.timestamp(), days=self.config.token_days
+        )
+        self.send(order, survey, token)  # idempotent per survey: a retry re-sends nothing twice
+        if survey.status == "scheduled":
+            self.store.mark(survey, "sent", now)
+            day = kpis.local_day(now, self.kpis.zone)
+            self.kpis.count(
+                kpis.Fact(f"survey_sent#{survey.id}", day, {kpis.den("survey_response_rate"): 1}, survey.id)
+            )
+        return "sent"
+
+    def open(self, token: str) -> Survey:
+        """The survey a link opens (404 for a bad, expired or unknown token)."""
+        claims = read_token(token, self.secrets(), now=self.clock.now().timestamp())
+        survey = self.store.get(claims.kind, claims.subject) if claims else None
+        if survey is None or survey.status not in ("sent", "answered"):
+            raise NotFoundError("this survey link is not valid", code="survey_not_found")
+        order = self.load_order(survey.order_id)
+        if claims is None or recipient_tag(order.customer.email) != claims.recipient:
+            raise NotFoundError("this survey link is not valid", code="survey_not_found")
+        return survey
+
+    def answer(self, token: str, answer: Answer) -> Survey:
+        survey = self.open(token)
+        if survey.status == "answered":
+            raise ConflictError("this survey has already been answered", code="already_answered")
+        if survey.kind != "delivery" and answer.nps is not None:
+            raise ValidationError("nps is asked after delivery only", details=[{"field": "nps"}])
+        now = self.clock.now()
+        stored: dict[str, object] = {
+            "csat": answer.csat,
+            "nps": answer.nps,
+            "aspects": answer.aspects,
+            "comment": answer.comment,
+        }
+        if not self.store.answer(survey, stored, now):
+            raise ConflictError("this survey has already been answered", code="already_answered")
+        self.kpis.record_rating(survey.kind, survey.id, answer.csat, answer.nps, "survey", now)
+        day = kpis.local_day(now, self.kpis.zone)
+        self.kpis.count(
+            kpis.Fact(f"survey_answered#{survey.id}", day, {kpis.num("survey_response_rate"): 1}, survey.id)
+        )
+        if self.open_ticket is not None and (answer.detractor or (answer.comment and answer.csat <= 3)):
+            self.open_ticket(survey, answer)
+        survey.status, survey.answered_at, survey.answer = "answered", now, stored
+        return survey

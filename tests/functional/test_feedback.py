@@ -1,0 +1,242 @@
+"""Surveys, feedback and the KPI report through the real app (moto), driven by the stream."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from app import feedback
+from local.lambda_runtime import LambdaContext
+from tests import clock
+from tests.functional.conftest import Api
+from tests.functional.stream_tools import StreamTap, deliver, drain
+from tests.functional.test_lifecycle_api import carrier, processing_order, staff
+from tests.functional.test_notifications import emails
+
+WEEK = "2026-11-30"  # the Monday tests.clock.FROZEN_AT falls in
+
+
+@pytest.fixture
+def tap(api: Api) -> Iterator[StreamTap]:
+    stream = StreamTap("ordercare-test")
+    stream.new_records()
+    yield stream
+
+
+def run_feedback(at: datetime) -> dict[str, Any]:
+    event = {
+        "version": "0",
+        "id": "x",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "1",
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "eu-central-1",
+        "resources": [],
+        "detail": {},
+    }
+    result: dict[str, Any] = feedback(event, LambdaContext("feedback"))
+    return result
+
+
+def delivered(api: Api, tap: StreamTap, customer: dict[str, Any] | None = None, delivered_at: str | None = None) -> str:
+    order = processing_order(api, **({"customer": customer} if customer else {}))
+    tracking = f"TRK{uuid.uuid4().hex[:8]}"
+    assert (
+        staff(api, f"/v1/orders/{order['id']}/shipments", {"carrier": "dhl", "tracking_number": tracking}).status_code
+        == 201
+    )
+    carrier(api, tracking, "delivered", occurred_at=delivered_at)
+    drain(tap)
+    return str(order["id"])
+
+
+def report(api: Api, period: str = "week", start: str = WEEK) -> dict[str, Any]:
+    response = api.call("GET", f"/v1/reports/kpis?period={period}&start={start}", role="admin", sub="boss")
+    assert response.status_code == 200, response.data
+    return {k["name"]: k for k in response.data["kpis"]} | {"_": response.data}
+
+
+def survey_links() -> list[str]:
+    found = []
+    for message in emails():
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        found += re.findall(r"http://127\.0\.0\.1:8000(/surveys/[A-Za-z0-9_.-]+\?score=\d)", text)
+    return found
+
+
+def test_a_delivered_order_counts_once_however_often_the_stream_replays(api: Api, tap: StreamTap) -> None:
+    delivered(api, tap)
+    for _ in range(3):
+        deliver(tap.all)  # the whole history again, as a redelivering event source would
+    # Promises count on the day they were due (deliver_by is next week): the quarter holds them all.
+    kpis = report(api, "quarter", "2026-10-01")
+    for name in ("shipped_on_time", "delivered_on_time", "order_accuracy", "perfect_order_rate"):
+        assert (kpis[name]["numerator"], kpis[name]["denominator"], kpis[name]["value"]) == (1, 1, 1.0), name
+    assert kpis["shipped_on_time"]["met"] is True and kpis["shipped_on_time"]["target"] == 0.95
+    assert kpis["csat"]["value"] is None and kpis["csat"]["denominator"] == 0  # nobody asked yet
+    assert kpis["return_rate"]["denominator"] == 1
+    assert [k["name"] for k in kpis["_"]["kpis"]] == [
+        "csat",
+        "nps",
+        "post_support_csat",
+        "post_return_csat",
+        "shipped_on_time",
+        "delivered_on_time",
+        "order_accuracy",
+        "perfect_order_rate",
+        "tickets_acknowledged_24h",
+        "tickets_resolved_48h",
+        "return_rate",
+        "survey_response_rate",
+    ]
+
+
+def test_a_late_shipment_is_a_miss_listed_in_the_drill_down(api: Api, tap: StreamTap) -> None:
+    order = processing_order(api)
+    drain(tap)
+    clock.advance_to("2026-12-03T09:00:00Z")  # ship_by was Wed 2026-12-02 23:59 Berlin
+    staff(api, f"/v1/orders/{order['id']}/shipments", {"carrier": "dpd", "tracking_number": "LATE-1"})
+    drain(tap)
+    kpis = report(api, "month", "2026-12-01")
+    assert (kpis["shipped_on_time"]["numerator"], kpis["shipped_on_time"]["denominator"]) == (0, 1)
+    assert kpis["shipped_on_time"]["met"] is False
+    assert {"cause": "dpd", "count": 1} in kpis["_"]["causes"]["late_ship"]
+    misses = api.call(
+        "GET", "/v1/reports/kpis/shipped_on_time/misses?period=month&start=2026-12-01", role="admin", sub="boss"
+    )
+    assert misses.status_code == 200 and [m["subject"] for m in misses.data["items"]] == [order["id"]]
+    assert misses.data["next_cursor"] is None
+
+
+def test_the_delivery_survey_goes_out_once_and_a_scanner_prefetch_records_nothing(api: Api, tap: StreamTap) -> None:
+    delivered(api, tap)
+    assert run_feedback(clock.now() + timedelta(days=2))["surveys"] == {"due": 0}  # not yet: 3 days after delivery
+    first = run_feedback(clock.now() + timedelta(days=3, hours=1))
+    assert first["surveys"] == {"due": 1, "sent": 1}
+    drain(tap)
+    assert run_feedback(clock.now() + timedelta(days=3, hours=2))["surveys"] == {"due": 0}
+    links = survey_links()
+    assert len(links) == 5 and [link[-1] for link in links] == ["1", "2", "3", "4", "5"]
+    subject = [str(m["Subject"]) for m in emails()][-1]
+    assert subject.startswith("Wie zufrieden sind Sie mit Bestellung")
+
+    page = api.client.http.get(links[3])  # what a mail scanner (or the customer's click) does
+    html = page.body.decode() if isinstance(page.body, bytes) else page.body
+    assert (
+        page.status_code == 200 and 'value="4" required checked' in html and "form-action 'self'" in str(page.headers)
+    )
+    assert report(api)["csat"]["denominator"] == 0  # opening the link answered nothing
+
+    token = links[3].split("/surveys/")[1].split("?")[0]
+    answer = {"csat": 4, "nps": 9, "aspects": {"speed": 5}, "comment": "Schnell!"}
+    response = api.call("POST", f"/v1/surveys/{token}", answer)
+    assert response.status_code == 201 and response.data["status"] == "answered"
+    assert api.call("POST", f"/v1/surveys/{token}", answer).status_code == 409
+    kpis = report(api)
+    assert (kpis["csat"]["numerator"], kpis["csat"]["denominator"]) == (1, 1)
+    assert kpis["nps"]["value"] == 100.0 and kpis["survey_response_rate"]["value"] == 1.0
+    assert kpis["_"]["csat_by_source"] == {"survey": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"csat": 6}, 422),
+        ({"csat": 0}, 422),
+        ({"csat": "4"}, 422),
+        ({"csat": 3, "nps": 11}, 422),
+        ({"csat": 3, "aspects": {"speed": 9}}, 422),
+        ({"csat": 3, "status": "answered"}, 422),
+    ],
+)
+def test_out_of_range_answers_are_refused(api: Api, tap: StreamTap, body: dict[str, Any], status: int) -> None:
+    delivered(api, tap)
+    run_feedback(clock.now() + timedelta(days=4))
+    token = survey_links()[0].split("/surveys/")[1].split("?")[0]
+    assert api.call("POST", f"/v1/surveys/{token}", body).status_code == status
+
+
+def test_the_page_form_answers_and_bad_tokens_find_nothing(api: Api, tap: StreamTap) -> None:
+    delivered(api, tap)
+    run_feedback(clock.now() + timedelta(days=4))
+    token = survey_links()[0].split("/surveys/")[1].split("?")[0]
+    for bad in (token[:-2] + "xx", "garbage", token.replace(".", "")):
+        assert api.client.http.get(f"/surveys/{bad}").status_code == 404
+        assert api.call("POST", f"/v1/surveys/{bad}", {"csat": 5}).status_code == 404
+    form = api.client.http.post(
+        f"/v1/surveys/{token}",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept-Language": "de"},
+        body=b"csat=2&aspect_speed=1&aspect_accuracy=&comment=Zu+sp%C3%A4t",
+    )
+    assert form.status_code == 201 and "Vielen Dank" in form.body.decode()
+    kpis = report(api)
+    assert (kpis["csat"]["numerator"], kpis["csat"]["denominator"]) == (0, 1)
+    misses = api.call("GET", f"/v1/reports/kpis/csat/misses?period=week&start={WEEK}", role="admin", sub="b").data
+    assert len(misses["items"]) == 1  # a detractor is a miss to follow up
+
+
+def test_one_survey_per_customer_per_window(api: Api, tap: StreamTap) -> None:
+    delivered(api, tap)
+    delivered(api, tap)
+    result = run_feedback(clock.now() + timedelta(days=4))
+    assert result["surveys"] == {"due": 2, "sent": 1, "dropped": 1}
+    assert len(survey_links()) == 5
+
+
+def test_website_and_outside_feedback_count_in_csat_by_source(api: Api, tap: StreamTap) -> None:
+    order_id = delivered(api, tap)
+    own = api.call("POST", "/v1/feedback", {"order_id": order_id, "rating": 5}, role="customer", sub="cus_alice")
+    assert own.status_code == 201 and own.data["source"] == "website"
+    other = api.call("POST", "/v1/feedback", {"order_id": order_id, "rating": 1}, role="customer", sub="cus_bob")
+    assert other.status_code == 404
+    outside = {"source": "review", "rating": 2, "occurred_at": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")}
+    assert api.call("POST", "/v1/feedback/external", outside, role="agent", sub="agt_1").status_code == 201
+    assert api.call("POST", "/v1/feedback/external", outside, role="customer", sub="cus_alice").status_code == 403
+    kpis = report(api)
+    assert (kpis["csat"]["numerator"], kpis["csat"]["denominator"]) == (1, 2)
+    assert kpis["_"]["csat_by_source"] == {"website": 1.0, "review": 0.0}
+    assert kpis["csat"]["confidence_95"][0] < 0.5 < kpis["csat"]["confidence_95"][1]
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("period=year&start=2026-01-01", 422),
+        ("period=week&start=2026-12-01", 422),  # a Tuesday
+        ("period=quarter&start=2026-11-01", 422),
+        ("period=month&start=yesterday", 422),
+        ("period=month", 422),
+    ],
+)
+def test_report_queries_are_validated(api: Api, query: str, status: int) -> None:
+    assert api.call("GET", f"/v1/reports/kpis?{query}", role="admin", sub="b").status_code == status
+
+
+def test_reports_are_for_admins(api: Api) -> None:
+    for role in ("customer", "agent", "storefront"):
+        response = api.call("GET", f"/v1/reports/kpis?period=week&start={WEEK}", role=role, sub="x")
+        assert response.status_code == 403, role
+    assert api.call("GET", f"/v1/reports/kpis/nope/misses?period=week&start={WEEK}", role="admin").status_code == 404
+    bad_cursor = api.call(
+        "GET", f"/v1/reports/kpis/csat/misses?period=week&start={WEEK}&cursor=abc", role="admin", sub="b"
+    )
+    assert bad_cursor.status_code == 422
+
+
+def test_a_closed_period_is_frozen_and_served_from_its_snapshot(api: Api, tap: StreamTap) -> None:
+    delivered(api, tap)
+    before = report(api)["_"]
+    assert before["closed"] is False
+    clock.advance_to("2026-12-08T08:00:00Z")  # the next Monday: last week has ended
+    assert "week:2026-11-30" in run_feedback(clock.now())["frozen_reports"]
+    frozen = report(api)["_"]
+    assert frozen["closed"] is True and len(frozen["sha256"]) == 64
+    assert run_feedback(clock.now())["frozen_reports"] == []  # frozen once
+    delivered(api, tap, delivered_at="2026-12-01T10:00:00Z")  # a late fact does not rewrite history
+    assert report(api)["_"]["sha256"] == frozen["sha256"]
