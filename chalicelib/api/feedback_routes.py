@@ -79,7 +79,7 @@ def _page(status: int, html: str) -> Response:
     "GET",
     summary="The survey form (HTML); `?score=N` pre-selects the score clicked in the email — only the POST records",
     roles=None,
-    responses={200: None, 404: None},
+    responses={200: None},
     produces="text/html",
     query=(QueryParam("score", "1–5, pre-selected", {"type": "integer", "minimum": 1, "maximum": 5}),),
     tags=("feedback",),
