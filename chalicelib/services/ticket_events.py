@@ -62,7 +62,8 @@ def _emit(container: Any, order_id: str, key: str, template: str, customer_id: s
 
     intent = Intent(order_id, MESSAGE, key, {"template": template, "customer_id": customer_id, **payload})
     container.intents.record([intent])
-    return str(container.intents.drive([intent]).get(intent.id, "recorded"))
+    outcomes = {driven.id: outcome for driven, outcome in container.intents.drive([intent])}
+    return str(outcomes.get(intent.id, "recorded"))
 
 
 def _context(container: Any, ticket_id: str) -> tuple[Any, Any] | None:
