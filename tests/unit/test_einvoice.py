@@ -271,3 +271,24 @@ def test_the_alarm_metric_is_an_emf_count_in_the_ordercare_namespace(capsys: pyt
     (directive,) = emf["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "OrderCare" and directive["Dimensions"] == [["service"]]
     assert emf[TOTALS_MISMATCH_METRIC] == [1.0] and emf["service"] == "ordercare"
+
+
+def test_issuing_needs_nothing_the_package_prunes() -> None:
+    """Rendering an e-invoice imports neither the test tooling nor the parts of lxml the package drops."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from tests.document_fakes import AT, SELLER, paid_order, fake_render
+from chalicelib.documents.invoice import build_invoice
+from chalicelib.services.documents import _default_renderer
+from chalicelib.documents.einvoice import EInvoiceOptions
+invoice = build_invoice(paid_order(), seller=SELLER, number="INV-1", issued_at=AT)
+rendered = _default_renderer("A4", "Europe/Berlin", EInvoiceOptions())(invoice)
+assert rendered.pdf.startswith(b"%PDF") and rendered.xml
+pruned = ("saxonche", "facturx", "requests", "lxml.objectify", "lxml.html", "lxml.isoschematron")
+print(sorted(name for name in sys.modules if name.startswith(pruned)))
+"""
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip().splitlines()[-1] == "[]"
