@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.dynamo.tickets import DynamoTicketRepository
     from chalicelib.adapters.s3_mail import S3MailStore
     from chalicelib.domain.orders import Order
-    from chalicelib.domain.surveys import Survey
+    from chalicelib.domain.surveys import Answer, Survey
     from chalicelib.domain.tickets import TicketAttachment
     from chalicelib.notify.ports import PreferenceStore
     from chalicelib.notify.service import NotificationService
@@ -246,6 +246,13 @@ class Container:
             self.intents.record(intents)  # durable first: a failed send is finished by the retry schedule
             self.intents.drive([intent for intent in intents if intent.status == "pending"])
 
+        def open_ticket(survey: Survey, answer: Answer) -> None:
+            scores = f"CSAT {answer.csat}/5" + (f", NPS {answer.nps}/10" if answer.nps is not None else "")
+            summary = f"Survey ({survey.kind}) answered with {scores}. Follow up: offer a solution."
+            if answer.comment:
+                summary += f"\nComment: {answer.comment}"
+            self.tickets.open_for_survey(self.orders.get(survey.order_id), survey.id, summary)
+
         return SurveyService(
             store=DynamoSurveyStore(),
             kpis=self.kpis,
@@ -255,6 +262,8 @@ class Container:
             load_order=self.orders.get,
             send=send,
             survey_url=survey_url,
+            has_open_case=self.kpis.store.has_open_case,
+            open_ticket=open_ticket,
         )
 
     @functools.cached_property

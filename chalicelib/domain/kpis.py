@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.orders import Order
+from chalicelib.domain.tickets import Ticket
 
 DEFINITIONS_VERSION = "2026-12-01"
 
@@ -314,3 +315,35 @@ def _delivery_facts(before: Order | None, after: Order, promise: Promise, zone: 
 
 def _shipped(order: Order, sku: str) -> int:
     return sum(line.quantity for s in order.shipments for line in s.lines if line.sku == sku)
+
+
+# --- facts from a ticket's change ----------------------------------------------------------------------------
+
+
+def ticket_facts(before: Ticket | None, after: Ticket, zone: ZoneInfo) -> list[Fact]:
+    """Acknowledged within 24 h and resolved within 48 h, counted on the day the ticket was opened.
+
+    The first acknowledgement and the first resolution count (a reopened ticket is reported,
+    not counted twice); a deadline that breaks before anyone acted counts as the miss."""
+    day = local_day(after.created_at, zone)
+    facts: list[Fact] = []
+    if before is None:
+        facts.append(Fact(f"ticket_opened#{after.id}", day, {cause("ticket", after.category): 1}, after.id))
+    for kpi, at, deadline, clock in (
+        ("tickets_acknowledged_24h", after.acknowledged_at, after.acknowledge_by, "sla_acknowledgement"),
+        ("tickets_resolved_48h", after.resolved_at, after.resolve_by, "sla_resolution"),
+    ):
+        was = getattr(before, kpi_attr(kpi)) if before is not None else None
+        if at is not None and was is None:
+            facts.append(hit_fact(kpi, after.id, day, at <= deadline))
+        elif (
+            at is None
+            and getattr(after, clock) == "breached"
+            and (before is None or getattr(before, clock) != "breached")
+        ):
+            facts.append(hit_fact(kpi, after.id, day, False))
+    return facts
+
+
+def kpi_attr(kpi: str) -> str:
+    return "acknowledged_at" if kpi == "tickets_acknowledged_24h" else "resolved_at"

@@ -21,6 +21,7 @@ from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationErr
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.orders import Order, OrderStatus
 from chalicelib.domain.surveys import Answer, Survey, read_token, recipient_tag, survey_token
+from chalicelib.domain.tickets import Ticket
 from chalicelib.observability import get_logger
 from chalicelib.services.ports import Clock
 
@@ -33,6 +34,10 @@ class KpiStore(Protocol):
     def save_promise(self, order_id: str, ship_by: datetime, deliver_by: datetime) -> None: ...
 
     def save_feedback(self, feedback_id: str, fields: dict[str, str | int | None]) -> None: ...
+
+    def set_case(self, customer_id: str, case_id: str, is_open: bool) -> None: ...
+
+    def has_open_case(self, customer_id: str) -> bool: ...
 
     def promise(self, order_id: str) -> tuple[datetime, datetime] | None: ...
 
@@ -103,12 +108,25 @@ class KpiService:
         promise = kpis.Promise(*promised) if promised else kpis.Promise(after.ship_by, after.deliver_by)
         return sum(self.store.record(fact) for fact in kpis.order_facts(before, after, promise, self.zone))
 
+    def on_ticket_change(self, before: Ticket | None, after: Ticket) -> int:
+        """Count the ticket's deadlines kept or missed, its category, and what it says about the order."""
+        facts = kpis.ticket_facts(before, after, self.zone)
+        counted = sum(self.store.record(fact) for fact in facts)
+        if before is None:
+            self.record_complaint(after.order_id, after.category, after.created_at)
+        is_open = after.status not in ("resolved", "closed")
+        if before is None or is_open != (before.status not in ("resolved", "closed")):
+            self.store.set_case(after.customer_id, after.id, is_open)
+        return counted
+
     def record_rating(self, kind: str, subject: str, csat: int, nps: int | None, source: str, at: datetime) -> bool:
         day = kpis.local_day(at, self.zone)
         return all(self.store.record(f) for f in kpis.score_facts(kind, subject, day, csat, nps, source))
 
     def record_complaint(self, order_id: str, category: str, at: datetime) -> None:
         """A wrong_item / missing_item / damaged complaint makes a shipped order inaccurate after the fact."""
+        if category == "invoice":  # wrong documents: not a perfect order any more
+            self.store.demote("perfect_order_rate", f"perfect_order_rate#{order_id}", kpis.cause("complaint", category))
         if category not in kpis.ACCURACY_COMPLAINTS:
             return
         reason = kpis.cause("complaint", category)
@@ -252,6 +270,15 @@ class SurveyService:
             return False
         delivered = after.delivered_at or self.clock.now()
         return self.schedule("delivery", after.id, after, delivered + self.config.delivery_delay)
+
+    def on_ticket_change(self, before: Ticket | None, after: Ticket) -> bool:
+        """Schedule the post-support survey when a ticket is first resolved (once per ticket)."""
+        if after.resolved_at is None or (before is not None and before.resolved_at is not None):
+            return False
+        if after.channel in ("system", "survey"):
+            return False  # our own follow-ups are not asked about
+        order = self.load_order(after.order_id)
+        return self.schedule("support", after.id, order, after.resolved_at + self.config.support_delay)
 
     def schedule(self, kind: str, subject: str, order: Order, due_at: datetime) -> bool:
         survey = Survey(new_id("srv"), kind, subject, order.id, order.customer.id, due_at)

@@ -43,6 +43,8 @@ def _ticket_changed(container: Any, change: dict[str, Any]) -> list[dict[str, st
     after = _ticket(change["NewImage"])
     before = _ticket(change["OldImage"]) if change.get("OldImage") else None
     container.tickets.on_ticket_change(before, after)
+    container.kpis.on_ticket_change(before, after)
+    container.surveys.on_ticket_change(before, after)
     results: list[dict[str, str]] = []
     if before is None and after.channel in RECEIPT_CHANNELS:
         results.append(_send_receipt(container, after.id))

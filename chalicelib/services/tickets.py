@@ -154,6 +154,22 @@ class TicketService:
         except DuplicateAutoTicketError:
             return None
 
+    def open_for_survey(self, order: Order, survey_id: str, summary: str) -> Ticket | None:
+        """A detractor's answer: one follow-up ticket per survey, so an agent calls back."""
+        from chalicelib.adapters.dynamo.tickets import DuplicateAutoTicketError
+
+        try:
+            return self._open(
+                order,
+                category="other",
+                channel="survey",
+                actor="system",
+                first=self._message_factory("system", summary, "survey", (), None, internal=True),
+                auto_key=f"SURVEYTICKET#{survey_id}",
+            )
+        except DuplicateAutoTicketError:
+            return None
+
     def _message_factory(
         self,
         author: str,

@@ -240,3 +240,44 @@ def test_a_closed_period_is_frozen_and_served_from_its_snapshot(api: Api, tap: S
     assert run_feedback(clock.now())["frozen_reports"] == []  # frozen once
     delivered(api, tap, delivered_at="2026-12-01T10:00:00Z")  # a late fact does not rewrite history
     assert report(api)["_"]["sha256"] == frozen["sha256"]
+
+
+# --- tickets: their clocks, what they say about the order, the follow-up of a detractor -------------------------
+
+
+def test_ticket_clocks_and_a_wrong_item_complaint_count(api: Api, tap: StreamTap) -> None:
+    from tests.functional.test_tickets_api import agent, open_ticket
+
+    order_id = delivered(api, tap)
+    ticket = open_ticket(api, order_id, category="wrong_item", message="A blue mug instead of a red one")
+    assert ticket.status_code == 201, ticket.data
+    drain(tap)
+    clock.advance_to(clock.now() + timedelta(hours=2))
+    assert agent(api, "POST", f"/v1/tickets/{ticket.data['id']}/acknowledge").status_code == 200
+    drain(tap)
+    kpis = report(api, "quarter", "2026-10-01")
+    assert (kpis["tickets_acknowledged_24h"]["numerator"], kpis["tickets_acknowledged_24h"]["denominator"]) == (1, 1)
+    assert kpis["tickets_resolved_48h"]["denominator"] == 0  # not resolved yet
+    assert (kpis["order_accuracy"]["numerator"], kpis["order_accuracy"]["denominator"]) == (0, 1)  # demoted
+    assert kpis["perfect_order_rate"]["numerator"] == 0
+    assert {"cause": "wrong_item", "count": 1} in kpis["_"]["causes"]["ticket"]
+    deliver(tap.all)  # replays change nothing
+    assert report(api, "quarter", "2026-10-01")["order_accuracy"]["denominator"] == 1
+
+
+def test_no_survey_while_a_ticket_is_open_and_a_detractor_gets_one_follow_up(api: Api, tap: StreamTap) -> None:
+    from tests.functional.test_tickets_api import open_ticket
+
+    order_id = delivered(api, tap)
+    assert open_ticket(api, order_id, category="delay", message="Where is it?").status_code == 201
+    drain(tap)
+    assert run_feedback(clock.now() + timedelta(days=4))["surveys"] == {"due": 1, "dropped": 1}
+
+    second = delivered(api, tap, customer={"id": "cus_bob", "email": "bob@example.com", "name": "Bob", "locale": "en"})
+    run_feedback(clock.now() + timedelta(days=4))
+    token = survey_links()[0].split("/surveys/")[1].split("?")[0]
+    answer = api.call("POST", f"/v1/surveys/{token}", {"csat": 1, "nps": 2, "comment": "Broken"})
+    assert answer.status_code == 201
+    queue = api.call("GET", "/v1/tickets?limit=100", role="agent", sub="agt_1").data["items"]
+    follow_ups = [t for t in queue if t["channel"] == "survey"]
+    assert len(follow_ups) == 1 and follow_ups[0]["order_id"] == second

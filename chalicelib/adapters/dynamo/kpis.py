@@ -184,6 +184,22 @@ class DynamoKpiStore:
                 item[name] = {"N": str(value)} if isinstance(value, int) else {"S": value}
         self.client.put_item(TableName=self.table, Item=item)
 
+    def set_case(self, customer_id: str, case_id: str, is_open: bool) -> None:
+        """Track the customer's open tickets and returns (a string set: ADD/DELETE are idempotent)."""
+        self.client.update_item(
+            TableName=self.table,
+            Key={"pk": {"S": f"OPENCASES#{customer_id}"}, "sk": {"S": "#OPEN"}},
+            UpdateExpression=("ADD" if is_open else "DELETE") + " ids :id SET #type = :type",
+            ExpressionAttributeNames={"#type": "type"},
+            ExpressionAttributeValues={":id": {"SS": [case_id]}, ":type": {"S": "open_cases"}},
+        )
+
+    def has_open_case(self, customer_id: str) -> bool:
+        item = self.client.get_item(
+            TableName=self.table, Key={"pk": {"S": f"OPENCASES#{customer_id}"}, "sk": {"S": "#OPEN"}}
+        ).get("Item")
+        return bool(item and item.get("ids", {}).get("SS"))
+
     # --- reading ----------------------------------------------------------------------------------------------
 
     def totals(self, start: date, end: date) -> tuple[Totals, list[tuple[date, dict[str, int]]], int]:
