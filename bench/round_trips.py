@@ -180,6 +180,16 @@ def run() -> list[str]:
                 "agent",
             )
             call("POST /v1/orders/{id}/cancel", "POST", f"/v1/orders/{held['id']}/cancel", role="customer")
+            scan = call(None, "POST", "/v1/orders", _order_body(), "storefront", {"Idempotency-Key": str(uuid.uuid4())})
+            payment = {"amount": scan["total"], "method": "card", "provider_ref": "pi_scan"}
+            call(None, "POST", f"/v1/orders/{scan['id']}/payments", payment, "storefront", {"Idempotency-Key": "scan"})
+            call(
+                "POST /v1/orders/{id}/shipments (paid: one scan)",
+                "POST",
+                f"/v1/orders/{scan['id']}/shipments",
+                {"carrier": "dhl", "tracking_number": f"TRK{uuid.uuid4().hex[:12]}"},
+                "agent",
+            )
 
     lines = []
     for name, calls in results:

@@ -363,6 +363,7 @@ class OrderOut(Out):
     payments: list[PaymentOut]
     refunds: list[RefundOut]
     paid_at: Timestamp | None
+    processing_at: Timestamp | None = Field(default=None, description="when processing started")
     first_shipped_at: Timestamp | None
     shipped_at: Timestamp | None
     delivered_at: Timestamp | None

@@ -193,6 +193,7 @@ class Order:
     refunds: list[Refund] = field(default_factory=list)
     # Milestones kept for the KPIs (shipped within 2 business days, delivered by the promise).
     paid_at: datetime | None = None
+    processing_at: datetime | None = None
     first_shipped_at: datetime | None = None
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
@@ -352,6 +353,7 @@ class Order:
             self.transition(OrderStatus.PROCESSING, at, actor)  # raises with the status
         self.ensure_not_on_hold()
         self.transition(OrderStatus.PROCESSING, at, actor)
+        self.processing_at = at
 
     # --- shipments ------------------------------------------------------------------
 

@@ -96,6 +96,7 @@ def present_order(settings: Settings, order: Order) -> dict[str, Any]:
             for r in order.refunds
         ],
         "paid_at": iso_or_none(order.paid_at),
+        "processing_at": iso_or_none(order.processing_at),
         "first_shipped_at": iso_or_none(order.first_shipped_at),
         "shipped_at": iso_or_none(order.shipped_at),
         "delivered_at": iso_or_none(order.delivered_at),

@@ -377,22 +377,29 @@ class OrderService:
         def change(order: Order) -> Effects:
             on_hold.clear()
             order.ensure_can(OrderStatus.PROCESSING)  # an illegal move is reported before any check
-            catalog = self.catalog.get_many(line.sku for line in order.lines)
-            order.apply_checks(
-                check_order(order.lines, catalog, order.currency, order.shipping_address, self.supported_countries),
-                now,
-                actor,
-            )
-            if order.holds:
+            if not self._process(order, now, actor):
                 on_hold.extend(order.holds)  # saved, then reported as 409 below
                 return Effects(answer=False)
-            order.start_processing(now, actor)
             return Effects()
 
         order = self._change(order_id, change, reply=reply)
         if on_hold:
             order.ensure_not_on_hold()
         return order
+
+    def _process(self, order: Order, now: datetime, actor: str) -> bool:
+        """The processing step: re-check accuracy against today's catalogue, then → processing.
+        False (the order keeps its new holds) when a check fails."""
+        catalog = self.catalog.get_many(line.sku for line in order.lines)
+        order.apply_checks(
+            check_order(order.lines, catalog, order.currency, order.shipping_address, self.supported_countries),
+            now,
+            actor,
+        )
+        if order.holds:
+            return False
+        order.start_processing(now, actor)
+        return True
 
     def release_hold(self, order_id: str, code: str, reason: str, actor: str, *, reply: Reply | None = None) -> Order:
         now = self.clock.now()
@@ -413,12 +420,21 @@ class OrderService:
         *,
         reply: Reply | None = None,
     ) -> tuple[Order, Shipment]:
-        """Add a shipment: address re-checked, stock taken out exactly once, in one transaction."""
+        """Add a shipment: address re-checked, stock taken out exactly once, in one transaction.
+
+        One scan ships a `paid` order: the processing step (accuracy re-check, holds) runs
+        first in the same change, so the timeline records both; a failing check saves the
+        holds and answers 409 with their codes, as processing does."""
         now = self.clock.now()
         shipments: list[Shipment] = []
+        on_hold: list[Hold] = []
 
         def change(order: Order) -> Effects:
             shipments.clear()
+            on_hold.clear()
+            if order.status == OrderStatus.PAID and not order.holds and not self._process(order, now, actor):
+                on_hold.extend(order.holds)
+                return Effects(answer=False)
             order.ensure_can(OrderStatus.SHIPPED)
             order.ensure_shippable_to(check_address(order.shipping_address, self.supported_countries))
             to_ship = order.lines_to_ship(lines)
@@ -432,6 +448,8 @@ class OrderService:
         except StockShortError as short:
             self._hold_for_stock(order_id, short.skus, actor)
             raise
+        if on_hold:
+            order.ensure_not_on_hold()
         return order, shipments[0]
 
     def _hold_for_stock(self, order_id: str, skus: list[str], actor: str) -> None:

@@ -218,12 +218,16 @@ def _step_dates(order: Order) -> dict[str, datetime | None]:
         for event in shipment.events
         if event.status == "out_for_delivery"
     ]
+    shipped = order.shipped_at or order.first_shipped_at
+    # Every completed step has a date: a step passed without its own moment (an order
+    # processed before that was recorded, a parcel delivered without an "out for
+    # delivery" scan) shows when the next step made it complete.
     return {
         "placed": order.placed_at,
         "paid": order.paid_at,
-        "processing": None,  # the order keeps no timestamp for it
-        "shipped": order.shipped_at or order.first_shipped_at,
-        "out_for_delivery": min(out_for_delivery) if out_for_delivery else None,
+        "processing": order.processing_at or order.first_shipped_at,
+        "shipped": shipped,
+        "out_for_delivery": min(out_for_delivery) if out_for_delivery else order.delivered_at,
         "delivered": order.delivered_at,
     }
 

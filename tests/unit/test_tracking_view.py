@@ -161,11 +161,22 @@ def test_dates_of_completed_steps_are_shown() -> None:
     assert dates == {
         "placed": "27. Nov.",
         "paid": "27. Nov.",
-        "processing": None,  # the order keeps no time for it
+        "processing": "27. Nov.",
         "shipped": "30. Nov.",
-        "out_for_delivery": None,  # the carrier never scanned it out for delivery
+        "out_for_delivery": "2. Dez.",  # never scanned out for delivery: done when delivered
         "delivered": "2. Dez.",
     }
+    assert all(step.date for step in view(order).steps if step.state == "done")
+    order.processing_at = None  # processed before that was recorded: done by the time it shipped
+    assert {step.key: step.date for step in view(order).steps}["processing"] == "30. Nov."
+
+
+def test_processing_shows_when_it_started() -> None:
+    order = new_order()
+    order.status = OrderStatus.PROCESSING
+    order.processing_at = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+    dates = {step.key: step.date for step in view(order).steps}
+    assert dates["processing"] == "28. Nov." and dates["shipped"] is None
 
 
 def test_delivered_on_time_says_so() -> None:

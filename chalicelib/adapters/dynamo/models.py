@@ -150,6 +150,7 @@ class OrderItem(TableItem):
     payments = JSONAttribute(default=list)
     refunds = JSONAttribute(default=list)
     paid_at = UTCDateTimeAttribute(null=True)
+    processing_at = UTCDateTimeAttribute(null=True)
     first_shipped_at = UTCDateTimeAttribute(null=True)
     shipped_at = UTCDateTimeAttribute(null=True)
     delivered_at = UTCDateTimeAttribute(null=True)
