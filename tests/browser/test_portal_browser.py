@@ -141,6 +141,7 @@ def test_layout_without_overflow_and_screenshots(browser: Any, pages: dict[str, 
         widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert widths[0] <= widths[1], widths
         assert page.locator("h1").count() == 1
+        assert 0 < len(page.title()) < 80 and "<" not in page.title()  # a plain title, one per page
         # Every control is big enough to hit with a thumb on the phone.
         if viewport == "phone":
             small = page.evaluate(

@@ -29,7 +29,8 @@ def bob_customer() -> dict[str, Any]:
 
 
 @pytest.fixture
-def clock(api: Api) -> Clock:
+def portal_clock(api: Api) -> Clock:
+    """The portal's own clock: starts at the frozen clock's now, moved by the test (the rest of the app stays)."""
     fixed = Clock()
     get_container().portal.clock = fixed
     return fixed
@@ -43,7 +44,7 @@ def tap(api: Api) -> Iterator[StreamTap]:
 
 
 @pytest.fixture
-def alice(api: Api, clock: Clock) -> Browser:
+def alice(api: Api, portal_clock: Clock) -> Browser:
     return Browser(api)
 
 
@@ -111,10 +112,10 @@ def test_a_code_works_once(api: Api, alice: Browser) -> None:
     assert reused.status == 422 and "oc_session" not in again.jar
 
 
-def test_a_code_expires_after_ten_minutes(alice: Browser, clock: Clock) -> None:
+def test_a_code_expires_after_ten_minutes(alice: Browser, portal_clock: Clock) -> None:
     sent = alice.request_code(ALICE)
     code = last_code(ALICE)
-    clock.advance(minutes=10, seconds=1)
+    portal_clock.advance(minutes=10, seconds=1)
     late = alice.post("/account/verify", {"email": ALICE, "code": code, "csrf_token": sent.csrf})
     assert late.status == 422 and "data-message" not in late.html and "oc_session" not in alice.jar
     assert "expired" in late.html
@@ -192,12 +193,12 @@ def test_sign_in_requests_are_limited_per_address(alice: Browser) -> None:
     assert alice.request_code(BOB).status == 200  # another address is not affected
 
 
-def test_sign_in_requests_are_limited_per_client(alice: Browser, clock: Clock) -> None:
+def test_sign_in_requests_are_limited_per_client(alice: Browser, portal_clock: Clock) -> None:
     for n in range(PER_CLIENT.limit):
         assert alice.request_code(f"user{n}@example.com").status == 200
     limited = alice.request_code("one-more@example.com")
     assert limited.status == 429 and int(limited.headers["Retry-After"]) >= 1
-    clock.advance(seconds=PER_CLIENT.window.total_seconds())
+    portal_clock.advance(seconds=PER_CLIENT.window.total_seconds())
     assert alice.request_code("one-more@example.com").status == 200  # the next window starts afresh
 
 
@@ -231,22 +232,22 @@ def test_tampered_cookie_is_signed_out(api: Api, alice: Browser) -> None:
         assert Browser(api, jar={"oc_session": value}).get("/account/orders").status == 303
 
 
-def test_idle_sessions_end_after_twelve_hours(alice: Browser, clock: Clock) -> None:
+def test_idle_sessions_end_after_twelve_hours(alice: Browser, portal_clock: Clock) -> None:
     alice.sign_in(ALICE)
-    clock.advance(hours=11, minutes=59)
+    portal_clock.advance(hours=11, minutes=59)
     assert alice.get("/account/orders").status == 200  # activity refreshes the idle clock
-    clock.advance(hours=11, minutes=59)
+    portal_clock.advance(hours=11, minutes=59)
     assert alice.get("/account/orders").status == 200
-    clock.advance(hours=12, minutes=1)
+    portal_clock.advance(hours=12, minutes=1)
     assert alice.get("/account/orders").status == 303
 
 
-def test_sessions_end_after_thirty_days_whatever_the_activity(alice: Browser, clock: Clock) -> None:
+def test_sessions_end_after_thirty_days_whatever_the_activity(alice: Browser, portal_clock: Clock) -> None:
     alice.sign_in(ALICE)
-    start = clock.moment
-    while alice.get("/account/orders").status == 200 and clock.moment - start < timedelta(days=40):
-        clock.advance(hours=11, minutes=50)
-    ended_after = clock.moment - start
+    start = portal_clock.moment
+    while alice.get("/account/orders").status == 200 and portal_clock.moment - start < timedelta(days=40):
+        portal_clock.advance(hours=11, minutes=50)
+    ended_after = portal_clock.moment - start
     # Each view was within 12 h of the last: only the 30-day limit can have ended it.
     assert timedelta(days=30) <= ended_after < timedelta(days=30, hours=11, minutes=50)
 
@@ -383,6 +384,9 @@ def test_order_page_shows_status_parcels_documents_and_messages(api: Api, alice:
     alice.sign_in(ALICE)
     page = alice.get(f"/account/orders/{order['id']}")
     assert page.status == 200
+    title = re.search(r"<title>([^<]*)</title>", page.html)
+    assert title and title.group(1).startswith("Bestellung ") and page.html.count("<title>") == 1
+    assert page.html.count('id="help"') == 1
     assert 'data-status="paid"' in page.html and 'aria-current="step"' in page.html
     assert page.html.count('data-document="') == 2 and "/account/documents/doc_" in page.html
     assert "Rechnung INV-" in page.html and "herunterladen (PDF)" in page.html
