@@ -19,6 +19,14 @@ os.environ.update(
 )
 
 
+E_INVOICE_SUMMARY: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in E_INVOICE_SUMMARY:
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def every_e_invoice_conforms() -> Iterator[None]:
     """Each e-invoice (XML, Factur-X PDF) rendered by any test is checked against the official rules
@@ -29,6 +37,10 @@ def every_e_invoice_conforms() -> Iterator[None]:
     with recording(recorder):
         yield
     problems = recorder.problems()
+    pdfs = sum(1 for _, _, pdf in recorder.documents.values() if pdf is not None)
+    E_INVOICE_SUMMARY.append(
+        f"e-invoices checked by the official EN 16931 rules: {len(recorder.documents)} ({pdfs} PDFs)"
+    )
     if problems:
         pytest.fail(f"{len(problems)} e-invoice conformance problem(s):\n" + "\n".join(problems[:50]))
 
