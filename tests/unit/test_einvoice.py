@@ -8,6 +8,7 @@ test run produces the same way.
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -292,3 +293,36 @@ print(sorted(name for name in sys.modules if name.startswith(pruned)))
 """
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip().splitlines()[-1] == "[]"
+
+
+def test_e_invoice_settings_from_the_environment() -> None:
+    from chalicelib.settings import Settings
+
+    settings = Settings.from_env(
+        {
+            "OC_ZERO_RATE_CATEGORY": "e",
+            "OC_VAT_EXEMPTION_REASON": "Steuerfrei nach § 4 Nr. 14 UStG",
+            "OC_VAT_EXEMPTION_CODE": "VATEX-EU-132",
+            "OC_SELLER_COUNTRY": "at",
+            "OC_SELLER_IBAN": "DE02120300000000202051",
+        }
+    )
+    assert (settings.zero_rate_category, settings.seller_country) == ("E", "AT")
+    assert settings.vat_exemption_code == "VATEX-EU-132" and settings.seller_iban.startswith("DE02")
+    assert Settings.from_env({}).zero_rate_category == "Z"
+    with pytest.raises(ValueError, match="EXEMPTION_REASON"):
+        Settings.from_env({"OC_ZERO_RATE_CATEGORY": "E"})
+    with pytest.raises(ValueError, match=r"Z \(zero rated\) or E"):
+        Settings.from_env({"OC_ZERO_RATE_CATEGORY": "X"})
+
+
+def test_bank_transfers_state_the_payee_iban_or_no_instrument() -> None:
+    order = paid_order()
+    order.payments[0] = replace(order.payments[0], method="bank_transfer")
+    invoice = build_invoice(order, seller=SELLER, number="INV-2026-000010", issued_at=AT)
+    with_iban = einvoice.build_cii(invoice, EInvoiceOptions(seller_iban="DE02120300000000202051"))
+    assert xpath(with_iban, "//ram:SpecifiedTradeSettlementPaymentMeans/ram:TypeCode/text()") == ["58"]
+    assert xpath(with_iban, "//ram:PayeePartyCreditorFinancialAccount/ram:IBANID/text()") == ["DE02120300000000202051"]
+    without = einvoice.build_cii(invoice, EInvoiceOptions())
+    assert xpath(without, "//ram:SpecifiedTradeSettlementPaymentMeans/ram:TypeCode/text()") == ["1"]
+    assert conformance_problems(with_iban) == [] and conformance_problems(without) == []
