@@ -222,12 +222,12 @@ class Container:
 
     @functools.cached_property
     def kpis(self) -> KpiService:
-        from chalicelib.adapters.dynamo.kpis import DynamoKpiStore
+        from chalicelib.adapters.dynamo.kpis import DynamoKpiStore, DynamoOpsBoard
         from chalicelib.adapters.s3_documents import S3ReportArchive
         from chalicelib.services.feedback import KpiService
 
         archive = S3ReportArchive(self.settings.documents_bucket, kms_key_id=self.settings.documents_kms_key_id or None)
-        return KpiService(DynamoKpiStore(), self.clock, feedback_settings(self.settings), archive)
+        return KpiService(DynamoKpiStore(), self.clock, feedback_settings(self.settings), archive, DynamoOpsBoard())
 
     @functools.cached_property
     def surveys(self) -> SurveyService:

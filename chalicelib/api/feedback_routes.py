@@ -214,3 +214,22 @@ def kpi_misses(call: Call, name: str) -> Response:
         raise ValidationError("limit must be 1–100", details=[{"field": "limit"}])
     cursor = call.query.get("cursor") or None
     return json_response(200, get_container().kpis.misses(name, period, start, int(raw_limit), cursor))
+
+
+@endpoint(
+    feedback_routes,
+    "/reports/dashboard",
+    "GET",
+    summary="The KPI dashboard (HTML): every KPI against its target, 13-week trends, causes, the live board",
+    roles=("admin",),
+    responses={200: None},
+    produces="text/html",
+    browser=True,
+    tags=("reports",),
+)
+def dashboard_page(call: Call) -> Response:
+    from chalicelib.web.dashboard import render_dashboard
+    from chalicelib.web.routes import html_response
+
+    html = render_dashboard(get_container().kpis.dashboard(), call.settings.shop_name)
+    return html_response(200, html, {"Cache-Control": "no-store"})

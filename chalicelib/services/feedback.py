@@ -64,6 +64,14 @@ class SurveyStore(Protocol):
     def answer(self, survey: Survey, answer: dict[str, object], now: datetime) -> bool: ...
 
 
+class OpsBoard(Protocol):
+    def place(self, kind: str, order_id: str, number: str, due_at: datetime | None, present: bool) -> None: ...
+
+    def board(self, limit: int = 200) -> list[dict[str, str]]: ...
+
+    def shipping_due_within(self, now: datetime, hours: int) -> list[dict[str, str]]: ...
+
+
 class ReportArchive(Protocol):
     """Where closed periods are frozen (S3 in AWS and locally)."""
 
@@ -89,6 +97,7 @@ class KpiService:
     clock: Clock
     config: FeedbackSettings
     archive: ReportArchive | None = None
+    board: OpsBoard | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -98,12 +107,17 @@ class KpiService:
         """Count what this change of an order means for the KPIs; how many new facts."""
         if before is None:
             self.store.save_promise(after.id, after.ship_by, after.deliver_by)
-        interesting = before is None or any(
-            getattr(before, name) != getattr(after, name)
-            for name in ("shipped_at", "delivered_at", "sla_shipping", "sla_delivery")
+        interesting = (
+            before is None
+            or any(
+                getattr(before, name) != getattr(after, name)
+                for name in ("status", "shipped_at", "delivered_at", "sla_shipping", "sla_delivery")
+            )
+            or [s.status for s in before.shipments] != [s.status for s in after.shipments]
         )
         if not interesting:
             return 0
+        self.update_board(after)
         promised = self.store.promise(after.id)
         promise = kpis.Promise(*promised) if promised else kpis.Promise(after.ship_by, after.deliver_by)
         return sum(self.store.record(fact) for fact in kpis.order_facts(before, after, promise, self.zone))
@@ -118,6 +132,19 @@ class KpiService:
         if before is None or is_open != (before.status not in ("resolved", "closed")):
             self.store.set_case(after.customer_id, after.id, is_open)
         return counted
+
+    def update_board(self, after: Order) -> None:
+        """Keep the live operations board in step: late to ship, late to arrive, stalled parcels."""
+        if self.board is None:
+            return
+        active = after.status != OrderStatus.CANCELLED
+        number = str(getattr(after, "number", "") or after.id)
+        stalled = any(getattr(s, "status", "") == "stalled" or getattr(s, "stalled", False) for s in after.shipments)
+        late_ship = active and after.shipped_at is None and after.sla_shipping == "breached"
+        late_delivery = active and after.delivered_at is None and after.sla_delivery == "breached"
+        self.board.place("late_shipping", after.id, number, after.ship_by, late_ship)
+        self.board.place("late_delivery", after.id, number, after.revised_deliver_by or after.deliver_by, late_delivery)
+        self.board.place("stalled", after.id, number, None, stalled and after.delivered_at is None)
 
     def record_rating(self, kind: str, subject: str, csat: int, nps: int | None, source: str, at: datetime) -> bool:
         day = kpis.local_day(at, self.zone)
@@ -213,6 +240,14 @@ class KpiService:
             }
             for i, bucket in enumerate(buckets)
         ]
+
+    def dashboard(self) -> dict[str, Any]:
+        """This week against the targets, 13 weeks of trend, the causes, and who needs someone now."""
+        today = kpis.local_day(self.clock.now(), self.zone)
+        week = today - timedelta(days=today.weekday())
+        now = self.clock.now()
+        board = self.board.board() + self.board.shipping_due_within(now, 8) if self.board is not None else []
+        return {"report": self.report("week", week), "trend": self.trend(13), "board": board}
 
     def misses(self, name: str, period: str, start: date, limit: int, cursor: str | None) -> dict[str, Any]:
         if name not in kpis.KPI_NAMES:

@@ -281,3 +281,36 @@ def test_no_survey_while_a_ticket_is_open_and_a_detractor_gets_one_follow_up(api
     queue = api.call("GET", "/v1/tickets?limit=100", role="agent", sub="agt_1").data["items"]
     follow_ups = [t for t in queue if t["channel"] == "survey"]
     assert len(follow_ups) == 1 and follow_ups[0]["order_id"] == second
+
+
+def test_the_dashboard_shows_every_kpi_the_trend_and_the_board(api: Api, tap: StreamTap) -> None:
+    delivered(api, tap)
+    late = processing_order(api)
+    drain(tap)
+    from app import sla_sweep
+
+    sweep_at = clock.now() + timedelta(days=4)
+    event = {
+        "version": "0",
+        "id": "x",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "1",
+        "time": sweep_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "eu-central-1",
+        "resources": [],
+        "detail": {},
+    }
+    sla_sweep(event, LambdaContext("sla_sweep"))
+    drain(tap)
+    from tests.conftest import bearer
+
+    headers = {**bearer("admin", "boss"), "Accept": "text/html"}
+    response = api.client.http.get("/reports/dashboard", headers=headers)
+    html = response.body.decode() if isinstance(response.body, bytes) else response.body
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/html")
+    assert html.count('class="card kpi') == 12 and html.count("<svg") == 12
+    assert 'data-kpi="shipped_on_time"' in html
+    assert f"?order={late['id']}" in html and 'data-board="late_shipping"' in html
+    for role in ("customer", "agent"):
+        assert api.client.http.get("/reports/dashboard", headers=bearer(role, "x")).status_code == 403

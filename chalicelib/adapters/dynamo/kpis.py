@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -401,3 +401,55 @@ class DynamoSurveyStore(DynamoKpiStore):
                 return False
             raise
         return True
+
+
+# --- the live operations board -------------------------------------------------------------------------------
+#   OPSBOARD / <late_shipping|late_delivery|stalled>#<order id>   an order that needs someone now (from the stream)
+
+
+class DynamoOpsBoard(DynamoKpiStore):
+    def place(self, kind: str, order_id: str, number: str, due_at: datetime | None, present: bool) -> None:
+        key = {"pk": {"S": "OPSBOARD"}, "sk": {"S": f"{kind}#{order_id}"}}
+        if not present:
+            self.client.delete_item(TableName=self.table, Key=key)
+            return
+        item = {**key, "type": {"S": "ops_board"}, "order_id": {"S": order_id}, "number": {"S": number}}
+        if due_at is not None:
+            item["due_at"] = {"S": _iso(due_at)}
+        self.client.put_item(TableName=self.table, Item=item)
+
+    def board(self, limit: int = 200) -> list[dict[str, str]]:
+        page = self.client.query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "OPSBOARD"}},
+            Limit=limit,
+        )
+        return [
+            {
+                "kind": item["sk"]["S"].split("#", 1)[0],
+                "order_id": item["order_id"]["S"],
+                "number": item["number"]["S"],
+                "due_at": item.get("due_at", {}).get("S", ""),
+            }
+            for item in page.get("Items", [])
+        ]
+
+    def shipping_due_within(self, now: datetime, hours: int) -> list[dict[str, str]]:
+        """Orders whose ship-by falls in the next `hours` (their breach timers, hour bucket by hour bucket)."""
+        found = []
+        stamp = "%Y-%m-%dT%H:%M:%S"  # the timers' sort keys: "<due>#<order id>#<kind>", no Z
+        start = now.astimezone(UTC).strftime(stamp)
+        upper = (now + timedelta(hours=hours)).astimezone(UTC).strftime(stamp) + "#~"
+        for offset in range(hours + 1):
+            bucket = f"DUE#{(now + timedelta(hours=offset)).astimezone(UTC).strftime('%Y-%m-%dT%H')}"
+            page = self.client.query(
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk AND sk BETWEEN :start AND :upper",
+                ExpressionAttributeValues={":pk": {"S": bucket}, ":start": {"S": start}, ":upper": {"S": upper}},
+            )
+            for item in page.get("Items", []):
+                due, order_id, kind = item["sk"]["S"].split("#", 2)
+                if kind == "shipping:breached":
+                    found.append({"kind": "ship_soon", "order_id": order_id, "number": "", "due_at": due + "Z"})
+        return found
