@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import sys
 
-from bench import einvoice_validation, import_time, invoice_pdf, package_size, pipeline, round_trips, sla_sweep
+from bench import (
+    einvoice_validation,
+    import_time,
+    invoice_pdf,
+    kpi_report,
+    package_size,
+    pipeline,
+    round_trips,
+    sla_sweep,
+)
 
 
 def main() -> int:
@@ -15,6 +24,7 @@ def main() -> int:
         einvoice_validation.run,
         package_size.run,
         sla_sweep.run,
+        kpi_report.run,
         pipeline.run,
     )
     for figure in figures:
