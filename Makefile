@@ -8,7 +8,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 ROLE ?= customer
 SUB ?= cus_demo
 
-.PHONY: help install run test timeshift lint typecheck unit functional integration e2e token sweep sign-webhook fault redrive bench clean
+.PHONY: help install run test timeshift report lint typecheck unit functional integration e2e token sweep sign-webhook fault redrive bench clean
 
 help:
 	@echo "make run    - the whole local stack on http://127.0.0.1:8000 (Ctrl-C stops it)"
@@ -81,6 +81,11 @@ fault: $(VENV)/.stamp-python
 # Replay the stream records that ended in the failure queue (.local/failures.jsonl) through the consumer.
 redrive: $(VENV)/.stamp-python
 	@$(PY) -m local.redrive
+
+# The KPI review of a period (HTML + PDF into .local/reports/): make -s report PERIOD=quarter START=2026-10-01
+PERIOD ?= quarter
+report: $(VENV)/.stamp-python
+	@$(PY) -m local.report --period "$(PERIOD)" --start "$(START)"
 
 # Sign a webhook body for the local stack: make -s sign-webhook KIND=carrier BODY='{"event_id": …}' [SEND=1]
 # (BODY reaches the script through the environment, so any quotes in it survive.)

@@ -570,6 +570,7 @@ class KpiReportOut(Out):
 class KpiMissOut(Out):
     subject: str
     day: str
+    note: str | None = None
 
 
 class KpiMissesOut(Out):

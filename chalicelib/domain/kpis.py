@@ -91,6 +91,7 @@ class Fact:
     counts: dict[str, int]
     subject: str  # the order / ticket / survey it is about (drill-down lists it on a miss)
     misses: tuple[str, ...] = ()  # the KPIs this fact is a miss of
+    note: str | None = None  # shown with the miss (a detractor's comment)
 
 
 def hit_fact(kpi: str, subject: str, day: date, hit: bool, extra: dict[str, int] | None = None) -> Fact:
@@ -98,7 +99,9 @@ def hit_fact(kpi: str, subject: str, day: date, hit: bool, extra: dict[str, int]
     return Fact(f"{kpi}#{subject}", day, counts, subject, () if hit else (kpi,))
 
 
-def score_facts(kind: str, subject: str, day: date, csat: int, nps: int | None, source: str) -> list[Fact]:
+def score_facts(
+    kind: str, subject: str, day: date, csat: int, nps: int | None, source: str, comment: str | None = None
+) -> list[Fact]:
     """A rating (survey answer or feedback) as CSAT (and NPS) facts."""
     kpi = SURVEY_KINDS.get(kind, "csat")
     counts = {den(kpi): 1, num(kpi): 1 if csat >= 4 else 0}
@@ -107,7 +110,7 @@ def score_facts(kind: str, subject: str, day: date, csat: int, nps: int | None, 
     if nps is not None:
         counts |= {"nps__n": 1, "nps__promoters": 1 if nps >= 9 else 0, "nps__detractors": 1 if nps <= 6 else 0}
     misses = (kpi,) if csat <= 2 else ()
-    return [Fact(f"score#{subject}", day, counts, subject, misses)]
+    return [Fact(f"score#{subject}", day, counts, subject, misses, comment if misses else None)]
 
 
 # --- the report ---------------------------------------------------------------------------------------------

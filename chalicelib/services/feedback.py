@@ -146,9 +146,11 @@ class KpiService:
         self.board.place("late_delivery", after.id, number, after.revised_deliver_by or after.deliver_by, late_delivery)
         self.board.place("stalled", after.id, number, None, stalled and after.delivered_at is None)
 
-    def record_rating(self, kind: str, subject: str, csat: int, nps: int | None, source: str, at: datetime) -> bool:
+    def record_rating(
+        self, kind: str, subject: str, csat: int, nps: int | None, source: str, at: datetime, comment: str | None = None
+    ) -> bool:
         day = kpis.local_day(at, self.zone)
-        return all(self.store.record(f) for f in kpis.score_facts(kind, subject, day, csat, nps, source))
+        return all(self.store.record(f) for f in kpis.score_facts(kind, subject, day, csat, nps, source, comment))
 
     def record_complaint(self, order_id: str, category: str, at: datetime) -> None:
         """A wrong_item / missing_item / damaged complaint makes a shipped order inaccurate after the fact."""
@@ -179,7 +181,7 @@ class KpiService:
             "recorded_at": recorded.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         self.store.save_feedback(feedback_id, fields)
-        self.record_rating("delivery", feedback_id, rating, None, source, at)
+        self.record_rating("delivery", feedback_id, rating, None, source, at, comment)
         return {
             "id": feedback_id,
             "source": source,
@@ -384,7 +386,7 @@ class SurveyService:
         }
         if not self.store.answer(survey, stored, now):
             raise ConflictError("this survey has already been answered", code="already_answered")
-        self.kpis.record_rating(survey.kind, survey.id, answer.csat, answer.nps, "survey", now)
+        self.kpis.record_rating(survey.kind, survey.id, answer.csat, answer.nps, "survey", now, answer.comment)
         day = kpis.local_day(now, self.kpis.zone)
         self.kpis.count(
             kpis.Fact(f"survey_answered#{survey.id}", day, {kpis.num("survey_response_rate"): 1}, survey.id)

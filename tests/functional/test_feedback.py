@@ -314,3 +314,24 @@ def test_the_dashboard_shows_every_kpi_the_trend_and_the_board(api: Api, tap: St
     assert f"?order={late['id']}" in html and 'data-board="late_shipping"' in html
     for role in ("customer", "agent"):
         assert api.client.http.get("/reports/dashboard", headers=bearer(role, "x")).status_code == 403
+
+
+def test_the_quarterly_review_has_every_kpi_the_causes_and_what_detractors_said(api: Api, tap: StreamTap) -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    from chalicelib.bootstrap import get_container
+    from chalicelib.web.review import build_review, render_review_html, render_review_pdf
+
+    delivered(api, tap)
+    run_feedback(clock.now() + timedelta(days=4))
+    token = survey_links()[0].split("/surveys/")[1].split("?")[0]
+    api.call("POST", f"/v1/surveys/{token}", {"csat": 1, "comment": "Die Tasse kam zerbrochen an"})
+    review = build_review(get_container().kpis, "quarter", datetime(2026, 10, 1).date())
+    assert [c["note"] for c in review["comments"]] == ["Die Tasse kam zerbrochen an"]
+    assert len(review["weeks"]) == 14  # every week that starts in the quarter (its first Monday is Sep 28)
+    html = render_review_html(review, "Shop")
+    assert html.count("<svg") == 12 and "Die Tasse kam zerbrochen an" in html
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(render_review_pdf(review, "Shop"))).pages)
+    assert "Shipped on time" in text and "Die Tasse kam zerbrochen an" in text

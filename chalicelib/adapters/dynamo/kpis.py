@@ -77,7 +77,7 @@ class DynamoKpiStore:
         counts = {name: value for name, value in fact.counts.items() if value}
         if counts:
             items.append(self._add(fact.day, counts))
-        items += [self._miss(kpi, fact.day, fact.subject) for kpi in fact.misses]
+        items += [self._miss(kpi, fact.day, fact.subject, fact.note) for kpi in fact.misses]
         try:
             self.client.transact_write_items(TransactItems=items)
         except Exception as error:
@@ -129,19 +129,17 @@ class DynamoKpiStore:
             }
         }
 
-    def _miss(self, kpi: str, day: date, subject: str) -> dict[str, Any]:
-        return {
-            "Put": {
-                "TableName": self.table,
-                "Item": {
-                    "pk": {"S": f"KPIMISS#{kpi}"},
-                    "sk": {"S": f"{day.isoformat()}#{subject}"},
-                    "type": {"S": "kpi_miss"},
-                    "subject": {"S": subject},
-                    "day": {"S": day.isoformat()},
-                },
-            }
+    def _miss(self, kpi: str, day: date, subject: str, note: str | None = None) -> dict[str, Any]:
+        item = {
+            "pk": {"S": f"KPIMISS#{kpi}"},
+            "sk": {"S": f"{day.isoformat()}#{subject}"},
+            "type": {"S": "kpi_miss"},
+            "subject": {"S": subject},
+            "day": {"S": day.isoformat()},
         }
+        if note:
+            item["note"] = {"S": note[:2000]}
+        return {"Put": {"TableName": self.table, "Item": item}}
 
     def save_promise(self, order_id: str, ship_by: datetime, deliver_by: datetime) -> None:
         """The placement promise, written once (a replay keeps the first)."""
@@ -241,7 +239,10 @@ class DynamoKpiStore:
         if cursor:
             kwargs["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         page = self.client.query(**kwargs)
-        items = [{"subject": i["subject"]["S"], "day": i["day"]["S"]} for i in page.get("Items", [])]
+        items = [
+            {"subject": i["subject"]["S"], "day": i["day"]["S"], **({"note": i["note"]["S"]} if "note" in i else {})}
+            for i in page.get("Items", [])
+        ]
         last = page.get("LastEvaluatedKey")
         next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
         return items, next_cursor
