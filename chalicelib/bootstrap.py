@@ -28,6 +28,7 @@ from chalicelib.settings import Settings, get_settings, reset_settings
 if TYPE_CHECKING:
     from chalicelib.adapters.dynamo.tickets import DynamoTicketRepository
     from chalicelib.adapters.s3_mail import S3MailStore
+    from chalicelib.domain.kpis import Fact
     from chalicelib.domain.orders import Order
     from chalicelib.domain.surveys import Answer, Survey
     from chalicelib.domain.tickets import TicketAttachment
@@ -227,7 +228,9 @@ class Container:
         from chalicelib.services.feedback import KpiService
 
         archive = S3ReportArchive(self.settings.documents_bucket, kms_key_id=self.settings.documents_kms_key_id or None)
-        return KpiService(DynamoKpiStore(), self.clock, feedback_settings(self.settings), archive, DynamoOpsBoard())
+        return KpiService(
+            DynamoKpiStore(), self.clock, feedback_settings(self.settings), archive, DynamoOpsBoard(), kpi_metric
+        )
 
     @functools.cached_property
     def surveys(self) -> SurveyService:
@@ -282,6 +285,21 @@ def given_up_metric(intent: Intent) -> None:
     metrics.add_dimension(name="kind", value=intent.kind)
     metrics.add_metric(name="EffectsGivenUp", unit=MetricUnit.Count, value=1)
     metrics.flush_metrics()
+
+
+def kpi_metric(fact: Fact) -> None:
+    """CloudWatch EMF: one `KpiObserved` (and `KpiMissed` on a miss) per KPI a new fact counts, by KPI."""
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    for name in (counter.removesuffix("__den") for counter in fact.counts if counter.endswith("__den")):
+        if "__" in name:  # component and per-source counters: the KPI itself is enough for alarms
+            continue
+        metrics = Metrics(namespace="OrderCare")
+        metrics.add_dimension(name="kpi", value=name)
+        metrics.add_metric(name="KpiObserved", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="KpiMissed", unit=MetricUnit.Count, value=int(name in fact.misses))
+        metrics.flush_metrics()
 
 
 def feedback_settings(settings: Settings) -> FeedbackSettings:

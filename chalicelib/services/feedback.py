@@ -98,6 +98,7 @@ class KpiService:
     config: FeedbackSettings
     archive: ReportArchive | None = None
     board: OpsBoard | None = None
+    on_fact: Callable[[kpis.Fact], None] | None = None  # the EMF metrics
 
     @property
     def zone(self) -> ZoneInfo:
@@ -120,12 +121,12 @@ class KpiService:
         self.update_board(after)
         promised = self.store.promise(after.id)
         promise = kpis.Promise(*promised) if promised else kpis.Promise(after.ship_by, after.deliver_by)
-        return sum(self.store.record(fact) for fact in kpis.order_facts(before, after, promise, self.zone))
+        return sum(self.count(fact) for fact in kpis.order_facts(before, after, promise, self.zone))
 
     def on_ticket_change(self, before: Ticket | None, after: Ticket) -> int:
         """Count the ticket's deadlines kept or missed, its category, and what it says about the order."""
         facts = kpis.ticket_facts(before, after, self.zone)
-        counted = sum(self.store.record(fact) for fact in facts)
+        counted = sum(self.count(fact) for fact in facts)
         if before is None:
             self.record_complaint(after.order_id, after.category, after.created_at)
         is_open = after.status not in ("resolved", "closed")
@@ -150,7 +151,7 @@ class KpiService:
         self, kind: str, subject: str, csat: int, nps: int | None, source: str, at: datetime, comment: str | None = None
     ) -> bool:
         day = kpis.local_day(at, self.zone)
-        return all(self.store.record(f) for f in kpis.score_facts(kind, subject, day, csat, nps, source, comment))
+        return all(self.count(f) for f in kpis.score_facts(kind, subject, day, csat, nps, source, comment))
 
     def record_complaint(self, order_id: str, category: str, at: datetime) -> None:
         """A wrong_item / missing_item / damaged complaint makes a shipped order inaccurate after the fact."""
@@ -163,7 +164,11 @@ class KpiService:
         self.store.demote("perfect_order_rate", f"perfect_order_rate#{order_id}", None)
 
     def count(self, fact: kpis.Fact) -> bool:
-        return self.store.record(fact)
+        """Record `fact` once; a new one is also reported as a metric."""
+        new = self.store.record(fact)
+        if new and self.on_fact is not None:
+            self.on_fact(fact)
+        return new
 
     def record_feedback(
         self, source: str, rating: int, order_id: str | None, comment: str | None, url: str | None, at: datetime
