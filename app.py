@@ -439,6 +439,174 @@ def payment_webhook(call: Call) -> Response:
     return json_response(200, {"received": True, "outcome": outcome})
 
 
+# --- returns and exchanges ------------------------------------------------------------
+
+
+def _return_response(call: Call, ret: Any, status: int = 200) -> Response:
+    from chalicelib.presentation.presenters import present_return
+
+    return json_response(status, present_return(ret))
+
+
+def _return_answer(call: Call, run: Callable[[Any], Any], status: int = 200) -> Response:
+    """Answer with the changed return; an Idempotency-Key's response is stored in the same transaction."""
+    from chalicelib.presentation.presenters import present_return
+
+    code, body = get_container().returns.answer(call.idempotent_request(), present_return, status, run)
+    return json_response(code, body)
+
+
+@endpoint(
+    app,
+    "/v1/orders/{order_id}/returns",
+    "POST",
+    summary="Request a return of delivered units (refund or exchange)",
+    roles=("customer", "agent"),
+    request=s.ReturnIn,
+    responses={201: s.ReturnOut},
+    idempotency="optional",
+    tags=("returns",),
+)
+def request_return(call: Call, order_id: str) -> Response:
+    from chalicelib.services.returns import RequestReturn
+
+    body: s.ReturnIn = call.body
+    command = RequestReturn(
+        lines=[(line.sku, line.quantity) for line in body.lines],
+        reason=body.reason,
+        resolution=body.resolution,
+        comment=body.comment,
+    )
+    returns = get_container().returns
+    owner = _owner_filter(call)
+    return _return_answer(
+        call, lambda reply: returns.request(order_id, command, call.actor, customer_id=owner, reply=reply), 201
+    )
+
+
+@endpoint(
+    app,
+    "/v1/returns/{return_id}",
+    "GET",
+    summary="A return",
+    roles=("customer", *STAFF),
+    responses={200: s.ReturnOut},
+    tags=("returns",),
+)
+def get_return(call: Call, return_id: str) -> Response:
+    return _return_response(call, get_container().returns.get(return_id, customer_id=_owner_filter(call)))
+
+
+RETURN_QUERY = (
+    *LIST_QUERY[:2],
+    QueryParam(
+        "status",
+        "the queue of this status (default requested)",
+        {
+            "type": "string",
+            "enum": ["requested", "approved", "rejected", "received", "refunded", "exchanged", "cancelled", "expired"],
+        },
+    ),
+)
+
+
+@endpoint(
+    app,
+    "/v1/returns",
+    "GET",
+    summary="The returns queue of one status, oldest first",
+    roles=STAFF,
+    responses={200: s.ReturnListOut},
+    query=RETURN_QUERY,
+    tags=("returns",),
+)
+def list_returns(call: Call) -> Response:
+    from chalicelib.presentation.presenters import present_return
+
+    returns, next_cursor = get_container().returns.queue(
+        call.query.get("status") or "requested",
+        limit=call.query_int("limit", default=20, low=1, high=100),
+        cursor=call.query.get("cursor"),
+    )
+    return json_response(200, {"items": [present_return(r) for r in returns], "next_cursor": next_cursor})
+
+
+@endpoint(
+    app,
+    "/v1/returns/{return_id}/approve",
+    "POST",
+    summary="Approve a requested return (it must then arrive within the receipt window)",
+    roles=STAFF,
+    responses={200: s.ReturnOut},
+    idempotency="optional",
+    tags=("returns",),
+)
+def approve_return(call: Call, return_id: str) -> Response:
+    returns = get_container().returns
+    return _return_answer(call, lambda reply: returns.approve(return_id, call.actor, reply=reply))
+
+
+@endpoint(
+    app,
+    "/v1/returns/{return_id}/reject",
+    "POST",
+    summary="Reject a requested return, saying why",
+    roles=STAFF,
+    request=s.RejectReturnIn,
+    responses={200: s.ReturnOut},
+    idempotency="optional",
+    tags=("returns",),
+)
+def reject_return(call: Call, return_id: str) -> Response:
+    body: s.RejectReturnIn = call.body
+    returns = get_container().returns
+    return _return_answer(call, lambda reply: returns.reject(return_id, body.reason, call.actor, reply=reply))
+
+
+@endpoint(
+    app,
+    "/v1/returns/{return_id}/cancel",
+    "POST",
+    summary="Cancel a return before it is received",
+    roles=("customer", *STAFF),
+    request=s.CancelReturnIn,
+    optional_body=True,
+    responses={200: s.ReturnOut},
+    idempotency="optional",
+    tags=("returns",),
+)
+def cancel_return(call: Call, return_id: str) -> Response:
+    body: s.CancelReturnIn = call.body
+    returns, owner = get_container().returns, _owner_filter(call)
+    return _return_answer(
+        call,
+        lambda reply: returns.cancel(return_id, call.actor, customer_id=owner, reason=body.reason, reply=reply),
+    )
+
+
+@endpoint(
+    app,
+    "/v1/returns/{return_id}/receive",
+    "POST",
+    summary="Record the returned parcel: stock, credit note and refund request, or the replacement order",
+    roles=STAFF,
+    request=s.ReceiveReturnIn,
+    optional_body=True,
+    responses={200: s.ReturnOut},
+    idempotency="optional",
+    tags=("returns",),
+)
+def receive_return(call: Call, return_id: str) -> Response:
+    from chalicelib.services.returns import check_conditions
+
+    body: s.ReceiveReturnIn = call.body
+    conditions = check_conditions(
+        [(line_.sku, line_.quantity, line_.condition) for line_ in body.lines] if body.lines else None
+    )
+    returns = get_container().returns
+    return _return_answer(call, lambda reply: returns.receive(return_id, conditions, call.actor, reply=reply))
+
+
 app.register_blueprint(tracking_routes)
 app.register_blueprint(support_routes)
 app.register_blueprint(portal_routes)
@@ -466,8 +634,9 @@ def _event_time(event: Any) -> datetime:
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="sla_sweep")
 def sla_sweep(event: Any) -> dict[str, Any]:
-    """Flag orders whose promise is at risk or broken (each deadline acted on once)."""
-    return {"sla": get_container().sla.sweep(_event_time(event))}
+    """Flag orders whose promise is at risk or broken; expire returns not received in time (each once)."""
+    container, now = get_container(), _event_time(event)
+    return {"sla": container.sla.sweep(now), "returns": container.returns.sweep(now)}
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES), name="feedback")

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from chalicelib.services.intents import Intent, IntentRunner
     from chalicelib.services.portal import PortalService
     from chalicelib.services.ports import CatalogRepository, IdempotencyStore, OrderRepository
+    from chalicelib.services.return_intents import ReturnIntents
+    from chalicelib.services.returns import ReturnService
     from chalicelib.services.sla import SlaService
     from chalicelib.services.tickets import TicketService
 
@@ -99,12 +101,13 @@ class Container:
         from chalicelib.adapters.dynamo.intents import DynamoIntentRecords
         from chalicelib.services.document_intents import DOCUMENT, DocumentIntents
         from chalicelib.services.intents import IntentRunner
+        from chalicelib.services.return_intents import RETURN
 
-        documents = DocumentIntents(self.documents, self.orders.orders)
+        documents = DocumentIntents(self.documents, self.orders.orders, self.returns.on_refund)
         window = timedelta(hours=self.settings.effects_give_up_hours)
         return IntentRunner(
             records=DynamoIntentRecords(lookback_days=window.days + 1),
-            handlers={DOCUMENT: documents, "message": self.notifications},
+            handlers={DOCUMENT: documents, "message": self.notifications, RETURN: self.return_intents},
             clock=self.clock,
             planners=[documents, self.notifications],  # documents first: the receipt email waits for them
             give_up_after=window,
@@ -268,6 +271,34 @@ class Container:
             has_open_case=self.kpis.store.has_open_case,
             open_ticket=open_ticket,
         )
+
+    @functools.cached_property
+    def returns(self) -> ReturnService:
+        """Returns and exchanges (their rules, refunds, replacement orders, expiry sweep)."""
+        from chalicelib.adapters.dynamo.returns import DynamoReturnRepository, DynamoReturnTimers
+        from chalicelib.services.returns import ReturnService
+
+        orders = self.orders
+        return ReturnService(
+            returns=DynamoReturnRepository(),
+            orders=orders.orders,
+            catalog=orders.catalog,
+            timers=DynamoReturnTimers(),
+            calendar=orders.calendar,
+            clock=self.clock,
+            cursors=orders.cursors,
+            supported_countries=self.settings.supported_countries,
+            window_days=self.settings.return_window_days,
+            receipt_days=self.settings.return_receipt_days,
+            answers=orders,
+        )
+
+    @functools.cached_property
+    def return_intents(self) -> ReturnIntents:
+        """A return's messages, credit note and replacement order, as durable intents."""
+        from chalicelib.services.return_intents import ReturnIntents
+
+        return ReturnIntents(self.returns, self.documents, self.notifications)
 
     @functools.cached_property
     def preferences(self) -> PreferenceStore:

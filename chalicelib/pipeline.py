@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 
 ORDER_TYPE = "order"
 TICKET_TYPES = ("ticket", "ticket_message")  # support: services/ticket_events.py
-# The event source mapping's filter (infra) and the local replayer's: orders and tickets.
-STREAM_FILTER = {"dynamodb": {"NewImage": {"type": {"S": [ORDER_TYPE, *TICKET_TYPES]}}}}
+RETURN_TYPE = "return"
+# The event source mapping's filter (infra) and the local replayer's: orders, tickets and returns.
+STREAM_FILTER = {"dynamodb": {"NewImage": {"type": {"S": [ORDER_TYPE, *TICKET_TYPES, RETURN_TYPE]}}}}
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def handle_order_record(record: DynamoDBRecord) -> dict[str, str]:
         return handle_ticket_change(get_container(), raw)
     change = OrderChange.of(record)
     if change is None:
-        return {}
+        return handle_return_record(record)
     container = get_container()
     container.sla.on_order_change(change.before, change.after)
     container.kpis.on_order_change(change.before, change.after)
@@ -78,6 +79,31 @@ def handle_order_record(record: DynamoDBRecord) -> dict[str, str]:
     outcome.update(attention_tickets(container, change.before, change.after))  # parcels needing a person
     if outcome:
         get_logger().info("order change handled", extra={"order_id": change.after.id, "intents": outcome})
+    return outcome
+
+
+def handle_return_record(record: DynamoDBRecord) -> dict[str, str]:
+    """A return changed: record and drive its intents (messages, credit note, replacement order)."""
+    from chalicelib.adapters.dynamo.returns import return_from_image
+    from chalicelib.bootstrap import get_container
+    from chalicelib.services.intents import PENDING
+
+    change = record.raw_event.get("dynamodb", {})
+    new_image = change.get("NewImage")
+    if not new_image or new_image.get("type", {}).get("S") != RETURN_TYPE:
+        return {}
+    after = return_from_image(new_image)
+    before = return_from_image(change["OldImage"]) if change.get("OldImage") else None
+    container = get_container()
+    order = container.orders.orders.get(after.order_id)
+    if order is None:
+        return {}
+    intents = container.return_intents.plan(before, after, order)
+    container.intents.record(intents)  # raises (the stream retries) only if they could not be stored
+    pending = [intent for intent in intents if intent.status == PENDING]
+    outcome = {intent.id: result for intent, result in container.intents.drive(pending)}
+    if outcome:
+        get_logger().info("return change handled", extra={"return_id": after.id, "intents": outcome})
     return outcome
 
 

@@ -135,6 +135,8 @@ class Settings:
     ops_email: str = "ops@ordercare.local"
     ops_topic_arn: str = "arn:aws:sns:eu-central-1:123456789012:ordercare-local-ops"
     idempotency_ttl_hours: int = 24
+    return_window_days: int = 30  # returns may be requested this long after delivery
+    return_receipt_days: int = 30  # an approved return expires when not received within this
     max_body_bytes: int = 64 * 1024
 
     # Documents (invoices, receipts, credit notes): the seller as printed, paper, number series.
@@ -224,6 +226,8 @@ class Settings:
             ops_email=get("OPS_EMAIL", default.ops_email),
             ops_topic_arn=get("OPS_TOPIC_ARN", default.ops_topic_arn),
             idempotency_ttl_hours=int(get("IDEMPOTENCY_TTL_HOURS", str(default.idempotency_ttl_hours))),
+            return_window_days=int(get("RETURN_WINDOW_DAYS", str(default.return_window_days))),
+            return_receipt_days=int(get("RETURN_RECEIPT_DAYS", str(default.return_receipt_days))),
             seller_name=get("SELLER_NAME", default.seller_name),
             seller_address=_lines(get("SELLER_ADDRESS", "|".join(default.seller_address))),
             seller_vat_id=get("SELLER_VAT_ID", default.seller_vat_id),

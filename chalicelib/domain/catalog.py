@@ -15,3 +15,4 @@ class CatalogItem:
     stock: int
     tax_rate_bps: int
     updated_at: datetime | None = None
+    returnable: bool = True  # False: the item cannot be returned (e.g. hygiene goods)

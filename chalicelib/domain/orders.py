@@ -206,6 +206,7 @@ class Order:
     sla_delivery: SlaState = SlaState.ON_TRACK
     billing_address: Address | None = None  # None: the shipping address
     buyer_reference: str | None = None  # BT-10 (e.g. a German Leitweg-ID), printed and in the e-invoice
+    replaces_order_id: str | None = None  # an exchange's replacement order: the order it replaces
     version: int = 0
     events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
 

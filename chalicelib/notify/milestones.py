@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain.orders import Order, OrderStatus
+from chalicelib.domain.returns import Return
+
+RETURN_STATUSES = ("requested", "approved", "rejected", "received", "refunded", "exchanged", "cancelled", "expired")
 
 # Every milestone is part of the purchase contract (transactional mail), so none carries
 # List-Unsubscribe; marketing mail would need that header and an unsubscribe endpoint.
@@ -22,6 +25,7 @@ TRANSACTIONAL = frozenset(
         "delivered",
         "cancelled",
         "delay",
+        *(f"return_{status}" for status in RETURN_STATUSES),
     }
 )
 KINDS = tuple(sorted(TRANSACTIONAL))
@@ -73,4 +77,21 @@ def escalations(before: Order | None, after: Order) -> dict[str, list[str]]:
             found.setdefault(new, []).append(promise)
     if "breached" in found:
         found.pop("at_risk", None)  # the breach escalation says it all
+    return found
+
+
+def return_milestones(before: Return | None, after: Return) -> list[Milestone]:
+    """One message per new step of a return (its history only grows), keyed by return and status."""
+    seen = len(before.history) if before is not None else 0
+    found = []
+    for step in after.history[seen:]:
+        data = {
+            "rma": after.number,
+            "return_id": after.id,
+            "reason": step.reason or "",
+            "refund_amount": after.refund_amount or 0,
+            "replacement_order_id": after.replacement_order_id or "",
+            "receive_by": after.receive_by.strftime("%Y-%m-%dT%H:%M:%SZ") if after.receive_by else "",
+        }
+        found.append(Milestone(f"return_{step.status}", f"return:{after.id}:{step.status}", data))
     return found

@@ -7,6 +7,7 @@ autoescaped, text and SMS are not (chalicelib/presentation/templates.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.carriers import tracking_link
@@ -60,6 +61,7 @@ def context(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url
         "units": sum(line.quantity for line in shipment.lines) if shipment else 0,
         "link": milestone.data.get("survey_url") or tracking_url,
         "shop": shop.name,
+        **_return_values(fmt, order, milestone),
     }
     paragraphs = [fmt.t(f"{milestone.kind}.intro", **values)]
     if milestone.kind == "payment_receipt" and milestone.data.get("promise_revised"):
@@ -93,6 +95,26 @@ def context(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url
         "carrier_url": tracking_link(shipment.carrier, shipment.tracking_number) if shipment else None,
         "score_links": milestone.data.get("score_links", []),  # surveys: one link per score
     }
+
+
+def _return_values(fmt: Localizer, order: Order, milestone: Milestone) -> dict[str, Any]:
+    """What a return's message may show (empty for other milestones)."""
+    if not milestone.kind.startswith("return_"):
+        return {}
+    data = milestone.data
+    receive_by = data.get("receive_by")
+    refund = fmt.money(int(data.get("refund_amount") or 0), order.currency)
+    values = {
+        "rma": data.get("rma", ""),
+        "reason": data.get("reason", ""),
+        "refund": refund,
+        "receive_by": fmt.date(datetime.fromisoformat(receive_by.replace("Z", "+00:00"))) if receive_by else "",
+    }
+    step = "exchange" if data.get("replacement_order_id") else "refund"
+    values["next_step"] = (
+        fmt.t(f"return_received.{step}", **values) if data.get("refund_amount") or step == "exchange" else ""
+    )
+    return values
 
 
 def render_email(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url: str) -> EmailMessage:

@@ -9,6 +9,7 @@ from chalicelib.domain.address import Address
 from chalicelib.domain.carriers import tracking_link
 from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.orders import Order, Shipment
+from chalicelib.domain.returns import Return
 from chalicelib.presentation.links import tracking_url
 from chalicelib.services.ports import TimelineEntry
 from chalicelib.settings import Settings
@@ -110,6 +111,7 @@ def present_order(settings: Settings, order: Order) -> dict[str, Any]:
             "shipping": str(order.sla_shipping),
             "delivery": str(order.sla_delivery),
         },
+        "replaces_order_id": order.replaces_order_id,
         "version": order.version,
         "tracking_url": tracking_url(settings, order.id),
     }
@@ -151,6 +153,47 @@ def present_catalog_item(item: CatalogItem) -> dict[str, Any]:
         "stock": item.stock,
         "tax_rate_bps": item.tax_rate_bps,
         "updated_at": iso(item.updated_at) if item.updated_at else None,
+        "returnable": item.returnable,
+    }
+
+
+def present_return(ret: Return) -> dict[str, Any]:
+    return {
+        "id": ret.id,
+        "number": ret.number,
+        "order_id": ret.order_id,
+        "customer_id": ret.customer_id,
+        "status": str(ret.status),
+        "reason": ret.reason,
+        "resolution": ret.resolution,
+        "comment": ret.comment,
+        "lines": [
+            {
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "tax_rate_bps": line.tax_rate_bps,
+                "restockable": line.restockable,
+                "damaged": line.damaged,
+                "refund_amount": line.refund_amount,
+            }
+            for line in ret.lines
+        ],
+        "currency": ret.currency,
+        "created_at": iso(ret.created_at),
+        "receive_by": iso_or_none(ret.receive_by),
+        "received_at": iso_or_none(ret.received_at),
+        "rejection_reason": ret.rejection_reason,
+        "refund_amount": ret.refund_amount,
+        "shipping_refund": ret.shipping_refund,
+        "refunded_amount": ret.refunded_amount,
+        "credit_note_id": ret.credit_note_id,
+        "credit_note_number": ret.credit_note_number,
+        "replacement_order_id": ret.replacement_order_id,
+        "holds": [{"code": h.code, "detail": h.detail, "data": h.data} for h in ret.holds],
+        "history": [{"status": t.status, "at": iso(t.at), "actor": t.actor, "reason": t.reason} for t in ret.history],
+        "version": ret.version,
     }
 
 

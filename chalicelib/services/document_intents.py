@@ -10,13 +10,13 @@ follows with both PDFs attached.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
 from chalicelib.documents.invoice import INVOICE, RECEIPT, DocumentError
-from chalicelib.domain.orders import DomainEvent, Order
+from chalicelib.domain.orders import DomainEvent, Order, Refund
 from chalicelib.services.documents import DocumentService
 from chalicelib.services.intents import DONE, Intent, Outcome, PermanentEffectError
 
@@ -43,6 +43,8 @@ class DocumentIntents:
 
     documents: DocumentService
     orders: OrderReader
+    # A provider refund a return accounts for (it marks the return refunded): the return's credit note stands.
+    claimed_by_return: Callable[[Order, Refund], bool] | None = None
 
     def plan(self, before: Order | None, after: Order) -> list[Intent]:
         seen_payments = {p.provider_ref for p in before.payments} if before else set()
@@ -70,6 +72,8 @@ class DocumentIntents:
                 refund = next((r for r in order.refunds if r.event_id == intent.payload["refund"]), None)
                 if refund is None:
                     raise PermanentEffectError("the refund is not recorded on the order")
+                if self.claimed_by_return is not None and self.claimed_by_return(order, refund):
+                    return Outcome(DONE, None, "claimed_by_return")
                 self.documents.issue_credit_note(order, refund)
             else:
                 self.documents.issue_for_payment(order)

@@ -47,6 +47,7 @@ from chalicelib.documents.invoice import (
 from chalicelib.domain.errors import NotFoundError
 from chalicelib.domain.ids import has_prefix, new_id
 from chalicelib.domain.orders import Order, Payment, Refund
+from chalicelib.domain.returns import Return
 from chalicelib.services.ports import Clock
 
 MAX_URL_SECONDS = 300
@@ -249,6 +250,28 @@ class DocumentService:
             key=f"{CREDIT_NOTE}#{refund.event_id}",
             prefix=self.series.credit_note,
             total=-refund.amount,
+            reference=invoice_record.number,
+            build=build,
+        )
+
+    def issue_return_credit_note(self, order: Order, ret: Return) -> IssuedDocument:
+        """The credit note for a received return's refund (one per return), referencing the invoice."""
+        from chalicelib.documents.return_credit import build_return_credit_note
+
+        invoice_record = self._ensure_invoice(order)
+        invoice = self._invoice(order, invoice_record)
+
+        def build(number: str, issued_at: datetime) -> Document:
+            return build_return_credit_note(
+                order, ret, invoice=invoice, seller=self.seller, number=number, issued_at=issued_at
+            )
+
+        return self._ensure(
+            order,
+            kind=CREDIT_NOTE,
+            key=f"{CREDIT_NOTE}#{ret.id}",
+            prefix=self.series.credit_note,
+            total=-(ret.refund_amount or 0),
             reference=invoice_record.number,
             build=build,
         )

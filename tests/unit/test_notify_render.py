@@ -53,7 +53,15 @@ def sample_order(locale: str) -> Order:
 
 
 def milestone(kind: str) -> Milestone:
-    data = {"shipment_id": "shp_1"} if kind in ("shipped", "out_for_delivery") else {}
+    data: dict[str, object] = {"shipment_id": "shp_1"} if kind in ("shipped", "out_for_delivery") else {}
+    if kind.startswith("return_"):
+        data = {
+            "rma": "RMA-4K9N0-P1R2S",
+            "reason": "the seal was broken" if kind == "return_rejected" else "",
+            "refund_amount": 1427,
+            "receive_by": "2026-12-31T10:00:00Z",
+            "replacement_order_id": "",
+        }
     return Milestone(kind, kind, {**data, "promise_revised": kind == "payment_receipt"})
 
 

@@ -160,6 +160,7 @@ class OrderItem(TableItem):
     revised_deliver_by = UTCDateTimeAttribute(null=True)
     sla_shipping = UnicodeAttribute(default="on_track")
     sla_delivery = UnicodeAttribute(default="on_track")
+    replaces_order_id = UnicodeAttribute(null=True)
     # Denormalised totals: read by reports and stream consumers without recomputing.
     subtotal = NumberAttribute()
     discount_total = NumberAttribute()
@@ -196,6 +197,7 @@ class CatalogItemModel(TableItem):
     stock = NumberAttribute()
     tax_rate_bps = NumberAttribute()
     updated_at = UTCDateTimeAttribute()
+    returnable = BooleanAttribute(null=True)  # missing: returnable
 
 
 class TrackingItem(TableItem):

@@ -218,6 +218,7 @@ def order_to_item(order: Order, *, new: bool = False) -> OrderItem:
         revised_deliver_by=order.revised_deliver_by,
         sla_shipping=str(order.sla_shipping),
         sla_delivery=str(order.sla_delivery),
+        replaces_order_id=order.replaces_order_id,
     )
     if order.version and not new:
         item.version = order.version
@@ -283,6 +284,7 @@ def order_from_item(item: OrderItem) -> Order:
         revised_deliver_by=item.revised_deliver_by,
         sla_shipping=SlaState(item.sla_shipping or "on_track"),
         sla_delivery=SlaState(item.sla_delivery or "on_track"),
+        replaces_order_id=item.replaces_order_id,
         version=int(item.version or 0),
     )
 
@@ -548,6 +550,7 @@ def _catalog_from_item(item: CatalogItemModel) -> CatalogItem:
         stock=int(item.stock),
         tax_rate_bps=int(item.tax_rate_bps),
         updated_at=item.updated_at,
+        returnable=item.returnable is not False,
     )
 
 
@@ -575,4 +578,5 @@ class DynamoCatalogRepository:
             stock=item.stock,
             tax_rate_bps=item.tax_rate_bps,
             updated_at=item.updated_at or datetime.now(UTC),
+            returnable=item.returnable,
         ).save()

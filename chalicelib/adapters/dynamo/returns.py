@@ -1,0 +1,430 @@
+"""Returns in the single table, beside their order so the order's story is one Query.
+
+  ORDER#<order id> / RETURN#<return id>      the return (GSI1 RETURNS#<status> / <created>#<id>: the queue)
+  ORDER#<order id> / RETURNS#GUARD           a counter every new return of the order bumps (no over-return race)
+  RETURN#<return id> / #RETURN               finds the order of a return id
+  ORDER#<order id> / OUTBOX#<event id>       an outbound webhook event (return.updated, refund.requested)
+  RETURNDUE#<yyyy-mm-ddThh> / <due>#<id>     an approved return's receipt deadline (the sweep reads only due hours)
+  SWEEP#returns / #CURSOR                    the last hour fully swept
+
+Every change is one conditional TransactWriteItems: the return (its version), its
+timeline entries, stock, its timer and its outbound events.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.dynamo.models import CatalogItemModel, IdempotencyItem, OrderItem, TableItem
+from chalicelib.adapters.dynamo.repositories import (
+    IDEM_SK,
+    ITEM_SK,
+    _idempotency_item,
+    follow_up_key,
+    idempotency_pk,
+    order_pk,
+    sku_pk,
+    timeline_item,
+)
+from chalicelib.adapters.dynamo.schema import GSI1
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.returns import Return, ReturnHold, ReturnLine, ReturnStatus, Transition
+from chalicelib.services.ports import IdempotencyKeyTakenError, Page, StaleVersionError, StoredResponse
+
+RETURN_PREFIX = "RETURN#"
+GUARD_SK = "RETURNS#GUARD"
+QUEUE_PREFIX = "RETURNS#"
+TIMER_PREFIX = "RETURNDUE#"
+CURSOR_PK, CURSOR_SK = "SWEEP#returns", "#CURSOR"
+MAX_CATCH_UP_HOURS = 24 * 7
+LATE_WRITE_HOURS = 2
+
+
+class ReturnQueueIndex(GlobalSecondaryIndex["ReturnItem"]):
+    class Meta:
+        index_name = GSI1
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class ReturnItem(TableItem):
+    # Its own connection (this module may load after models.configure()): an inherited one lacks the index.
+    _connection = None
+
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    queue = ReturnQueueIndex()
+
+    id = UnicodeAttribute()
+    number = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    status = UnicodeAttribute()
+    reason = UnicodeAttribute()
+    resolution = UnicodeAttribute()
+    comment = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    lines = JSONAttribute(default=list)
+    history = JSONAttribute(default=list)
+    holds = JSONAttribute(default=list)
+    rejection_reason = UnicodeAttribute(null=True)
+    receive_by = UTCDateTimeAttribute(null=True)
+    received_at = UTCDateTimeAttribute(null=True)
+    refund_amount = NumberAttribute(null=True)
+    shipping_refund = NumberAttribute(default=0)
+    refund_taxes = JSONAttribute(default=list)
+    refund_event_id = UnicodeAttribute(null=True)
+    refunded_amount = NumberAttribute(null=True)
+    credit_note_id = UnicodeAttribute(null=True)
+    credit_note_number = UnicodeAttribute(null=True)
+    replacement_order_id = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+
+class ReturnPointerItem(TableItem):
+    order_id = UnicodeAttribute()
+
+
+class ReturnGuardItem(TableItem):
+    returns = NumberAttribute(default=0)
+
+
+class OutboundEventItem(TableItem):
+    """An outbound webhook event recorded with the change that caused it (delivered from the stream)."""
+
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    data = JSONAttribute(default=dict)
+
+
+class ReturnTimerItem(TableItem):
+    return_id = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    due_at = UTCDateTimeAttribute()
+
+
+class ReturnSweepCursorItem(TableItem):
+    through = UTCDateTimeAttribute()
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment else None
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def return_to_item(ret: Return) -> ReturnItem:
+    item = ReturnItem(
+        pk=order_pk(ret.order_id),
+        sk=f"{RETURN_PREFIX}{ret.id}",
+        type="return",
+        gsi1pk=f"{QUEUE_PREFIX}{ret.status}",
+        gsi1sk=f"{_stamp(ret.created_at)}#{ret.id}",
+        id=ret.id,
+        number=ret.number,
+        order_id=ret.order_id,
+        customer_id=ret.customer_id,
+        currency=ret.currency,
+        status=str(ret.status),
+        reason=ret.reason,
+        resolution=ret.resolution,
+        comment=ret.comment,
+        created_at=ret.created_at,
+        lines=[vars(line) for line in ret.lines],
+        history=[{**vars(t), "at": _iso(t.at)} for t in ret.history],
+        holds=[vars(hold) for hold in ret.holds],
+        rejection_reason=ret.rejection_reason,
+        receive_by=ret.receive_by,
+        received_at=ret.received_at,
+        refund_amount=ret.refund_amount,
+        shipping_refund=ret.shipping_refund,
+        refund_taxes=[list(rate) for rate in ret.refund_taxes],
+        refund_event_id=ret.refund_event_id,
+        refunded_amount=ret.refunded_amount,
+        credit_note_id=ret.credit_note_id,
+        credit_note_number=ret.credit_note_number,
+        replacement_order_id=ret.replacement_order_id,
+    )
+    if ret.version:
+        item.version = ret.version
+    return item
+
+
+def return_from_item(item: ReturnItem) -> Return:
+    return Return(
+        id=item.id,
+        number=item.number,
+        order_id=item.order_id,
+        customer_id=item.customer_id,
+        currency=item.currency,
+        lines=[_line(line) for line in item.lines or []],
+        reason=item.reason,
+        resolution=item.resolution,
+        created_at=item.created_at,
+        comment=item.comment,
+        status=ReturnStatus(item.status),
+        history=[Transition(**{**t, "at": datetime.fromisoformat(t["at"])}) for t in item.history or []],
+        rejection_reason=item.rejection_reason,
+        receive_by=item.receive_by,
+        received_at=item.received_at,
+        refund_amount=None if item.refund_amount is None else int(item.refund_amount),
+        shipping_refund=int(item.shipping_refund or 0),
+        refund_taxes=[(int(r), int(n), int(x)) for r, n, x in item.refund_taxes or []],
+        refund_event_id=item.refund_event_id,
+        refunded_amount=None if item.refunded_amount is None else int(item.refunded_amount),
+        credit_note_id=item.credit_note_id,
+        credit_note_number=item.credit_note_number,
+        replacement_order_id=item.replacement_order_id,
+        holds=[ReturnHold(**hold) for hold in item.holds or []],
+        version=int(item.version or 0),
+    )
+
+
+def return_from_image(image: dict[str, Any]) -> Return:
+    """A stream image (DynamoDB JSON) of a return item."""
+    return return_from_item(ReturnItem.from_raw_data(image))
+
+
+def _line(data: dict[str, Any]) -> ReturnLine:
+    numbers = ("quantity", "unit_price", "tax_rate_bps", "restockable", "damaged", "refund_amount", "refund_tax")
+    return ReturnLine(**{**data, **{name: int(data.get(name, 0)) for name in numbers}})
+
+
+def _timer(ret: Return, due_at: datetime) -> ReturnTimerItem:
+    hour = due_at.astimezone(UTC).strftime("%Y-%m-%dT%H")
+    return ReturnTimerItem(
+        pk=f"{TIMER_PREFIX}{hour}",
+        sk=f"{_stamp(due_at)}#{ret.id}",
+        type="return_timer",
+        return_id=ret.id,
+        order_id=ret.order_id,
+        due_at=due_at,
+    )
+
+
+class DynamoReturnRepository:
+    def __init__(self) -> None:
+        self._connection: Connection | None = None
+
+    def _transaction(self) -> TransactWrite:
+        if self._connection is None:
+            self._connection = Connection(region=OrderItem.Meta.region)
+        return TransactWrite(connection=self._connection)
+
+    # --- reading -----------------------------------------------------------------------
+
+    def for_order(self, order_id: str) -> tuple[list[Return], int]:
+        """Every return of the order and its guard counter (one Query, consistent)."""
+        client = TableItem._get_connection().connection.client
+        kwargs: dict[str, Any] = {
+            "TableName": TableItem.Meta.table_name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": order_pk(order_id)}, ":prefix": {"S": "RETURN"}},
+            "ConsistentRead": True,
+        }
+        returns: list[Return] = []
+        guard = 0
+        while True:
+            response = client.query(**kwargs)
+            for raw in response.get("Items", []):
+                if raw["sk"]["S"] == GUARD_SK:
+                    guard = int(raw.get("returns", {}).get("N", "0"))
+                elif raw["sk"]["S"].startswith(RETURN_PREFIX):
+                    returns.append(return_from_item(ReturnItem.from_raw_data(raw)))
+            if "LastEvaluatedKey" not in response:
+                return returns, guard
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def order_of(self, return_id: str) -> str | None:
+        try:
+            return str(ReturnPointerItem.get(f"{RETURN_PREFIX}{return_id}", "#RETURN").order_id)
+        except DoesNotExist:
+            return None
+
+    def get(self, order_id: str, return_id: str) -> Return | None:
+        try:
+            return return_from_item(
+                ReturnItem.get(order_pk(order_id), f"{RETURN_PREFIX}{return_id}", consistent_read=True)
+            )
+        except DoesNotExist:
+            return None
+
+    def list_by_status(self, status: str, *, limit: int, start: dict[str, Any] | None) -> Page:
+        results = ReturnItem.queue.query(
+            f"{QUEUE_PREFIX}{status}",
+            limit=limit,
+            page_size=limit,
+            last_evaluated_key={k: {"S": v} for k, v in start.items()} if start else None,
+        )
+        items = [return_from_item(item) for item in results]
+        last = results.last_evaluated_key
+        return Page(items=items, last_key={k: v["S"] for k, v in last.items()} if last else None)
+
+    # --- writing -----------------------------------------------------------------------
+
+    def create(
+        self,
+        ret: Return,
+        guard: int,
+        outbox: list[tuple[str, dict[str, Any]]],
+        response: StoredResponse | None = None,
+        *,
+        order_version: int = 0,
+    ) -> None:
+        """Write a new return if no other return of the order was created since `guard` was read."""
+        try:
+            with self._transaction() as transaction:
+                transaction.save(return_to_item(ret), condition=ReturnItem.pk.does_not_exist())
+                transaction.save(
+                    ReturnPointerItem(
+                        pk=f"{RETURN_PREFIX}{ret.id}", sk="#RETURN", type="return_pointer", order_id=ret.order_id
+                    ),
+                    condition=ReturnPointerItem.pk.does_not_exist(),
+                )
+                self._events(transaction, ret, outbox, response, order_version)
+                condition = ReturnGuardItem.returns == guard if guard else ReturnGuardItem.pk.does_not_exist()
+                transaction.update(
+                    ReturnGuardItem(pk=order_pk(ret.order_id), sk=GUARD_SK),
+                    actions=[ReturnGuardItem.returns.set(guard + 1), ReturnGuardItem.type.set("return_guard")],
+                    condition=condition,
+                )
+        except TransactWriteError as error:
+            _key_taken(response)
+            raise StaleVersionError("another return of this order was created meanwhile; retry") from error
+        ret.version = 1
+        ret.events.clear()
+
+    def save(
+        self,
+        ret: Return,
+        *,
+        outbox: list[tuple[str, dict[str, Any]]],
+        stock: dict[str, int] | None = None,
+        timer_create: datetime | None = None,
+        timer_delete: datetime | None = None,
+        require_timer: bool = False,
+        response: StoredResponse | None = None,
+        order_version: int = 0,
+    ) -> None:
+        """Write a changed return (conditional on the version read) with everything that follows from it."""
+        try:
+            with self._transaction() as transaction:
+                if timer_delete is not None:
+                    transaction.delete(
+                        _timer(ret, timer_delete), condition=ReturnTimerItem.pk.exists() if require_timer else None
+                    )
+                transaction.save(return_to_item(ret))
+                if timer_create is not None:
+                    transaction.save(_timer(ret, timer_create))
+                self._events(transaction, ret, outbox, response, order_version)
+                for sku, units in sorted((stock or {}).items()):
+                    transaction.update(
+                        CatalogItemModel(pk=sku_pk(sku), sk=ITEM_SK),
+                        actions=[CatalogItemModel.stock.add(units)],
+                        condition=CatalogItemModel.pk.exists(),
+                    )
+        except TransactWriteError as error:
+            _key_taken(response)
+            raise StaleVersionError("the return changed meanwhile; read it and retry") from error
+        ret.version += 1
+        ret.events.clear()
+
+    def _events(
+        self,
+        transaction: TransactWrite,
+        ret: Return,
+        outbox: list[tuple[str, dict[str, Any]]],
+        response: StoredResponse | None,
+        order_version: int,
+    ) -> None:
+        if response is not None:
+            transaction.save(_idempotency_item(response), condition=IdempotencyItem.pk.does_not_exist())
+        for index, event in enumerate(ret.events):
+            # After the order change current when it was recorded (a return is not an order change).
+            key = follow_up_key(order_version, event.at, f"return#{ret.id}#{ret.version}#{index:03d}")
+            transaction.save(timeline_item(ret.order_id, event, key))
+        for event_type, data in outbox:
+            at = ret.history[-1].at if ret.history else ret.created_at
+            event_id = new_id("evt", at)
+            transaction.save(
+                OutboundEventItem(
+                    pk=order_pk(ret.order_id),
+                    sk=f"OUTBOX#{event_id}",
+                    type="outbound_event",
+                    event_id=event_id,
+                    event_type=event_type,
+                    order_id=ret.order_id,
+                    created_at=at,
+                    data=data,
+                )
+            )
+
+    def set_credit_note(self, ret: Return, document_id: str, number: str) -> None:
+        """Note the credit note on the return once (a replayed stream record changes nothing)."""
+        item = ReturnItem(pk=order_pk(ret.order_id), sk=f"{RETURN_PREFIX}{ret.id}")
+        try:
+            item.update(
+                actions=[ReturnItem.credit_note_id.set(document_id), ReturnItem.credit_note_number.set(number)],
+                condition=ReturnItem.pk.exists() & ReturnItem.credit_note_id.does_not_exist(),
+                add_version_condition=False,
+            )
+        except UpdateError as error:
+            if "ConditionalCheckFailed" not in str(error.cause_response_code or error):
+                raise
+
+
+def _key_taken(response: StoredResponse | None) -> None:
+    """Raise IdempotencyKeyTakenError when the request's key was stored meanwhile (a concurrent retry)."""
+    if response is None:
+        return
+    try:
+        IdempotencyItem.get(idempotency_pk(response.principal, response.key), IDEM_SK, consistent_read=True)
+    except DoesNotExist:
+        return
+    raise IdempotencyKeyTakenError("idempotency key already used")
+
+
+class DynamoReturnTimers:
+    """Receipt deadlines of approved returns, in hour buckets (the SLA timers' layout, own partitions)."""
+
+    def due(self, now: datetime, real_now: datetime) -> tuple[list[tuple[str, str, datetime]], datetime]:
+        """(return id, order id, due at) of every deadline due by `now`, and the hour the cursor may move to."""
+        try:
+            start = ReturnSweepCursorItem.get(CURSOR_PK, CURSOR_SK, consistent_read=True).through
+        except DoesNotExist:
+            start = _hour(real_now) - timedelta(hours=MAX_CATCH_UP_HOURS)
+        found: list[tuple[str, str, datetime]] = []
+        hour, last = _hour(start), _hour(now)
+        upper = f"{_stamp(now)}#~"
+        while hour <= last:
+            for item in ReturnTimerItem.query(
+                f"{TIMER_PREFIX}{hour.strftime('%Y-%m-%dT%H')}", ReturnTimerItem.sk <= upper
+            ):
+                found.append((item.return_id, item.order_id, item.due_at))
+            hour += timedelta(hours=1)
+        return found, min(last, _hour(real_now)) - timedelta(hours=LATE_WRITE_HOURS)
+
+    def advance(self, through: datetime) -> None:
+        ReturnSweepCursorItem(pk=CURSOR_PK, sk=CURSOR_SK, type="sweep_cursor", through=through).save()
+
+    def discard(self, return_id: str, order_id: str, due_at: datetime) -> None:
+        hour = due_at.astimezone(UTC).strftime("%Y-%m-%dT%H")
+        ReturnTimerItem(pk=f"{TIMER_PREFIX}{hour}", sk=f"{_stamp(due_at)}#{return_id}").delete()
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)

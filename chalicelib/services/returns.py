@@ -1,0 +1,534 @@
+"""Return use cases: request, approve, reject, cancel, receive, refund matching, exchange, expiry sweep.
+
+Each change is read → domain method → one conditional TransactWriteItems (the return's
+version, its timeline entries, stock, its receipt timer, its outbound events). What
+follows a change — the customer's notification, the credit note, the replacement
+order — is finished from the table's stream (and, for the replacement, also right away
+by the request), each step idempotent, so a retry or a race never does it twice.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from chalicelib.domain.accuracy import PRICE_MISMATCH, check_order
+from chalicelib.domain.calendar import BusinessCalendar
+from chalicelib.domain.errors import ConflictError, NotFoundError, OrderCareError, ValidationError
+from chalicelib.domain.ids import has_prefix, new_id
+from chalicelib.domain.order_numbers import new_order_number
+from chalicelib.domain.orders import Order, OrderLine, Payment, Refund
+from chalicelib.domain.returns import (
+    REFUND_MISMATCH,
+    Return,
+    ReturnHold,
+    ReturnStatus,
+    check_request,
+    eligibility,
+    received_lines,
+    refund_quote,
+    request_lines,
+    rma_number,
+    whole_order_returned,
+)
+from chalicelib.observability import get_logger
+from chalicelib.services.ports import (
+    CatalogRepository,
+    Clock,
+    IdempotencyKeyTakenError,
+    OrderNumberTakenError,
+    OrderRepository,
+    Page,
+    StaleVersionError,
+    StoredResponse,
+)
+
+if TYPE_CHECKING:
+    from chalicelib.services.orders import IdempotentRequest, OrderService
+
+ATTEMPTS = 6  # concurrent receives: one wins, the others re-read the finished return
+NUMBER_ATTEMPTS = 8  # human numbers drawn for a replacement order (each a conditional claim)
+Outbox = list[tuple[str, dict[str, Any]]]
+
+
+class ReturnRepository(Protocol):
+    def for_order(self, order_id: str) -> tuple[list[Return], int]: ...
+
+    def order_of(self, return_id: str) -> str | None: ...
+
+    def get(self, order_id: str, return_id: str) -> Return | None: ...
+
+    def list_by_status(self, status: str, *, limit: int, start: dict[str, Any] | None) -> Page: ...
+
+    def create(
+        self,
+        ret: Return,
+        guard: int,
+        outbox: Outbox,
+        response: StoredResponse | None = None,
+        *,
+        order_version: int = 0,
+    ) -> None: ...
+
+    def save(
+        self,
+        ret: Return,
+        *,
+        outbox: Outbox,
+        stock: dict[str, int] | None = None,
+        timer_create: datetime | None = None,
+        timer_delete: datetime | None = None,
+        require_timer: bool = False,
+        response: StoredResponse | None = None,
+        order_version: int = 0,
+    ) -> None: ...
+
+    def set_credit_note(self, ret: Return, document_id: str, number: str) -> None: ...
+
+
+class ReturnTimers(Protocol):
+    def due(self, now: datetime, real_now: datetime) -> tuple[list[tuple[str, str, datetime]], datetime]: ...
+
+    def advance(self, through: datetime) -> None: ...
+
+    def discard(self, return_id: str, order_id: str, due_at: datetime) -> None: ...
+
+
+class CursorCodec(Protocol):
+    def encode(self, scope: str, key: dict[str, Any] | None) -> str | None: ...
+
+    def decode(self, scope: str, cursor: str | None) -> dict[str, Any] | None: ...
+
+
+ReturnPresenter = Callable[[Return], dict[str, Any]]
+
+
+@dataclass
+class ReturnReply:
+    """An idempotent request being answered: its response is written in the change's own transaction."""
+
+    request: IdempotentRequest
+    present: ReturnPresenter
+    status: int
+    body: dict[str, Any] | None = None
+
+    def record(self, ret: Return, answers: OrderService) -> StoredResponse:
+        self.body = self.present(replace(ret, version=ret.version + 1))  # the version being written
+        return answers.stored(self.request, self.status, self.body)
+
+
+@dataclass(frozen=True)
+class RequestReturn:
+    lines: list[tuple[str, int]]
+    reason: str
+    resolution: str
+    comment: str | None = None
+
+
+def outbound_data(ret: Return) -> dict[str, Any]:
+    """The `data` of a `return.updated` event: what a subscriber needs, no personal data."""
+    return {
+        "return_id": ret.id,
+        "number": ret.number,
+        "order_id": ret.order_id,
+        "status": str(ret.status),
+        "resolution": ret.resolution,
+        "refund_amount": ret.refund_amount,
+        "currency": ret.currency,
+        "replacement_order_id": ret.replacement_order_id,
+    }
+
+
+def _updated(ret: Return) -> Outbox:
+    return [("return.updated", outbound_data(ret))]
+
+
+@dataclass
+class ReturnService:
+    returns: ReturnRepository
+    orders: OrderRepository
+    catalog: CatalogRepository
+    timers: ReturnTimers
+    calendar: BusinessCalendar
+    clock: Clock
+    cursors: CursorCodec
+    supported_countries: tuple[str, ...]
+    answers: OrderService | None = None  # idempotency records: stored and replayed as for orders
+    window_days: int = 30
+    receipt_days: int = 30
+
+    def answer(
+        self,
+        request: IdempotentRequest | None,
+        present: ReturnPresenter,
+        status: int,
+        run: Callable[[ReturnReply | None], Return],
+    ) -> tuple[int, dict[str, Any]]:
+        """Run a return change as the answer to a request; with an Idempotency-Key the response is
+        written in the change's transaction, so concurrent retries change it once and answer alike."""
+        if request is None or self.answers is None:
+            return status, present(run(None))
+        reply = ReturnReply(request, present, status)
+        try:
+            ret = run(reply)
+        except IdempotencyKeyTakenError:
+            return self.answers.replay(request)
+        except OrderCareError:
+            if self.answers.idempotency.get(request.principal, request.key) is not None:
+                return self.answers.replay(request)
+            raise
+        return status, reply.body if reply.body is not None else present(ret)
+
+    def _stored(self, reply: ReturnReply | None, ret: Return) -> StoredResponse | None:
+        return reply.record(ret, self.answers) if reply is not None and self.answers is not None else None
+
+    # --- reading ---------------------------------------------------------------------
+
+    def _order(self, order_id: str, customer_id: str | None) -> Order:
+        order = self.orders.get(order_id) if has_prefix(order_id, "ord") else None
+        if order is None or (customer_id is not None and order.customer.id != customer_id):
+            raise NotFoundError("order not found")
+        return order
+
+    def _order_version(self, order_id: str) -> int:
+        """The order's current version: a return's timeline entries follow the order change current then."""
+        order = self.orders.get(order_id)
+        return order.version if order is not None else 0
+
+    def get(self, return_id: str, *, customer_id: str | None = None) -> Return:
+        """The return; for customers (`customer_id` given) only their own — otherwise 404."""
+        order_id = self.returns.order_of(return_id) if has_prefix(return_id, "ret") else None
+        ret = self.returns.get(order_id, return_id) if order_id else None
+        if ret is None or (customer_id is not None and ret.customer_id != customer_id):
+            raise NotFoundError("return not found")
+        return ret
+
+    def for_order(self, order_id: str) -> list[Return]:
+        """Every return of an order, oldest first (for the order's story)."""
+        return sorted(self.returns.for_order(order_id)[0], key=lambda r: r.created_at)
+
+    def queue(self, status: str, *, limit: int, cursor: str | None) -> tuple[list[Return], str | None]:
+        """Returns in one status, oldest first."""
+        if status not in ReturnStatus.__members__.values():
+            raise ValidationError(
+                "unknown status", details=[{"field": "status", "allowed": [str(s) for s in ReturnStatus]}]
+            )
+        scope = f"returns:{status}"
+        page = self.returns.list_by_status(status, limit=limit, start=self.cursors.decode(scope, cursor))
+        return page.items, self.cursors.encode(scope, page.last_key)
+
+    # --- requesting ------------------------------------------------------------------
+
+    def request(
+        self,
+        order_id: str,
+        command: RequestReturn,
+        actor: str,
+        *,
+        customer_id: str | None,
+        reply: ReturnReply | None = None,
+    ) -> Return:
+        """Open a return for delivered units within the window (409 nothing delivered, 422 per line)."""
+        for attempt in range(ATTEMPTS):
+            now = self.clock.now()
+            order = self._order(order_id, customer_id)
+            existing, guard = self.returns.for_order(order.id)
+            catalog = self.catalog.get_many(sku for sku, _ in command.lines)
+            blocked = [sku for sku, item in catalog.items() if not item.returnable]
+            check_request(order, command.lines, eligibility(order, existing, now, self.window_days), blocked)
+            return_id = new_id("ret", now)
+            ret = Return(
+                id=return_id,
+                number=rma_number(return_id),
+                order_id=order.id,
+                customer_id=order.customer.id,
+                currency=order.currency,
+                lines=request_lines(order, command.lines),
+                reason=command.reason,
+                resolution=command.resolution,
+                created_at=now,
+                comment=command.comment,
+            )
+            ret.opened(actor)
+            try:
+                self.returns.create(ret, guard, _updated(ret), self._stored(reply, ret), order_version=order.version)
+                return ret
+            except StaleVersionError:
+                if attempt == ATTEMPTS - 1:
+                    raise
+                _pause(attempt)
+        raise AssertionError("unreachable")
+
+    # --- changing --------------------------------------------------------------------
+
+    def _change(
+        self,
+        return_id: str,
+        change: Callable[[Return], dict[str, Any] | None],
+        *,
+        customer_id: str | None = None,
+        reply: ReturnReply | None = None,
+    ) -> Return:
+        """Read, apply, write conditionally; a lost race is retried from a fresh read.
+
+        `change` returns the save's keyword arguments, or None when nothing is to be written."""
+        for attempt in range(ATTEMPTS):
+            ret = self.get(return_id, customer_id=customer_id)
+            effects = change(ret)
+            if effects is None:
+                return ret
+            try:
+                version = self._order_version(ret.order_id)
+                self.returns.save(ret, **effects, response=self._stored(reply, ret), order_version=version)
+                return ret
+            except StaleVersionError:
+                if attempt == ATTEMPTS - 1:
+                    raise
+                _pause(attempt)
+        raise AssertionError("unreachable")
+
+    def approve(self, return_id: str, actor: str, *, reply: ReturnReply | None = None) -> Return:
+        now = self.clock.now()
+
+        def change(ret: Return) -> dict[str, Any]:
+            ret.approve(now, actor, self.receipt_days)
+            return {"outbox": _updated(ret), "timer_create": ret.receive_by}
+
+        return self._change(return_id, change, reply=reply)
+
+    def reject(self, return_id: str, reason: str, actor: str, *, reply: ReturnReply | None = None) -> Return:
+        now = self.clock.now()
+
+        def change(ret: Return) -> dict[str, Any]:
+            ret.reject(now, actor, reason)
+            return {"outbox": _updated(ret)}
+
+        return self._change(return_id, change, reply=reply)
+
+    def cancel(
+        self,
+        return_id: str,
+        actor: str,
+        *,
+        customer_id: str | None,
+        reason: str | None = None,
+        reply: ReturnReply | None = None,
+    ) -> Return:
+        now = self.clock.now()
+
+        def change(ret: Return) -> dict[str, Any]:
+            timer = ret.receive_by if ret.status == ReturnStatus.APPROVED else None
+            ret.cancel(now, actor, reason)
+            return {"outbox": _updated(ret), "timer_delete": timer}
+
+        return self._change(return_id, change, customer_id=customer_id, reply=reply)
+
+    def receive(
+        self,
+        return_id: str,
+        conditions: Mapping[str, tuple[int, str]] | None,
+        actor: str,
+        *,
+        reply: ReturnReply | None = None,
+    ) -> Return:
+        """Record the parcel: restockable units back to stock once, the refund owed or the replacement order.
+
+        A retried or racing receive finds the return received and only finishes what is left."""
+        now = self.clock.now()
+
+        def change(ret: Return) -> dict[str, Any] | None:
+            if ret.status in (ReturnStatus.RECEIVED, ReturnStatus.REFUNDED, ReturnStatus.EXCHANGED):
+                return None  # already received: the answer is the return as it is
+            ret.ensure_can(ReturnStatus.RECEIVED)
+            order = self._order(ret.order_id, None)
+            lines = received_lines(ret, conditions)
+            quote = None
+            if ret.resolution == "refund":
+                others, _ = self.returns.for_order(order.id)
+                whole = whole_order_returned(order, replace(ret, lines=lines), others)
+                quote = refund_quote(order, lines, whole, ret.reason)
+            else:
+                ret.replacement_order_id = new_id("ord", now)
+            ret.receive(now, actor, lines, quote)
+            outbox = _updated(ret)
+            if quote is not None and quote.total > 0:
+                outbox.append(("refund.requested", refund_requested(ret)))
+            elif quote is not None:
+                ret.refunded(now, 0, "nothing-to-refund")  # e.g. a free replacement came back
+                outbox = _updated(ret)
+            return {"outbox": outbox, "stock": ret.restock(), "timer_delete": ret.receive_by}
+
+        ret = self._change(return_id, change, reply=reply)
+        try:
+            return self.finish(ret)
+        except Exception:  # the receipt stands; the exchange intent (from the stream) finishes it
+            get_logger().exception("exchange left to its intent", extra={"return_id": ret.id})
+            return ret
+
+    def finish(self, ret: Return) -> Return:
+        """Bring a received exchange to its end: exactly one replacement order, then `exchanged`."""
+        if ret.status != ReturnStatus.RECEIVED or ret.resolution != "exchange" or not ret.replacement_order_id:
+            return ret
+        replacement_id = ret.replacement_order_id
+        if self.orders.get(replacement_id) is None:
+            order = self._order(ret.order_id, None)
+            self._place_replacement(order, ret)
+        now = self.clock.now()
+
+        def change(current: Return) -> dict[str, Any] | None:
+            if current.status != ReturnStatus.RECEIVED:
+                return None
+            current.exchanged(now, replacement_id)
+            return {"outbox": _updated(current)}
+
+        return self._change(ret.id, change)
+
+    def _place_replacement(self, order: Order, ret: Return) -> None:
+        for _ in range(NUMBER_ATTEMPTS):
+            try:
+                self.orders.add(self.replacement(order, ret, new_order_number()))
+                return
+            except StaleVersionError:  # another finisher wrote it (the id is the return's): that order stands
+                return
+            except OrderNumberTakenError:
+                continue  # draw another human number
+        raise ConflictError("could not assign the replacement an order number; retry", code="order_number_unavailable")
+
+    def replacement(self, order: Order, ret: Return, number: str | None = None) -> Order:
+        """The exchange's replacement: the received lines at no charge, placed and paid by `exchange`."""
+        at = ret.received_at or self.clock.now()
+        lines = [
+            OrderLine(line_.sku, line_.quantity, 0, line_.tax_rate_bps, line_.name)
+            for line_ in ret.lines
+            if line_.quantity > 0
+        ]
+        catalog = self.catalog.get_many(line.sku for line in lines)
+        found = check_order(lines, catalog, order.currency, order.shipping_address, self.supported_countries)
+        promise = self.calendar.promise(at, order.shipping_method)
+        replacement = Order.place(
+            order_id=str(ret.replacement_order_id),
+            number=number,
+            customer=order.customer,
+            currency=order.currency,
+            lines=lines,
+            shipping_address=order.shipping_address,
+            shipping_method=order.shipping_method,
+            shipping_fee=0,
+            discounts=[],
+            placed_at=at,
+            ship_by=promise.ship_by,
+            deliver_by=promise.deliver_by,
+            holds=[hold for hold in found if hold.code != PRICE_MISMATCH],
+            actor="returns",
+        )
+        # The zero price is intended: waived, so re-checks before processing do not hold it.
+        replacement.waivers = [hold for hold in found if hold.code == PRICE_MISMATCH]
+        replacement.replaces_order_id = order.id
+        replacement.record_event("exchange_for", at, "returns", return_id=ret.id, rma=ret.number, order_id=order.id)
+        replacement.record_payment(Payment(0, "exchange", f"exchange:{ret.id}", at), self.calendar, "returns")
+        return replacement
+
+    # --- refunds from the payment provider -------------------------------------------
+
+    def on_refund(self, order: Order, refund: Refund) -> bool:
+        """Match a provider refund to the return awaiting it (True: the return accounts for it).
+
+        The right amount marks the return refunded; another amount is held on the
+        oldest awaiting return for an agent. Unrelated refunds (no return waiting) → False."""
+        for attempt in range(ATTEMPTS):
+            returns, _ = self.returns.for_order(order.id)
+            if any(r.refund_event_id == refund.event_id for r in returns) or any(
+                h.code == REFUND_MISMATCH and h.data.get("event_id") == refund.event_id
+                for r in returns
+                for h in r.holds
+            ):
+                return True
+            waiting = sorted(
+                (r for r in returns if r.status == ReturnStatus.RECEIVED and r.resolution == "refund"),
+                key=lambda r: r.created_at,
+            )
+            if not waiting:
+                return False
+            match = next((r for r in waiting if r.refund_amount == refund.amount), None)
+            if match is not None:
+                match.refunded(refund.refunded_at, refund.amount, refund.event_id)
+                target = match
+            else:
+                target = waiting[0]
+                target.hold(
+                    ReturnHold(
+                        REFUND_MISMATCH,
+                        f"the provider refunded {refund.amount}, the return expects {target.refund_amount}",
+                        {"event_id": refund.event_id, "expected": target.refund_amount, "received": refund.amount},
+                    ),
+                    self.clock.now(),
+                    "payment_provider",
+                )
+            try:
+                self.returns.save(target, outbox=_updated(target), order_version=order.version)
+                return True
+            except StaleVersionError:
+                if attempt == ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    # --- the sweep -------------------------------------------------------------------
+
+    def sweep(self, now: datetime) -> dict[str, int]:
+        """Expire approved returns not received by their deadline (reads only due timers)."""
+        due, through = self.timers.due(now, self.clock.now())
+        outcome = {"due": len(due), "expired": 0, "stale": 0, "done": 0}
+        for return_id, order_id, due_at in due:
+            ret = self.returns.get(order_id, return_id)
+            if ret is None or ret.status != ReturnStatus.APPROVED or ret.receive_by != due_at:
+                self.timers.discard(return_id, order_id, due_at)
+                outcome["stale"] += 1
+                continue
+            ret.expire(now)
+            try:
+                version = self._order_version(order_id)
+                self.returns.save(
+                    ret, outbox=_updated(ret), timer_delete=due_at, require_timer=True, order_version=version
+                )
+                outcome["expired"] += 1
+            except StaleVersionError:
+                outcome["done"] += 1  # received, cancelled or expired by someone else meanwhile
+        self.timers.advance(through)
+        return outcome
+
+
+def refund_requested(ret: Return) -> dict[str, Any]:
+    """The `refund.requested` event: what the payment side must refund, per line."""
+    return {
+        "return_id": ret.id,
+        "number": ret.number,
+        "order_id": ret.order_id,
+        "amount": ret.refund_amount,
+        "currency": ret.currency,
+        "shipping": ret.shipping_refund,
+        "lines": [{"sku": line_.sku, "quantity": line_.quantity, "amount": line_.refund_amount} for line_ in ret.lines],
+    }
+
+
+def _accounts_for(ret: Return, event_id: str) -> bool:
+    """The return was marked refunded by, or holds a mismatch for, this provider event."""
+    held = any(h.code == REFUND_MISMATCH and h.data.get("event_id") == event_id for h in ret.holds)
+    return held or ret.refund_event_id == event_id
+
+
+def _pause(attempt: int) -> None:
+    # Jitter spreads racing writers so the next round has a winner.
+    time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # noqa: S311 - not cryptographic
+
+
+def check_conditions(lines: Sequence[tuple[str, int, str]] | None) -> dict[str, tuple[int, str]] | None:
+    if not lines:
+        return None
+    skus = [sku for sku, _, _ in lines]
+    if len(skus) != len(set(skus)):
+        raise ValidationError("each sku once per receipt", details=[{"field": "lines"}])
+    return {sku: (quantity, condition) for sku, quantity, condition in lines}

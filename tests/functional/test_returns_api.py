@@ -1,0 +1,344 @@
+"""Returns and exchanges over HTTP: every route and role, the quantity and window rules, refunds, exchanges."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib.api.schemas import ReturnOut
+from chalicelib.domain.webhooks import signature_header
+from tests.clock import advance_to, now
+from tests.functional.conftest import Api
+from tests.functional.stream_tools import StreamTap, drain
+from tests.functional.test_lifecycle_api import carrier, pay, place, staff
+
+ALICE = "cus_alice"
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def delivered_order(api: Api, **overrides: Any) -> dict[str, Any]:
+    """Placed, paid, processed, shipped and delivered, all at the frozen clock's now."""
+    order = place(api, **overrides)
+    assert pay(api, order).status_code == 201
+    assert staff(api, f"/v1/orders/{order['id']}/processing").status_code == 200
+    tracking = f"TRK{uuid.uuid4().hex[:12]}"
+    shipped = staff(api, f"/v1/orders/{order['id']}/shipments", {"carrier": "dhl", "tracking_number": tracking})
+    assert shipped.status_code == 201, shipped.data
+    assert carrier(api, tracking, "delivered", occurred_at=iso(now())).status_code == 200
+    return order
+
+
+def request_return(
+    api: Api,
+    order_id: str,
+    lines: list[dict[str, Any]] | None = None,
+    *,
+    sub: str = ALICE,
+    role: str = "customer",
+    reason: str = "changed_mind",
+    resolution: str = "refund",
+) -> Any:
+    body = {"lines": lines or [{"sku": "MUG-1", "quantity": 1}], "reason": reason, "resolution": resolution}
+    return api.call("POST", f"/v1/orders/{order_id}/returns", body, role=role, sub=sub)
+
+
+def act(api: Api, return_id: str, action: str, body: Any = None, *, role: str = "agent", sub: str = "agt_1") -> Any:
+    return api.call("POST", f"/v1/returns/{return_id}/{action}", body, role=role, sub=sub)
+
+
+def stock(api: Api, sku: str) -> int:
+    return int(api.call("GET", f"/v1/catalog/{sku}", role="admin").data["stock"])
+
+
+def refund_webhook(api: Api, order_id: str, amount: int, event_id: str | None = None) -> Any:
+    payload = {
+        "event_id": event_id or str(uuid.uuid4()),
+        "order_id": order_id,
+        "amount": amount,
+        "provider_ref": "pi_1",
+        "status": "refunded",
+    }
+    raw = json.dumps(payload).encode()
+    header = signature_header("local-payment-webhook-secret", raw, int(time.time()))
+    return api.call("POST", "/v1/webhooks/payment", raw=raw, headers={"X-OrderCare-Signature": header})
+
+
+@pytest.fixture
+def tap(api: Api) -> Iterator[StreamTap]:
+    stream = StreamTap("ordercare-test")
+    stream.new_records()
+    yield stream
+
+
+def test_request_approve_receive_refund_with_credit_note(api: Api, tap: StreamTap) -> None:
+    order = delivered_order(api)
+    created = request_return(api, order["id"])
+    assert created.status_code == 201, created.data
+    ret = ReturnOut.model_validate(created.data)
+    assert ret.status == "requested" and ret.number.startswith("RMA-") and ret.id.startswith("ret_")
+    approved = act(api, ret.id, "approve")
+    assert approved.status_code == 200 and approved.data["status"] == "approved" and approved.data["receive_by"]
+    before = stock(api, "MUG-1")
+    received = act(api, ret.id, "receive", {"lines": [{"sku": "MUG-1", "quantity": 1, "condition": "restockable"}]})
+    assert received.status_code == 200, received.data
+    body = received.data
+    # One mug: 1299 net less its share of the 200 discount (100), plus 19 % tax: 1199 + 228.
+    assert body["status"] == "received" and body["refund_amount"] == 1427 and body["shipping_refund"] == 0
+    assert stock(api, "MUG-1") == before + 1
+    assert act(api, ret.id, "receive").data["status"] == "received"  # a retry changes nothing
+    assert stock(api, "MUG-1") == before + 1
+    drain(tap)
+    documents = api.call("GET", f"/v1/orders/{order['id']}/documents", role="customer", sub=ALICE).data["items"]
+    notes = [d for d in documents if d["kind"] == "credit_note"]
+    assert len(notes) == 1 and notes[0]["total"] == -1427
+    shown = api.call("GET", f"/v1/returns/{ret.id}", role="customer", sub=ALICE).data
+    assert shown["credit_note_number"] == notes[0]["number"]
+    assert refund_webhook(api, order["id"], 1427).status_code == 200
+    drain(tap)
+    final = api.call("GET", f"/v1/returns/{ret.id}", role="agent", sub="agt_1").data
+    assert final["status"] == "refunded" and final["refunded_amount"] == 1427
+    documents = api.call("GET", f"/v1/orders/{order['id']}/documents", role="agent", sub="a").data["items"]
+    assert len([d for d in documents if d["kind"] == "credit_note"]) == 1  # no second note for the same money
+    timeline = api.call("GET", f"/v1/orders/{order['id']}/timeline?limit=100", role="customer", sub=ALICE).data
+    kinds = [entry["kind"] for entry in timeline["items"]]
+    for step in ("return_requested", "return_approved", "return_received", "return_refunded"):
+        assert step in kinds
+    templates = {entry["data"].get("template") for entry in timeline["items"] if entry["kind"] == "notification_sent"}
+    assert {"return_requested", "return_approved", "return_received", "return_refunded"} <= templates
+
+
+def test_refund_of_another_amount_is_held_for_an_agent(api: Api, tap: StreamTap) -> None:
+    order = delivered_order(api)
+    ret = request_return(api, order["id"]).data
+    act(api, ret["id"], "approve")
+    act(api, ret["id"], "receive")
+    drain(tap)
+    assert refund_webhook(api, order["id"], 1000).status_code == 200
+    drain(tap)
+    held = api.call("GET", f"/v1/returns/{ret['id']}", role="agent", sub="agt_1").data
+    assert held["status"] == "received"
+    assert held["holds"][0]["code"] == "refund_mismatch" and held["holds"][0]["data"]["received"] == 1000
+
+
+def test_whole_order_returned_for_shop_fault_refunds_shipping(api: Api, tap: StreamTap) -> None:
+    order = delivered_order(api)
+    ret = request_return(api, order["id"], [{"sku": "MUG-1", "quantity": 2}], reason="damaged").data
+    act(api, ret["id"], "approve")
+    received = act(api, ret["id"], "receive", {"lines": [{"sku": "MUG-1", "quantity": 2, "condition": "damaged"}]})
+    assert received.data["refund_amount"] == order["total"] and received.data["shipping_refund"] > 0
+    drain(tap)
+    documents = api.call("GET", f"/v1/orders/{order['id']}/documents", role="agent", sub="a").data["items"]
+    assert [d["total"] for d in documents if d["kind"] == "credit_note"] == [-order["total"]]
+
+
+def test_changed_mind_never_refunds_shipping(api: Api) -> None:
+    order = delivered_order(api)
+    ret = request_return(api, order["id"], [{"sku": "MUG-1", "quantity": 2}]).data
+    act(api, ret["id"], "approve")
+    received = act(api, ret["id"], "receive", {"lines": [{"sku": "MUG-1", "quantity": 2, "condition": "damaged"}]})
+    assert received.data["shipping_refund"] == 0 and received.data["refund_amount"] < order["total"]
+    assert received.data["lines"][0]["damaged"] == 2 and received.data["lines"][0]["restockable"] == 0
+
+
+def test_exchange_creates_one_linked_replacement_order(api: Api, tap: StreamTap) -> None:
+    order = delivered_order(api)
+    ret = request_return(api, order["id"], reason="wrong_item", resolution="exchange").data
+    act(api, ret["id"], "approve")
+    received = act(api, ret["id"], "receive")
+    assert received.status_code == 200, received.data
+    assert received.data["status"] == "exchanged"
+    replacement_id = received.data["replacement_order_id"]
+    again = act(api, ret["id"], "receive")
+    assert again.data["replacement_order_id"] == replacement_id
+    replacement = api.call("GET", f"/v1/orders/{replacement_id}", role="customer", sub=ALICE).data
+    assert replacement["status"] == "paid" and replacement["total"] == 0
+    assert replacement["replaces_order_id"] == order["id"]
+    assert replacement["number"] and replacement["number"] != order["number"]  # its own human number
+    assert replacement["payments"][0]["method"] == "exchange"
+    assert [(line["sku"], line["quantity"]) for line in replacement["lines"]] == [("MUG-1", 1)]
+    # The normal lifecycle: processing re-checks accuracy and the zero price is not a hold.
+    processing = staff(api, f"/v1/orders/{replacement_id}/processing")
+    assert processing.status_code == 200, processing.data
+    drain(tap)
+    listed = api.call("GET", "/v1/orders?limit=100", role="customer", sub=ALICE).data["items"]
+    assert sum(1 for o in listed if o.get("replaces_order_id") == order["id"]) == 1
+
+
+def test_quantity_rules_name_the_line(api: Api) -> None:
+    order = delivered_order(api)
+    too_many = request_return(api, order["id"], [{"sku": "MUG-1", "quantity": 3}])
+    assert too_many.status_code == 422
+    assert too_many.data["error"]["details"][0] == {
+        "sku": "MUG-1",
+        "problem": "too_many_units",
+        "requested": 3,
+        "returnable": 2,
+    }
+    assert request_return(api, order["id"], [{"sku": "MUG-1", "quantity": 2}]).status_code == 201
+    again = request_return(api, order["id"], [{"sku": "MUG-1", "quantity": 1}])
+    assert again.status_code == 422 and again.data["error"]["details"][0]["returnable"] == 0
+    other = request_return(api, order["id"], [{"sku": "BOOK-1", "quantity": 1}])
+    assert other.status_code == 422 and other.data["error"]["details"][0]["problem"] == "not_delivered"
+
+
+def test_cancelled_and_rejected_units_may_be_requested_again(api: Api) -> None:
+    order = delivered_order(api)
+    first = request_return(api, order["id"], [{"sku": "MUG-1", "quantity": 2}]).data
+    assert act(api, first["id"], "cancel", role="customer", sub=ALICE).data["status"] == "cancelled"
+    second = request_return(api, order["id"], [{"sku": "MUG-1", "quantity": 2}]).data
+    rejected = act(api, second["id"], "reject", {"reason": "used"})
+    assert rejected.data["status"] == "rejected" and rejected.data["rejection_reason"] == "used"
+    assert request_return(api, order["id"], [{"sku": "MUG-1", "quantity": 2}]).status_code == 201
+
+
+def test_window_closed_and_not_returnable_and_undelivered(api: Api) -> None:
+    old = delivered_order(api)
+    advance_to(now() + timedelta(days=29, hours=23))
+    assert request_return(api, old["id"]).status_code == 201  # still within 30 days of delivery
+    advance_to(now() + timedelta(hours=2))
+    closed = request_return(api, old["id"])
+    assert closed.status_code == 422 and closed.data["error"]["code"] == "return_window_closed"
+    undelivered = place(api)
+    assert request_return(api, undelivered["id"]).status_code == 409
+    item = {
+        "name": "Socks",
+        "unit_price": 500,
+        "currency": "EUR",
+        "stock": 10,
+        "tax_rate_bps": 1900,
+        "returnable": False,
+    }
+    assert api.call("PUT", "/v1/catalog/SOCKS-1", item, role="admin").data["returnable"] is False
+    socks = delivered_order(api, lines=[{"sku": "SOCKS-1", "quantity": 1, "unit_price": 500}], discounts=[])
+    refused = request_return(api, socks["id"], [{"sku": "SOCKS-1", "quantity": 1}])
+    assert refused.status_code == 422 and refused.data["error"]["details"][0]["problem"] == "not_returnable"
+
+
+def test_transitions_out_of_order_are_409(api: Api) -> None:
+    order = delivered_order(api)
+    ret = request_return(api, order["id"]).data
+    assert act(api, ret["id"], "receive").status_code == 409  # not approved yet
+    act(api, ret["id"], "approve")
+    assert act(api, ret["id"], "approve").status_code == 409
+    assert act(api, ret["id"], "reject", {"reason": "late"}).status_code == 409
+    act(api, ret["id"], "receive")
+    cancelled = act(api, ret["id"], "cancel", role="customer", sub=ALICE)
+    assert cancelled.status_code == 409 and cancelled.data["error"]["code"] == "illegal_transition"
+
+
+def test_roles_and_privacy(api: Api) -> None:
+    order = delivered_order(api)
+    assert request_return(api, order["id"], sub="cus_mallory").status_code == 404
+    assert request_return(api, order["id"], role="storefront", sub="web").status_code == 403
+    by_agent = request_return(api, order["id"], role="agent", sub="agt_1")
+    assert by_agent.status_code == 201
+    ret = by_agent.data
+    assert api.call("GET", f"/v1/returns/{ret['id']}", role="customer", sub="cus_mallory").status_code == 404
+    assert api.call("GET", f"/v1/returns/{ret['id']}", role="customer", sub=ALICE).status_code == 200
+    assert api.call("GET", f"/v1/returns/{ret['id']}", role="admin", sub="adm").status_code == 200
+    assert api.call("GET", "/v1/returns/ret_01JD3M5X8Q2W7Y6Z4K9N0P1R2S", role="agent", sub="a").status_code == 404
+    assert api.call("GET", "/v1/returns/nonsense", role="agent", sub="a").status_code == 404
+    assert api.call("GET", "/v1/returns", role="customer", sub=ALICE).status_code == 403
+    for action in ("approve", "receive"):
+        assert act(api, ret["id"], action, role="customer", sub=ALICE).status_code == 403
+    assert act(api, ret["id"], "reject", {"reason": "x"}, role="customer", sub=ALICE).status_code == 403
+    assert act(api, ret["id"], "cancel", role="customer", sub="cus_mallory").status_code == 404
+    assert act(api, "ret_01JD3M5X8Q2W7Y6Z4K9N0P1R2S", "approve").status_code == 404
+    assert act(api, ret["id"], "reject", {}).status_code == 422  # reason required
+    bad = request_return(api, order["id"], reason="bored")
+    assert bad.status_code == 422
+    unknown = api.call(
+        "POST",
+        f"/v1/orders/{order['id']}/returns",
+        {"lines": [], "reason": "other", "resolution": "refund", "status": "refunded"},
+        role="agent",
+        sub="a",
+    )
+    assert unknown.status_code == 422
+
+
+def test_queue_oldest_first_paginated(api: Api) -> None:
+    ids = []
+    for _ in range(3):
+        order = delivered_order(api)
+        ids.append(request_return(api, order["id"]).data["id"])
+    first = api.call("GET", "/v1/returns?status=requested&limit=2", role="agent", sub="a").data
+    assert [r["id"] for r in first["items"]] == ids[:2] and first["next_cursor"]
+    second = api.call(
+        "GET", f"/v1/returns?status=requested&limit=2&cursor={first['next_cursor']}", role="agent", sub="a"
+    ).data
+    assert [r["id"] for r in second["items"]] == ids[2:]
+    assert api.call("GET", "/v1/returns?status=bogus", role="agent", sub="a").status_code == 422
+    act(api, ids[0], "approve")
+    approved = api.call("GET", "/v1/returns?status=approved", role="admin", sub="adm").data["items"]
+    assert [r["id"] for r in approved] == [ids[0]]
+
+
+def sweep(at: datetime) -> dict[str, Any]:
+    from app import sla_sweep
+    from local.lambda_runtime import LambdaContext
+
+    event = {
+        "version": "0",
+        "id": "x",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "1",
+        "time": iso(at),
+        "region": "eu-central-1",
+        "resources": [],
+        "detail": {},
+    }
+    result: dict[str, Any] = sla_sweep(event, LambdaContext("sla_sweep"))["returns"]
+    return result
+
+
+def test_sweep_expires_approved_returns_not_received(api: Api, tap: StreamTap) -> None:
+    order = delivered_order(api)
+    ret = request_return(api, order["id"]).data
+    approved = act(api, ret["id"], "approve").data
+    due = datetime.fromisoformat(approved["receive_by"].replace("Z", "+00:00"))
+    assert sweep(due - timedelta(hours=1))["expired"] == 0
+    result = sweep(due + timedelta(minutes=5))
+    assert result["expired"] == 1 and result["due"] == 1  # only the due timer was read
+    assert sweep(due + timedelta(minutes=10))["expired"] == 0  # once
+    shown = api.call("GET", f"/v1/returns/{ret['id']}", role="customer", sub=ALICE).data
+    assert shown["status"] == "expired"
+    drain(tap)
+    assert request_return(api, order["id"]).status_code == 201  # the units count as not returned again
+
+
+def test_received_return_never_expires(api: Api) -> None:
+    order = delivered_order(api)
+    ret = request_return(api, order["id"]).data
+    approved = act(api, ret["id"], "approve").data
+    act(api, ret["id"], "receive")
+    due = datetime.fromisoformat(approved["receive_by"].replace("Z", "+00:00"))
+    assert sweep(due + timedelta(minutes=5)) == {"due": 0, "expired": 0, "stale": 0, "done": 0}
+
+
+def test_idempotency_key_replays_and_detects_another_body(api: Api) -> None:
+    order = delivered_order(api)
+    body = {"lines": [{"sku": "MUG-1", "quantity": 1}], "reason": "other", "resolution": "refund"}
+    headers = {"Idempotency-Key": "ret-key-1"}
+    path = f"/v1/orders/{order['id']}/returns"
+    first = api.call("POST", path, body, role="customer", sub=ALICE, headers=headers)
+    again = api.call("POST", path, body, role="customer", sub=ALICE, headers=headers)
+    assert first.status_code == again.status_code == 201 and first.data == again.data
+    other = api.call("POST", path, {**body, "reason": "damaged"}, role="customer", sub=ALICE, headers=headers)
+    assert other.status_code == 409
+    queue = api.call("GET", "/v1/returns?status=requested", role="agent", sub="a").data["items"]
+    assert [r["id"] for r in queue] == [first.data["id"]]
+    approve_key = {"Idempotency-Key": "approve-1"}
+    one = api.call("POST", f"/v1/returns/{first.data['id']}/approve", role="agent", sub="a", headers=approve_key)
+    two = api.call("POST", f"/v1/returns/{first.data['id']}/approve", role="agent", sub="a", headers=approve_key)
+    assert one.status_code == two.status_code == 200 and one.data == two.data

@@ -1,0 +1,98 @@
+"""Returns on DynamoDB Local: concurrent receives make one replacement order and restock once;
+concurrent requests never return more than was delivered."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib.bootstrap import Container
+from chalicelib.domain.errors import OrderCareError
+from chalicelib.services.orders import CarrierUpdate
+from chalicelib.services.returns import RequestReturn
+from tests.integration.test_order_store import _container, _processing, _race
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture(params=["moto", "dynamodb_local"])
+def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Container]:
+    """Returns have DynamoDB adapters only (no in-memory fake): moto and DynamoDB Local."""
+    from chalicelib.adapters.dynamo.schema import ensure_table
+
+    if request.param == "moto":
+        with mock_aws():
+            ensure_table(boto3.client("dynamodb", region_name="eu-central-1"), "it-moto")
+            yield _container("it-moto")
+    else:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", request.getfixturevalue("dynamodb_local_endpoint"))
+        yield _container(request.getfixturevalue("table_name"))
+
+
+@pytest.fixture
+def real_store(dynamodb_local_endpoint: str, table_name: str, monkeypatch: pytest.MonkeyPatch) -> Container:
+    """DynamoDB Local: moto's transactions are not atomic across threads, so races need the real engine."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local_endpoint)
+    return _container(table_name)
+
+
+def _delivered(container: Container, quantity: int = 2) -> str:
+    order_id = _processing(container, quantity=quantity)
+    _, shipment = container.orders.ship(order_id, "dhl", f"T{uuid.uuid4().hex[:10]}", None, "agent:a")
+    moment = datetime.now(UTC) - timedelta(hours=1)
+    container.orders.carrier_event(
+        CarrierUpdate(str(uuid.uuid4()), shipment.tracking_number, "delivered", moment, None)
+    )
+    return order_id
+
+
+def _approved(container: Container, order_id: str, resolution: str, quantity: int = 1) -> str:
+    command = RequestReturn([("MUG-1", quantity)], "wrong_item", resolution)
+    ret = container.returns.request(order_id, command, "customer:cus_it", customer_id="cus_it")
+    container.returns.approve(ret.id, "agent:a")
+    return ret.id
+
+
+def test_return_round_trip(store: Container) -> None:
+    order_id = _delivered(store)
+    return_id = _approved(store, order_id, "refund")
+    before = store.catalog.get("MUG-1").stock
+    received = store.returns.receive(return_id, None, "agent:a")
+    assert received.status == "received" and received.refund_amount and received.refund_amount > 0
+    assert store.catalog.get("MUG-1").stock == before + 1
+    assert [r.id for r in store.returns.for_order(order_id)] == [return_id]
+    queue, _ = store.returns.queue("received", limit=10, cursor=None)
+    assert [r.id for r in queue] == [return_id]
+
+
+def test_ten_concurrent_receives_make_exactly_one_replacement(real_store: Container) -> None:
+    order_id = _delivered(real_store)
+    return_id = _approved(real_store, order_id, "exchange")
+    before = real_store.catalog.get("MUG-1").stock
+    results, errors = _race(10, lambda i: real_store.returns.receive(return_id, None, f"agent:a{i}"))
+    assert not errors, errors
+    replacements = {result.replacement_order_id for result in results}
+    assert len(replacements) == 1 and None not in replacements
+    final = real_store.returns.get(return_id)
+    assert final.status == "exchanged" and final.replacement_order_id in replacements
+    orders, _ = real_store.orders.list_for_customer("cus_it", limit=100, cursor=None, status=None)
+    copies = [order for order in orders if order.replaces_order_id == order_id]
+    assert len(copies) == 1 and copies[0].id == final.replacement_order_id
+    assert copies[0].status == "paid" and copies[0].payments[0].method == "exchange"
+    assert real_store.catalog.get("MUG-1").stock == before + 1  # restocked exactly once
+
+
+def test_concurrent_requests_never_return_more_than_delivered(real_store: Container) -> None:
+    order_id = _delivered(real_store, quantity=2)
+    command = RequestReturn([("MUG-1", 1)], "changed_mind", "refund")
+    results, errors = _race(
+        8, lambda i: real_store.returns.request(order_id, command, "customer:cus_it", customer_id="cus_it")
+    )
+    assert len(results) == 2, errors
+    assert all(isinstance(error, OrderCareError) and error.status in (409, 422) for error in errors), errors
+    assert sum(line.quantity for r in real_store.returns.for_order(order_id) for line in r.lines) == 2

@@ -1,0 +1,225 @@
+"""The return aggregate: its transition table, the quantity and window rules, the refund quote."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.domain.address import Address
+from chalicelib.domain.errors import ConflictError, ValidationError
+from chalicelib.domain.money import compute_totals
+from chalicelib.domain.orders import (
+    Customer,
+    Discount,
+    IllegalTransitionError,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Shipment,
+    ShipmentLine,
+)
+from chalicelib.domain.returns import (
+    TRANSITIONS,
+    Return,
+    ReturnLine,
+    ReturnStatus,
+    check_request,
+    eligibility,
+    received_lines,
+    refund_quote,
+    rma_number,
+    whole_order_returned,
+)
+
+AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+R = ReturnStatus
+EXPECTED = {
+    R.REQUESTED: {R.APPROVED, R.REJECTED, R.CANCELLED},
+    R.APPROVED: {R.RECEIVED, R.CANCELLED, R.EXPIRED},
+    R.RECEIVED: {R.REFUNDED, R.EXCHANGED},
+    R.REJECTED: set(),
+    R.REFUNDED: set(),
+    R.EXCHANGED: set(),
+    R.CANCELLED: set(),
+    R.EXPIRED: set(),
+}
+
+
+def order(*, delivered: dict[str, int] | None = None, delivered_at: datetime = AT - timedelta(days=2)) -> Order:
+    lines = [OrderLine("MUG-1", 2, 1299, 1900, "Mug"), OrderLine("BOOK-1", 1, 2500, 700, "Book")]
+    result = Order(
+        id="ord_01JD3M5X8Q2W7Y6Z4K9N0P1R2S",
+        customer=Customer("cus_alice", "alice@example.com", "Alice"),
+        currency="EUR",
+        lines=lines,
+        shipping_address=Address("Alice", "Hauptstr. 1", "Berlin", "10115", "DE"),
+        shipping_method="standard",
+        shipping_fee=499,
+        discounts=[Discount("WELCOME", 200)],
+        placed_at=AT - timedelta(days=10),
+        ship_by=AT - timedelta(days=8),
+        deliver_by=AT - timedelta(days=5),
+        status=OrderStatus.DELIVERED,
+    )
+    units = delivered if delivered is not None else {"MUG-1": 2, "BOOK-1": 1}
+    if units:
+        result.shipments = [
+            Shipment(
+                "shp_1",
+                "dhl",
+                "T1",
+                [ShipmentLine(sku, qty) for sku, qty in units.items()],
+                AT - timedelta(days=4),
+                status="delivered",
+                delivered_at=delivered_at,
+            )
+        ]
+    return result
+
+
+def a_return(status: ReturnStatus = R.REQUESTED, lines: list[ReturnLine] | None = None) -> Return:
+    ret = Return(
+        id="ret_01JD3M5X8Q2W7Y6Z4K9N0P1R2S",
+        number="RMA-4K9N0-P1R2S",
+        order_id="ord_01JD3M5X8Q2W7Y6Z4K9N0P1R2S",
+        customer_id="cus_alice",
+        currency="EUR",
+        lines=lines or [ReturnLine("MUG-1", 1, "Mug", 1299, 1900)],
+        reason="changed_mind",
+        resolution="refund",
+        created_at=AT,
+    )
+    ret.status = status
+    return ret
+
+
+def test_transition_table_is_exactly_the_documented_one() -> None:
+    assert {status: set(targets) for status, targets in TRANSITIONS.items()} == EXPECTED
+
+
+@pytest.mark.parametrize("source", list(R))
+@pytest.mark.parametrize("target", list(R))
+def test_every_move_is_allowed_or_refused_by_the_table(source: ReturnStatus, target: ReturnStatus) -> None:
+    ret = a_return(source)
+    moves = {
+        R.APPROVED: lambda: ret.approve(AT, "agent:a", 30),
+        R.REJECTED: lambda: ret.reject(AT, "agent:a", "used"),
+        R.CANCELLED: lambda: ret.cancel(AT, "customer:cus_alice"),
+        R.EXPIRED: lambda: ret.expire(AT),
+        R.RECEIVED: lambda: ret.receive(AT, "agent:a", ret.lines, None),
+        R.REFUNDED: lambda: ret.refunded(AT, 1, "evt"),
+        R.EXCHANGED: lambda: ret.exchanged(AT, "ord_x"),
+    }
+    if target == R.REQUESTED:
+        return  # only ever the first status
+    if target in EXPECTED[source]:
+        moves[target]()
+        assert ret.status == target and ret.history[-1].status == target and ret.events[-1].kind == f"return_{target}"
+    else:
+        with pytest.raises(IllegalTransitionError):
+            moves[target]()
+        assert ret.status == source and not ret.events
+
+
+def test_approval_sets_the_receipt_deadline() -> None:
+    ret = a_return()
+    ret.approve(AT, "agent:a", 30)
+    assert ret.receive_by == AT + timedelta(days=30)
+
+
+def test_rma_number_is_short_and_from_the_id() -> None:
+    assert rma_number("ret_01JD3M5X8Q2W7Y6Z4K9N0P1R2S") == "RMA-4K9N0-P1R2S"
+
+
+def test_quantities_never_above_delivered_minus_returned() -> None:
+    current = order()
+    earlier = a_return(R.APPROVED, [ReturnLine("MUG-1", 1)])
+    eligible = eligibility(current, [earlier], AT, 30)
+    assert eligible.returnable("MUG-1") == 1
+    check_request(current, [("MUG-1", 1)], eligible, [])
+    with pytest.raises(ValidationError) as error:
+        check_request(current, [("MUG-1", 2), ("BOOK-1", 1)], eligible, [])
+    assert error.value.details == [{"sku": "MUG-1", "problem": "too_many_units", "requested": 2, "returnable": 1}]
+
+
+@pytest.mark.parametrize("status", [R.REJECTED, R.CANCELLED, R.EXPIRED])
+def test_released_returns_do_not_count(status: ReturnStatus) -> None:
+    eligible = eligibility(order(), [a_return(status, [ReturnLine("MUG-1", 2)])], AT, 30)
+    assert eligible.returnable("MUG-1") == 2
+
+
+def test_only_delivered_lines_and_nothing_delivered_is_a_conflict() -> None:
+    partly = order(delivered={"MUG-1": 2})
+    with pytest.raises(ValidationError) as error:
+        check_request(partly, [("BOOK-1", 1)], eligibility(partly, [], AT, 30), [])
+    assert error.value.details[0]["problem"] == "not_delivered"
+    none = order(delivered={})
+    with pytest.raises(ConflictError):
+        check_request(none, [("MUG-1", 1)], eligibility(none, [], AT, 30), [])
+
+
+def test_window_counts_from_delivery() -> None:
+    delivered_at = AT - timedelta(days=30)
+    current = order(delivered_at=delivered_at)
+    check_request(current, [("MUG-1", 1)], eligibility(current, [], delivered_at + timedelta(days=30), 30), [])
+    late = eligibility(current, [], delivered_at + timedelta(days=30, seconds=1), 30)
+    with pytest.raises(ValidationError) as error:
+        check_request(current, [("MUG-1", 1)], late, [])
+    assert error.value.code == "return_window_closed"
+
+
+def test_not_returnable_items() -> None:
+    current = order()
+    with pytest.raises(ValidationError) as error:
+        check_request(current, [("BOOK-1", 1)], eligibility(current, [], AT, 30), ["BOOK-1"])
+    assert error.value.details == [{"sku": "BOOK-1", "problem": "not_returnable"}]
+
+
+def test_received_lines_default_all_restockable_and_never_more_than_returned() -> None:
+    ret = a_return(R.APPROVED, [ReturnLine("MUG-1", 2, "Mug", 1299, 1900)])
+    assert received_lines(ret, None)[0].restockable == 2
+    mixed = received_lines(ret, {"MUG-1": (1, "damaged")})
+    assert (mixed[0].quantity, mixed[0].restockable, mixed[0].damaged) == (1, 0, 1)
+    with pytest.raises(ValidationError):
+        received_lines(ret, {"MUG-1": (3, "restockable")})
+    with pytest.raises(ValidationError):
+        received_lines(ret, {"BOOK-1": (1, "restockable")})
+
+
+def test_refund_quote_per_line_incl_tax_and_whole_order_equals_total() -> None:
+    current = order()
+    totals = current.totals
+    everything = [ReturnLine("MUG-1", 2, "Mug", 1299, 1900), ReturnLine("BOOK-1", 1, "Book", 2500, 700)]
+    full = refund_quote(current, everything, whole_order=True, reason="damaged")
+    assert full.total == totals.total and full.shipping > 0
+    assert sum(line.amount for line in full.lines) + full.shipping == full.total
+    no_shipping = refund_quote(current, everything, whole_order=True, reason="changed_mind")
+    assert no_shipping.shipping == 0 and no_shipping.total == sum(line.amount for line in no_shipping.lines)
+    assert abs(no_shipping.total - (totals.total - full.shipping)) <= 1  # tax is rounded per rate, once
+    one = refund_quote(current, [ReturnLine("MUG-1", 1, "Mug", 1299, 1900)], whole_order=False, reason="damaged")
+    # 1299 less the ceiling share of the mug lines' discount (200 * 2598/5098 → 102 for 2, 51 for 1), + 19 %.
+    net = 1299 - 51
+    assert one.total == net + round(net * 0.19) and one.shipping == 0
+
+
+def test_refunds_of_separate_returns_never_exceed_the_total() -> None:
+    current = order()
+    parts = [
+        [ReturnLine("MUG-1", 1, "Mug", 1299, 1900)],
+        [ReturnLine("MUG-1", 1, "Mug", 1299, 1900)],
+        [ReturnLine("BOOK-1", 1, "Book", 2500, 700)],
+    ]
+    refunded = sum(refund_quote(current, lines, whole_order=False, reason="other").total for lines in parts)
+    goods = compute_totals([line.priced() for line in current.lines], 200, 0).total
+    assert refunded <= goods
+
+
+def test_whole_order_counts_earlier_returns() -> None:
+    current = order()
+    earlier = a_return(R.RECEIVED, [ReturnLine("BOOK-1", 1)])
+    earlier.id = "ret_other"
+    this = a_return(R.APPROVED, [ReturnLine("MUG-1", 2)])
+    assert whole_order_returned(current, this, [earlier])
+    earlier.status = R.CANCELLED
+    assert not whole_order_returned(current, this, [earlier])
