@@ -8,7 +8,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 ROLE ?= customer
 SUB ?= cus_demo
 
-.PHONY: help install run test timeshift report lint typecheck unit functional integration e2e token sweep sign-webhook fault redrive bench clean
+.PHONY: help install run test timeshift report lint typecheck unit functional integration e2e token sweep sign-webhook fault redrive inbound-email bench clean
 
 help:
 	@echo "make run    - the whole local stack on http://127.0.0.1:8000 (Ctrl-C stops it)"
@@ -92,6 +92,10 @@ report: $(VENV)/.stamp-python
 sign-webhook: export BODY := $(BODY)
 sign-webhook: $(VENV)/.stamp-python
 	@$(PY) -m local.webhook --kind "$(KIND)" $(if $(SEND),--send)
+
+# Hand a raw email to the local stack as SES receiving would: make -s inbound-email FILE=mail.eml
+inbound-email: $(VENV)/.stamp-python
+	@$(PY) -m local.inbound_email --file "$(FILE)"
 
 # --- tests ---------------------------------------------------------------------
 lint: $(VENV)/.stamp-python

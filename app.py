@@ -23,6 +23,7 @@ from chalicelib.domain.errors import NotFoundError, ValidationError
 from chalicelib.domain.orders import Customer, Discount, Order, OrderStatus, Payment, ShipmentLine
 from chalicelib.presentation.presenters import iso, present_catalog_item, present_order, present_timeline_entry
 from chalicelib.services.orders import CarrierUpdate, PaymentEvent, PlaceOrder, Reply
+from chalicelib.web.desk import desk_routes
 from chalicelib.web.portal import portal_routes
 from chalicelib.web.routes import tracking_routes
 
@@ -611,6 +612,7 @@ app.register_blueprint(tracking_routes)
 app.register_blueprint(support_routes)
 app.register_blueprint(portal_routes)
 app.register_blueprint(feedback_routes)
+app.register_blueprint(desk_routes)
 
 
 # --- notifications -------------------------------------------------------------------
@@ -630,6 +632,13 @@ def _event_time(event: Any) -> datetime:
     if isinstance(moment, str) and moment:
         return datetime.fromisoformat(moment.replace("Z", "+00:00"))
     return get_container().clock.now()
+
+
+@app.lambda_function(name="inbound_email")
+def inbound_email(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SES receiving: the receipt rule stored the raw message in S3, then invokes this (async, with a DLQ)."""
+    container = get_container()
+    return {"results": container.inbound_email.from_ses_event(event, container.settings.inbound_bucket_name)}
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="sla_sweep")

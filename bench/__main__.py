@@ -7,6 +7,7 @@ import sys
 from bench import (
     einvoice_validation,
     import_time,
+    inbound_email,
     invoice_pdf,
     kpi_report,
     package_size,
@@ -26,6 +27,7 @@ def main() -> int:
         sla_sweep.run,
         kpi_report.run,
         pipeline.run,
+        inbound_email.run,
     )
     for figure in figures:
         for line in figure():

@@ -190,6 +190,15 @@ def run() -> list[str]:
                 {"carrier": "dhl", "tracking_number": f"TRK{uuid.uuid4().hex[:12]}"},
                 "agent",
             )
+            ticket_body = {"order_id": oid, "category": "delay", "message": "Where is it?"}
+            ticket = call("POST /v1/tickets", "POST", "/v1/tickets", ticket_body, "customer")
+            tid = ticket["id"]
+            call("GET /v1/tickets/{id}", "GET", f"/v1/tickets/{tid}", role="customer")
+            call("POST /v1/tickets/{id}/acknowledge", "POST", f"/v1/tickets/{tid}/acknowledge", role="agent")
+            reply = {"message": "On its way"}
+            call("POST /v1/tickets/{id}/messages", "POST", f"/v1/tickets/{tid}/messages", reply, "agent")
+            call("GET /v1/tickets", "GET", "/v1/tickets", role="agent")
+            call("GET /v1/agent/orders/{id}", "GET", f"/v1/agent/orders/{oid}", role="agent")
 
     lines = []
     for name, calls in results:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.orders import Order
     from chalicelib.domain.surveys import Answer, Survey
     from chalicelib.domain.tickets import TicketAttachment
+    from chalicelib.notify.inbound_email import InboundEmailHandler
     from chalicelib.notify.ports import PreferenceStore
     from chalicelib.notify.service import NotificationService
     from chalicelib.services.documents import DocumentService
@@ -299,6 +300,22 @@ class Container:
         from chalicelib.services.return_intents import ReturnIntents
 
         return ReturnIntents(self.returns, self.documents, self.notifications)
+
+    @functools.cached_property
+    def inbound_email(self) -> InboundEmailHandler:
+        from chalicelib.notify.inbound_email import InboundEmailHandler
+
+        s = self.settings
+        return InboundEmailHandler(
+            tickets=self.tickets,
+            repository=self.ticket_repository,
+            orders=self.orders,
+            store=self.mail_store,
+            clock=self.clock,
+            reply_domain=s.reply_domain,
+            secrets=lambda: get_settings().link_secrets,
+            sender_hourly_cap=s.inbound_tickets_per_sender_hour,
+        )
 
     @functools.cached_property
     def preferences(self) -> PreferenceStore:

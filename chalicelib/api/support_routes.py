@@ -214,3 +214,29 @@ def agent_order(call: Call, order_id: str) -> Response:
     from chalicelib.services.agent_view import agent_story
 
     return json_response(200, agent_story(get_container(), call.settings, order_id))
+
+
+@endpoint(
+    support_routes,
+    "/local/inbound-email",
+    "POST",
+    summary="Local stack only: hand a raw RFC 5322 message to the inbound-email handler (404 elsewhere)",
+    roles=None,
+    responses={202: ss.InboundEmailOut},
+    consumes=("message/rfc822", "application/octet-stream", "text/plain"),
+    tags=("local",),
+)
+def local_inbound_email(call: Call) -> Response:
+    from chalicelib.api.http import raw_bytes
+    from chalicelib.domain.errors import NotFoundError, PayloadTooLargeError
+    from chalicelib.notify.inbound_email import MAX_MESSAGE_BYTES
+
+    if not call.settings.is_local:
+        raise NotFoundError("the inbound-email helper exists on the local stack only")
+    raw = raw_bytes(call.request)
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise PayloadTooLargeError(f"messages are at most {MAX_MESSAGE_BYTES} bytes")
+    if not raw.strip():
+        raise ValidationError("the body must be a raw RFC 5322 message", details=[{"field": "body"}])
+    result = get_container().inbound_email.receive(raw)
+    return json_response(202, result)

@@ -46,6 +46,7 @@ class StageConfig:
     sms_monthly_spend_limit: str = ""  # USD; account-wide SNS setting, applied only when set
     sms_sender_id: str = ""  # alphanumeric sender id where the destination country allows one
     cognito_domain_prefix: str = ""  # default: ordercare-<stage>-<account>
+    reply_domain: str = ""  # customers' replies (SES receiving, MX record); default reply.<ses_domain>
     lambda_memory_mb: int = 512
 
     @property
@@ -74,6 +75,8 @@ class StageConfig:
             raise ConfigError(f"ses_sender is not an email address: {self.ses_sender!r}")
         if self.ses_domain and not self.ses_sender.endswith("@" + self.ses_domain):
             raise ConfigError("ses_sender must be an address of ses_domain")
+        if self.reply_domain and not _DOMAIN_RE.match(self.reply_domain):
+            raise ConfigError(f"reply_domain is not a domain name: {self.reply_domain!r}")
         if self.ops_email and not _EMAIL_RE.match(self.ops_email):
             raise ConfigError(f"ops_email is not an email address: {self.ops_email!r}")
         if self.public_base_url and not self.public_base_url.startswith("https://"):

@@ -30,6 +30,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ses as ses
+from aws_cdk import aws_ses_actions as ses_actions
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -135,6 +136,8 @@ class OrderCareStack(cdk.Stack):
         self.user_pool, self.users_client, self.storefront_client, self.user_pool_domain = self._cognito(removal)
         self.secrets = self._secrets()
         self._sms_settings()
+        self.inbound_bucket = self._inbound_bucket(removal)
+        self.desk_client = self._desk_client()
 
         self.chalice = PrunedChalice(
             self,
@@ -149,6 +152,7 @@ class OrderCareStack(cdk.Stack):
         self.chalice.get_resource(REST_API).add_property_override("Name", self.api_name)
         self._wire_stream_consumers()
         self._wire_schedules()
+        self._wire_inbound_email()
         self._alarms()
         self._dashboard()
         self._outputs()
@@ -195,6 +199,87 @@ class OrderCareStack(cdk.Stack):
                 non_key_attributes=projection.get("NonKeyAttributes"),
             )
         return table
+
+    # --- support: email in, the desk's staff sign-in ---------------------------------------
+
+    @property
+    def reply_domain(self) -> str:
+        """Where customers' replies go (Reply-To: reply+<token>@<reply domain>)."""
+        if self.config.reply_domain:
+            return self.config.reply_domain
+        return f"reply.{self.config.ses_domain}" if self.config.ses_domain else "reply.example.com"
+
+    def _inbound_bucket(self, removal: cdk.RemovalPolicy) -> s3.Bucket:
+        """Raw inbound mail (written by SES) and its attachments: private, TLS only, kept 90 days."""
+        return s3.Bucket(
+            self,
+            "InboundMailBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,  # SES writes here: SSE-S3 needs no key grant
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(90))],
+            removal_policy=removal,
+            auto_delete_objects=False,
+        )
+
+    def _desk_client(self) -> cognito.UserPoolClient:
+        """The desk's browser sign-in: the hosted UI, authorization code + PKCE (a public client)."""
+        base = self.config.public_base_url or "https://example.invalid"
+        return self.user_pool.add_client(
+            "DeskClient",
+            user_pool_client_name="ordercare-desk",
+            generate_secret=False,
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(authorization_code_grant=True),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
+                callback_urls=[f"{base}/desk/callback"],
+                logout_urls=[f"{base}/desk"],
+            ),
+            access_token_validity=cdk.Duration.hours(8),
+            prevent_user_existence_errors=True,
+        )
+
+    def _wire_inbound_email(self) -> None:
+        """SES receiving on the reply domain: store the raw message in S3, then invoke `inbound_email`
+        asynchronously (retried twice, then its failure queue: nothing is lost)."""
+        from chalicelib.notify.inbound_email import SES_OBJECT_PREFIX
+
+        fn = self.functions.get(to_cfn_resource_name("inbound_email"))
+        if fn is None:
+            return  # an app without email in (the infra tests' small fixture apps)
+        queue = self._failure_queue("InboundEmailFailures")
+        self.inbound_failure_queue = queue
+        queue.grant_send_messages(fn.role)
+        invoke_config = lambda_.CfnEventInvokeConfig(
+            self,
+            "InboundEmailAsyncConfig",
+            function_name=fn.resource.ref,
+            qualifier="$LATEST",
+            maximum_retry_attempts=ASYNC_MAX_RETRIES,
+            maximum_event_age_in_seconds=SCHEDULE_MAX_EVENT_AGE_SECONDS,
+            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=queue.queue_arn)
+            ),
+        )
+        invoke_config.node.add_dependency(fn.role)
+        rule_set = ses.ReceiptRuleSet(self, "InboundRuleSet", receipt_rule_set_name=f"{self.stack_name}-inbound")
+        rule_set.add_rule(
+            "Replies",
+            recipients=[self.reply_domain],
+            scan_enabled=True,
+            tls_policy=ses.TlsPolicy.REQUIRE,
+            actions=[
+                ses_actions.S3(bucket=self.inbound_bucket, object_key_prefix=SES_OBJECT_PREFIX),
+                ses_actions.Lambda(function=fn.handle, invocation_type=ses_actions.LambdaInvocationType.EVENT),
+            ],
+        )
+        self._alarm(
+            "InboundEmailFailuresAlarm",
+            self._queue_depth(queue),
+            "inbound emails the handler could not process (redrive from the queue)",
+        )
 
     def _documents_bucket(self) -> s3.Bucket:
         """Invoices, receipts, credit notes: private, versioned, TLS only; read via presigned URLs."""
@@ -392,7 +477,10 @@ class OrderCareStack(cdk.Stack):
             "OC_SHOP_CURRENCY": self.config.shop_currency,
             "OC_COGNITO_JWKS_URL": f"{issuer}/.well-known/jwks.json",
             "OC_JWT_ISSUER": issuer,
-            "OC_JWT_AUDIENCE": self.users_client.user_pool_client_id,
+            # Access tokens of the API's users client and of the desk's browser sign-in.
+            "OC_JWT_AUDIENCE": cdk.Fn.join(
+                ",", [self.users_client.user_pool_client_id, self.desk_client.user_pool_client_id]
+            ),
             "OC_STOREFRONT_CLIENT_IDS": self.storefront_client.user_pool_client_id,
             "OC_PUBLIC_BASE_URL": self.config.public_base_url,
             "OC_SHOP_NAME": self.config.shop_name,
@@ -405,6 +493,10 @@ class OrderCareStack(cdk.Stack):
             "OC_SELLER_NAME": self.config.seller_name,
             "OC_SELLER_ADDRESS": self.config.seller_address,
             "OC_SELLER_VAT_ID": self.config.seller_vat_id,
+            "OC_INBOUND_BUCKET": self.inbound_bucket.bucket_name,
+            "OC_REPLY_DOMAIN": self.reply_domain,
+            "OC_COGNITO_DOMAIN": self.user_pool_domain.base_url(),
+            "OC_DESK_CLIENT_ID": self.desk_client.user_pool_client_id,
             "POWERTOOLS_SERVICE_NAME": SERVICE,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -522,6 +614,7 @@ class OrderCareStack(cdk.Stack):
         for secret in self.secrets.values():
             secret.grant_read(role)
         self.bucket.grant_read(role)  # presigned GETs are signed with the function's role
+        self.inbound_bucket.grant_read(role)  # ticket attachments: presigned links; the handler reads raw mail
         # Every function may email from the shop's identity: the API sends the portal's sign-in codes.
         role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -539,6 +632,7 @@ class OrderCareStack(cdk.Stack):
         if kind == "api":
             return
         self.bucket.grant_put(role)
+        self.inbound_bucket.grant_put(role)  # attachments cut out of inbound mail
         # SMS to phone numbers: sns:Publish has no resource to name for a phone number.
         role.add_to_principal_policy(
             iam.PolicyStatement(

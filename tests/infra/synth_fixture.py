@@ -46,6 +46,11 @@ def dispatch_surveys(event):
 @app.lambda_function(name="stream_main")
 def stream_main(event, context):
     return {"batchItemFailures": []}
+
+
+@app.lambda_function(name="inbound_email")
+def inbound_email(event, context):
+    return {"results": []}
 """
 
 

@@ -48,9 +48,14 @@ def _alarm_targets(synth: Synthesized, metric_name: str) -> list[dict[str, Any]]
 # --- the Chalice app ----------------------------------------------------------------------
 
 
+def _documents_bucket(synth: Synthesized) -> tuple[str, dict[str, Any]]:
+    (found,) = [(n, b) for n, b in synth.resources("AWS::S3::Bucket").items() if n.startswith("DocumentsBucket")]
+    return found
+
+
 def test_every_function_gets_the_app_environment(each: Synthesized) -> None:
     table, _ = each.resource("AWS::DynamoDB::Table")
-    bucket, _ = each.resource("AWS::S3::Bucket")
+    bucket, _ = _documents_bucket(each)
     secrets = set(each.resources("AWS::SecretsManager::Secret"))
     functions = each.resources(FUNCTION)
     assert functions
@@ -69,7 +74,8 @@ def test_every_function_gets_the_app_environment(each: Synthesized) -> None:
         # Without a JWKS URL the app would fall back to the local HS256 secret.
         assert "jwks.json" in json.dumps(env["OC_COGNITO_JWKS_URL"])
         assert "https://cognito-idp." in json.dumps(env["OC_JWT_ISSUER"])
-        assert _ref(env["OC_JWT_AUDIENCE"]) in each.resources("AWS::Cognito::UserPoolClient")
+        audience = env["OC_JWT_AUDIENCE"]["Fn::Join"][1]  # the users client and the desk's sign-in client
+        assert {_ref(client) for client in audience} <= set(each.resources("AWS::Cognito::UserPoolClient"))
         assert _ref(env["OC_STOREFRONT_CLIENT_IDS"]) in each.resources("AWS::Cognito::UserPoolClient")
         assert {_ref(env[key]) for key in SECRET_ENV} == secrets
         assert "OC_PUBLIC_BASE_URL" in env
@@ -201,7 +207,7 @@ def test_stream_consumer_role_reads_only_its_table_stream(prod: Synthesized) -> 
 def test_failure_queues_alarm_to_the_ops_topic(prod: Synthesized) -> None:
     topic, _ = prod.resource("AWS::SNS::Topic")
     queues = set(prod.resources("AWS::SQS::Queue"))
-    assert len(queues) == 2  # the stream consumer's and the schedules'
+    assert len(queues) == 3  # the stream consumer's, the schedules' and inbound email's
     alarmed = set()
     for alarm in _alarm_targets(prod, "ApproximateNumberOfMessagesVisible"):
         props = alarm["Properties"]
@@ -229,7 +235,7 @@ def test_schedules_have_retry_policy_dead_letter_queue_and_async_failure_destina
         _ref(c["Properties"]["FunctionName"]): c["Properties"]
         for c in prod.resources("AWS::Lambda::EventInvokeConfig").values()
     }
-    assert set(configs) == set(scheduled)
+    assert set(configs) == {*scheduled, "InboundEmail"}  # SES invokes inbound_email asynchronously too
     rule_names = []
     for name, function in scheduled.items():
         for event in function["Properties"]["Events"].values():
@@ -282,7 +288,7 @@ def test_documents_bucket_is_private_encrypted_versioned_tls_only(
             }
         },
     )
-    _, bucket = each.resource("AWS::S3::Bucket")
+    _, bucket = _documents_bucket(each)
     assert bucket["DeletionPolicy"] == "Retain"
 
 

@@ -405,6 +405,22 @@ class DynamoTicketRepository:
         ticket.events.clear()
         ticket.new_messages.clear()
 
+    def for_order(self, order_id: str) -> list[Ticket]:
+        """Every ticket of the order with its messages: one Query (sk begins_with TICKET#)."""
+        client = self._client()
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": TableItem.Meta.table_name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": order_pk(order_id)}, ":prefix": {"S": TICKET_PREFIX}},
+        }
+        while True:
+            response = client.query(**kwargs)
+            items += response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return items_to_tickets(items)
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def delete_timer(self, timer: Timer) -> None:
         _timer_item(timer).delete()
 

@@ -1,0 +1,376 @@
+"""GET /desk: the agents' server-rendered desk — the queue with SLA countdowns, one order's whole
+story, reply / internal note / acknowledge / resolve forms. No JavaScript, no build step.
+
+Staff sign in with a browser session (web/staff_session.py) or call with a bearer token.
+Forms post back here (303 to the order), each with the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, quote
+
+from chalice.app import Blueprint
+
+from chalicelib.api.http import Call, QueryParam, endpoint, raw_bytes
+from chalicelib.bootstrap import get_container
+from chalicelib.domain.errors import NotFoundError, OrderCareError, ValidationError
+from chalicelib.web import staff_session
+
+if TYPE_CHECKING:
+    from chalice.app import Response
+
+desk_routes = Blueprint(__name__)
+
+STAFF = ("agent", "admin")
+FORM = "application/x-www-form-urlencoded"
+CONSUMES = (FORM, "application/json")
+DESK_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # No scripts at all; forms post only to the desk itself.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+}
+
+
+def _page(status: int, body: str, headers: dict[str, str] | None = None) -> Response:
+    from chalice.app import Response
+
+    return Response(body=body, status_code=status, headers={**DESK_HEADERS, **(headers or {})})
+
+
+def _redirect(location: str, headers: dict[str, str] | None = None) -> Response:
+    from chalice.app import Response
+
+    return Response(
+        body="", status_code=303, headers={"Location": location, "Cache-Control": "no-store", **(headers or {})}
+    )
+
+
+def form(call: Call) -> dict[str, str]:
+    """The posted fields (a form, or JSON from API clients); the last value of each wins."""
+    raw = raw_bytes(call.request)
+    if len(raw) > call.settings.max_body_bytes:
+        raise ValidationError("form too large", details=[{"field": "body"}])
+    content_type = (call.header("Content-Type") or "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        try:
+            data = json.loads(raw or b"{}")
+        except ValueError as exc:
+            raise ValidationError("body is not JSON", details=[{"field": "body"}]) from exc
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    try:
+        parsed = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValidationError("the form could not be read", details=[{"field": "body"}]) from exc
+    return {name: values[-1] for name, values in parsed.items()}
+
+
+def _countdown(deadline: str, now: datetime) -> tuple[str, bool]:
+    due = datetime.fromisoformat(deadline.replace("Z", "+00:00"))
+    seconds = int((due - now).total_seconds())
+    hours, rest = divmod(abs(seconds), 3600)
+    text = f"{hours} h {rest // 60:02d} min"
+    return (f"{text} left", False) if seconds >= 0 else (f"{text} overdue", True)
+
+
+def _when(value: str | None) -> str:
+    return value.replace("T", " ").replace("Z", " UTC") if value else "—"
+
+
+def _money(amount: int, currency: str) -> str:
+    return f"{amount / 100:.2f} {currency}"
+
+
+def render_desk(call: Call, *, story: dict[str, Any] | None, error: str | None = None) -> str:
+    from chalicelib.presentation.templates import environment
+
+    container = get_container()
+    status, sla = call.query.get("status") or None, call.query.get("sla") or None
+    page = container.tickets.queue(status=status, sla=sla, limit=50, start=None)
+    now = container.clock.now().astimezone(UTC)
+    queue = []
+    for row in page.items:
+        countdown, overdue = _countdown(row["next_deadline"], now)
+        queue.append({**row, "countdown": countdown, "overdue": overdue})
+    title = f"Desk · order {story['order'].get('number') or story['order']['id']}" if story else "Support desk"
+    return (
+        environment()
+        .get_template("desk.html")
+        .render(
+            title=title,
+            shop=call.settings.shop_name,
+            role=call.caller.role,
+            staff_id=call.caller.subject,
+            cookie_session=not call.request.headers.get("authorization"),
+            csrf=staff_session.csrf_token(call.request, call.settings),
+            queue=queue,
+            status=status or "",
+            sla=sla or "",
+            story=story,
+            error=error,
+            when=_when,
+            money=_money,
+        )
+    )
+
+
+@endpoint(
+    desk_routes,
+    "/desk",
+    "GET",
+    summary="The agents' desk (HTML): queue with SLA countdowns, one order's story, reply and resolve forms",
+    roles=STAFF,
+    responses={200: None},
+    produces="text/html",
+    query=(
+        QueryParam("order", "the order whose story to show", {"type": "string"}),
+        QueryParam("status", "queue filter", {"type": "string"}),
+        QueryParam("sla", "queue filter: at_risk or breached", {"type": "string"}),
+    ),
+    browser=True,
+    tags=("desk",),
+)
+def desk(call: Call) -> Response:
+    from chalicelib.services.agent_view import agent_story
+
+    order_id = call.query.get("order")
+    story, error = None, None
+    if order_id:
+        try:
+            story = agent_story(get_container(), call.settings, order_id.strip())
+        except NotFoundError:
+            error = "No such order."
+    try:
+        return _page(200, render_desk(call, story=story, error=error))
+    except ValidationError as problem:  # a bad filter in the query string
+        call.query = {}
+        return _page(422, render_desk(call, story=story, error=problem.message))
+
+
+def _ticket_action(call: Call, ticket_id: str, act: Any) -> Response:
+    fields = form(call)
+    staff_session.check_csrf(call.request, call.settings, fields.get("csrf_token"))
+    from chalicelib.services.tickets import Caller
+
+    caller = Caller(call.caller.role, call.caller.subject)
+    ticket = act(get_container().tickets, caller, fields)
+    return _redirect(f"/desk?order={quote(ticket.order_id)}#t-{quote(ticket.id)}")
+
+
+def _required(fields: dict[str, str], name: str) -> str:
+    value = fields.get(name, "").strip()
+    if not value:
+        raise ValidationError(f"'{name}' is required", details=[{"field": name}])
+    return value
+
+
+def _on(fields: dict[str, str], name: str) -> bool:
+    return fields.get(name, "").lower() in ("1", "on", "true", "yes")
+
+
+@endpoint(
+    desk_routes,
+    "/desk/tickets/{ticket_id}/reply",
+    "POST",
+    summary="Desk form: reply to the customer or write an internal note (303 back to the order)",
+    roles=STAFF,
+    responses={303: None},
+    consumes=CONSUMES,
+    browser=True,
+    tags=("desk",),
+)
+def desk_reply(call: Call, ticket_id: str) -> Response:
+    return _ticket_action(
+        call,
+        ticket_id,
+        lambda tickets, caller, f: tickets.add_message(
+            ticket_id,
+            caller,
+            _required(f, "message"),
+            internal=_on(f, "internal"),
+            await_customer=_on(f, "await_customer") and not _on(f, "internal"),
+        ),
+    )
+
+
+@endpoint(
+    desk_routes,
+    "/desk/tickets/{ticket_id}/acknowledge",
+    "POST",
+    summary="Desk form: acknowledge a ticket",
+    roles=STAFF,
+    responses={303: None},
+    consumes=CONSUMES,
+    browser=True,
+    tags=("desk",),
+)
+def desk_acknowledge(call: Call, ticket_id: str) -> Response:
+    return _ticket_action(call, ticket_id, lambda tickets, caller, f: tickets.acknowledge(ticket_id, caller))
+
+
+@endpoint(
+    desk_routes,
+    "/desk/tickets/{ticket_id}/resolve",
+    "POST",
+    summary="Desk form: resolve a ticket",
+    roles=STAFF,
+    responses={303: None},
+    consumes=CONSUMES,
+    browser=True,
+    tags=("desk",),
+)
+def desk_resolve(call: Call, ticket_id: str) -> Response:
+    return _ticket_action(
+        call, ticket_id, lambda tickets, caller, f: tickets.resolve(ticket_id, caller, _required(f, "resolution"))
+    )
+
+
+# --- signing in ----------------------------------------------------------------------------------
+
+SIGN_IN_CSRF_COOKIE = "oc_desk_signin"
+
+
+@endpoint(
+    desk_routes,
+    "/desk/sign-in",
+    "GET",
+    summary="Local stack only: the dev sign-in page for staff browser sessions (404 elsewhere)",
+    roles=None,
+    responses={200: None},
+    produces="text/html",
+    tags=("desk",),
+)
+def desk_sign_in_page(call: Call) -> Response:
+    import secrets
+    from html import escape
+
+    if not call.settings.is_local:
+        raise NotFoundError("staff sign in through /desk/login")
+    token = secrets.token_urlsafe(24)
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Desk sign-in (local)</title>'
+        "<style>body{font:1rem/1.5 system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}"
+        "label{display:block;font-weight:600;margin-top:.75rem}select,input{font:inherit;width:100%;padding:.4rem}"
+        "button{margin-top:1rem;font:inherit;font-weight:600;padding:.5rem 1rem;background:#0a53be;color:#fff;"
+        "border:0;border-radius:.4rem}</style></head><body><main><h1>Desk sign-in</h1>"
+        "<p>Local stack only: pick a staff role. In AWS staff sign in with Cognito.</p>"
+        '<form method="post" action="/desk/sign-in">'
+        f'<input type="hidden" name="csrf_token" value="{escape(token)}">'
+        '<label for="role">Role</label><select id="role" name="role"><option value="agent">agent</option>'
+        '<option value="admin">admin</option></select>'
+        '<label for="sub">Staff id</label><input id="sub" name="sub" value="agt_local" required maxlength="64">'
+        '<button type="submit">Sign in</button></form></main></body></html>'
+    )
+    cookie = f"{SIGN_IN_CSRF_COOKIE}={token}; Path=/desk; Max-Age=600; HttpOnly; SameSite=Lax"
+    return _page(200, body, {"Set-Cookie": cookie})
+
+
+@endpoint(
+    desk_routes,
+    "/desk/sign-in",
+    "POST",
+    summary="Local stack only: start a staff browser session for the chosen role (404 elsewhere)",
+    roles=None,
+    responses={303: None},
+    consumes=CONSUMES,
+    tags=("desk",),
+)
+def desk_sign_in(call: Call) -> Response:
+    import hmac
+
+    from chalicelib.api.auth import mint_local_token
+    from chalicelib.domain.errors import ForbiddenError
+
+    if not call.settings.is_local:
+        raise NotFoundError("staff sign in through /desk/login")
+    fields = form(call)
+    expected = staff_session.cookies(call.request).get(SIGN_IN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, fields.get("csrf_token", "")):
+        raise ForbiddenError("missing or invalid CSRF token", code="csrf_failed")
+    role, sub = fields.get("role", ""), fields.get("sub", "").strip()
+    if role not in STAFF or not sub or len(sub) > 64 or not sub.replace("_", "").replace("-", "").isalnum():
+        raise ValidationError(
+            "choose agent or admin and a staff id of letters, digits, _ or -", details=[{"field": "role"}]
+        )
+    token = mint_local_token(call.settings, role, sub, ttl_seconds=staff_session.SESSION_SECONDS)
+    return _redirect("/desk", {"Set-Cookie": staff_session.session_cookie(token, call.settings)})
+
+
+@endpoint(
+    desk_routes,
+    "/desk/login",
+    "GET",
+    summary="Staff sign-in through the Cognito hosted UI (authorization code + PKCE)",
+    roles=None,
+    responses={302: None},
+    tags=("desk",),
+)
+def desk_login(call: Call) -> Response:
+    from chalice.app import Response
+
+    if not call.settings.cognito_domain or not call.settings.desk_client_id:
+        if call.settings.is_local:
+            return _redirect("/desk/sign-in")
+        raise NotFoundError("staff sign-in is not configured")
+    location, cookie = staff_session.authorize_redirect(call.settings)
+    return Response(
+        body="", status_code=302, headers={"Location": location, "Set-Cookie": cookie, "Cache-Control": "no-store"}
+    )
+
+
+@endpoint(
+    desk_routes,
+    "/desk/callback",
+    "GET",
+    summary="Cognito's redirect back: the code (and PKCE verifier) traded for a session cookie",
+    roles=None,
+    responses={303: None},
+    query=(
+        QueryParam("code", "authorization code", {"type": "string"}),
+        QueryParam("state", "the state sent at /desk/login", {"type": "string"}),
+    ),
+    tags=("desk",),
+)
+def desk_callback(call: Call) -> Response:
+    from chalicelib.api.auth import authenticate
+
+    code, state = call.query.get("code", ""), call.query.get("state", "")
+    if not code or not state:
+        raise ValidationError("code and state are required", details=[{"field": "code"}])
+    verifier = staff_session.pkce_verifier(call.request, call.settings, state)
+    try:
+        token = staff_session.exchange_code(call.settings, code, verifier)
+    except OrderCareError:
+        raise
+    except Exception as exc:  # Cognito refused the code (expired, replayed) or is unreachable
+        from chalicelib.domain.errors import ForbiddenError
+
+        raise ForbiddenError("the sign-in could not be completed; sign in again", code="sign_in_failed") from exc
+    authenticate(call.settings, f"Bearer {token}").require(*STAFF)  # only staff get a desk session
+    return _redirect("/desk", {"Set-Cookie": staff_session.session_cookie(token, call.settings)})
+
+
+@endpoint(
+    desk_routes,
+    "/desk/sign-out",
+    "POST",
+    summary="End the staff browser session",
+    roles=STAFF,
+    responses={303: None},
+    consumes=CONSUMES,
+    browser=True,
+    tags=("desk",),
+)
+def desk_sign_out(call: Call) -> Response:
+    staff_session.check_csrf(call.request, call.settings, form(call).get("csrf_token"))
+    target = "/desk/sign-in" if call.settings.is_local else "/desk/login"
+    return _redirect(target, {"Set-Cookie": staff_session.session_cookie("", call.settings, max_age=0)})
