@@ -73,7 +73,8 @@ class Api:
         }
         payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
         response: Any = self.client.http.request(method, path, headers=all_headers, body=payload)
-        response.data = json.loads(response.body) if response.body else None
+        is_json = str(response.headers.get("Content-Type", "application/json")).startswith("application/json")
+        response.data = (json.loads(response.body) if is_json else response.body) if response.body else None
         return response
 
 
