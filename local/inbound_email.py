@@ -11,18 +11,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from chalicelib.settings import Settings
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--file", required=True, help="the raw message (.eml)")
-    parser.add_argument("--url", default="", help="API base URL (default: OC_PUBLIC_BASE_URL or :8000)")
+    parser.add_argument("--url", default="", help="API base URL (default: the local stack, OC_API_PORT or 8000)")
     args = parser.parse_args(argv)
     path = Path(args.file)
     if not path.is_file():
         parser.error(f"FILE {args.file!r} is not a file")
-    url = (args.url or Settings.from_env().public_base_url).rstrip("/") + "/local/inbound-email"
+    from local.stack import StackConfig  # the API port of the running stack (OC_API_PORT)
+
+    url = (args.url or StackConfig.from_env().api_url).rstrip("/") + "/local/inbound-email"
     if not url.startswith(("http://", "https://")):
         parser.error("--url must be an http(s) URL")
     from urllib.error import HTTPError
@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     except HTTPError as error:
         sys.stdout.write(error.read().decode() + "\n")
+        return 1
+    except OSError as error:
+        sys.stderr.write(f"could not reach the local stack at {url}: {error} (is `make run` running?)\n")
         return 1
 
 
