@@ -416,7 +416,15 @@ def order_documents(call: Call, order_id: str) -> Response:
 def carrier_webhook(call: Call) -> Response:
     body: s.CarrierWebhookIn = call.body
     outcome = get_container().orders.carrier_event(
-        CarrierUpdate(body.event_id, body.tracking_number, body.status, body.occurred_at, body.estimated_delivery)
+        CarrierUpdate(
+            body.event_id,
+            body.tracking_number,
+            body.status,
+            body.occurred_at,
+            body.estimated_delivery,
+            body.detail,
+            body.location,
+        )
     )
     return json_response(200, {"received": True, "outcome": outcome})
 

@@ -194,7 +194,25 @@ class ShipmentIn(Strict):
         return lines
 
 
-CarrierStatus = Literal["in_transit", "out_for_delivery", "delivered", "exception", "delayed"]
+CarrierStatus = Literal[
+    "label_created",
+    "in_transit",
+    "out_for_delivery",
+    "attempt_failed",
+    "available_for_pickup",
+    "delivered",
+    "exception",
+    "delayed",
+    "returned_to_sender",
+    "lost",
+]
+CARRIER_STATUS_HELP = (
+    "The carrier's status, kept as reported on the shipment's events. attempt_failed and "
+    "available_for_pickup tell the customer (email, and SMS where opted in) what to do next, once per "
+    "shipment and status; returned_to_sender, lost and exception flag the shipment `needs_attention` and "
+    "escalate to operations once; delivered, out_for_delivery, in_transit and available_for_pickup move "
+    "the parcel on (never back); label_created and delayed are recorded only."
+)
 EventId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
 
 
@@ -210,7 +228,7 @@ Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
 class CarrierWebhookIn(Strict):
     event_id: EventId
     tracking_number: Annotated[str, Field(min_length=1, max_length=64)]
-    status: CarrierStatus
+    status: Annotated[CarrierStatus, Field(description=CARRIER_STATUS_HELP)]
     occurred_at: Annotated[
         Moment,
         Field(
@@ -221,6 +239,10 @@ class CarrierWebhookIn(Strict):
         ),
     ]
     estimated_delivery: Moment | None = None
+    detail: Annotated[str, Field(max_length=500, description="the carrier's own words, kept as reported")] | None = None
+    location: Annotated[str, Field(max_length=200, description="where the parcel is, e.g. the pickup point")] | None = (
+        None
+    )
 
 
 class PaymentWebhookIn(Strict):
@@ -480,6 +502,8 @@ class ShipmentEventOut(Out):
     status: str
     occurred_at: Timestamp
     estimated_delivery: Timestamp | None
+    detail: str | None = None
+    location: str | None = None
 
 
 class ShipmentOut(Out):
@@ -491,6 +515,8 @@ class ShipmentOut(Out):
     shipped_at: Timestamp
     status: str
     exception: bool
+    needs_attention: bool = Field(default=False, description="returned to sender, lost, an exception or stalled")
+    attention_reason: str | None = None
     estimated_delivery: Timestamp | None
     delivered_at: Timestamp | None
     events: list[ShipmentEventOut]

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.documents.einvoice import XML_FILENAME, EInvoiceOptions, xmp_metadata
 from chalicelib.documents.invoice import CreditNote, Document, Invoice, Party, Receipt, Row, TaxLine
 from chalicelib.domain.order_numbers import legacy_reference
-from chalicelib.presentation.formatting import Localizer
+from chalicelib.presentation.formatting import Localizer, payment_method
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -150,12 +150,6 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
-METHODS: dict[str, dict[str, str]] = {
-    "en": {"card": "card", "paypal": "PayPal", "bank_transfer": "bank transfer", "sepa_debit": "SEPA direct debit"},
-    "de": {"card": "Karte", "paypal": "PayPal", "bank_transfer": "Überweisung", "sepa_debit": "SEPA-Lastschrift"},
-}
-
-
 @dataclass(frozen=True)
 class RenderOptions:
     paper: str = "A4"  # "A4" or "Letter"
@@ -219,7 +213,7 @@ class _Format(Localizer):
         return self.money(minor_units, self.currency)
 
     def method(self, method: str) -> str:
-        return METHODS.get(self.language, {}).get(method, method.replace("_", " "))
+        return payment_method(method, self.language)
 
 
 # --- fpdf2 document and fonts -------------------------------------------------------------

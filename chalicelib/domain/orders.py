@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib.domain.address import Address
 from chalicelib.domain.calendar import BusinessCalendar
-from chalicelib.domain.carriers import normalise_carrier
+from chalicelib.domain.carriers import CARRIER_STATUSES, SHIPMENT_PROGRESS, normalise_carrier
 from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.domain.money import PricedLine, Totals, compute_totals
 from chalicelib.domain.order_numbers import legacy_reference
@@ -69,8 +69,6 @@ class OrderOnHoldError(ConflictError):
 # Holds that record a human judgement: once an agent releases them, re-checks do
 # not raise them again. Stock and unknown-SKU holds are facts and are re-checked.
 WAIVABLE_HOLDS = frozenset({"price_mismatch", "invalid_address", "unsupported_country"})
-# Progress of a parcel; carrier events never move a shipment backwards.
-SHIPMENT_PROGRESS = {"shipped": 0, "in_transit": 1, "out_for_delivery": 2, "delivered": 3}
 MAX_CARRIER_EVENTS = 50
 
 
@@ -145,6 +143,8 @@ class CarrierEvent:
     occurred_at: datetime
     event_id: str
     estimated_delivery: datetime | None = None
+    detail: str | None = None  # the carrier's own words, kept as reported
+    location: str | None = None  # e.g. the pickup point
 
 
 @dataclass
@@ -159,6 +159,10 @@ class Shipment:
     estimated_delivery: datetime | None = None
     delivered_at: datetime | None = None
     events: list[CarrierEvent] = field(default_factory=list)
+    # Needs a person (returned to sender, lost, an exception, or stalled): see domain/carriers.py.
+    needs_attention: bool = False
+    attention_reason: str | None = None
+    notices: list[str] = field(default_factory=list)  # customer notices due (attempt_failed, …), once each
 
 
 @dataclass(frozen=True)
@@ -447,16 +451,28 @@ class Order:
             status=event.status,
             occurred_at=_iso(event.occurred_at),
             estimated_delivery=_iso(event.estimated_delivery),
+            **{name: value for name, value in (("detail", event.detail), ("location", event.location)) if value},
         )
-        if event.status == "exception":
-            shipment.exception = True
+        rule = CARRIER_STATUSES[event.status]
+        if rule.notify and event.status not in shipment.notices:
+            shipment.notices = [*shipment.notices, event.status]  # the milestone fires once
+        if rule.attention:
+            shipment.exception = shipment.exception or event.status == "exception"
+            if not shipment.needs_attention:
+                shipment.needs_attention, shipment.attention_reason = True, event.status
+                self.record_event(
+                    "shipment_needs_attention", effective_at, actor, shipment_id=shipment.id, reason=event.status
+                )
             return
         if event.estimated_delivery is not None:
             shipment.estimated_delivery = event.estimated_delivery
             self._revise_estimate(event, effective_at, actor)
-        if event.status == "delayed" or SHIPMENT_PROGRESS[event.status] <= SHIPMENT_PROGRESS[shipment.status]:
+        if rule.progress is None or SHIPMENT_PROGRESS[rule.progress] <= SHIPMENT_PROGRESS[shipment.status]:
             return  # late or repeated scans never move a parcel backwards
-        shipment.status, shipment.exception = event.status, False
+        shipment.status, shipment.exception = rule.progress, False
+        # Moving on again settles an exception; a returned or lost parcel waits for a person (or delivery).
+        if shipment.attention_reason == "exception" or event.status == "delivered":
+            shipment.needs_attention, shipment.attention_reason = False, None
         if event.status == "delivered":
             shipment.delivered_at = effective_at
         self._advance_from_shipments(effective_at, actor)

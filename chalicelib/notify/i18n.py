@@ -30,6 +30,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "out_for_delivery.subject": "Order {order_no} arrives today",
         "out_for_delivery.intro": "{carrier} is out delivering your parcel {tracking_number} today.",
         "out_for_delivery.sms": "Order {order_no} is out for delivery today with {carrier}. {link}",
+        "at_location": " at {location}",
+        "attempt_failed.subject": "Order {order_no}: we missed you",
+        "attempt_failed.intro": "{carrier} could not deliver your parcel {tracking_number}{at_location}. What "
+        "happens next: they usually try again on the next working day or leave a card saying where to collect "
+        "it. If nobody will be in, ask a neighbour or pick a pickup point on the carrier's page.",
+        "attempt_failed.sms": "Order {order_no}: {carrier} could not deliver today. They will try again or leave a "
+        "card. {link}",
+        "available_for_pickup.subject": "Order {order_no} is ready to collect",
+        "available_for_pickup.intro": "Your parcel {tracking_number} is waiting for you{at_location}. What to "
+        "do: bring an ID and this tracking number; parcels not collected within 7 days go back to us.",
+        "available_for_pickup.sms": "Order {order_no} is ready to collect{at_location}. Bring an ID. {link}",
         "delivered.subject": "Order {order_no} was delivered",
         "delivered.intro": "Your order was delivered. We hope you enjoy it.",
         "delivered.sms": "Order {order_no} was delivered. {link}",
@@ -106,6 +117,19 @@ STRINGS: dict[str, dict[str, str]] = {
         "out_for_delivery.subject": "Bestellung {order_no} kommt heute",
         "out_for_delivery.intro": "{carrier} stellt Ihr Paket {tracking_number} heute zu.",
         "out_for_delivery.sms": "Bestellung {order_no} wird heute von {carrier} zugestellt. {link}",
+        "at_location": " bei {location}",
+        "attempt_failed.subject": "Bestellung {order_no}: Zustellversuch ohne Erfolg",
+        "attempt_failed.intro": "{carrier} konnte Ihr Paket {tracking_number}{at_location} nicht zustellen. So "
+        "geht es weiter: Meist folgt am nächsten Werktag ein neuer Versuch, oder Sie finden eine Karte, wo Sie "
+        "das Paket abholen können. Sind Sie nicht da, fragen Sie einen Nachbarn oder wählen Sie auf der Seite des "
+        "Paketdienstes eine Abholstelle.",
+        "attempt_failed.sms": "Bestellung {order_no}: {carrier} konnte heute nicht zustellen. Neuer Versuch oder "
+        "Benachrichtigungskarte folgt. {link}",
+        "available_for_pickup.subject": "Bestellung {order_no} liegt zur Abholung bereit",
+        "available_for_pickup.intro": "Ihr Paket {tracking_number} liegt für Sie bereit{at_location}. Bitte "
+        "bringen Sie einen Ausweis und diese Sendungsnummer mit; nach 7 Tagen geht das Paket an uns zurück.",
+        "available_for_pickup.sms": "Bestellung {order_no} liegt zur Abholung bereit{at_location}. Ausweis "
+        "mitbringen. {link}",
         "delivered.subject": "Bestellung {order_no} wurde zugestellt",
         "delivered.intro": "Ihre Bestellung wurde zugestellt. Viel Freude damit!",
         "delivered.sms": "Bestellung {order_no} wurde zugestellt. {link}",

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.domain.orders import Order, OrderStatus
+from chalicelib.domain.carriers import CUSTOMER_NOTICES
+from chalicelib.domain.orders import Order, OrderStatus, Shipment
 from chalicelib.domain.returns import Return
 
 RETURN_STATUSES = ("requested", "approved", "rejected", "received", "refunded", "exchanged", "cancelled", "expired")
@@ -26,6 +27,7 @@ TRANSACTIONAL = frozenset(
         "cancelled",
         "delay",
         *(f"return_{status}" for status in RETURN_STATUSES),
+        *CUSTOMER_NOTICES,  # attempt_failed, available_for_pickup: what to do next
     }
 )
 KINDS = tuple(sorted(TRANSACTIONAL))
@@ -53,6 +55,9 @@ def milestones(before: Order | None, after: Order) -> list[Milestone]:
             found.append(Milestone("shipped", f"shipped:{shipment.id}", {"shipment_id": shipment.id}))
         elif shipment.status == "out_for_delivery" and previous.status != "out_for_delivery":
             found.append(Milestone("out_for_delivery", f"out_for_delivery:{shipment.id}", {"shipment_id": shipment.id}))
+        for notice in shipment.notices:  # once per shipment and kind: the aggregate records each once
+            if previous is None or notice not in previous.notices:
+                found.append(Milestone(notice, f"{notice}:{shipment.id}", {"shipment_id": shipment.id}))
     if after.status != before.status and after.status == OrderStatus.DELIVERED:
         found.append(Milestone("delivered", "delivered"))
     if after.status != before.status and after.status == OrderStatus.CANCELLED:
@@ -95,3 +100,9 @@ def return_milestones(before: Return | None, after: Return) -> list[Milestone]:
         }
         found.append(Milestone(f"return_{step.status}", f"return:{after.id}:{step.status}", data))
     return found
+
+
+def attention(before: Order | None, after: Order) -> list[Shipment]:
+    """Shipments that just started needing a person (returned, lost, an exception, stalled)."""
+    earlier = {s.id for s in before.shipments if s.needs_attention} if before else set()
+    return [s for s in after.shipments if s.needs_attention and s.id not in earlier]

@@ -14,7 +14,7 @@ from chalicelib.domain.carriers import tracking_link
 from chalicelib.domain.orders import Order, Shipment
 from chalicelib.notify.i18n import STRINGS
 from chalicelib.notify.milestones import Milestone
-from chalicelib.presentation.formatting import Localizer, carrier_name, order_number
+from chalicelib.presentation.formatting import Localizer, carrier_name, order_number, payment_method
 from chalicelib.presentation.templates import environment
 
 GSM_SMS_LIMIT = 160
@@ -46,7 +46,9 @@ def context(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url
     shipment = _shipment(order, milestone)
     payment = order.payments[-1] if order.payments else None
     estimate = (shipment.estimated_delivery if shipment else None) or order.revised_deliver_by or order.deliver_by
+    location = _location(shipment, milestone.kind)
     values = {
+        "at_location": fmt.t("at_location", location=location) if location else "",
         "name": order.customer.name,
         "order_no": order_number(order),
         "ship_by": fmt.date(order.ship_by),
@@ -54,7 +56,7 @@ def context(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url
         "estimate": fmt.date(estimate),
         "total": fmt.money(totals.total, order.currency),
         "amount": fmt.money(payment.amount, order.currency) if payment else "",
-        "method": payment.method if payment else "",
+        "method": payment_method(payment.method, fmt.language) if payment else "",
         "provider_ref": payment.provider_ref if payment else "",
         "carrier": carrier_name(shipment.carrier) if shipment else "",
         "tracking_number": shipment.tracking_number if shipment else "",
@@ -133,3 +135,10 @@ def render_sms(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_
     if len(text) > GSM_SMS_LIMIT:
         text = text.replace(tracking_url, "").strip()
     return text if len(text) <= GSM_SMS_LIMIT else text[: GSM_SMS_LIMIT - 1] + "…"
+
+
+def _location(shipment: Shipment | None, kind: str) -> str | None:
+    """Where the carrier says the parcel is, from its latest scan of this kind."""
+    if shipment is None:
+        return None
+    return next((e.location for e in reversed(shipment.events) if e.status == kind and e.location), None)

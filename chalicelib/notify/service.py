@@ -17,9 +17,9 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from chalicelib.domain.orders import DomainEvent, Order
+from chalicelib.domain.orders import DomainEvent, Order, Shipment
 from chalicelib.domain.privacy import mask_email, mask_phone, mask_text
-from chalicelib.notify.milestones import Milestone, escalations, milestones
+from chalicelib.notify.milestones import Milestone, attention, escalations, milestones
 from chalicelib.notify.ports import (
     CHANNELS,
     EMAIL,
@@ -78,7 +78,24 @@ class NotificationService:
             intents += self._plan_milestones(before, after, found)
         for state, promises in escalations(before, after).items():
             intents += self.plan_escalation(after, state, promises)
+        for shipment in attention(before, after):
+            intents += self.plan_attention(after, shipment)
         return intents
+
+    def plan_attention(self, order: Order, shipment: Shipment) -> list[Intent]:
+        """Operations hear once per parcel that it needs a person (the support desk opens a ticket)."""
+        reason = shipment.attention_reason or "attention"
+        latest = shipment.events[-1] if shipment.events else None
+        subject = f"[{self.shop.name}] Order {order.reference} ({order.id}): parcel {shipment.tracking_number} {reason}"
+        text = (
+            f"Parcel {shipment.tracking_number} ({shipment.carrier}) of order {order.reference} ({order.id}) "
+            f"needs attention: {reason.replace('_', ' ')}.\n"
+            f"Carrier detail: {(latest.detail if latest else None) or '-'}; "
+            f"location: {(latest.location if latest else None) or '-'}.\n"
+            f"Shipped {shipment.shipped_at:%Y-%m-%d %H:%M} UTC; "
+            f"promised delivery {order.deliver_by:%Y-%m-%d %H:%M} UTC.\n"
+        )
+        return self._ops_intents(order, f"ops:attention:{shipment.id}", "ops_attention", subject, text)
 
     def plan_escalation(self, order: Order, state: str, promises: list[str]) -> list[Intent]:
         """Operations (email and SNS topic), once per order and state: promises at risk or broken."""
@@ -92,13 +109,19 @@ class NotificationService:
             f"Placed {order.placed_at:%Y-%m-%d %H:%M} UTC, method {order.shipping_method}, "
             f"{len(order.shipments)} shipment(s).\n"
         )
+        return self._ops_intents(order, f"ops:{state}", f"ops_{state}", subject, text)
+
+    def _ops_intents(self, order: Order, key: str, template: str, subject: str, text: str) -> list[Intent]:
+        """One message per operations channel (email, SNS topic), keyed so it is sent once."""
+        if self.ops is None:
+            return []
         intents = []
         for channel, to in ((OPS_EMAIL, self.ops.email), (OPS_TOPIC, self.ops.topic_arn)):
             if not to:
                 continue  # e.g. no ops address configured: the topic still carries the alert
             payload = {
                 "channel": channel,
-                "template": f"ops_{state}",
+                "template": template,
                 "customer_id": "ops",
                 "to": to,
                 "masked_to": to,
@@ -106,7 +129,7 @@ class NotificationService:
                 "text": text,
                 "html": f"<pre>{escape(text)}</pre>",
             }
-            intents.append(Intent(order.id, MESSAGE, f"ops:{state}#{channel}", payload))
+            intents.append(Intent(order.id, MESSAGE, f"{key}#{channel}", payload))
         return intents
 
     def plan_messages(self, order: Order, found: list[Milestone]) -> list[Intent]:

@@ -47,6 +47,38 @@ def order_number(order: Order) -> str:
     return order.reference
 
 
+# Payment methods as customers read them, in every message and document.
+PAYMENT_METHODS: dict[str, dict[str, str]] = {
+    "en": {
+        "card": "card",
+        "paypal": "PayPal",
+        "bank_transfer": "bank transfer",
+        "sepa_debit": "SEPA direct debit",
+        "invoice": "invoice",
+        "klarna": "Klarna",
+        "apple_pay": "Apple Pay",
+        "google_pay": "Google Pay",
+        "provider": "online payment",
+    },
+    "de": {
+        "card": "Karte",
+        "paypal": "PayPal",
+        "bank_transfer": "Überweisung",
+        "sepa_debit": "SEPA-Lastschrift",
+        "invoice": "Rechnung",
+        "klarna": "Klarna",
+        "apple_pay": "Apple Pay",
+        "google_pay": "Google Pay",
+        "provider": "Online-Zahlung",
+    },
+}
+
+
+def payment_method(method: str, language: str) -> str:
+    """ "card" → "Karte" in German; unknown methods as written, underscores as spaces."""
+    return PAYMENT_METHODS.get(language, {}).get(method, method.replace("_", " "))
+
+
 def carrier_name(carrier: str) -> str:
     """A carrier as people write it: "royal_mail" → "Royal Mail", "dhl" → "DHL"."""
     key = normalise_carrier(carrier)

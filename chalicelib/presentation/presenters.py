@@ -127,6 +127,8 @@ def present_shipment(shipment: Shipment) -> dict[str, Any]:
         "shipped_at": iso(shipment.shipped_at),
         "status": shipment.status,
         "exception": shipment.exception,
+        "needs_attention": shipment.needs_attention,
+        "attention_reason": shipment.attention_reason,
         "estimated_delivery": iso_or_none(shipment.estimated_delivery),
         "delivered_at": iso_or_none(shipment.delivered_at),
         "events": [
@@ -134,6 +136,8 @@ def present_shipment(shipment: Shipment) -> dict[str, Any]:
                 "status": event.status,
                 "occurred_at": iso(event.occurred_at),
                 "estimated_delivery": iso_or_none(event.estimated_delivery),
+                "detail": event.detail,
+                "location": event.location,
             }
             for event in shipment.events
         ],

@@ -99,6 +99,8 @@ class CarrierUpdate:
     status: str
     occurred_at: datetime
     estimated_delivery: datetime | None
+    detail: str | None = None
+    location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -474,7 +476,14 @@ class OrderService:
                 details=[{"field": "occurred_at", "issue": "in_future"}],
                 code="occurred_at_in_future",
             )
-        event = CarrierEvent(update.status, update.occurred_at, update.event_id, update.estimated_delivery)
+        event = CarrierEvent(
+            update.status,
+            update.occurred_at,
+            update.event_id,
+            update.estimated_delivery,
+            update.detail,
+            update.location,
+        )
 
         def change(order: Order) -> Effects:
             order.carrier_update(update.tracking_number, event, "carrier")

@@ -52,6 +52,21 @@ STRINGS: dict[str, dict[str, str]] = {
         "problem.title": "A parcel needs attention",
         "problem.text": "The carrier reported a problem with a parcel. Follow the carrier link below to "
         "see what to do, for example to arrange a new delivery.",
+        "problem.exception": "The carrier reported a problem with a parcel. We are on it; the carrier link "
+        "below shows the details, for example to arrange a new delivery.",
+        "problem.returned_to_sender": "The carrier is sending a parcel back to us. We will contact you about a "
+        "new delivery or a refund; you do not need to do anything.",
+        "problem.lost": "The carrier has lost a parcel. We are sorry. We will send a replacement or refund "
+        "you and will be in touch shortly.",
+        "problem.stalled": "The carrier has not reported anything about a parcel for several working days. "
+        "We have asked them what is going on and will tell you as soon as we know.",
+        "pickup.title": "Your parcel is ready to collect",
+        "pickup.text": "Bring an ID and the tracking number. Parcels not collected within 7 days go back to us.",
+        "pickup.text_at": "It is waiting at {location}. Bring an ID and the tracking number; parcels not "
+        "collected within 7 days go back to us.",
+        "attempt.title": "The carrier could not deliver",
+        "attempt.text": "They usually try again on the next working day or leave a card saying where to collect "
+        "the parcel.",
         "cancelled.title": "This order was cancelled",
         "cancelled.text": "The order was cancelled on {date}. Nothing will be shipped.",
         "cancelled.refunded": "We refunded {amount} to your original payment method.",
@@ -84,6 +99,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "event.delivered": "Delivered",
         "event.exception": "Delivery problem",
         "event.delayed": "Delayed",
+        "event.label_created": "Label created, waiting for the carrier",
+        "event.attempt_failed": "Delivery attempt failed",
+        "event.available_for_pickup": "Ready to collect",
+        "event.returned_to_sender": "Being returned to us",
+        "event.lost": "Lost by the carrier",
+        "event.stalled": "No news from the carrier",
         "items": "Your order",
         "item.line": "{quantity} × {name}",
         "total": "Total",
@@ -145,6 +166,22 @@ STRINGS: dict[str, dict[str, str]] = {
         "problem.title": "Ein Paket braucht Ihre Aufmerksamkeit",
         "problem.text": "Der Paketdienst meldet ein Problem mit einem Paket. Über den Link zum Paketdienst "
         "unten sehen Sie, was zu tun ist, zum Beispiel eine neue Zustellung vereinbaren.",
+        "problem.exception": "Der Paketdienst meldet ein Problem mit einem Paket. Wir kümmern uns darum; über "
+        "den Link zum Paketdienst sehen Sie Einzelheiten, zum Beispiel für eine neue Zustellung.",
+        "problem.returned_to_sender": "Der Paketdienst schickt ein Paket an uns zurück. Wir melden uns wegen "
+        "einer neuen Zustellung oder einer Erstattung; Sie müssen nichts tun.",
+        "problem.lost": "Der Paketdienst hat ein Paket verloren. Das tut uns leid. Wir schicken Ersatz oder "
+        "erstatten den Betrag und melden uns in Kürze.",
+        "problem.stalled": "Der Paketdienst hat seit einigen Werktagen nichts zu einem Paket gemeldet. Wir haben "
+        "nachgefragt und sagen Ihnen Bescheid, sobald wir mehr wissen.",
+        "pickup.title": "Ihr Paket liegt zur Abholung bereit",
+        "pickup.text": "Bitte bringen Sie einen Ausweis und die Sendungsnummer mit. Nach 7 Tagen geht das Paket "
+        "an uns zurück.",
+        "pickup.text_at": "Es liegt bei {location} für Sie bereit. Bitte bringen Sie einen Ausweis und die "
+        "Sendungsnummer mit; nach 7 Tagen geht das Paket an uns zurück.",
+        "attempt.title": "Der Paketdienst konnte nicht zustellen",
+        "attempt.text": "Meist folgt am nächsten Werktag ein neuer Versuch, oder Sie finden eine Karte, wo Sie das "
+        "Paket abholen können.",
         "cancelled.title": "Diese Bestellung wurde storniert",
         "cancelled.text": "Die Bestellung wurde am {date} storniert. Es wird nichts versandt.",
         "cancelled.refunded": "Wir haben {amount} auf Ihr ursprüngliches Zahlungsmittel erstattet.",
@@ -179,6 +216,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "event.delivered": "Zugestellt",
         "event.exception": "Zustellproblem",
         "event.delayed": "Verzögert",
+        "event.label_created": "Etikett erstellt, wartet auf den Paketdienst",
+        "event.attempt_failed": "Zustellversuch ohne Erfolg",
+        "event.available_for_pickup": "Zur Abholung bereit",
+        "event.returned_to_sender": "Auf dem Rückweg zu uns",
+        "event.lost": "Vom Paketdienst verloren",
+        "event.stalled": "Keine Nachricht vom Paketdienst",
         "items": "Ihre Bestellung",
         "item.line": "{quantity} × {name}",
         "total": "Gesamt",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from chalicelib.domain.accuracy import HOLD_CODES
-from chalicelib.domain.carriers import tracking_link
+from chalicelib.domain.carriers import CARRIER_STATUSES, tracking_link
 from chalicelib.domain.orders import Order, OrderStatus, Shipment
 from chalicelib.presentation.formatting import Localizer, carrier_name, order_number
 from chalicelib.web.messages import STRINGS
@@ -29,7 +29,7 @@ _STEP_OF_STATUS = {
     OrderStatus.OUT_FOR_DELIVERY: 4,
     OrderStatus.DELIVERED: 5,
 }
-CARRIER_EVENT_KEYS = frozenset({"in_transit", "out_for_delivery", "delivered", "exception", "delayed"})
+CARRIER_EVENT_KEYS = frozenset(CARRIER_STATUSES)  # every carrier status has its plain words (en/de)
 MAX_EVENTS_SHOWN = 5
 
 
@@ -314,10 +314,28 @@ def _notices(order: Order, loc: Localizer, now: datetime) -> list[Notice]:
             notices.append(Notice("delay", "warning", loc.t("delay.title"), lines))
         elif now > order.deliver_by:
             notices.append(Notice("late", "warning", loc.t("late.title"), (loc.t("late.text"),)))
-        if any(shipment.exception for shipment in order.shipments):
-            notices.append(Notice("problem", "danger", loc.t("problem.title"), (loc.t("problem.text"),)))
+        notices += _parcel_notices(order, loc)
     if order.status == OrderStatus.PARTIALLY_SHIPPED:
         notices.append(Notice("partial", "info", loc.t("status.partially_shipped"), (loc.t("partial.text"),)))
+    return notices
+
+
+def _parcel_notices(order: Order, loc: Localizer) -> list[Notice]:
+    """A parcel that needs a person (returned, lost, an exception, stalled), or the customer."""
+    notices = []
+    for shipment in order.shipments:
+        if shipment.delivered_at is not None:
+            continue
+        latest = shipment.events[-1].status if shipment.events else None
+        if shipment.needs_attention or shipment.exception:
+            reason = shipment.attention_reason or "exception"
+            notices.append(Notice("problem", "danger", loc.t("problem.title"), (loc.t(f"problem.{reason}"),)))
+        elif latest == "available_for_pickup":
+            place = next((e.location for e in reversed(shipment.events) if e.location), None)
+            text = loc.t("pickup.text_at", location=place) if place else loc.t("pickup.text")
+            notices.append(Notice("pickup", "info", loc.t("pickup.title"), (text,)))
+        elif latest == "attempt_failed":
+            notices.append(Notice("attempt", "warning", loc.t("attempt.title"), (loc.t("attempt.text"),)))
     return notices
 
 
@@ -361,7 +379,7 @@ def _shipment_view(order: Order, shipment: Shipment, index: int, loc: Localizer)
         )
     )
     events.sort(key=lambda event: event.iso, reverse=True)
-    status_key = "exception" if shipment.exception else shipment.status
+    status_key = shipment.attention_reason or ("exception" if shipment.exception else shipment.status)
     status_label = loc.t("event.shipped", carrier=name) if status_key == "shipped" else loc.t(f"event.{status_key}")
     expected = None
     if shipment.delivered_at is None and shipment.estimated_delivery is not None:

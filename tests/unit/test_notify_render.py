@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.domain.address import Address
+from chalicelib.domain.carriers import CUSTOMER_NOTICES
 from chalicelib.domain.orders import Customer, Discount, Order, OrderLine, Payment, Shipment, ShipmentLine, SlaState
 from chalicelib.notify.i18n import STRINGS
 from chalicelib.notify.milestones import KINDS, Milestone, escalations, milestones
@@ -53,7 +54,9 @@ def sample_order(locale: str) -> Order:
 
 
 def milestone(kind: str) -> Milestone:
-    data: dict[str, object] = {"shipment_id": "shp_1"} if kind in ("shipped", "out_for_delivery") else {}
+    data: dict[str, object] = (
+        {"shipment_id": "shp_1"} if kind in ("shipped", "out_for_delivery", *CUSTOMER_NOTICES) else {}
+    )
     if kind.startswith("return_"):
         data = {
             "rma": "RMA-4K9N0-P1R2S",

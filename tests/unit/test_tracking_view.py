@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -92,7 +93,7 @@ def shipped(order: Order, lines: list[ShipmentLine] | None = None, tracking: str
     return order
 
 
-def scan(order: Order, status: str, at: datetime, tracking: str = "00340434161094042557", **extra: datetime) -> Order:
+def scan(order: Order, status: str, at: datetime, tracking: str = "00340434161094042557", **extra: Any) -> Order:
     order.carrier_update(tracking, CarrierEvent(status, at, f"evt-{status}-{at.isoformat()}", **extra), ACTOR)
     return order
 

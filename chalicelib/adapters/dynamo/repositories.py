@@ -140,9 +140,14 @@ def _shipment_to_json(shipment: Shipment) -> dict[str, Any]:
                 "occurred_at": _iso(e.occurred_at),
                 "event_id": e.event_id,
                 "estimated_delivery": _iso(e.estimated_delivery),
+                "detail": e.detail,
+                "location": e.location,
             }
             for e in shipment.events
         ],
+        "needs_attention": shipment.needs_attention,
+        "attention_reason": shipment.attention_reason,
+        "notices": list(shipment.notices),
     }
 
 
@@ -163,9 +168,14 @@ def _shipment_from_json(data: dict[str, Any]) -> Shipment:
                 occurred_at=datetime.fromisoformat(e["occurred_at"]),
                 event_id=e["event_id"],
                 estimated_delivery=_when(e.get("estimated_delivery")),
+                detail=e.get("detail"),
+                location=e.get("location"),
             )
             for e in data.get("events", [])
         ],
+        needs_attention=bool(data.get("needs_attention")),
+        attention_reason=data.get("attention_reason"),
+        notices=list(data.get("notices", [])),
     )
 
 
