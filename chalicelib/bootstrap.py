@@ -223,6 +223,7 @@ class Container:
             compose=lambda mail: sign_in_mail(mail.code, mail.link, mail.minutes, mail.lang, s.shop_name),
             read_story=read_order_story,
             tickets=self.tickets,
+            returns=self.returns,
         )
 
     @functools.cached_property

@@ -134,6 +134,7 @@ class OrderStory:
     documents: list[IssuedDocument]
     messages: list[TimelineEntry]  # the timeline; the page shows the messages we sent
     tickets: list[Any] = field(default_factory=list)  # the support tickets, internal notes removed
+    returns: list[Any] = field(default_factory=list)  # the order's returns (the returns service's records)
 
 
 @dataclass
@@ -152,6 +153,7 @@ class PortalService:
     limits: Sequence[rules.RateLimit] = field(default=(rules.PER_ADDRESS, rules.PER_CLIENT))
     read_story: Callable[[str], OrderStory | None] | None = None  # one read of the order's partition
     tickets: Any = None  # the support TicketService (the portal's help form opens and answers tickets)
+    returns: Any = None  # the ReturnService (the portal's return form requests through it)
 
     # --- signing in --------------------------------------------------------------------
 
@@ -294,7 +296,35 @@ class PortalService:
             documents=story.documents,
             messages=[entry for entry in story.messages if entry.kind == "notification_sent"],
             tickets=[visible_to_customer(ticket) for ticket in story.tickets],
+            returns=story.returns,
         )
+
+    # --- returns: through the returns service ---------------------------------------------
+
+    def returnable(self, story: OrderStory) -> dict[str, int]:
+        """Units per SKU the return form offers: the returns service's own eligibility rule."""
+        from chalicelib.domain.returns import eligibility
+
+        if self.returns is None:
+            return {}
+        eligible = eligibility(story.order, story.returns, self.clock.now(), self.returns.window_days)
+        return {line.sku: eligible.returnable(line.sku) for line in story.order.lines if eligible.returnable(line.sku)}
+
+    def request_return(
+        self,
+        session: rules.Session,
+        order_id: str,
+        lines: list[tuple[str, int]],
+        reason: str,
+        resolution: str,
+        comment: str | None,
+    ) -> Any:
+        """A return of one's own order, with every rule (window, quantities, reasons) the service applies."""
+        from chalicelib.services.returns import RequestReturn
+
+        order = self.own_order(session, order_id)
+        command = RequestReturn(lines=lines, reason=reason, resolution=resolution, comment=comment)
+        return self.returns.request(order.id, command, f"customer:{order.customer.id}", customer_id=order.customer.id)
 
     # --- help: tickets through the support service ----------------------------------------
 

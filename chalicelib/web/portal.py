@@ -25,6 +25,7 @@ from chalicelib.web.portal_forms import (
     HelpForm,
     PreferencesForm,
     ReplyForm,
+    ReturnForm,
     SignInForm,
     SignOutForm,
     VerifyForm,
@@ -399,27 +400,45 @@ def orders(portal: PortalPage) -> Response:
     "/account/orders/{order_id}",
     "GET",
     "One order: status, parcels, documents, messages, help and ticket threads",
-    query=(QueryParam("done", "sent | replied: the help form's confirmation", {"type": "string"}),),
+    query=(QueryParam("done", "sent | replied | returned: a form's confirmation", {"type": "string"}),),
 )
 def order(portal: PortalPage, order_id: str) -> Response:
     portal.require_session()
-    notice = {"sent": "help.sent", "replied": "help.replied"}.get(portal.call.query.get("done", ""))
+    done = portal.call.query.get("done", "")
+    notice = {"sent": "help.sent", "replied": "help.replied", "returned": "return.sent"}.get(done)
     return _order_page(portal, order_id, notice=notice)
 
 
 def _order_page(
-    portal: PortalPage, order_id: str, status: int = 200, *, notice: str | None = None, help_error: bool = False
+    portal: PortalPage,
+    order_id: str,
+    status: int = 200,
+    *,
+    notice: str | None = None,
+    help_error: bool = False,
+    return_error: bool = False,
 ) -> Response:
     from chalicelib.web.portal_messages import strings
     from chalicelib.web.portal_views import order_page
 
     assert portal.session is not None
-    story = portal.service.order_story(portal.session, order_id)
+    service = portal.service
+    story = service.order_story(portal.session, order_id)
+    window = service.returns.window_days if service.returns is not None else 0
     view = order_page(
-        story, portal.lang, portal.settings.shop_timezone, portal.settings.shop_name, portal.service.clock.now()
+        story,
+        portal.lang,
+        portal.settings.shop_timezone,
+        portal.settings.shop_name,
+        service.clock.now(),
+        returnable=service.returnable(story),
+        return_days=window,
     )
-    text = None
-    if notice:
+    text = return_text = None
+    if notice == "return.sent":
+        number = view.returns[0].heading.split(" ", 1)[-1] if view.returns else ""
+        return_text = strings(portal.lang)[notice].format(number=number)
+    elif notice:
         number = view.tickets[0].heading.split(" ", 1)[-1] if view.tickets else ""
         text = strings(portal.lang)[notice].format(number=number)
     return portal.render(
@@ -430,9 +449,45 @@ def _order_page(
         csrf=portal.csrf(),
         active="orders",
         notice=text,
+        return_notice=return_text,
         help_error=help_error,
+        return_error=return_error,
         help_category=portal.form.get("category", ""),
     )
+
+
+@page(
+    "/account/orders/{order_id}/returns",
+    "POST",
+    "Return items of one's own order (the returns service's rules) → 303 back to the order",
+    form=ReturnForm,
+    errors=(403, 404, 422),
+    success=303,
+)
+def request_return(portal: PortalPage, order_id: str) -> Response:
+    from chalicelib.domain.errors import ConflictError, ValidationError
+
+    form: ReturnForm = portal.read_form(ReturnForm)
+    session = portal.require_session()
+    portal.check_csrf(signed_in=True)
+    lines = []
+    for name, value in portal.form.items():
+        if name.startswith("qty_") and value.strip() not in ("", "0"):
+            if not (value.isascii() and value.isdigit() and len(value) <= 4):
+                return _order_page(portal, order_id, 422, return_error=True)
+            lines.append((name[4:], int(value)))
+    from chalicelib.domain.returns import REASONS, RESOLUTIONS
+
+    # The API checks these in its request schema; the form checks the same domain lists.
+    if not lines or form.reason not in REASONS or form.resolution not in RESOLUTIONS:
+        return _order_page(portal, order_id, 422, return_error=True)
+    try:
+        portal.service.request_return(
+            session, order_id, lines, form.reason, form.resolution, form.comment.strip() or None
+        )
+    except (ValidationError, ConflictError):
+        return _order_page(portal, order_id, 422, return_error=True)
+    return portal.redirect(f"/account/orders/{order_id}?done=returned#return")
 
 
 @page(

@@ -49,6 +49,13 @@ class ReplyForm(_Form):
     message: str = Field(default="", max_length=5000)
 
 
+class ReturnForm(_Form):
+    reason: str = Field(default="", max_length=40, description="damaged, wrong_item, not_as_described, …")
+    resolution: str = Field(default="refund", max_length=20, description="refund | exchange")
+    comment: str = Field(default="", max_length=2000)
+    # plus one qty_<sku> field per returnable line (0 … returnable units)
+
+
 def parse_form(raw: bytes | str | None) -> dict[str, str]:
     """An urlencoded body as {name: first value}; oversized or undecodable bodies give {}."""
     data = raw.encode() if isinstance(raw, str) else (raw or b"")

@@ -73,12 +73,33 @@ class TicketThread:
 
 
 @dataclass(frozen=True)
+class ReturnChoice:
+    sku: str
+    label: str
+    max: int
+
+
+@dataclass(frozen=True)
+class ReturnRow:
+    id: str
+    heading: str
+    status_key: str
+    status: str
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class OrderPage:
     tracking: TrackingView
     documents: tuple[DocumentRow, ...]
     messages: tuple[MessageRow, ...]
     tickets: tuple[TicketThread, ...] = ()
     categories: tuple[tuple[str, str], ...] = ()  # the help form's choices: (value, label)
+    returnable: tuple[ReturnChoice, ...] = ()  # the return form's lines (empty: no form)
+    returns: tuple[ReturnRow, ...] = ()
+    reasons: tuple[tuple[str, str], ...] = ()
+    resolutions: tuple[tuple[str, str], ...] = ()
+    return_days: int = 0
 
 
 def _threads(tickets: Sequence[Any], loc: Localizer, words: dict[str, str]) -> tuple[TicketThread, ...]:
@@ -160,7 +181,36 @@ def _message_label(template: str, loc: Localizer) -> str:
     return loc.t(key) if key else template.replace("_", " ").capitalize()
 
 
-def order_page(story: OrderStory, lang: str, timezone: str, shop_name: str, now: datetime) -> OrderPage:
+def _return_parts(
+    story: OrderStory, returnable: dict[str, int], words: dict[str, str]
+) -> tuple[tuple[ReturnChoice, ...], tuple[ReturnRow, ...]]:
+    names = {line.sku: line.name or line.sku for line in story.order.lines}
+    choices = tuple(
+        ReturnChoice(sku, words["return.quantity"].format(name=names.get(sku, sku), max=units), units)
+        for sku, units in returnable.items()
+    )
+    rows = tuple(
+        ReturnRow(
+            id=ret.id,
+            heading=words["return.heading"].format(number=ret.number),
+            status_key=str(ret.status),
+            status=words.get(f"return.status.{ret.status}", str(ret.status)),
+            lines=tuple(f"{line.quantity} × {line.name or line.sku}" for line in ret.lines),
+        )
+        for ret in sorted(story.returns, key=lambda r: r.created_at, reverse=True)
+    )
+    return choices, rows
+
+
+def order_page(
+    story: OrderStory,
+    lang: str,
+    timezone: str,
+    shop_name: str,
+    now: datetime,
+    returnable: dict[str, int] | None = None,
+    return_days: int = 0,
+) -> OrderPage:
     order = story.order
     loc = Localizer(order.customer.locale or lang, timezone, STRINGS)
     words = strings(loc.lang)
@@ -186,14 +236,21 @@ def order_page(story: OrderStory, lang: str, timezone: str, shop_name: str, now:
         )
         for entry in reversed(story.messages)  # newest first
     )
+    from chalicelib.domain.returns import REASONS, RESOLUTIONS
     from chalicelib.domain.tickets import CATEGORIES
 
+    choices, returns = _return_parts(story, returnable or {}, words)
     return OrderPage(
         tracking=tracking,
         documents=documents,
         messages=messages,
         tickets=_threads(story.tickets, loc, words),
         categories=tuple((c, words[f"category.{c}"]) for c in CATEGORIES),
+        returnable=choices,
+        returns=returns,
+        reasons=tuple((r, words[f"reason.{r}"]) for r in REASONS),
+        resolutions=tuple((r, words[f"resolution.{r}"]) for r in RESOLUTIONS),
+        return_days=return_days,
     )
 
 

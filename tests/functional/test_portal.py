@@ -470,10 +470,12 @@ PORTAL_ROUTES = {
     ("POST", "/account/preferences"),
     ("POST", "/account/orders/{order_id}/help"),
     ("POST", "/account/orders/{order_id}/tickets/{ticket_id}/messages"),
+    ("POST", "/account/orders/{order_id}/returns"),  # test_another_address_cannot_return_alices_items
 }
 # Routes naming one of Alice's things: Bob gets exactly the 404 an unknown id gets.
 BY_ID = {("GET", "/account/orders/{order_id}"), ("GET", "/account/documents/{document_id}")}
 POST_BY_ID = {
+    ("POST", "/account/orders/{order_id}/returns"),
     ("POST", "/account/orders/{order_id}/help"),
     ("POST", "/account/orders/{order_id}/tickets/{ticket_id}/messages"),
 }
@@ -649,3 +651,74 @@ def test_help_form_bad_input_and_csrf(api: Api, alice: Browser) -> None:
     assert alice.post(path, {"csrf_token": page.csrf, "category": "nonsense", "message": "x"}).status == 422
     assert alice.post(path, {"csrf_token": page.csrf, "category": "other", "message": "x" * 6000}).status == 422
     assert 'data-ticket="' not in alice.get(f"/account/orders/{order['id']}").html  # nothing was opened
+
+
+# --- return items: through the returns service ------------------------------------------------
+
+
+def test_return_form_requests_a_return_with_the_service_rules(api: Api, alice: Browser) -> None:
+    from tests.functional.test_returns_api import delivered_order
+
+    order = delivered_order(api)
+    alice.sign_in(ALICE)
+    page = alice.get(f"/account/orders/{order['id']}")
+    assert 'action="/account/orders/' + order["id"] + '/returns"' in page.html
+    assert 'name="qty_MUG-1"' in page.html and '<option value="2">2</option>' in page.html
+    assert '<option value="3">' not in page.html  # only what was delivered
+    path = f"/account/orders/{order['id']}/returns"
+    form = {
+        "csrf_token": page.csrf,
+        "qty_MUG-1": "1",
+        "reason": "damaged",
+        "resolution": "refund",
+        "comment": "cracked",
+    }
+    done = alice.post(path, form)
+    assert done.status == 303 and done.location == f"/account/orders/{order['id']}?done=returned#return"
+    shown = alice.get(f"/account/orders/{order['id']}?done=returned")
+    return_ids = re.findall(r'data-return="(ret_[0-9A-Z]+)"', shown.html)
+    assert len(return_ids) == 1 and 'data-return-status="requested"' in shown.html and 'role="status"' in shown.html
+    stored = api.call("GET", f"/v1/returns/{return_ids[0]}", role="agent", sub="agt_1").data
+    assert stored["status"] == "requested" and stored["reason"] == "damaged" and stored["resolution"] == "refund"
+    assert '<option value="2">' not in shown.html  # one unit left to return
+    too_many = alice.post(path, {**form, "qty_MUG-1": "2"})
+    assert too_many.status == 422 and 'id="return-error"' in too_many.html
+
+
+def test_return_form_bad_input(api: Api, alice: Browser) -> None:
+    from tests.functional.test_returns_api import delivered_order
+
+    order = delivered_order(api)
+    undelivered = place(api)
+    alice.sign_in(ALICE)
+    page = alice.get(f"/account/orders/{order['id']}")
+    path = f"/account/orders/{order['id']}/returns"
+    good = {"csrf_token": page.csrf, "qty_MUG-1": "1", "reason": "damaged", "resolution": "refund"}
+    assert alice.post(path, {**good, "csrf_token": ""}).status == 403
+    for bad in (
+        {"qty_MUG-1": "0"},
+        {"qty_MUG-1": "-1"},
+        {"qty_MUG-1": "x"},
+        {"reason": "bored"},
+        {"resolution": "store_credit"},
+        {"qty_NOPE-1": "1", "qty_MUG-1": "0"},
+    ):
+        assert alice.post(path, {**good, **bad}).status == 422, bad
+    other = alice.get(f"/account/orders/{undelivered['id']}")
+    assert '/returns"' not in other.html and "innerhalb von 30 Tagen" in other.html  # Alice reads German
+    assert alice.post(f"/account/orders/{undelivered['id']}/returns", good).status == 422
+    assert 'data-return="' not in alice.get(f"/account/orders/{order['id']}").html
+
+
+def test_another_address_cannot_return_alices_items(api: Api, alice: Browser) -> None:
+    from tests.functional.test_returns_api import delivered_order
+
+    order = delivered_order(api)
+    bob = Browser(api)
+    bob.sign_in(BOB)
+    csrf = bob.get("/account/preferences").csrf
+    form = {"csrf_token": csrf, "qty_MUG-1": "1", "reason": "damaged", "resolution": "refund"}
+    theirs = bob.post(f"/account/orders/{order['id']}/returns", form)
+    assert theirs.status == 404 and order["id"] not in theirs.html
+    alice.sign_in(ALICE)
+    assert 'data-return="' not in alice.get(f"/account/orders/{order['id']}").html

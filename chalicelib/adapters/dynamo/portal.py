@@ -304,4 +304,14 @@ def read_order_story(order_id: str) -> Any:
         documents=[_document(DocumentItem.from_raw_data(raw)) for raw in by_type.get("document", [])],
         messages=[timeline_entry(TimelineItem.from_raw_data(raw)) for raw in by_type.get("timeline", [])],
         tickets=items_to_tickets(by_type.get("ticket", []) + by_type.get("ticket_message", [])),
+        returns=_returns(items),
     )
+
+
+def _returns(items: list[dict[str, Any]]) -> list[Any]:
+    from chalicelib.adapters.dynamo.returns import ReturnItem, return_from_item
+
+    # Only the return records themselves (its timers and events share the partition).
+    return [
+        return_from_item(ReturnItem.from_raw_data(raw)) for raw in items if raw.get("type", {}).get("S") == "return"
+    ]
