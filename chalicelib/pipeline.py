@@ -98,6 +98,8 @@ def handle_return_record(record: DynamoDBRecord) -> dict[str, str]:
     order = container.orders.orders.get(after.order_id)
     if order is None:
         return {}
+    container.kpis.on_return_change(before, after)
+    container.surveys.on_return_change(before, after)
     intents = container.return_intents.plan(before, after, order)
     container.intents.record(intents)  # raises (the stream retries) only if they could not be stored
     pending = [intent for intent in intents if intent.status == PENDING]

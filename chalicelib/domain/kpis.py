@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.orders import Order
+from chalicelib.domain.returns import Return
 from chalicelib.domain.tickets import Ticket
 
 DEFINITIONS_VERSION = "2026-12-01"
@@ -350,3 +351,16 @@ def ticket_facts(before: Ticket | None, after: Ticket, zone: ZoneInfo) -> list[F
 
 def kpi_attr(kpi: str) -> str:
     return "acknowledged_at" if kpi == "tickets_acknowledged_24h" else "resolved_at"
+
+
+# --- facts from a return's change ----------------------------------------------------------------------------
+
+RETURN_CLOSED = frozenset({"rejected", "refunded", "exchanged", "cancelled", "expired"})
+
+
+def return_facts(before: Return | None, after: Return, zone: ZoneInfo) -> list[Fact]:
+    """A requested return counts toward the return rate (on the day requested), with its reason as a cause."""
+    if before is not None:
+        return []
+    day = local_day(after.created_at, zone)
+    return [Fact(f"returned#{after.id}", day, {num("return_rate"): 1, cause("return", after.reason): 1}, after.id)]

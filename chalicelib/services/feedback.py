@@ -21,6 +21,7 @@ from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationErr
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.orders import Order, OrderStatus
 from chalicelib.domain.surveys import Answer, Survey, read_token, recipient_tag, survey_token
+from chalicelib.domain.returns import Return
 from chalicelib.domain.tickets import Ticket
 from chalicelib.observability import get_logger
 from chalicelib.services.ports import Clock
@@ -146,6 +147,16 @@ class KpiService:
         self.board.place("late_shipping", after.id, number, after.ship_by, late_ship)
         self.board.place("late_delivery", after.id, number, after.revised_deliver_by or after.deliver_by, late_delivery)
         self.board.place("stalled", after.id, number, None, stalled and after.delivered_at is None)
+
+    def on_return_change(self, before: Return | None, after: Return) -> int:
+        """Count a new return (return rate, reason), what it says about the order, and keep the open cases."""
+        counted = sum(self.count(fact) for fact in kpis.return_facts(before, after, self.zone))
+        if before is None:
+            self.record_complaint(after.order_id, after.reason, after.created_at)
+        closed = str(after.status) in kpis.RETURN_CLOSED
+        if before is None or closed != (str(before.status) in kpis.RETURN_CLOSED):
+            self.store.set_case(after.customer_id, after.id, not closed)
+        return counted
 
     def record_rating(
         self, kind: str, subject: str, csat: int, nps: int | None, source: str, at: datetime, comment: str | None = None
@@ -321,6 +332,14 @@ class SurveyService:
             return False  # our own follow-ups are not asked about
         order = self.load_order(after.order_id)
         return self.schedule("support", after.id, order, after.resolved_at + self.config.support_delay)
+
+    def on_return_change(self, before: Return | None, after: Return) -> bool:
+        """Schedule the post-return survey when a return is completed (refunded or exchanged), once."""
+        done = ("refunded", "exchanged")
+        if str(after.status) not in done or (before is not None and str(before.status) in done):
+            return False
+        order = self.load_order(after.order_id)
+        return self.schedule("return", after.id, order, self.clock.now() + self.config.return_delay)
 
     def schedule(self, kind: str, subject: str, order: Order, due_at: datetime) -> bool:
         survey = Survey(new_id("srv"), kind, subject, order.id, order.customer.id, due_at)

@@ -335,3 +335,25 @@ def test_the_quarterly_review_has_every_kpi_the_causes_and_what_detractors_said(
     assert html.count("<svg") == 12 and "Die Tasse kam zerbrochen an" in html
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(render_review_pdf(review, "Shop"))).pages)
     assert "Shipped on time" in text and "Die Tasse kam zerbrochen an" in text
+
+
+def test_a_return_counts_in_the_return_rate_and_is_asked_about_once_completed(api: Api, tap: StreamTap) -> None:
+    from tests.functional.test_returns_api import act, refund_webhook, request_return
+
+    order_id = delivered(api, tap)
+    created = request_return(api, order_id, reason="damaged")
+    assert created.status_code == 201, created.data
+    drain(tap)
+    kpis = report(api, "quarter", "2026-10-01")
+    assert (kpis["return_rate"]["numerator"], kpis["return_rate"]["denominator"]) == (1, 1)
+    assert {"cause": "damaged", "count": 1} in kpis["_"]["causes"]["return"]
+    assert kpis["order_accuracy"]["numerator"] == 0  # a damaged parcel: not an accurate order after all
+    assert run_feedback(clock.now() + timedelta(days=4))["surveys"] == {"due": 1, "dropped": 1}  # return open
+    return_id = created.data["id"]
+    assert act(api, return_id, "approve").status_code == 200
+    received = act(api, return_id, "receive", {"lines": [{"sku": "MUG-1", "quantity": 1, "condition": "damaged"}]})
+    drain(tap)
+    assert refund_webhook(api, order_id, received.data["refund_amount"]).status_code == 200
+    drain(tap)
+    result = run_feedback(clock.now() + timedelta(hours=1))  # the dropped one took no slot
+    assert result["surveys"] == {"due": 1, "sent": 1}
