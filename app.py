@@ -700,7 +700,7 @@ def get_preferences(call: Call, customer_id: str) -> Response:
     tags=("notifications",),
 )
 def put_preferences(call: Call, customer_id: str) -> Response:
-    from chalicelib.notify.ports import Preferences
+    from chalicelib.services.ports import Preferences
 
     body: s.PreferencesIn = call.body
     container = get_container()

@@ -33,13 +33,12 @@ if TYPE_CHECKING:
     from chalicelib.domain.surveys import Answer, Survey
     from chalicelib.domain.tickets import TicketAttachment
     from chalicelib.notify.inbound_email import InboundEmailHandler
-    from chalicelib.notify.ports import PreferenceStore
     from chalicelib.notify.service import NotificationService
     from chalicelib.services.documents import DocumentService
     from chalicelib.services.feedback import FeedbackSettings, KpiService, SurveyService
     from chalicelib.services.intents import Intent, IntentRunner
     from chalicelib.services.portal import PortalService
-    from chalicelib.services.ports import CatalogRepository, IdempotencyStore, OrderRepository
+    from chalicelib.services.ports import CatalogRepository, IdempotencyStore, OrderRepository, PreferenceStore
     from chalicelib.services.return_intents import ReturnIntents
     from chalicelib.services.returns import ReturnService
     from chalicelib.services.sla import SlaService

@@ -1,8 +1,11 @@
-"""In-memory fakes of the ports in chalicelib/services/ports.py, one per port.
+"""In-memory fakes of the ports in chalicelib/services/ports.py.
 
-Each keeps the contract its DynamoDB/AWS adapter keeps (tests/integration/test_order_store.py
-runs the same service tests on both): a lock stands in for a transaction, every condition is
-checked before anything is written, and what is stored is a copy, never the caller's object.
+Faked here: Clock, CatalogRepository, OrderRepository (also an OrderReader), IdempotencyStore,
+PreferenceStore, Mailer, SmsSender, TopicPublisher, DocumentRecords, PdfStore. Not yet: the
+timer, intent and ticket stores (their contracts are DynamoDB-shaped: due buckets, leases).
+Each fake keeps the contract its DynamoDB/AWS adapter keeps (tests/integration/test_order_store.py
+runs the same tests on both): a lock stands in for a transaction, every condition is checked
+before anything is written, and what is stored is a copy, never the caller's object.
 """
 
 from __future__ import annotations
@@ -18,13 +21,13 @@ from chalicelib.bootstrap import Adapters
 from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.orders import Order
-from chalicelib.notify.ports import Preferences
 from chalicelib.services.ports import (
     DuplicateEventError,
     Effects,
     IdempotencyKeyTakenError,
     OrderNumberTakenError,
     Page,
+    Preferences,
     StaleVersionError,
     StockShortError,
     StoredResponse,

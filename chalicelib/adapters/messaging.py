@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Any
 
-from chalicelib.notify.ports import PermanentDeliveryError, TransientDeliveryError
+from chalicelib.services.ports import PermanentDeliveryError, TransientDeliveryError
 
 # Provider error codes that no retry will fix.
 PERMANENT_CODES = frozenset(

@@ -20,19 +20,19 @@ from typing import Any
 from chalicelib.domain.orders import DomainEvent, Order, Shipment
 from chalicelib.domain.privacy import mask_email, mask_phone, mask_text
 from chalicelib.notify.milestones import Milestone, attention, escalations, milestones
-from chalicelib.notify.ports import (
+from chalicelib.notify.render import ShopIdentity, render_email, render_sms
+from chalicelib.services.intents import DONE, SKIPPED, Intent, Outcome, PermanentEffectError
+from chalicelib.services.ports import (
     CHANNELS,
     EMAIL,
     SMS,
+    Clock,
     Mailer,
     PermanentDeliveryError,
     PreferenceStore,
     SmsSender,
     TopicPublisher,
 )
-from chalicelib.notify.render import ShopIdentity, render_email, render_sms
-from chalicelib.services.intents import DONE, SKIPPED, Intent, Outcome, PermanentEffectError
-from chalicelib.services.ports import Clock
 
 MESSAGE = "message"  # the intent kind
 

@@ -65,7 +65,9 @@ def ticket_id_from_message_ids(values: list[str], domain: str) -> str | None:
 
 
 def _language(order: Order) -> str:
-    return "de" if order.customer.locale.lower().startswith("de") else "en"
+    from chalicelib.presentation.formatting import language_of  # the one locale rule
+
+    return language_of(order.customer.locale)
 
 
 def order_number(order: Order) -> str:

@@ -13,18 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
 
 from chalicelib.documents.invoice import INVOICE, RECEIPT, DocumentError
 from chalicelib.domain.orders import DomainEvent, Order, Refund
 from chalicelib.services.documents import DocumentService
 from chalicelib.services.intents import DONE, Intent, Outcome, PermanentEffectError
+from chalicelib.services.ports import OrderReader
 
 DOCUMENT = "document"  # the intent kind
-
-
-class OrderReader(Protocol):
-    def get(self, order_id: str) -> Order | None: ...
 
 
 def payment_intent_key(provider_ref: str) -> str:

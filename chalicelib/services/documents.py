@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from chalicelib.documents.einvoice import PROFILE, EInvoiceError, EInvoiceOptions, TotalsMismatchError
@@ -48,9 +47,8 @@ from chalicelib.domain.errors import NotFoundError
 from chalicelib.domain.ids import has_prefix, new_id
 from chalicelib.domain.orders import Order, Payment, Refund
 from chalicelib.domain.returns import Return
-from chalicelib.services.ports import Clock
+from chalicelib.services.ports import MAX_URL_SECONDS, Clock, DocumentRecords, PdfStore
 
-MAX_URL_SECONDS = 300
 PDF = "application/pdf"
 XML = "application/xml"
 TOTALS_MISMATCH_METRIC = "EInvoiceTotalsMismatch"
@@ -128,43 +126,6 @@ class OrderDocuments:
 
 class DocumentNumberingError(Exception):
     """The next number could not be taken after many conflicting attempts; retry later."""
-
-
-class DocumentRecords(Protocol):
-    def get(self, order_id: str, key: str) -> IssuedDocument | None:
-        """The document record, read consistently."""
-        ...
-
-    def issue(self, new: NewDocument) -> IssuedDocument:
-        """Take the series' next number and write the record in one transaction.
-
-        If a record with the same key exists (a retry, a concurrent worker), that record is returned.
-        """
-        ...
-
-    def mark_stored(self, document: IssuedDocument) -> IssuedDocument: ...
-
-    def list_for_order(self, order_id: str) -> list[IssuedDocument]: ...
-
-    def by_id(self, document_id: str) -> IssuedDocument | None:
-        """The document with this id (any order), or None."""
-        ...
-
-    def for_order(self, order_id: str) -> OrderDocuments: ...
-
-
-class PdfStore(Protocol):
-    def new_key(self, order_id: str) -> str: ...
-
-    def put_pdf(self, key: str, data: bytes, *, order_id: str, document_id: str, number: str) -> None: ...
-
-    def put_xml(self, key: str, data: bytes, *, order_id: str, document_id: str, number: str) -> None: ...
-
-    def get_pdf(self, key: str) -> bytes: ...
-
-    def presigned_url(
-        self, key: str, *, filename: str, expires_in: int = MAX_URL_SECONDS, content_type: str = PDF
-    ) -> str: ...
 
 
 @dataclass(frozen=True)

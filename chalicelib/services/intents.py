@@ -20,14 +20,14 @@ a `Planner` (which intents an order change implies), both registered in bootstra
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.domain.orders import DomainEvent, Order
 from chalicelib.observability import get_logger
-from chalicelib.services.ports import Clock
+from chalicelib.services.ports import Clock, IntentRecords
 
 PENDING, DONE, FAILED, SKIPPED = "pending", "done", "failed", "skipped"
 LEASE_SECONDS = 120  # a worker that crashed mid-attempt is taken over after this
@@ -93,32 +93,6 @@ class EffectHandler(Protocol):
 class Planner(Protocol):
     def plan(self, before: Order | None, after: Order) -> list[Intent]:
         """The intents an order change implies (`before` None: a new order)."""
-        ...
-
-
-class IntentRecords(Protocol):
-    def record(self, intents: Sequence[Intent], *, now: datetime, give_up_at: datetime) -> list[Intent]:
-        """Store every intent not stored yet (pending ones due now); the ones this call stored."""
-        ...
-
-    def take(self, intent: Intent, *, now: datetime, lease_seconds: int) -> Attempt | None:
-        """Lease a pending intent whose next attempt is due; None if ended or not due."""
-        ...
-
-    def complete(self, attempt: Attempt, status: str, event: DomainEvent | None, *, now: datetime) -> None:
-        """End the intent (done/failed/skipped) and add its timeline entry, atomically."""
-        ...
-
-    def retry_later(self, attempt: Attempt, *, at: datetime, error: str) -> None:
-        """Count a failed attempt and make the intent due again at `at`."""
-        ...
-
-    def due(self, now: datetime, limit: int) -> list[Attempt]:
-        """Pending intents whose next attempt is due (not leased: `take` leases them)."""
-        ...
-
-    def statuses(self, order_id: str, ids: Iterable[str]) -> dict[str, str]:
-        """The status of each stored intent of the order among `ids`."""
         ...
 
 

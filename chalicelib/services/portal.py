@@ -12,19 +12,19 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain import sessions as rules
 from chalicelib.domain.errors import ConflictError, NotFoundError, OrderCareError, ValidationError
 from chalicelib.domain.ids import has_prefix
 from chalicelib.domain.orders import Order
 from chalicelib.presentation.formatting import language_of
-from chalicelib.services.ports import Clock, Page, TimelineEntry
+from chalicelib.services.ports import Clock, EmailOrders, PortalStore, TimelineEntry
 
 if TYPE_CHECKING:
-    from chalicelib.notify.ports import Mailer, Preferences, PreferenceStore
     from chalicelib.services.documents import DocumentService, IssuedDocument
     from chalicelib.services.orders import OrderService
+    from chalicelib.services.ports import Mailer, Preferences, PreferenceStore
 
 PAGE_SIZE = 10
 
@@ -50,30 +50,6 @@ class SignInFailedError(ValidationError):
         super().__init__("sign-in failed", details=[{"reason": reason}], code=f"sign_in_{reason}")
         self.reason = reason  # wrong | expired
         self.attempts_left = attempts_left
-
-
-class PortalStore(Protocol):
-    def start(self, challenge: rules.Challenge, limits: list[tuple[rules.RateLimit, str]], now: datetime) -> None: ...
-
-    def challenge(self, email: str) -> rules.Challenge | None: ...
-
-    def link(self, link_hash: str) -> tuple[str, str] | None: ...
-
-    def count_failure(self, challenge: rules.Challenge) -> None: ...
-
-    def redeem(self, challenge: rules.Challenge, session: rules.Session, previous_session: str | None) -> None: ...
-
-    def session(self, id_hash: str) -> rules.Session | None: ...
-
-    def save_session(self, session: rules.Session) -> None: ...
-
-    def end(self, id_hash: str) -> None: ...
-
-    def end_all(self, email: str) -> int: ...
-
-
-class EmailOrders(Protocol):
-    def list_for_email(self, email: str, *, limit: int, start: dict[str, Any] | None) -> Page: ...
 
 
 class SealedCursors:

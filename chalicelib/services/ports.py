@@ -1,15 +1,30 @@
-"""The interfaces services depend on; DynamoDB adapters and in-memory fakes implement them."""
+"""Every port the services depend on, in one place, with the data and errors of each contract.
+
+The adapters in chalicelib/adapters implement them (DynamoDB, S3, SES, SNS); tests/fakes.py
+holds in-memory fakes, and the repository contract tests (tests/integration/test_order_store.py)
+run against fake and DynamoDB Local alike. Services keep only their own extension points
+(`EffectHandler`, `Planner` in services/intents.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.catalog import CatalogItem
-from chalicelib.domain.errors import ConflictError
-from chalicelib.domain.orders import Order
+from chalicelib.domain.errors import ConflictError, OrderCareError
+from chalicelib.domain.orders import DomainEvent, Order
+
+if TYPE_CHECKING:
+    from chalicelib.domain import sessions
+    from chalicelib.domain.sla import Timer
+    from chalicelib.domain.tickets import Ticket
+    from chalicelib.services.documents import IssuedDocument, NewDocument, OrderDocuments
+    from chalicelib.services.intents import Attempt, Intent
+
+MAX_URL_SECONDS = 300  # a document download link lives at most five minutes
 
 
 @dataclass(frozen=True)
@@ -145,3 +160,214 @@ class IdempotencyStore(Protocol):
     def get(self, principal: str, key: str) -> StoredResponse | None:
         """A stored response (written only inside a change's transaction: see OrderRepository)."""
         ...
+
+
+# --- notifications: preferences and transports ----------------------------------------------------
+
+
+EMAIL, SMS = "email", "sms"
+
+
+CHANNELS = (EMAIL, SMS)
+
+
+@dataclass(frozen=True)
+class Preferences:
+    email: bool = True
+    sms: bool = False  # SMS only after the customer opts in
+    locale: str | None = None
+
+
+class PermanentDeliveryError(OrderCareError):
+    """The provider refused the message for good (bad address, rejected content)."""
+
+
+class TransientDeliveryError(OrderCareError):
+    """The provider failed after its own retries; try again later."""
+
+
+class PreferenceStore(Protocol):
+    def get(self, customer_id: str) -> Preferences: ...
+
+    def put(self, customer_id: str, preferences: Preferences, now: datetime) -> None: ...
+
+    def sms_opted_out(self, phone: str) -> bool: ...
+
+    def set_sms_opt_out(self, phone: str, opted_out: bool, keyword: str, now: datetime) -> None: ...
+
+    def take_sms_quota(self, customer_id: str, day: str, cap: int) -> bool:
+        """Count one SMS for the customer today; False when the cap is reached."""
+        ...
+
+
+class Mailer(Protocol):
+    def send(self, to: str, payload: dict[str, Any]) -> str:
+        """Send an email payload; the provider's message id."""
+        ...
+
+
+class SmsSender(Protocol):
+    def send(self, phone: str, body: str) -> str: ...
+
+
+class TopicPublisher(Protocol):
+    def publish(self, topic_arn: str, subject: str, message: str) -> str: ...
+
+
+# --- documents: records (numbering) and PDF storage -----------------------------------------------
+
+
+class DocumentRecords(Protocol):
+    def get(self, order_id: str, key: str) -> IssuedDocument | None:
+        """The document record, read consistently."""
+        ...
+
+    def issue(self, new: NewDocument) -> IssuedDocument:
+        """Take the series' next number and write the record in one transaction.
+
+        If a record with the same key exists (a retry, a concurrent worker), that record is returned.
+        """
+        ...
+
+    def mark_stored(self, document: IssuedDocument) -> IssuedDocument: ...
+
+    def list_for_order(self, order_id: str) -> list[IssuedDocument]: ...
+
+    def by_id(self, document_id: str) -> IssuedDocument | None:
+        """The document with this id (any order), or None."""
+        ...
+
+    def for_order(self, order_id: str) -> OrderDocuments: ...
+
+
+class PdfStore(Protocol):
+    def new_key(self, order_id: str) -> str: ...
+
+    def put_pdf(self, key: str, data: bytes, *, order_id: str, document_id: str, number: str) -> None: ...
+
+    def put_xml(self, key: str, data: bytes, *, order_id: str, document_id: str, number: str) -> None: ...
+
+    def get_pdf(self, key: str) -> bytes: ...
+
+    def presigned_url(
+        self, key: str, *, filename: str, expires_in: int = MAX_URL_SECONDS, content_type: str = "application/pdf"
+    ) -> str: ...
+
+
+# --- promise and ticket timers --------------------------------------------------------------------
+
+
+class TimerStore(Protocol):
+    def apply(self, create: Iterable[Timer], delete: Iterable[Timer], shipping_method: str) -> None: ...
+
+    def due(self, now: datetime, real_now: datetime) -> tuple[list[tuple[Timer, str]], datetime]: ...
+
+    def advance(self, through: datetime) -> None: ...
+
+    def act(self, timer: Timer, order: Order) -> str:
+        """Save the flagged order and delete the timer in one transaction: "acted" | "done"."""
+        ...
+
+    def discard(self, timer: Timer) -> str: ...
+
+
+class TicketTimers(Protocol):
+    def act_on_timer(self, timer: Timer, now: datetime) -> str: ...
+
+
+# --- durable intents ------------------------------------------------------------------------------
+
+
+class IntentRecords(Protocol):
+    def record(self, intents: Sequence[Intent], *, now: datetime, give_up_at: datetime) -> list[Intent]:
+        """Store every intent not stored yet (pending ones due now); the ones this call stored."""
+        ...
+
+    def take(self, intent: Intent, *, now: datetime, lease_seconds: int) -> Attempt | None:
+        """Lease a pending intent whose next attempt is due; None if ended or not due."""
+        ...
+
+    def complete(self, attempt: Attempt, status: str, event: DomainEvent | None, *, now: datetime) -> None:
+        """End the intent (done/failed/skipped) and add its timeline entry, atomically."""
+        ...
+
+    def retry_later(self, attempt: Attempt, *, at: datetime, error: str) -> None:
+        """Count a failed attempt and make the intent due again at `at`."""
+        ...
+
+    def due(self, now: datetime, limit: int) -> list[Attempt]:
+        """Pending intents whose next attempt is due (not leased: `take` leases them)."""
+        ...
+
+    def statuses(self, order_id: str, ids: Iterable[str]) -> dict[str, str]:
+        """The status of each stored intent of the order among `ids`."""
+        ...
+
+
+# --- orders, read only ----------------------------------------------------------------------------
+
+
+class OrderReader(Protocol):
+    def get(self, order_id: str) -> Order | None: ...
+
+
+# --- support tickets ------------------------------------------------------------------------------
+
+
+class TicketRepository(Protocol):
+    def get(self, ticket_id: str) -> Ticket | None: ...
+
+    def save(
+        self,
+        ticket: Ticket,
+        *,
+        new: bool,
+        previous_queue_key: tuple[str, str] | None,
+        timer: Timer | None = None,
+        auto_key: str | None = None,
+    ) -> None: ...
+
+    def delete_timer(self, timer: Timer) -> None: ...
+
+    def queue(
+        self, bucket: str, *, status: str | None, sla: str | None, limit: int, start: dict[str, Any] | None
+    ) -> Page: ...
+
+
+class CustomerOrderReader(Protocol):
+    def get(self, order_id: str, *, customer_id: str | None = None) -> Order: ...
+
+
+class TimerWriter(Protocol):
+    def apply(self, create: Iterable[Timer], delete: Iterable[Timer], shipping_method: str) -> None: ...
+
+
+# --- customer portal: sign-in, sessions, orders by email ------------------------------------------
+
+
+class PortalStore(Protocol):
+    def start(
+        self, challenge: sessions.Challenge, limits: list[tuple[sessions.RateLimit, str]], now: datetime
+    ) -> None: ...
+
+    def challenge(self, email: str) -> sessions.Challenge | None: ...
+
+    def link(self, link_hash: str) -> tuple[str, str] | None: ...
+
+    def count_failure(self, challenge: sessions.Challenge) -> None: ...
+
+    def redeem(
+        self, challenge: sessions.Challenge, session: sessions.Session, previous_session: str | None
+    ) -> None: ...
+
+    def session(self, id_hash: str) -> sessions.Session | None: ...
+
+    def save_session(self, session: sessions.Session) -> None: ...
+
+    def end(self, id_hash: str) -> None: ...
+
+    def end_all(self, email: str) -> int: ...
+
+
+class EmailOrders(Protocol):
+    def list_for_email(self, email: str, *, limit: int, start: dict[str, Any] | None) -> Page: ...

@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from chalicelib.domain.calendar import BusinessCalendar
 from chalicelib.domain.orders import Order
 from chalicelib.domain.sla import SlaState, Timer, estimate_after_breach, timer_changes
-from chalicelib.services.ports import Clock, OrderRepository, StaleVersionError
+from chalicelib.services.ports import Clock, OrderRepository, StaleVersionError, TicketTimers, TimerStore
 
 ATTEMPTS = 3  # reads of an order that keeps changing under the sweep; the next sweep tries again
-
-
-class TimerStore(Protocol):
-    def apply(self, create: Iterable[Timer], delete: Iterable[Timer], shipping_method: str) -> None: ...
-
-    def due(self, now: datetime, real_now: datetime) -> tuple[list[tuple[Timer, str]], datetime]: ...
-
-    def advance(self, through: datetime) -> None: ...
-
-    def act(self, timer: Timer, order: Order) -> str:
-        """Save the flagged order and delete the timer in one transaction: "acted" | "done"."""
-        ...
-
-    def discard(self, timer: Timer) -> str: ...
-
-
-class TicketTimers(Protocol):
-    def act_on_timer(self, timer: Timer, now: datetime) -> str: ...
 
 
 @dataclass

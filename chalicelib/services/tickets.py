@@ -6,10 +6,10 @@ an id that is not theirs is a 404, exactly like one that does not exist.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.domain.ids import has_prefix, new_id
@@ -26,38 +26,10 @@ from chalicelib.domain.tickets import (
     ticket_number,
     ticket_timers,
 )
-from chalicelib.services.ports import Clock, Page, StaleVersionError
+from chalicelib.services.ports import Clock, CustomerOrderReader, Page, StaleVersionError, TicketRepository, TimerWriter
 
 ATTEMPTS = 3
 QUEUE_BUCKETS = {"open": "active", "acknowledged": "active", "waiting_on_customer": "active"}
-
-
-class TicketRepository(Protocol):
-    def get(self, ticket_id: str) -> Ticket | None: ...
-
-    def save(
-        self,
-        ticket: Ticket,
-        *,
-        new: bool,
-        previous_queue_key: tuple[str, str] | None,
-        timer: Timer | None = None,
-        auto_key: str | None = None,
-    ) -> None: ...
-
-    def delete_timer(self, timer: Timer) -> None: ...
-
-    def queue(
-        self, bucket: str, *, status: str | None, sla: str | None, limit: int, start: dict[str, Any] | None
-    ) -> Page: ...
-
-
-class OrderReader(Protocol):
-    def get(self, order_id: str, *, customer_id: str | None = None) -> Order: ...
-
-
-class TimerWriter(Protocol):
-    def apply(self, create: Iterable[Timer], delete: Iterable[Timer], shipping_method: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -83,7 +55,7 @@ class Caller:
 @dataclass
 class TicketService:
     tickets: TicketRepository
-    orders: OrderReader
+    orders: CustomerOrderReader
     clock: Clock
     deadlines: Deadlines
     timers: TimerWriter | None = None

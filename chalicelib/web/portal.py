@@ -271,8 +271,8 @@ def _sign_in_form(portal: PortalPage, status: int = 200, *, email: str = "", err
 )
 def sign_in(portal: PortalPage) -> Response:
     from chalicelib.domain.errors import ValidationError
-    from chalicelib.notify.ports import PermanentDeliveryError, TransientDeliveryError
     from chalicelib.services.portal import RateLimitedError
+    from chalicelib.services.ports import PermanentDeliveryError, TransientDeliveryError
 
     form: SignInForm = portal.read_form(SignInForm)
     portal.check_csrf(signed_in=False)
@@ -574,7 +574,7 @@ def _preferences_page(portal: PortalPage, current: Any, *, saved: bool, status: 
 
 @page("/account/preferences", "POST", "Save email / SMS / language", form=PreferencesForm, errors=(403, 422))
 def save_preferences(portal: PortalPage) -> Response:
-    from chalicelib.notify.ports import Preferences
+    from chalicelib.services.ports import Preferences
     from chalicelib.web.portal_messages import LOCALES
 
     form: PreferencesForm = portal.read_form(PreferencesForm)

@@ -20,7 +20,7 @@ from moto.sns.models import sns_backends
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.order_numbers import parse_order_number
 from chalicelib.domain.webhooks import signature_header
-from chalicelib.notify.ports import TransientDeliveryError
+from chalicelib.services.ports import TransientDeliveryError
 from tests.functional.conftest import Api
 from tests.functional.stream_tools import StreamTap, deliver, drain, retry_sweep, sweep_until_quiet
 from tests.functional.test_lifecycle_api import carrier, pay, place, staff
@@ -179,7 +179,7 @@ def test_flaky_provider_still_sends_each_message_exactly_once(
 
 
 def test_permanent_failure_is_recorded_not_retried(api: Api, tap: StreamTap, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.notify.ports import PermanentDeliveryError
+    from chalicelib.services.ports import PermanentDeliveryError
 
     notifications = get_container().notifications
     calls = Counter[str]()

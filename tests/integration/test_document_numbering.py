@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from chalicelib.documents.invoice import Document
-from chalicelib.services.documents import DocumentRecords, DocumentService, NewDocument, Rendered
+from chalicelib.services.documents import DocumentService, NewDocument, Rendered
+from chalicelib.services.ports import DocumentRecords
 from tests.document_fakes import AT, SELLER, FakePdfStore, FixedClock, InMemoryDocumentRecords, fake_render, paid_order
 
 pytestmark = pytest.mark.timeout(240)

@@ -13,7 +13,7 @@ from chalicelib.adapters.dynamo.models import (
     SmsCounterItem,
 )
 from chalicelib.adapters.dynamo.repositories import customer_pk
-from chalicelib.notify.ports import Preferences
+from chalicelib.services.ports import Preferences
 
 PREFS_SK = "#PREFS"
 SMS_SK = "#SMS"
