@@ -36,7 +36,7 @@ def caller_of(call: Call) -> Caller:
 
 
 def ticket_response(call: Call, ticket: Ticket, status: int = 200) -> Response:
-    from chalicelib.api.support_presenters import present_ticket
+    from chalicelib.presentation.support_presenters import present_ticket
 
     container = get_container()
     body = present_ticket(ticket, staff_reader=call.caller.role in STAFF, link=container.attachment_link)

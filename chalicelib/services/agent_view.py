@@ -100,8 +100,8 @@ def agent_story(container: Any, settings: Any, order_id: str) -> dict[str, Any]:
     from chalicelib.adapters.dynamo.models import OrderItem, TimelineItem
     from chalicelib.adapters.dynamo.repositories import order_from_item, timeline_entry
     from chalicelib.adapters.dynamo.tickets import items_to_tickets
-    from chalicelib.api.support_presenters import present_ticket
     from chalicelib.presentation.presenters import present_document, present_order, present_timeline_entry
+    from chalicelib.presentation.support_presenters import present_ticket
 
     if not has_prefix(order_id, "ord"):
         raise NotFoundError("order not found")

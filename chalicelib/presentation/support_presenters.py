@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.domain.tickets import Ticket, TicketAttachment, TicketMessage
+from chalicelib.presentation.presenters import iso_or_none
 
 AttachmentLink = Callable[[TicketAttachment], str]
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
 
 
 def _author(message: TicketMessage, staff_reader: bool) -> str:
@@ -24,7 +20,7 @@ def _author(message: TicketMessage, staff_reader: bool) -> str:
 def present_message(message: TicketMessage, staff_reader: bool, link: AttachmentLink) -> dict[str, Any]:
     return {
         "id": message.id,
-        "at": _iso(message.at),
+        "at": iso_or_none(message.at),
         "author": _author(message, staff_reader),
         "internal": message.internal,
         "channel": message.channel,
@@ -45,12 +41,12 @@ def present_ticket(ticket: Ticket, *, staff_reader: bool, link: AttachmentLink) 
         "category": ticket.category,
         "channel": ticket.channel,
         "status": str(ticket.status),
-        "created_at": _iso(ticket.created_at),
-        "acknowledge_by": _iso(ticket.acknowledge_by),
-        "resolve_by": _iso(ticket.resolve_by),
-        "acknowledged_at": _iso(ticket.acknowledged_at),
-        "resolved_at": _iso(ticket.resolved_at),
-        "closed_at": _iso(ticket.closed_at),
+        "created_at": iso_or_none(ticket.created_at),
+        "acknowledge_by": iso_or_none(ticket.acknowledge_by),
+        "resolve_by": iso_or_none(ticket.resolve_by),
+        "acknowledged_at": iso_or_none(ticket.acknowledged_at),
+        "resolved_at": iso_or_none(ticket.resolved_at),
+        "closed_at": iso_or_none(ticket.closed_at),
         "resolution": ticket.resolution,
         "reopened": ticket.reopened,
         "sla": {"acknowledgement": ticket.sla_acknowledgement, "resolution": ticket.sla_resolution},
