@@ -1,55 +1,36 @@
 """One order, four surfaces: email, SMS, tracking page and invoice show the same order number,
 carrier name and money strings (they all format through chalicelib/presentation/formatting.py).
 
-No wall clock: every time below is derived from PLACED.
+No wall clock: every time below comes from the sample order's fixed dates.
 """
 
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
 
 from chalicelib.documents.invoice import build_invoice
 from chalicelib.documents.pdf import RenderOptions, render_pdf
-from chalicelib.domain.address import Address
-from chalicelib.domain.orders import Customer, Discount, Order, OrderLine, Payment, Shipment, ShipmentLine
+from chalicelib.domain.orders import Order
 from chalicelib.notify.milestones import Milestone
-from chalicelib.notify.render import ShopIdentity, render_email, render_sms
+from chalicelib.notify.render import render_email, render_sms
 from chalicelib.presentation.formatting import Localizer
 from chalicelib.web.render import render_tracking
 from chalicelib.web.tracking import build_tracking_view
 from tests.document_fakes import SELLER
+from tests.unit.test_notify_render import AT, LINK, SHOP, sample_order
 
-PLACED = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)
 TZ = "Europe/Berlin"
-SHOP = ShopIdentity("OrderCare Demo Shop", TZ)
-LINK = "https://shop.example/track/abc"
-ORDER_ID = "ord_01JD3M5X8Q2W7Y6Z4K9N0P1R2S"
 
 
 def shipped_order(locale: str) -> Order:
-    order = Order.place(
-        order_id=ORDER_ID,
-        customer=Customer("cus_zoe", "zoe@example.com", "Zoë", "+4915112345678", locale),
-        currency="EUR",
-        lines=[OrderLine("MUG-1", 2, 1299, 1900, "Ceramic mug"), OrderLine("BOOK-1", 1, 2500, 700, "Cookbook")],
-        shipping_address=Address("Zoë", "Hauptstr. 1", "Berlin", "10115", "DE"),
-        shipping_method="standard",
-        shipping_fee=499,
-        discounts=[Discount("WELCOME", 200)],
-        placed_at=PLACED,
-        ship_by=PLACED + timedelta(days=4),
-        deliver_by=PLACED + timedelta(days=7),
-        holds=[],
-        actor="test",
-    )
-    order.payments.append(Payment(order.totals.total, "card", "pi_1", PLACED + timedelta(minutes=5)))
-    order.shipments.append(
-        Shipment("shp_1", "royal_mail", "RM123456785GB", [ShipmentLine("MUG-1", 2), ShipmentLine("BOOK-1", 1)], PLACED)
-    )
+    """The email tests' sample order, its parcel handed to Royal Mail."""
+    order = sample_order(locale)
+    order.shipments[0] = replace(order.shipments[0], carrier="royal_mail", tracking_number="RM123456785GB")
     return order
 
 
@@ -71,11 +52,11 @@ def test_email_sms_page_and_invoice_agree(locale: str) -> None:
     surfaces = {
         "email": plain(f"{email.subject}\n{email.text}\n{email.html}\n{shipped_email.subject}\n{shipped_email.text}"),
         "sms": plain(f"{render_sms(order, confirmation, SHOP, LINK)}\n{render_sms(order, shipped, SHOP, LINK)}"),
-        "page": plain(render_tracking(build_tracking_view(order, now=PLACED + timedelta(days=1), timezone=TZ))),
+        "page": plain(render_tracking(build_tracking_view(order, now=AT + timedelta(days=1), timezone=TZ))),
         "invoice": plain(
             pdf_text(
                 render_pdf(
-                    build_invoice(order, seller=SELLER, number="INV-2026-000001", issued_at=PLACED),
+                    build_invoice(order, seller=SELLER, number="INV-2026-000001", issued_at=AT),
                     RenderOptions(timezone=TZ),
                 )
             )
