@@ -20,9 +20,8 @@ from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute,
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo.models import OrderItem, TableItem
+from chalicelib.adapters.dynamo.models import OrderItem, TableItem, Transactional
 from chalicelib.adapters.dynamo.schema import GSI2
 from chalicelib.domain.sessions import MAX_CODE_ATTEMPTS, Challenge, RateLimit, Session, email_key, token_hash
 from chalicelib.services.portal import ChallengeSpentError, RateLimitedError
@@ -143,18 +142,13 @@ def _codes(error: TransactWriteError) -> list[str | None]:
     return [getattr(reason, "code", None) for reason in error.cancellation_reasons or []]
 
 
-class DynamoPortalStore:
+class DynamoPortalStore(Transactional):
     def __init__(self, connection: Connection | None = None) -> None:
         self._connection = connection
         for model in PORTAL_MODELS:  # the table may have been re-configured since the last container
             model.Meta.table_name = TableItem.Meta.table_name
             model.Meta.region = TableItem.Meta.region
             model._connection = None
-
-    def _transaction_connection(self) -> Connection:
-        if self._connection is None:
-            self._connection = Connection(region=OrderItem.Meta.region)
-        return self._connection
 
     # --- sign-in -----------------------------------------------------------------------
 
@@ -164,7 +158,7 @@ class DynamoPortalStore:
         Raises RateLimitedError (with the seconds to wait) when a limit is reached."""
         expires = challenge.expires_at.astimezone(UTC) + SLACK
         try:
-            with TransactWrite(connection=self._transaction_connection()) as transaction:
+            with self.transaction() as transaction:
                 # pynamodb sends puts before updates: the cancellation reasons follow that order.
                 transaction.save(
                     ChallengeItem(
@@ -239,7 +233,7 @@ class DynamoPortalStore:
     def redeem(self, challenge: Challenge, session: Session, previous_session: str | None) -> None:
         """Spend the challenge and start the session in one transaction; ChallengeSpentError if it was spent."""
         try:
-            with TransactWrite(connection=self._transaction_connection()) as transaction:
+            with self.transaction() as transaction:
                 if previous_session:
                     transaction.delete(SessionItem(pk=session_pk(previous_session), sk=SESSION_SK))
                 transaction.delete(LinkItem(pk=link_pk(challenge.link_hash), sk=LINK_SK))

@@ -30,12 +30,10 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo.models import TableItem
+from chalicelib.adapters.dynamo.models import TableItem, Transactional
 from chalicelib.adapters.dynamo.repositories import (
     _plain_key,
     _typed_key,
@@ -317,15 +315,7 @@ class DuplicateAutoTicketError(ConflictError):
     code = "ticket_exists"
 
 
-class DynamoTicketRepository:
-    def __init__(self) -> None:
-        self._connection: Connection | None = None
-
-    def _transaction_connection(self) -> Connection:
-        if self._connection is None:
-            self._connection = Connection(region=TicketItem.Meta.region)
-        return self._connection
-
+class DynamoTicketRepository(Transactional):
     def _client(self) -> Any:
         return TableItem._get_connection().connection.client
 
@@ -361,7 +351,7 @@ class DynamoTicketRepository:
         causes: list[Callable[[], Exception] | None] = []
         order_version = current_version(ticket.order_id) if ticket.events else 0
         try:
-            with TransactWrite(connection=self._transaction_connection()) as transaction:
+            with self.transaction() as transaction:
                 if timer is not None:  # deletes go first: the due timer, gone once acted on
                     transaction.delete(_timer_item(timer), condition=TimerItem.pk.exists())
                     causes.append(lambda: ConflictError("timer already handled", code="timer_done"))
