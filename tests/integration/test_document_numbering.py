@@ -142,7 +142,6 @@ def test_owner_and_documents_in_one_query(
     dynamodb_local_endpoint: str, table_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from chalicelib.adapters.dynamo.documents import DynamoDocumentRecords
-    from chalicelib.adapters.dynamo.models import TableItem
     from chalicelib.domain.orders import Payment
     from chalicelib.services.orders import IdempotentRequest
     from tests.integration.test_order_store import _container, _place
@@ -160,7 +159,7 @@ def test_owner_and_documents_in_one_query(
     service = DocumentService(records, FakePdfStore(), FixedClock(), SELLER)  # real PDFs
     issued = service.issue_for_payment(order)
     calls: list[str] = []
-    low_level = TableItem._get_connection().connection.client
+    low_level = records.connection().client  # the repository's own connection runs the Query
     low_level.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
     found = records.for_order(order_id)
     assert calls == ["Query"]
