@@ -43,3 +43,10 @@ def advance_to(moment: datetime | str) -> None:
         raise RuntimeError("advance_to() needs a frozen clock (tests.clock.frozen)")
     if moment > now():
         _travellers[-1].move_to(moment)
+
+
+def stop() -> None:
+    """Stop the frozen clock where it is (for checks that are exact to the second on a slow machine)."""
+    if not _travellers:
+        raise RuntimeError("stop() needs a frozen clock (tests.clock.frozen)")
+    _travellers[-1].move_to(now(), tick=False)

@@ -20,8 +20,8 @@ from chalicelib.domain import kpis
 from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.orders import Order, OrderStatus
-from chalicelib.domain.surveys import Answer, Survey, read_token, recipient_tag, survey_token
 from chalicelib.domain.returns import Return
+from chalicelib.domain.surveys import Answer, Survey, read_token, recipient_tag, survey_token
 from chalicelib.domain.tickets import Ticket
 from chalicelib.observability import get_logger
 from chalicelib.services.ports import Clock
