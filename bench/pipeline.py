@@ -165,6 +165,7 @@ def run() -> list[str]:
             lags, _ = _lags(paced)
             if replayer.failures:
                 raise AssertionError(f"{len(replayer.failures)} stream batches went to the failure destination")
+            stream = replayer.stats()["order_events"]
         finally:
             if replayer is not None:
                 replayer.stop()
@@ -179,7 +180,19 @@ def run() -> list[str]:
         f"lag in the burst p50 {statistics.median(burst_lags):.0f} ms, p95 {_percentile(burst_lags, 0.95):.0f} ms)",
         f"stream_lag_p50_ms: {statistics.median(lags):.0f} (order change written -> its email sent; {pace})",
         f"stream_lag_p95_ms: {_percentile(lags, 0.95):.0f} (max {max(lags):.0f}, {len(lags)} milestones)",
+        _filter_line(stream),
     ]
+
+
+def _filter_line(stream: dict[str, int]) -> str:
+    """What the mapping's FilterCriteria (order items only) saves: records and invocations."""
+    delivered, filtered = stream["records_delivered"], stream["records_filtered"]
+    invocations, saved = stream["invocations"], stream["invocations_saved"]
+    return (
+        f"stream_invocations: {invocations} with the filter, {invocations + saved} without "
+        f"({saved} saved; {filtered} of {delivered + filtered} records — timeline, intent, document "
+        f"writes — no longer reach order_events)"
+    )
 
 
 def _drain(emulator_url: str, expected: int, replayer: Any) -> None:

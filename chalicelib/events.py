@@ -7,6 +7,29 @@ table names ("main" is the OrderCare table); values are function names in app.py
 
 from __future__ import annotations
 
+from typing import Any
+
 STREAM_CONSUMERS: dict[str, tuple[str, ...]] = {
     "main": ("order_events",),
 }
+
+# Event filtering per consumer (Lambda's FilterCriteria pattern syntax, lists of allowed
+# values at the leaves): only order items reach `order_events`, so the timeline, intent
+# and document writes an order change causes never invoke it just to be dropped.
+STREAM_FILTERS: dict[str, dict[str, Any]] = {
+    "order_events": {"dynamodb": {"NewImage": {"type": {"S": ["order"]}}}},
+}
+
+
+def matches_filter(pattern: dict[str, Any] | None, record: dict[str, Any]) -> bool:
+    """Whether a stream record passes a FilterCriteria pattern (equality leaves only, as used here)."""
+    if not pattern:
+        return True
+    for name, wanted in pattern.items():
+        value = record.get(name) if isinstance(record, dict) else None
+        if isinstance(wanted, dict):
+            if not isinstance(value, dict) or not matches_filter(wanted, value):
+                return False
+        elif value not in wanted:
+            return False
+    return True

@@ -42,6 +42,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal, Self
 
+from chalicelib.events import STREAM_FILTERS, matches_filter
 from local.lambda_runtime import LambdaContext, iso_z
 from local.processes import Service
 
@@ -167,6 +168,8 @@ class _Shard:
 class _Counters:
     invocations: int = 0
     records_delivered: int = 0
+    records_filtered: int = 0
+    invocations_saved: int = 0
     batches_failed: int = 0
     records_discarded: int = 0
     idle_passes: int = 0
@@ -179,6 +182,7 @@ class _Consumer:
         self.replayer = replayer
         self.name = name
         self.handler = handler
+        self.filter = STREAM_FILTERS.get(name) if replayer.apply_filters else None
         self.stream_arn: str | None = None
         self.shards: dict[str, _Shard] = {}
         self.counters = _Counters()
@@ -312,7 +316,12 @@ class _Consumer:
             return False
         records: list[dict[str, Any]] = response.get("Records", [])
         if records:
-            shard.pending.extend(records)
+            # As Lambda's event filtering: records the pattern rejects are dropped, no invocation.
+            passed = [r for r in records if matches_filter(self.filter, r)]
+            self.counters.records_filtered += len(records) - len(passed)
+            if not passed:
+                self.counters.invocations_saved += 1  # this poll would have invoked the consumer for nothing
+            shard.pending.extend(passed)
             shard.last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
         shard.iterator = response.get("NextShardIterator")
         if shard.iterator is None:
@@ -473,6 +482,7 @@ class StreamReplayer(Service):
         retry_backoff: float = 0.1,
         function_timeout_ms: int = 60_000,
         failures_path: Path | Literal["default"] | None = "default",
+        apply_filters: bool = True,
     ) -> None:
         if not 1 <= batch_size <= 10_000:
             raise ValueError("batch_size must be between 1 and 10000")
@@ -480,6 +490,7 @@ class StreamReplayer(Service):
         self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-central-1"
         self.endpoint_url = endpoint_url
         self.batch_size = batch_size
+        self.apply_filters = apply_filters  # the mappings' FilterCriteria (chalicelib/events.py)
         self.max_retries = max_retries
         self.bisect_on_error = bisect_on_error
         self.poll_interval = poll_interval
@@ -574,6 +585,8 @@ class StreamReplayer(Service):
                 "records_delivered": c.counters.records_delivered,
                 "batches_failed": c.counters.batches_failed,
                 "records_discarded": c.counters.records_discarded,
+                "records_filtered": c.counters.records_filtered,
+                "invocations_saved": c.counters.invocations_saved,
             }
             for c in self._consumers
         }

@@ -125,13 +125,15 @@ def _jwks_client(url: str) -> Any:
 
 
 def _principal_from_claims(settings: Settings, claims: dict[str, Any]) -> Principal:
-    subject = str(claims.get("sub") or "")
+    subject = str(claims.get("sub") or "").strip()
+    if not subject:  # every owner check compares subjects: an empty one must never match anything
+        raise UnauthorizedError("invalid token")
     scopes = str(claims.get("scope") or "").split()
     client_id = claims.get("client_id")
     # In AWS the storefront is a known client; locally any client with the scope is.
     known_client = client_id in settings.storefront_client_ids or settings.is_local
     if (STOREFRONT_SCOPE in scopes and known_client) or client_id in settings.storefront_client_ids:
-        return Principal(role="storefront", subject=str(claims.get("client_id") or subject))
+        return Principal(role="storefront", subject=str(claims.get("client_id") or subject).strip() or subject)
     groups = claims.get("cognito:groups") or []
     if not isinstance(groups, list):
         raise UnauthorizedError("invalid token")

@@ -16,7 +16,23 @@ SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 Money = Annotated[int, Field(strict=True, ge=0, le=10**11, description="integer minor units")]
 Sku = Annotated[str, Field(pattern=SKU_RE.pattern, examples=["MUG-1"])]
 CustomerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$", examples=["cus_alice"])]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217", examples=["EUR"])]
+# ISO 4217 codes that are not money one can be paid in: testing, no currency, metals, funds.
+NOT_MONEY = frozenset({"XXX", "XTS", "XAU", "XAG", "XPT", "XPD", "XDR", "XBA", "XBB", "XBC", "XBD", "XSU", "XUA"})
+
+
+def _currency(code: str) -> str:
+    from babel.numbers import is_currency  # lazy: Babel's data is loaded on first use
+
+    if code in NOT_MONEY or not is_currency(code):
+        raise ValueError(f"{code} is not an ISO 4217 currency")
+    return code
+
+
+Currency = Annotated[
+    str,
+    Field(pattern=r"^[A-Z]{3}$", description="ISO 4217", examples=["EUR"]),
+    AfterValidator(_currency),
+]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2", examples=["DE"])]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Timestamp = Annotated[str, Field(description="ISO-8601 UTC with Z", examples=["2026-12-01T22:59:59Z"])]

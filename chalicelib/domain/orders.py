@@ -70,6 +70,7 @@ class OrderOnHoldError(ConflictError):
 # not raise them again. Stock and unknown-SKU holds are facts and are re-checked.
 WAIVABLE_HOLDS = frozenset({"price_mismatch", "invalid_address", "unsupported_country"})
 MAX_CARRIER_EVENTS = 50
+MAX_PAYMENT = 10**11  # minor units: the largest payment the API takes (well below 2**53)
 
 
 @dataclass(frozen=True)
@@ -576,6 +577,12 @@ class Order:
             buyer_reference=buyer_reference,
             number=number,
         )
+        if order.totals.total > MAX_PAYMENT:  # it could never be paid (nor held exactly in a JSON number)
+            raise ValidationError(
+                f"the order's total exceeds the largest payment ({MAX_PAYMENT} minor units)",
+                details=[{"field": "total", "maximum": MAX_PAYMENT}],
+                code="order_total_too_large",
+            )
         order.record_event("placed", placed_at, actor, status=str(order.status), number=number)
         for hold in holds:
             order.record_event("hold_added", placed_at, actor, code=hold.code, detail=hold.detail, sku=hold.sku)

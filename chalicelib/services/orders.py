@@ -34,6 +34,7 @@ from chalicelib.domain.orders import (
     ShipmentLine,
 )
 from chalicelib.domain.signing import sign, verify
+from chalicelib.domain.timeline import customer_view
 from chalicelib.services.ports import (
     CatalogRepository,
     Clock,
@@ -263,8 +264,8 @@ class OrderService:
         if start is None and (order is None or (customer_id is not None and order.customer.id != customer_id)):
             raise NotFoundError("order not found")
         entries = page.items
-        if customer_id is not None:  # operations' own alerts are not the customer's business
-            entries = [e for e in entries if not str(e.data.get("template", "")).startswith("ops_")]
+        if customer_id is not None:  # an allowlist: only the kinds and fields meant for customers
+            entries = [shown for e in entries if (shown := customer_view(e)) is not None]
         return entries, self.cursors.encode(scope, page.last_key)
 
     # --- changing ------------------------------------------------------------------

@@ -681,11 +681,22 @@ class OrderCareStack(cdk.Stack):
                 retry_attempts=STREAM_MAX_RETRIES,
                 max_record_age=STREAM_MAX_RECORD_AGE,
                 report_batch_item_failures=True,
+                # Only the records the consumer acts on invoke it (chalicelib/events.py STREAM_FILTERS).
+                filters=self._stream_filters(fn.logical_id),
                 on_failure=event_sources.SqsDlq(queue),  # grants the role sqs:SendMessage on the queue
             )
             # Lambda checks the role's stream and queue permissions when it creates the mapping.
             mapping.node.add_dependency(fn.role)
             mapping.node.add_dependency(fn.log_group)
+
+    @staticmethod
+    def _stream_filters(logical_id: str) -> list[dict[str, Any]] | None:
+        from chalicelib.events import STREAM_FILTERS
+
+        for name, pattern in STREAM_FILTERS.items():
+            if to_cfn_resource_name(name) == logical_id:
+                return [lambda_.FilterCriteria.filter(pattern)]
+        return None
 
     def _wire_schedules(self) -> None:
         """Chalice's schedule rules get a retry policy and a DLQ; async invocations an on-failure queue."""

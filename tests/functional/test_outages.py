@@ -252,3 +252,18 @@ def test_redrive_replays_the_failure_destination_idempotently(
     failures.write_text(json.dumps({"records": records}) + "\n")  # replayed twice: nothing more is sent
     redrive(failures, order_events, LambdaContext("order_events"))
     assert len(emails()) == 1
+
+
+def test_customers_see_only_the_timeline_meant_for_them(api: Api) -> None:
+    order = place(api, lines=[{"sku": "MUG-1", "quantity": 1, "unit_price": 999}])  # price mismatch: on hold
+    reason = "INTERNAL: card flagged, fraud review by Bob"
+    released = staff(api, f"/v1/orders/{order['id']}/holds/price_mismatch/release", {"reason": reason})
+    assert released.status_code == 200
+    path = f"/v1/orders/{order['id']}/timeline?limit=100"
+    mine = api.call("GET", path, role="customer", sub="cus_alice").data["items"]
+    staff_view = api.call("GET", path, role="agent", sub="agt_2").data["items"]
+    assert "fraud review" not in str(mine) and "agt_1" not in str(mine)
+    (entry,) = [e for e in mine if e["kind"] == "hold_released"]
+    assert entry["actor"] == "agent" and entry["data"] == {"code": "price_mismatch", "skus": ["MUG-1"]}
+    (full,) = [e for e in staff_view if e["kind"] == "hold_released"]
+    assert full["data"]["reason"] == reason and full["actor"] == "agent:agt_1"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.webhooks import signature_header
-from tests.functional.conftest import Api
+from tests.functional.conftest import Api, order_body
 from tests.functional.stream_tools import StreamTap, drain
 from tests.functional.test_lifecycle_api import PAYMENT_SECRET, carrier, pay, place, signed, staff
 from tests.functional.test_sla import sweep
@@ -118,3 +118,16 @@ def test_optional_idempotency_key_replays_state_changes(api: Api) -> None:
         "POST", f"/v1/orders/{placed['id']}/cancel", role="customer", sub="cus_alice", headers=cancel_key
     )
     assert first_cancel.status_code == second_cancel.status_code == 200
+
+
+def test_smaller_gaps_from_the_reliability_review(api: Api) -> None:
+    body = order_body(currency="XXX")
+    headers = {"Idempotency-Key": "gap-currency"}
+    refused = api.call("POST", "/v1/orders", body, role="storefront", sub="web", headers=headers)
+    assert refused.status_code == 422 and "ISO 4217" in str(refused.data)
+    huge = order_body(lines=[{"sku": "MUG-1", "quantity": 10_000, "unit_price": 10**8}])
+    too_large = api.call("POST", "/v1/orders", huge, role="storefront", sub="web", headers={"Idempotency-Key": "gap-2"})
+    assert too_large.status_code == 422 and too_large.data["error"]["code"] == "order_total_too_large"
+    order = place(api)
+    empty_sub = api.call("GET", f"/v1/orders/{order['id']}", role="customer", sub="")
+    assert empty_sub.status_code == 401

@@ -493,3 +493,11 @@ def _role_statements(synth: Synthesized, role: str) -> list[dict[str, Any]]:
         if {"Ref": role} in policy["Properties"].get("Roles", []):
             documents.append(policy["Properties"]["PolicyDocument"])
     return [s for d in documents for s in d["Statement"] if s["Effect"] == "Allow"]
+
+
+def test_stream_mapping_filters_on_the_order_item_type(dev: Synthesized) -> None:
+    from chalicelib.events import STREAM_FILTERS
+
+    _, mapping = dev.resource("AWS::Lambda::EventSourceMapping")
+    (pattern,) = [json.loads(f["Pattern"]) for f in mapping["Properties"]["FilterCriteria"]["Filters"]]
+    assert pattern == STREAM_FILTERS["order_events"] == {"dynamodb": {"NewImage": {"type": {"S": ["order"]}}}}
