@@ -714,7 +714,11 @@ def _verify_inbound_sms(request: Any, settings: Any) -> dict[str, Any]:
     from chalicelib.notify.inbound import inbound_message
 
     return inbound_message(
-        request.headers, raw_bytes(request), settings.sms_inbound_secrets, settings.sms_inbound_topic_arns
+        request.headers,
+        raw_bytes(request),
+        settings.sms_inbound_secrets,
+        settings.sms_inbound_topic_arns,
+        settings.max_body_bytes,
     )
 
 

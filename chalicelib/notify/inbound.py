@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
-from chalicelib.domain.errors import BadRequestError, UnauthorizedError, ValidationError
+from chalicelib.domain.errors import BadRequestError, PayloadTooLargeError, UnauthorizedError, ValidationError
 from chalicelib.domain.webhooks import TOLERANCE_SECONDS, verify_signature
 
 # The industry-standard keywords (CTIA) plus common European ones.
@@ -93,14 +93,21 @@ def verify_sns_envelope(
 
 
 def inbound_message(
-    headers: Any, raw: bytes, hmac_secrets: tuple[str, ...], sns_topics: tuple[str, ...]
+    headers: Any, raw: bytes, hmac_secrets: tuple[str, ...], sns_topics: tuple[str, ...], max_bytes: int = 64 * 1024
 ) -> dict[str, Any]:
-    """The verified inner SMS message ({originationNumber, messageBody, …}) from either transport."""
+    """The verified inner SMS message ({originationNumber, messageBody, …}) from either transport.
+
+    The size limit first, then (HMAC transport) the signature, and only then is the JSON parsed."""
+    if len(raw) > max_bytes:
+        raise PayloadTooLargeError(f"request body is larger than {max_bytes} bytes")
+    sns = bool(headers.get("x-amz-sns-message-type"))
+    if not sns:
+        verify_signature(headers.get("x-ordercare-signature"), raw, hmac_secrets, time.time())
     try:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequestError("request body is not valid JSON", code="malformed_json") from exc
-    if headers.get("x-amz-sns-message-type"):
+    if sns:
         if not sns_topics or not isinstance(document, dict):
             raise UnauthorizedError("SNS delivery is not configured here", code="invalid_signature")
         verify_sns_envelope(document, sns_topics, time.time())
@@ -111,7 +118,6 @@ def inbound_message(
         except (KeyError, ValueError) as exc:
             raise ValidationError("SNS message is not an SMS event") from exc
         return inner if isinstance(inner, dict) else {}
-    verify_signature(headers.get("x-ordercare-signature"), raw, hmac_secrets, time.time())
     return document if isinstance(document, dict) else {}
 
 

@@ -131,3 +131,12 @@ def test_smaller_gaps_from_the_reliability_review(api: Api) -> None:
     order = place(api)
     empty_sub = api.call("GET", f"/v1/orders/{order['id']}", role="customer", sub="")
     assert empty_sub.status_code == 401
+
+
+def test_sms_inbound_checks_size_and_signature_before_parsing(api: Api) -> None:
+    big = b'{"originationNumber": "+4915112345678", "messageBody": "' + b"x" * (70 * 1024) + b'"}'
+    header = signature_header("local-sms-inbound-secret", big, int(time.time()))
+    too_big = api.call("POST", "/v1/webhooks/sms-inbound", raw=big, headers={"X-OrderCare-Signature": header})
+    assert too_big.status_code == 413
+    unsigned_garbage = api.call("POST", "/v1/webhooks/sms-inbound", raw=b"{not json", headers={})
+    assert unsigned_garbage.status_code == 401  # not 400: nothing unsigned is parsed
