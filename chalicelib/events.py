@@ -14,10 +14,13 @@ STREAM_CONSUMERS: dict[str, tuple[str, ...]] = {
 }
 
 # Event filtering per consumer (Lambda's FilterCriteria pattern syntax, lists of allowed
-# values at the leaves): only order items reach `order_events`, so the timeline, intent
+# values at the leaves): only order, ticket and return items reach `order_events`, so the timeline, intent
 # and document writes an order change causes never invoke it just to be dropped.
+ORDER_TYPE = "order"
+TICKET_TYPES = ("ticket", "ticket_message")  # support: services/ticket_events.py
+RETURN_TYPE = "return"
 STREAM_FILTERS: dict[str, dict[str, Any]] = {
-    "order_events": {"dynamodb": {"NewImage": {"type": {"S": ["order"]}}}},
+    "order_events": {"dynamodb": {"NewImage": {"type": {"S": [ORDER_TYPE, *TICKET_TYPES, RETURN_TYPE]}}}},
 }
 
 

@@ -17,18 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.events import ORDER_TYPE, RETURN_TYPE, TICKET_TYPES  # what the mapping's filter lets through
 from chalicelib.observability import get_logger
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
     from chalicelib.domain.orders import Order
-
-ORDER_TYPE = "order"
-TICKET_TYPES = ("ticket", "ticket_message")  # support: services/ticket_events.py
-RETURN_TYPE = "return"
-# The event source mapping's filter (infra) and the local replayer's: orders, tickets and returns.
-STREAM_FILTER = {"dynamodb": {"NewImage": {"type": {"S": [ORDER_TYPE, *TICKET_TYPES, RETURN_TYPE]}}}}
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from chalice.utils import to_cfn_resource_name
 from constructs import Construct
 
 from infra.stacks.config import EXAMPLE_SENDER, StageConfig
+from infra.stacks.grants import DELETE_ACTIONS, TABLE_ACTIONS, grants_for
 from infra.stacks.packaging import PrunedChalice
 
 SERVICE = "ordercare"
@@ -605,41 +606,44 @@ class OrderCareStack(cdk.Stack):
             role=role,
             same_environment=True,
         )
-        self._grant(kind, role)
+        self._grant(logical_id, role)
         return AppFunction(logical_id, resource, events, kind, role, log_group, handle)
 
-    def _grant(self, kind: str, role: iam.Role) -> None:
-        """Least privilege per kind of function; every data-service grant names its resources."""
-        self.table.grant_read_write_data(role)
-        for secret in self.secrets.values():
+    def _grant(self, logical_id: str, role: iam.Role) -> None:
+        """Exactly what this function calls (infra/stacks/grants.py); every data grant names its resources."""
+        grants = grants_for(logical_id)
+        table = self.table.table_arn
+        actions = [*TABLE_ACTIONS, *(DELETE_ACTIONS if grants.deletes else ())]
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=actions, resources=[table, f"{table}/index/*"])  # no Scan, anywhere
+        )
+        for secret in self.secrets.values():  # settings read every secret at start (and fail closed)
             secret.grant_read(role)
-        self.bucket.grant_read(role)  # presigned GETs are signed with the function's role
-        self.inbound_bucket.grant_read(role)  # ticket attachments: presigned links; the handler reads raw mail
-        # Every function may email from the shop's identity: the API sends the portal's sign-in codes.
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["ses:SendEmail", "ses:SendRawEmail"],
-                resources=[
-                    self.format_arn(service="ses", resource="identity", resource_name=self.config.ses_identity),
-                    self.format_arn(
-                        service="ses",
-                        resource="configuration-set",
-                        resource_name=self.configuration_set.configuration_set_name,
-                    ),
-                ],
+        if grants.read_documents:
+            self.bucket.grant_read(role)  # presigned GETs are signed with the function's role
+            self.inbound_bucket.grant_read(role)  # ticket attachments: presigned links; the handler reads raw mail
+        if grants.put_documents:
+            self.bucket.grant_put(role)
+            self.inbound_bucket.grant_put(role)  # attachments cut out of inbound mail
+        if grants.email:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["ses:SendEmail", "ses:SendRawEmail"],
+                    resources=[
+                        self.format_arn(service="ses", resource="identity", resource_name=self.config.ses_identity),
+                        self.format_arn(
+                            service="ses",
+                            resource="configuration-set",
+                            resource_name=self.configuration_set.configuration_set_name,
+                        ),
+                    ],
+                )
             )
-        )
-        if kind == "api":
-            return
-        self.bucket.grant_put(role)
-        self.inbound_bucket.grant_put(role)  # attachments cut out of inbound mail
-        # SMS to phone numbers: sns:Publish has no resource to name for a phone number.
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["sns:Publish"],
-                resources=["*"],
-            )
-        )
+        if grants.ops_topic:
+            self.ops_topic.grant_publish(role)
+        if grants.sms:
+            # SMS to phone numbers: sns:Publish has no resource to name for a phone number.
+            role.add_to_principal_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=["*"]))
 
     # --- stream consumers and schedules -----------------------------------------------------
 

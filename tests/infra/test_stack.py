@@ -292,14 +292,50 @@ def test_documents_bucket_is_private_encrypted_versioned_tls_only(
     assert bucket["DeletionPolicy"] == "Retain"
 
 
-def test_only_non_api_functions_may_write_documents(dev: Synthesized, prod: Synthesized) -> None:
+def test_only_the_functions_that_render_documents_may_write_them(dev: Synthesized, prod: Synthesized) -> None:
+    from infra.stacks.grants import grants_for
+
     for synth in (dev, prod):
         for name, function in synth.resources(FUNCTION).items():
             role = _get_att(function["Properties"]["Role"])
             actions = {a for s in _role_statements(synth, role) for a in _as_list(s["Action"])}
-            assert "s3:GetObject*" in actions
-            assert ("s3:PutObject" in actions) is (name != "APIHandler"), name
+            assert ("s3:PutObject" in actions) is grants_for(name).put_documents, name
+            assert ("s3:GetObject*" in actions) is grants_for(name).read_documents, name
             assert not any(a.startswith("s3:DeleteObject") for a in actions)
+
+
+def test_the_grants_table_names_the_real_functions(dev: Synthesized) -> None:
+    from infra.stacks.grants import FUNCTION_GRANTS, grants_for
+
+    functions = dev.resources(FUNCTION)
+    assert set(FUNCTION_GRANTS) == set(functions)
+    assert {n for n in functions if grants_for(n).sms} == {"OrderEvents", "RetryNotifications"}
+
+
+def test_each_function_gets_exactly_its_grants(each: Synthesized) -> None:
+    """IAM per function: table without Scan, deletes, SES, SNS and S3 only where the code calls them."""
+    from infra.stacks.grants import grants_for
+
+    topic, _ = each.resource("AWS::SNS::Topic")
+    functions = each.resources(FUNCTION)
+    for name, function in functions.items():
+        grants = grants_for(name)
+        statements = _role_statements(each, _get_att(function["Properties"]["Role"]))
+        actions = {a for s in statements for a in _as_list(s["Action"])}
+        assert "dynamodb:Scan" not in actions, name
+        assert ("dynamodb:DeleteItem" in actions) is grants.deletes, name
+        assert ("dynamodb:BatchWriteItem" in actions) is grants.deletes, name
+        assert ("ses:SendRawEmail" in actions) is grants.email, name
+        wildcard = {a for s in statements if "*" in _as_list(s["Resource"]) for a in _as_list(s["Action"])}
+        # "*" only where AWS offers no resource: X-Ray, and SMS to phone numbers in the SMS senders.
+        expected = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} | ({"sns:Publish"} if grants.sms else set())
+        assert wildcard == expected, name
+        to_topic = [
+            s
+            for s in statements
+            if "sns:Publish" in _as_list(s["Action"]) and {"Ref": topic} in _as_list(s["Resource"])
+        ]
+        assert bool(to_topic) is grants.ops_topic, name
 
 
 # --- messaging, identity, secrets -----------------------------------------------------------
@@ -500,4 +536,5 @@ def test_stream_mapping_filters_on_the_order_item_type(dev: Synthesized) -> None
 
     _, mapping = dev.resource("AWS::Lambda::EventSourceMapping")
     (pattern,) = [json.loads(f["Pattern"]) for f in mapping["Properties"]["FilterCriteria"]["Filters"]]
-    assert pattern == STREAM_FILTERS["order_events"] == {"dynamodb": {"NewImage": {"type": {"S": ["order"]}}}}
+    assert pattern == STREAM_FILTERS["order_events"]
+    assert pattern == {"dynamodb": {"NewImage": {"type": {"S": ["order", "ticket", "ticket_message", "return"]}}}}
