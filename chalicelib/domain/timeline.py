@@ -13,7 +13,8 @@ from typing import Protocol, TypeVar
 CUSTOMER_FIELDS: dict[str, frozenset[str]] = {
     kind: frozenset(fields)
     for kind, fields in {
-        "placed": ("status",),
+        "placed": ("status", "number"),
+        "payment_confirmed": (),
         "status_changed": ("from", "to"),
         "promise_revised": ("previous_ship_by", "previous_deliver_by", "ship_by", "deliver_by"),
         "refunded": ("amount",),
@@ -27,9 +28,12 @@ CUSTOMER_FIELDS: dict[str, frozenset[str]] = {
         "notification_sent": ("channel", "template", "to"),
         "notification_skipped": ("channel", "template", "reason"),
         "notification_failed": ("channel", "template", "to"),
+        "ticket_opened": ("ticket_id", "number"),
+        "ticket_acknowledged": ("ticket_id", "number"),
+        "ticket_status_changed": ("ticket_id", "number", "from", "to"),
     }.items()
 }
-SYSTEM_ACTORS = frozenset({"notifier", "documents", "sla_sweep", "system", "carrier", "payments"})
+SYSTEM_ACTORS = frozenset({"notifier", "documents", "sla_sweep", "system", "carrier", "payment_provider"})
 
 
 class Entry(Protocol):
