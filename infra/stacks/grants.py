@@ -29,6 +29,8 @@ FUNCTION_GRANTS: dict[str, Grants] = {
     "SlaSweep": Grants(deletes=True),
     # Inbound email: raw mail read from S3, attachments written back, receipts sent, rate-limit entries.
     "InboundEmail": Grants(deletes=True, read_documents=True, put_documents=True, email=True),
+    # Surveys (message intents, email or SMS, first attempt here) and KPI freezes (due entries deleted).
+    "Feedback": Grants(deletes=True, email=True, sms=True),
     # Finishes every due intent: documents, emails, SMS, escalations.
     "RetryNotifications": Grants(read_documents=True, put_documents=True, email=True, sms=True, ops_topic=True),
 }

@@ -309,7 +309,7 @@ def test_the_grants_table_names_the_real_functions(dev: Synthesized) -> None:
 
     functions = dev.resources(FUNCTION)
     assert set(FUNCTION_GRANTS) == set(functions)
-    assert {n for n in functions if grants_for(n).sms} == {"OrderEvents", "RetryNotifications"}
+    assert {n for n in functions if grants_for(n).sms} == {"OrderEvents", "RetryNotifications", "Feedback"}
 
 
 def test_each_function_gets_exactly_its_grants(each: Synthesized) -> None:
