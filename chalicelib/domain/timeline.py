@@ -33,6 +33,9 @@ CUSTOMER_FIELDS: dict[str, frozenset[str]] = {
         "ticket_status_changed": ("ticket_id", "number", "from", "to"),
     }.items()
 }
+# Every step of a return is the customer's too (a held refund is internal: an agent looks at it).
+RETURN_FIELDS = frozenset({"return_id", "rma", "from", "to", "lines", "reason", "replacement_order_id", "amount"})
+INTERNAL_RETURN_KINDS = frozenset({"return_held"})
 SYSTEM_ACTORS = frozenset({"notifier", "documents", "sla_sweep", "system", "carrier", "payment_provider"})
 
 
@@ -49,6 +52,8 @@ def customer_view(entry: E) -> E | None:
     """The entry as its customer sees it, or None if it is not theirs to see."""
     kind, data, actor = entry.kind, entry.data, entry.actor  # type: ignore[attr-defined]
     fields = CUSTOMER_FIELDS.get(kind)
+    if fields is None and kind.startswith("return_") and kind not in INTERNAL_RETURN_KINDS:
+        fields = RETURN_FIELDS
     if fields is None or str(data.get("template", "")).startswith("ops_"):
         return None
     shown_actor = actor if actor in SYSTEM_ACTORS else actor.split(":", 1)[0]
