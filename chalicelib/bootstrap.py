@@ -340,8 +340,10 @@ def kpi_metric(fact: Fact) -> None:
     from aws_lambda_powertools import Metrics
     from aws_lambda_powertools.metrics import MetricUnit
 
+    from chalicelib.domain.kpis import KPI_NAMES
+
     for name in (counter.removesuffix("__den") for counter in fact.counts if counter.endswith("__den")):
-        if "__" in name:  # component and per-source counters: the KPI itself is enough for alarms
+        if name not in KPI_NAMES:  # components and per-source counters: the KPI itself is enough for alarms
             continue
         metrics = Metrics(namespace="OrderCare")
         metrics.add_dimension(name="kpi", value=name)
