@@ -22,6 +22,8 @@ from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.errors import NotFoundError, ValidationError
 from chalicelib.domain.orders import Customer, Discount, Order, OrderStatus, Payment, ShipmentLine
 from chalicelib.presentation.presenters import iso, present_catalog_item, present_order, present_timeline_entry
+from chalicelib.providers.aftership import AfterShipWebhook
+from chalicelib.providers.stripe_events import StripeEvent
 from chalicelib.services.orders import CarrierUpdate, PaymentEvent, PlaceOrder, Reply
 from chalicelib.web.desk import desk_routes
 from chalicelib.web.portal import portal_routes
@@ -51,8 +53,8 @@ SKU_PATTERN_HELP = "letters, digits, '.', '_' or '-', up to 64 characters"
 
 
 @endpoint(app, "/health", "GET", summary="Liveness", roles=None, responses={200: s.Health}, tags=("meta",))
-def health(call: Call) -> dict[str, str]:
-    return {"status": "ok"}
+def health(call: Call) -> Response:
+    return json_response(200, {"status": "ok"})
 
 
 @endpoint(
@@ -616,11 +618,166 @@ def receive_return(call: Call, return_id: str) -> Response:
     return _return_answer(call, lambda reply: returns.receive(return_id, conditions, call.actor, reply=reply))
 
 
+def _verify_stripe(request: Any, settings: Any) -> Any:
+    from chalicelib.api.http import raw_bytes
+    from chalicelib.providers.stripe_events import SIGNATURE_HEADER, verify_and_parse
+
+    header = request.headers.get(SIGNATURE_HEADER.lower())
+    return verify_and_parse(raw_bytes(request), header, settings.stripe_webhook_secrets)
+
+
+@endpoint(
+    app,
+    "/v1/webhooks/stripe",
+    "POST",
+    summary="Stripe events as Stripe sends them (Stripe-Signature)",
+    roles=None,
+    request=StripeEvent,
+    responses={200: s.WebhookAck},
+    verify=_verify_stripe,
+    signature=("Stripe-Signature", "t=<unix seconds>,v1=<hex HMAC-SHA256(whsec, '<t>.<raw body>')>, as Stripe signs"),
+    tags=("webhooks",),
+)
+def stripe_webhook(call: Call) -> Response:
+    """payment_intent.succeeded pays the order in metadata.order_id (amount and currency
+    checked: a mismatch holds it `payment_mismatch`), refunds are recorded, a failed
+    payment goes on the timeline; other types, unknown orders and replays are 200."""
+    from chalicelib.services.providers import apply_stripe
+
+    outcome = apply_stripe(get_container().orders, call.verified)
+    return json_response(200, {"received": True, "outcome": outcome})
+
+
+def _verify_aftership(request: Any, settings: Any) -> Any:
+    from chalicelib.api.http import raw_bytes
+    from chalicelib.providers.aftership import SIGNATURE_HEADER, verify
+
+    return verify(raw_bytes(request), request.headers.get(SIGNATURE_HEADER), settings.aftership_webhook_secrets)
+
+
+@endpoint(
+    app,
+    "/v1/webhooks/aftership",
+    "POST",
+    summary="AfterShip tracking webhooks as AfterShip sends them (aftership-hmac-sha256)",
+    roles=None,
+    request=AfterShipWebhook,
+    responses={200: s.WebhookAck},
+    verify=_verify_aftership,
+    signature=("aftership-hmac-sha256", "base64 HMAC-SHA256 of the raw body with the AfterShip webhook secret"),
+    tags=("webhooks",),
+)
+def aftership_webhook(call: Call) -> Response:
+    """tracking_update and edd_revise, mapped onto the carrier statuses (InfoReceived → label_created,
+    InTransit → in_transit, OutForDelivery → out_for_delivery, AttemptFail → attempt_failed,
+    AvailableForPickup → available_for_pickup, Delivered → delivered, Exception → exception, with
+    Exception_010/011 → returned_to_sender and Exception_013 → lost, Expired → stalled; edd_revise →
+    delayed with the new estimate); the checkpoint's time is `occurred_at`. Unknown tracking numbers,
+    other events and replays are 200 with the outcome."""
+    from chalicelib.services.providers import apply_aftership
+
+    outcome = apply_aftership(get_container().orders, call.verified)
+    return json_response(200, {"received": True, "outcome": outcome})
+
+
 app.register_blueprint(tracking_routes)
 app.register_blueprint(support_routes)
 app.register_blueprint(portal_routes)
 app.register_blueprint(feedback_routes)
 app.register_blueprint(desk_routes)
+
+
+# --- outbound webhooks (the storefront's subscriptions) -------------------------------
+
+
+@endpoint(
+    app,
+    "/v1/webhook-subscriptions",
+    "POST",
+    summary="Subscribe a URL to outbound events (the secret is shown once)",
+    roles=("admin",),
+    request=s.WebhookSubscriptionIn,
+    responses={201: s.WebhookSubscriptionOut},
+    idempotency="optional",
+    tags=("outbound webhooks",),
+)
+def create_webhook_subscription(call: Call) -> Response:
+    from chalicelib.services.ports import IdempotencyKeyTakenError
+    from chalicelib.services.webhooks import present_subscription
+
+    body: s.WebhookSubscriptionIn = call.body
+    container = get_container()
+    request = call.idempotent_request()
+
+    def stored(subscription: Any) -> Any:  # the response, written in the same transaction
+        assert request is not None
+        return container.orders.stored(request, 201, present_subscription(subscription, with_secret=True))
+
+    try:
+        subscription = container.webhooks.subscribe(body.url, list(body.events), stored if request else None)
+    except IdempotencyKeyTakenError:
+        assert request is not None
+        return json_response(*container.orders.replay(request))
+    return json_response(201, present_subscription(subscription, with_secret=True))
+
+
+@endpoint(
+    app,
+    "/v1/webhook-subscriptions/{subscription_id}",
+    "GET",
+    summary="A webhook subscription (without its secret)",
+    roles=("admin",),
+    responses={200: s.WebhookSubscriptionOut},
+    tags=("outbound webhooks",),
+)
+def get_webhook_subscription(call: Call, subscription_id: str) -> Response:
+    from chalicelib.services.webhooks import present_subscription
+
+    return json_response(200, present_subscription(get_container().webhooks.get(subscription_id)))
+
+
+@endpoint(
+    app,
+    "/v1/webhook-subscriptions/{subscription_id}",
+    "DELETE",
+    summary="Stop delivering to a subscription (pending deliveries are cancelled)",
+    roles=("admin",),
+    responses={204: None},
+    tags=("outbound webhooks",),
+)
+def delete_webhook_subscription(call: Call, subscription_id: str) -> Response:
+    get_container().webhooks.delete(subscription_id)
+    return Response(body="", status_code=204)
+
+
+@endpoint(
+    app,
+    "/v1/webhook-subscriptions/{subscription_id}/deliveries",
+    "GET",
+    summary="Deliveries, newest first: attempts, status codes, next retry; dead-lettered ones too",
+    roles=("admin",),
+    responses={200: s.WebhookDeliveryListOut},
+    query=LIST_QUERY[:2],
+    tags=("outbound webhooks",),
+)
+def webhook_deliveries_list(call: Call, subscription_id: str) -> Response:
+    from chalicelib.services.webhooks import present_delivery
+
+    container = get_container()
+    scope = f"deliveries:{subscription_id}"
+    page = container.webhooks.deliveries(
+        subscription_id,
+        limit=call.query_int("limit", default=20, low=1, high=100),
+        start=container.orders.cursors.decode(scope, call.query.get("cursor")),
+    )
+    return json_response(
+        200,
+        {
+            "subscription_id": subscription_id,
+            "items": [present_delivery(delivery) for delivery in page.items],
+            "next_cursor": container.orders.cursors.encode(scope, page.last_key),
+        },
+    )
 
 
 # --- notifications -------------------------------------------------------------------
@@ -661,6 +818,22 @@ def feedback(event: Any) -> dict[str, Any]:
     """Send the surveys that are due and freeze the KPI report of every period that has ended."""
     container, now = get_container(), _event_time(event)
     return {"surveys": container.surveys.dispatch(now), "frozen_reports": container.kpis.freeze_closed(now)}
+
+
+@app.lambda_function(name="cognito_post_confirmation")
+def cognito_post_confirmation(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Cognito trigger: users who signed themselves up are put into the `customer` group."""
+    from chalicelib.adapters.cognito import post_confirmation
+
+    return post_confirmation(event)
+
+
+@app.lambda_function(name="webhook_deliveries")
+def webhook_deliveries(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Consumer of the table's stream: the first attempt of every new outbound webhook delivery."""
+    from chalicelib.pipeline import process_webhook_deliveries
+
+    return process_webhook_deliveries(event)
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="retry_notifications")
@@ -729,6 +902,7 @@ def _verify_inbound_sms(request: Any, settings: Any) -> dict[str, Any]:
     summary="STOP / START replies to our SMS (signed)",
     roles=None,
     responses={200: s.SmsInboundOut},
+    errors=(400, 413, 422),
     verify=_verify_inbound_sms,
     tags=("webhooks",),
 )

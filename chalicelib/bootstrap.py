@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from chalicelib.services.returns import ReturnService
     from chalicelib.services.sla import SlaService
     from chalicelib.services.tickets import TicketService
+    from chalicelib.services.webhooks import WebhookService
 
 
 class SystemClock:
@@ -102,16 +103,24 @@ class Container:
         from chalicelib.services.document_intents import DOCUMENT, DocumentIntents
         from chalicelib.services.intents import IntentRunner
         from chalicelib.services.return_intents import RETURN
+        from chalicelib.services.webhooks import WEBHOOK
 
         documents = DocumentIntents(self.documents, self.orders.orders, self.returns.on_refund)
         window = timedelta(hours=self.settings.effects_give_up_hours)
         return IntentRunner(
             records=DynamoIntentRecords(lookback_days=window.days + 1),
-            handlers={DOCUMENT: documents, "message": self.notifications, RETURN: self.return_intents},
+            handlers={
+                DOCUMENT: documents,
+                "message": self.notifications,
+                RETURN: self.return_intents,
+                WEBHOOK: self.webhooks,
+            },
             clock=self.clock,
-            planners=[documents, self.notifications],  # documents first: the receipt email waits for them
+            # documents first: the receipt email waits for them; outbound webhooks have their own consumer
+            planners=[documents, self.notifications, self.webhooks],
             give_up_after=window,
             on_give_up=given_up_metric,
+            parallel_kinds=frozenset({WEBHOOK}),
         )
 
     def reply_address(self, order_id: str) -> str:
@@ -315,6 +324,23 @@ class Container:
             reply_domain=s.reply_domain,
             secrets=lambda: get_settings().link_secrets,
             sender_hourly_cap=s.inbound_tickets_per_sender_hour,
+        )
+
+    @functools.cached_property
+    def webhooks(self) -> WebhookService:
+        """Outbound webhooks: subscriptions and their deliveries (the local stack may call 127.0.0.1)."""
+        from chalicelib.adapters.dynamo.webhooks import DynamoWebhookStore
+        from chalicelib.adapters.http_sender import GuardedHttpSender
+        from chalicelib.services.webhooks import WebhookService
+
+        local = self.settings.is_local
+        return WebhookService(
+            store=DynamoWebhookStore(),
+            sender=GuardedHttpSender(allow_loopback=local),
+            clock=self.clock,
+            allow_loopback=local,
+            timeout_seconds=self.settings.webhook_timeout_seconds,
+            record=lambda intents: self.intents.record(intents),
         )
 
     @functools.cached_property

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 STREAM_CONSUMERS: dict[str, tuple[str, ...]] = {
-    "main": ("order_events",),
+    "main": ("order_events", "webhook_deliveries"),
 }
 
 # Event filtering per consumer (Lambda's FilterCriteria pattern syntax, lists of allowed
@@ -21,6 +21,11 @@ TICKET_TYPES = ("ticket", "ticket_message")  # support: services/ticket_events.p
 RETURN_TYPE = "return"
 STREAM_FILTERS: dict[str, dict[str, Any]] = {
     "order_events": {"dynamodb": {"NewImage": {"type": {"S": [ORDER_TYPE, *TICKET_TYPES, RETURN_TYPE]}}}},
+    # Outbound webhooks: only a new "webhook" intent invokes the delivery function.
+    "webhook_deliveries": {
+        "eventName": ["INSERT"],
+        "dynamodb": {"NewImage": {"type": {"S": ["intent"]}, "kind": {"S": ["webhook"]}}},
+    },
 }
 
 

@@ -115,3 +115,27 @@ def process_order_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return dict(
         process_partial_response(event=event, record_handler=handle_order_record, processor=processor, context=context)
     )
+
+
+def process_webhook_deliveries(event: dict[str, Any]) -> dict[str, Any]:
+    """Lambda entry point: the first attempt of every new outbound webhook intent in the batch, in parallel.
+
+    A receiver that fails is not a batch failure (the intents' retry schedule owns it from
+    there); only an intent that could not even be taken reports its record for the stream to retry."""
+    from chalicelib.bootstrap import get_container
+    from chalicelib.services.intents import Intent
+    from chalicelib.services.webhooks import WEBHOOK
+
+    records = event.get("Records", [])
+    intents: list[Intent] = []
+    for record in records:
+        image = record.get("dynamodb", {}).get("NewImage") or {}
+        if record.get("eventName") != "INSERT" or image.get("type", {}).get("S") != "intent":
+            continue
+        if image.get("kind", {}).get("S") != WEBHOOK or image.get("status", {}).get("S") != "pending":
+            continue
+        intents.append(Intent(order_id=image["order_id"]["S"], kind=WEBHOOK, key=image["key"]["S"]))
+    outcome = {intent.id: result for intent, result in get_container().intents.drive(intents)} if intents else {}
+    if outcome:
+        get_logger().info("webhook deliveries attempted", extra={"intents": outcome})
+    return {"batchItemFailures": []}

@@ -118,6 +118,9 @@ class Settings:
     # Webhook secrets: comma-separated lists, the first is current, the rest still accepted.
     carrier_webhook_secrets: tuple[str, ...] = ("local-carrier-webhook-secret",)
     payment_webhook_secrets: tuple[str, ...] = ("local-payment-webhook-secret",)
+    # Real providers, verified their own way (Stripe-Signature; aftership-hmac-sha256).
+    stripe_webhook_secrets: tuple[str, ...] = ("whsec_local_stripe_webhook_secret",)
+    aftership_webhook_secrets: tuple[str, ...] = ("local-aftership-webhook-secret",)
     link_secrets: tuple[str, ...] = ("ordercare-local-link-secret",)  # first signs, all verify
     public_base_url: str = "http://127.0.0.1:8000"
     tracking_link_days: int = 180  # tracking links stay valid this long after they are issued
@@ -137,6 +140,7 @@ class Settings:
     idempotency_ttl_hours: int = 24
     return_window_days: int = 30  # returns may be requested this long after delivery
     return_receipt_days: int = 30  # an approved return expires when not received within this
+    webhook_timeout_seconds: float = 5.0  # one outbound webhook attempt, connect to last byte
     max_body_bytes: int = 64 * 1024
 
     # Documents (invoices, receipts, credit notes): the seller as printed, paper, number series.
@@ -211,6 +215,10 @@ class Settings:
             storefront_client_ids=_csv(get("STOREFRONT_CLIENT_IDS", "")),
             carrier_webhook_secrets=_csv(env.get("CARRIER_WEBHOOK_SECRET", ",".join(default.carrier_webhook_secrets))),
             payment_webhook_secrets=_csv(env.get("PAYMENT_WEBHOOK_SECRET", ",".join(default.payment_webhook_secrets))),
+            stripe_webhook_secrets=_csv(env.get("STRIPE_WEBHOOK_SECRET", ",".join(default.stripe_webhook_secrets))),
+            aftership_webhook_secrets=_csv(
+                env.get("AFTERSHIP_WEBHOOK_SECRET", ",".join(default.aftership_webhook_secrets))
+            ),
             link_secrets=_csv(get("LINK_SECRETS", ",".join(default.link_secrets))),
             tracking_link_days=int(get("TRACKING_LINK_DAYS", str(default.tracking_link_days))),
             public_base_url=get("PUBLIC_BASE_URL", default.public_base_url).rstrip("/"),
@@ -228,6 +236,7 @@ class Settings:
             idempotency_ttl_hours=int(get("IDEMPOTENCY_TTL_HOURS", str(default.idempotency_ttl_hours))),
             return_window_days=int(get("RETURN_WINDOW_DAYS", str(default.return_window_days))),
             return_receipt_days=int(get("RETURN_RECEIPT_DAYS", str(default.return_receipt_days))),
+            webhook_timeout_seconds=float(get("WEBHOOK_TIMEOUT_SECONDS", str(default.webhook_timeout_seconds))),
             seller_name=get("SELLER_NAME", default.seller_name),
             seller_address=_lines(get("SELLER_ADDRESS", "|".join(default.seller_address))),
             seller_vat_id=get("SELLER_VAT_ID", default.seller_vat_id),
@@ -272,6 +281,8 @@ SECRET_ARN_VARIABLES = {
     "payment_webhook_secrets": "OC_PAYMENT_WEBHOOK_SECRET_ARN",
     "link_secrets": "OC_LINK_SIGNING_SECRET_ARN",
     "sms_inbound_secrets": "OC_SMS_INBOUND_SECRET_ARN",
+    "stripe_webhook_secrets": "OC_STRIPE_WEBHOOK_SECRET_ARN",
+    "aftership_webhook_secrets": "OC_AFTERSHIP_WEBHOOK_SECRET_ARN",
 }
 SECRETS_MAX_AGE_SECONDS = 300  # a rotated secret is picked up within five minutes
 
@@ -293,13 +304,7 @@ def _with_secrets(settings: Settings, env: dict[str, str] | os._Environ[str]) ->
         values[field_name] = _csv(secret if isinstance(secret, str) else secret.decode())
         if not values[field_name]:
             raise ConfigurationError(f"the secret behind {variable} is empty")
-    return replace(
-        settings,
-        carrier_webhook_secrets=values["carrier_webhook_secrets"],
-        payment_webhook_secrets=values["payment_webhook_secrets"],
-        link_secrets=values["link_secrets"],
-        sms_inbound_secrets=values["sms_inbound_secrets"],
-    )
+    return replace(settings, **values)  # type: ignore[arg-type]
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,10 +1,14 @@
 """Sign (and optionally send) a webhook body for the local stack, as a carrier or the payment provider would.
 
     make -s sign-webhook KIND=carrier BODY='{"event_id":"e1","tracking_number":"TRK1",...}'
+    make -s sign-webhook KIND=stripe BODY='{"id":"evt_1","type":"payment_intent.succeeded",...}'
+    make -s sign-webhook KIND=aftership BODY='{"event":"tracking_update","msg":{...}}'
 
-prints a ready-to-run curl command with the X-OrderCare-Signature header, using the
-local secrets (CARRIER_WEBHOOK_SECRET / PAYMENT_WEBHOOK_SECRET / SMS_INBOUND_SECRET
-override them). `--send` posts it instead.
+prints a ready-to-run curl command with the header the sender would set
+(X-OrderCare-Signature; Stripe-Signature as Stripe computes it; aftership-hmac-sha256),
+using the local secrets (CARRIER_WEBHOOK_SECRET / PAYMENT_WEBHOOK_SECRET /
+SMS_INBOUND_SECRET / STRIPE_WEBHOOK_SECRET / AFTERSHIP_WEBHOOK_SECRET override them).
+`--send` posts it instead.
 """
 
 from __future__ import annotations
@@ -19,7 +23,33 @@ import time
 from chalicelib.domain.webhooks import signature_header
 from chalicelib.settings import Settings
 
-ROUTES = {"carrier": "/v1/webhooks/carrier", "payment": "/v1/webhooks/payment", "sms": "/v1/webhooks/sms-inbound"}
+ROUTES = {
+    "carrier": "/v1/webhooks/carrier",
+    "payment": "/v1/webhooks/payment",
+    "sms": "/v1/webhooks/sms-inbound",
+    "stripe": "/v1/webhooks/stripe",
+    "aftership": "/v1/webhooks/aftership",
+}
+
+
+def signed_header(kind: str, settings: Settings, raw: bytes, now: int) -> tuple[str, str]:
+    """(header name, value) as the sender of `kind` signs `raw`."""
+    import base64
+    import hashlib
+    import hmac
+
+    if kind == "stripe":  # what stripe.WebhookSignature verifies: HMAC-SHA256 over "<t>.<body>"
+        mac = hmac.new(settings.stripe_webhook_secrets[0].encode(), f"{now}.".encode() + raw, hashlib.sha256)
+        return "Stripe-Signature", f"t={now},v1={mac.hexdigest()}"
+    if kind == "aftership":  # base64 HMAC-SHA256 of the raw body
+        mac = hmac.new(settings.aftership_webhook_secrets[0].encode(), raw, hashlib.sha256)
+        return "aftership-hmac-sha256", base64.b64encode(mac.digest()).decode()
+    secret = {
+        "carrier": settings.carrier_webhook_secrets,
+        "payment": settings.payment_webhook_secrets,
+        "sms": settings.sms_inbound_secrets,
+    }[kind][0]
+    return "X-OrderCare-Signature", signature_header(secret, raw, now)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,18 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         parser.error("BODY must be JSON")
     settings = Settings.from_env()
-    secret = {
-        "carrier": settings.carrier_webhook_secrets,
-        "payment": settings.payment_webhook_secrets,
-        "sms": settings.sms_inbound_secrets,
-    }[args.kind][0]
     raw = args.body.encode()
-    header = signature_header(secret, raw, int(time.time()))
+    name, header = signed_header(args.kind, settings, raw, int(time.time()))
     url = (args.url or settings.public_base_url).rstrip("/") + ROUTES[args.kind]
     if not args.send:
         sys.stdout.write(
             f"curl -sS -X POST {shlex.quote(url)} -H 'Content-Type: application/json' "
-            f"-H {shlex.quote('X-OrderCare-Signature: ' + header)} --data-binary {shlex.quote(args.body)}\n"
+            f"-H {shlex.quote(name + ': ' + header)} --data-binary {shlex.quote(args.body)}\n"
         )
         return 0
     from urllib.error import HTTPError
@@ -55,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not url.startswith(("http://", "https://")):
         parser.error("--url must be an http(s) URL")
-    headers = {"Content-Type": "application/json", "X-OrderCare-Signature": header}
+    headers = {"Content-Type": "application/json", name: header}
     request = Request(url, data=raw, method="POST", headers=headers)  # noqa: S310 - http(s) checked above
     try:
         with urlopen(request, timeout=10) as response:  # noqa: S310 - the local stack

@@ -67,6 +67,8 @@ class RouteDoc:
     html_errors: tuple[int, ...] = ()  # pages: the error statuses answered as HTML
     # Also accepts an HTML form (application/x-www-form-urlencoded), turned into the JSON body by this.
     form: Callable[[dict[str, list[str]]], dict[str, Any]] | None = None
+    signature: tuple[str, str] | None = None  # a provider's own signature header: (name, description)
+    errors: tuple[int, ...] = ()  # error statuses the route answers beyond those its shape implies
 
 
 ROUTES: list[RouteDoc] = []
@@ -224,6 +226,8 @@ def endpoint(
     browser: bool = False,
     html_errors: tuple[int, ...] = (),
     form: Callable[[dict[str, list[str]]], dict[str, Any]] | None = None,
+    signature: tuple[str, str] | None = None,
+    errors: tuple[int, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a Chalice route that authenticates, parses and maps errors for `view`.
 
@@ -249,6 +253,8 @@ def endpoint(
         browser=browser,
         html_errors=html_errors,
         form=form,
+        signature=signature,
+        errors=errors,
     )
     ROUTES.append(doc)
 

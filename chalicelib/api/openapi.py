@@ -56,7 +56,7 @@ def _error_codes(route: RouteDoc) -> list[int]:
         codes += [401]
     if route.idempotency:
         codes += [409, 422]
-    return sorted(set(codes) - set(route.responses))
+    return sorted((set(codes) | set(route.errors)) - set(route.responses))
 
 
 def _operation(route: RouteDoc, refs: dict[str, str]) -> dict[str, Any]:
@@ -91,15 +91,13 @@ def _operation(route: RouteDoc, refs: dict[str, str]) -> dict[str, Any]:
             }
         )
     if route.signed:
+        name, description = route.signature or (
+            "X-OrderCare-Signature",
+            "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.<raw body>')> "
+            "(SNS-delivered SMS is verified by its SNS message signature instead)",
+        )
         operation["parameters"].append(
-            {
-                "name": "X-OrderCare-Signature",
-                "in": "header",
-                "required": False,
-                "description": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.<raw body>')> "
-                "(SNS-delivered SMS is verified by its SNS message signature instead)",
-                "schema": {"type": "string"},
-            }
+            {"name": name, "in": "header", "required": False, "description": description, "schema": {"type": "string"}}
         )
     if route.roles is not None:
         operation["security"] = [{"bearer": []}]
@@ -121,6 +119,9 @@ def _operation(route: RouteDoc, refs: dict[str, str]) -> dict[str, Any]:
         if route.form is not None:  # the same fields, posted by an HTML form
             operation["requestBody"]["content"]["application/x-www-form-urlencoded"] = {"schema": {"type": "object"}}
     for status, model in route.responses.items():
+        if status == 204:
+            operation["responses"]["204"] = {"description": "done; no content"}
+            continue
         if model is None:
             schema = {"type": "object"} if route.produces == "application/json" else {"type": "string"}
             content = {route.produces: {"schema": schema}}

@@ -724,4 +724,72 @@ class KpiMissesOut(Out):
     period: str
     start: str
     items: list[KpiMissOut]
+
+
+# --- outbound webhooks ----------------------------------------------------------------
+
+OutboundEventType = Literal[
+    "order.placed",
+    "order.paid",
+    "order.shipped",
+    "order.out_for_delivery",
+    "order.delivered",
+    "order.cancelled",
+    "order.delayed",
+    "order.on_hold",
+    "shipment.attention",
+    "refund.requested",
+    "return.updated",
+    "ticket.updated",
+]
+
+
+class WebhookSubscriptionIn(Strict):
+    url: Annotated[
+        str,
+        Field(
+            min_length=8,
+            max_length=2048,
+            description="https:// to a public host (the local stack also accepts http://127.0.0.1:<port>/…)",
+            examples=["https://shop.example.com/hooks/ordercare"],
+        ),
+    ]
+    events: Annotated[list[OutboundEventType], Field(min_length=1, max_length=12)]
+
+
+class WebhookSubscriptionOut(Out):
+    id: str
+    url: str
+    events: list[str]
+    status: Literal["active", "deleted"]
+    created_at: Timestamp
+    secret: str | None = Field(
+        default=None, description="only in the 201 answer: signs every delivery (X-OrderCare-Signature)"
+    )
+
+
+class WebhookAttemptOut(Out):
+    at: Timestamp
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class WebhookDeliveryOut(Out):
+    event_id: str
+    type: str
+    status: Literal["pending", "delivered", "dead", "cancelled"] = Field(
+        description="pending: retried with backoff; dead: 24 h of failures, dead-lettered (no more tries)"
+    )
+    attempts: int
+    created_at: Timestamp
+    next_attempt_at: Timestamp | None
+    last_status_code: int | None
+    last_error: str | None
+    log: list[WebhookAttemptOut] = Field(description="the last attempts, newest first")
+
+
+class WebhookDeliveryListOut(Out):
+    subscription_id: str
+    items: list[WebhookDeliveryOut]
     next_cursor: str | None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-PREFIXES = ("ord", "evt", "tkt", "ret", "doc", "shp", "msg", "inb", "srv", "fbk")
+PREFIXES = ("ord", "evt", "tkt", "ret", "doc", "shp", "msg", "inb", "srv", "fbk", "whs")
 
 
 def new_id(prefix: str, at: datetime | None = None) -> str:

@@ -120,6 +120,9 @@ class IntentRunner:
     planners: list[Planner] = field(default_factory=list)
     give_up_after: timedelta = timedelta(hours=24)
     on_give_up: Callable[[Intent], None] | None = None  # the alarm metric
+    # Kinds driven by their own stream consumer (not inline after recording) and attempted in
+    # parallel, so a slow one holds up neither the order's other effects nor each other.
+    parallel_kinds: frozenset[str] = frozenset()
 
     def plan(self, before: Order | None, after: Order) -> list[Intent]:
         return [intent for planner in self.planners for intent in planner.plan(before, after)]
@@ -132,11 +135,22 @@ class IntentRunner:
         """Record every intent of the change, then drive each; {intent id: what happened}."""
         intents = [replace(intent, cause_version=after.version) for intent in self.plan(before, after)]
         self.record(intents)  # raises (the stream retries) only if the intents could not be stored
-        pending = [intent for intent in intents if intent.status == PENDING]
+        pending = [i for i in intents if i.status == PENDING and i.kind not in self.parallel_kinds]
         return {intent.id: result for intent, result in self.drive(pending)}
 
     def drive(self, intents: Sequence[Intent], now: datetime | None = None) -> list[tuple[Intent, str]]:
         """Attempt each due intent once; one failing never stops the next."""
+        parallel = [intent for intent in intents if intent.kind in self.parallel_kinds and not intent.after]
+        outcome = self._drive_in_order([intent for intent in intents if intent not in parallel], now)
+        if parallel:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(16, len(parallel))) as pool:
+                for result in pool.map(lambda intent: self._drive_in_order([intent], now), parallel):
+                    outcome.extend(result)
+        return outcome
+
+    def _drive_in_order(self, intents: Sequence[Intent], now: datetime | None) -> list[tuple[Intent, str]]:
         outcome: list[tuple[Intent, str]] = []
         ended: set[tuple[str, str]] = set()  # (order, intent id) ended in this pass
         for intent in sorted(intents, key=lambda item: bool(item.after)):

@@ -110,7 +110,9 @@ class PaymentEvent:
     order_id: str
     amount: int
     provider_ref: str
-    status: str  # succeeded | refunded
+    status: str  # succeeded | refunded | failed (providers' failed attempts: timeline only)
+    currency: str | None = None  # given by providers (Stripe): a mismatch holds the order instead of paying it
+    reason: str | None = None  # why a payment failed
 
 
 class Cursors:
@@ -328,12 +330,12 @@ class OrderService:
 
         def change(order: Order) -> Effects:
             order.record_payment(payment, self.calendar, actor)
-            return Effects()
+            return Effects(payment_ref=payment.provider_ref)  # so provider refunds find the order
 
         return self.answer(request, present, 201, lambda reply: self._change(order_id, change, reply=reply))
 
     def payment_event(self, event: PaymentEvent) -> str:
-        """Apply a signed payment-provider event; returns what happened."""
+        """Apply a signed payment-provider event (native or translated from Stripe); returns what happened."""
         now = self.clock.now()
         outcome = "applied"
 
@@ -342,12 +344,21 @@ class OrderService:
             effects = Effects(event_key=f"payment#{event.event_id}")
             if event.status == "refunded":
                 order.record_refund(Refund(event.amount, event.provider_ref, now, event.event_id), "payment_provider")
+            elif event.status == "failed":
+                outcome = "recorded"
+                order.record_event(
+                    "payment_failed", now, "payment_provider", provider_ref=event.provider_ref, reason=event.reason
+                )
             elif order.has_payment(event.provider_ref):
                 outcome = "already_recorded"
                 order.record_event("payment_confirmed", now, "payment_provider", provider_ref=event.provider_ref)
+            elif self._mismatch(order, event):
+                outcome = "payment_mismatch"
+                self._hold_for_mismatch(order, event, now)
             else:
                 payment = Payment(event.amount, "provider", event.provider_ref, now, source="webhook")
                 order.record_payment(payment, self.calendar, "payment_provider")
+                effects.payment_ref = event.provider_ref
             return effects
 
         try:
@@ -360,6 +371,24 @@ class OrderService:
                 return "duplicate"
             raise
         return outcome
+
+    @staticmethod
+    def _mismatch(order: Order, event: PaymentEvent) -> bool:
+        if event.currency is None:
+            return False  # the native webhook: record_payment rejects a wrong amount with 422
+        return event.amount != order.totals.total or event.currency.upper() != order.currency
+
+    @staticmethod
+    def _hold_for_mismatch(order: Order, event: PaymentEvent, now: datetime) -> None:
+        """Money arrived that is not the order's total: never mark it paid, put it in front of an agent."""
+        expected = f"{order.totals.total} {order.currency}"
+        received = f"{event.amount} {(event.currency or '').upper()}"
+        detail = f"received {received} ({event.provider_ref}), expected {expected}"
+        order.apply_checks([*order.holds, Hold("payment_mismatch", detail)], now, "payment_provider")
+
+    def order_id_for_payment(self, provider_ref: str) -> str | None:
+        """The order a provider's payment reference (e.g. a PaymentIntent id) was recorded on."""
+        return self.orders.order_id_for_payment(provider_ref)
 
     def cancel(
         self, order_id: str, reason: str, actor: str, *, customer_id: str | None, reply: Reply | None = None

@@ -63,6 +63,7 @@ class Effects:
     event_key: str | None = None  # a webhook event id, recorded so a replay is ignored
     tracking: dict[str, str] = field(default_factory=dict)  # new tracking number → shipment id
     stock: dict[str, int] = field(default_factory=dict)  # units to take out of stock, per SKU
+    payment_ref: str | None = None  # a provider's payment reference → this order (refunds find it)
     answer: bool = True  # False: the change is saved but is not the request's answer (e.g. put on hold → 409)
 
 
@@ -138,6 +139,8 @@ class OrderRepository(Protocol):
         ...
 
     def order_id_for_tracking(self, tracking_number: str) -> str | None: ...
+
+    def order_id_for_payment(self, provider_ref: str) -> str | None: ...
 
     def event_seen(self, event_key: str) -> bool:
         """Whether a webhook event with this key was applied already."""

@@ -67,6 +67,8 @@ KPI_METRICS = ("OrdersPlaced", "OrdersPaid", "OrdersShipped", "OrdersDelivered",
 PIPELINE_METRICS = ("InvoicesIssued", "ReceiptsIssued", "EmailsSent", "SmsSent", "SlaBreaches")
 SLA_BREACH_METRIC = "SlaBreaches"
 EINVOICE_MISMATCH_METRIC = "EInvoiceTotalsMismatch"  # chalicelib.services.documents.TOTALS_MISMATCH_METRIC
+WEBHOOK_DEAD_LETTER_METRIC = "WebhookDeadLettered"
+POST_CONFIRMATION_FUNCTION = "cognito_post_confirmation"
 
 _ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING,
@@ -139,6 +141,7 @@ class OrderCareStack(cdk.Stack):
         self._sms_settings()
         self.inbound_bucket = self._inbound_bucket(removal)
         self.desk_client = self._desk_client()
+        self.sms_inbound_topic = self._sms_inbound_topic()
 
         self.chalice = PrunedChalice(
             self,
@@ -154,6 +157,8 @@ class OrderCareStack(cdk.Stack):
         self._wire_stream_consumers()
         self._wire_schedules()
         self._wire_inbound_email()
+        self._wire_post_confirmation()
+        self._subscribe_sms_inbound()
         self._alarms()
         self._dashboard()
         self._outputs()
@@ -306,6 +311,53 @@ class OrderCareStack(cdk.Stack):
 
     # --- messaging ----------------------------------------------------------------------
 
+    def _sms_inbound_topic(self) -> sns.Topic:
+        """Two-way SMS: End User Messaging publishes replies here; the API subscribes over HTTPS."""
+        topic = sns.Topic(
+            self, "SmsInbound", display_name=f"OrderCare {self.config.stage} SMS replies", enforce_ssl=True
+        )
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("sms-voice.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
+        )
+        return topic
+
+    def _subscribe_sms_inbound(self) -> None:
+        endpoint = cdk.Fn.sub(
+            "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api/v1/webhooks/sms-inbound"
+        )
+        sns.Subscription(
+            self,
+            "SmsInboundToApi",
+            topic=self.sms_inbound_topic,
+            protocol=sns.SubscriptionProtocol.HTTPS,
+            endpoint=endpoint,
+            raw_message_delivery=False,  # the API verifies the SNS envelope's signature
+        )
+
+    def _wire_post_confirmation(self) -> None:
+        """Self-signed-up users land in the `customer` group once they confirm."""
+        fn = self.functions.get(to_cfn_resource_name(POST_CONFIRMATION_FUNCTION))
+        if fn is None:
+            return  # an app without the trigger (the prod fixture)
+        # The trigger reads no settings; without the pool's ids in its environment there is no
+        # pool → function → pool cycle.
+        for name in ("OC_COGNITO_JWKS_URL", "OC_JWT_ISSUER", "OC_JWT_AUDIENCE", "OC_STOREFRONT_CLIENT_IDS"):
+            fn.resource.add_property_deletion_override(f"Environment.Variables.{name}")
+        self.user_pool.add_trigger(cognito.UserPoolOperation.POST_CONFIRMATION, fn.handle)
+        # The pool ARN cannot be named here (pool → trigger → function → role → pool is a cycle):
+        # user pools of this account and region, for this one action.
+        fn.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["cognito-idp:AdminAddUserToGroup"],
+                resources=[self.format_arn(service="cognito-idp", resource="userpool", resource_name="*")],
+            )
+        )
+
     def _ops_topic(self) -> sns.Topic:
         topic = sns.Topic(self, "OpsAlerts", display_name=f"OrderCare {self.config.stage} alerts", enforce_ssl=True)
         # A topic policy replaces the default one: let this account's alarms publish explicitly.
@@ -388,7 +440,8 @@ class OrderCareStack(cdk.Stack):
         pool = cognito.UserPool(
             self,
             "UserPool",
-            self_sign_up_enabled=False,
+            # Customers sign themselves up; the post-confirmation trigger puts them in `customer`.
+            self_sign_up_enabled=True,
             sign_in_aliases=cognito.SignInAliases(email=True),
             auto_verify=cognito.AutoVerifiedAttrs(email=True),
             standard_attributes=cognito.StandardAttributes(
@@ -451,6 +504,9 @@ class OrderCareStack(cdk.Stack):
             ("OC_PAYMENT_WEBHOOK_SECRET_ARN", "PaymentWebhookSecret", "payment webhook signing secret"),
             ("OC_LINK_SIGNING_SECRET_ARN", "LinkSigningSecret", "signs tracking/survey links"),
             ("OC_SMS_INBOUND_SECRET_ARN", "SmsInboundSecret", "inbound SMS webhook secret"),
+            # Put the provider's own value (Stripe's whsec_…, AfterShip's webhook secret) after deploy.
+            ("OC_STRIPE_WEBHOOK_SECRET_ARN", "StripeWebhookSecret", "Stripe webhook signing secret (whsec_…)"),
+            ("OC_AFTERSHIP_WEBHOOK_SECRET_ARN", "AftershipWebhookSecret", "AfterShip webhook secret"),
         ):
             secrets[env_name] = secretsmanager.Secret(
                 self,
@@ -490,6 +546,8 @@ class OrderCareStack(cdk.Stack):
             "OC_SES_CONFIGURATION_SET": self.configuration_set.configuration_set_name,
             # Escalations: the topic (its subscribers, incl. ops_email) and a direct email.
             "OC_OPS_TOPIC_ARN": self.ops_topic.topic_arn,
+            # STOP/START replies arrive on this topic (End User Messaging two-way SMS); others are refused.
+            "OC_SMS_INBOUND_TOPIC_ARNS": self.sms_inbound_topic.topic_arn,
             "OC_OPS_EMAIL": self.config.ops_email,
             "OC_SELLER_NAME": self.config.seller_name,
             "OC_SELLER_ADDRESS": self.config.seller_address,
@@ -854,6 +912,11 @@ class OrderCareStack(cdk.Stack):
             self._kpi_metric(EINVOICE_MISMATCH_METRIC, cdk.Duration.minutes(5)),
             "An invoice or credit note was not issued: its e-invoice XML disagreed with the document (EMF metric)",
         )
+        self._alarm(
+            "WebhookDeadLettered",
+            self._kpi_metric(WEBHOOK_DEAD_LETTER_METRIC, cdk.Duration.minutes(15)),
+            "An outbound webhook failed for 24 h and was dead-lettered (GET …/deliveries shows it)",
+        )
         # Chalice turns exceptions into 500 responses, so Lambda Errors miss them: watch the API too.
         self._alarm(
             "Api5xx",
@@ -979,6 +1042,7 @@ class OrderCareStack(cdk.Stack):
             "StorefrontTokenUrl": f"{self.user_pool_domain.base_url()}/oauth2/token",
             "StorefrontScope": "ordercare/storefront",
             "OpsTopicArn": self.ops_topic.topic_arn,
+            "SmsInboundTopicArn": self.sms_inbound_topic.topic_arn,
             "DashboardName": f"OrderCare-{self.config.stage}",
         }
         for env_name, secret in self.secrets.items():

@@ -17,6 +17,8 @@ SECRET_ENV = (
     "OC_PAYMENT_WEBHOOK_SECRET_ARN",
     "OC_LINK_SIGNING_SECRET_ARN",
     "OC_SMS_INBOUND_SECRET_ARN",
+    "OC_STRIPE_WEBHOOK_SECRET_ARN",
+    "OC_AFTERSHIP_WEBHOOK_SECRET_ARN",
 )
 # Secret ARNs are for the app to read at runtime (Powertools parameters); every other
 # OC_ variable the stack sets must be one settings.py reads.
@@ -26,6 +28,12 @@ NOT_YET_READ = set(SECRET_ENV)
 def _ref(value: Any) -> str:
     assert isinstance(value, dict) and set(value) == {"Ref"}, value
     return str(value["Ref"])
+
+
+def _ops_topic(synth: Synthesized) -> str:
+    """The ops alerts topic (the inbound-SMS topic is the other one)."""
+    (topic,) = [name for name in synth.resources("AWS::SNS::Topic") if name.startswith("OpsAlerts")]
+    return topic
 
 
 def _get_att(value: Any) -> str:
@@ -71,13 +79,16 @@ def test_every_function_gets_the_app_environment(each: Synthesized) -> None:
         }
         assert env["POWERTOOLS_SERVICE_NAME"] == "ordercare"
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "OrderCare"
+        assert {_ref(env[key]) for key in SECRET_ENV} == secrets
+        if name == "CognitoPostConfirmation":  # the pool's own trigger: naming the pool would be a cycle
+            assert not {"OC_COGNITO_JWKS_URL", "OC_JWT_ISSUER", "OC_JWT_AUDIENCE"} & set(env)
+            continue
         # Without a JWKS URL the app would fall back to the local HS256 secret.
         assert "jwks.json" in json.dumps(env["OC_COGNITO_JWKS_URL"])
         assert "https://cognito-idp." in json.dumps(env["OC_JWT_ISSUER"])
         audience = env["OC_JWT_AUDIENCE"]["Fn::Join"][1]  # the users client and the desk's sign-in client
         assert {_ref(client) for client in audience} <= set(each.resources("AWS::Cognito::UserPoolClient"))
         assert _ref(env["OC_STOREFRONT_CLIENT_IDS"]) in each.resources("AWS::Cognito::UserPoolClient")
-        assert {_ref(env[key]) for key in SECRET_ENV} == secrets
         assert "OC_PUBLIC_BASE_URL" in env
 
 
@@ -205,7 +216,7 @@ def test_stream_consumer_role_reads_only_its_table_stream(prod: Synthesized) -> 
 
 
 def test_failure_queues_alarm_to_the_ops_topic(prod: Synthesized) -> None:
-    topic, _ = prod.resource("AWS::SNS::Topic")
+    topic = _ops_topic(prod)
     queues = set(prod.resources("AWS::SQS::Queue"))
     assert len(queues) == 3  # the stream consumer's, the schedules' and inbound email's
     alarmed = set()
@@ -360,7 +371,7 @@ def test_sms_spend_limit_is_applied_only_when_configured(dev: Synthesized, prod:
 
 
 def test_ops_topic_gets_the_ops_email(prod: Synthesized, template_of: Any) -> None:
-    topic, _ = prod.resource("AWS::SNS::Topic")
+    topic = _ops_topic(prod)
     template_of(prod).has_resource_properties(
         "AWS::SNS::Subscription",
         {"Protocol": "email", "Endpoint": "ops@shop.example.com", "TopicArn": {"Ref": topic}},
@@ -422,7 +433,7 @@ def test_secrets_are_generated_and_readable_by_every_function(each: Synthesized)
 
 
 def test_every_function_alarms_on_errors_and_throttles(each: Synthesized) -> None:
-    topic, _ = each.resource("AWS::SNS::Topic")
+    topic = _ops_topic(each)
     for metric in ("Errors", "Throttles"):
         alarmed = set()
         for alarm in _alarm_targets(each, metric):
@@ -470,7 +481,10 @@ def test_api_has_a_stage_specific_name_and_a_5xx_alarm(each: Synthesized) -> Non
 
 
 def test_alarms_may_publish_to_the_ops_topic(each: Synthesized) -> None:
-    (policy,) = each.resources("AWS::SNS::TopicPolicy").values()
+    topic = _ops_topic(each)
+    (policy,) = [
+        p for p in each.resources("AWS::SNS::TopicPolicy").values() if p["Properties"]["Topics"] == [{"Ref": topic}]
+    ]
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     (allow,) = [s for s in statements if s["Effect"] == "Allow"]
     assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
@@ -499,7 +513,14 @@ def test_outputs(each: Synthesized) -> None:
         assert name in outputs, name
     assert "execute-api" in json.dumps(outputs["ApiUrl"])
     assert "/oauth2/token" in json.dumps(outputs["StorefrontTokenUrl"])
-    for name in ("CarrierWebhookSecretArn", "PaymentWebhookSecretArn", "LinkSigningSecretArn", "SmsInboundSecretArn"):
+    for name in (
+        "CarrierWebhookSecretArn",
+        "PaymentWebhookSecretArn",
+        "LinkSigningSecretArn",
+        "SmsInboundSecretArn",
+        "StripeWebhookSecretArn",
+        "AftershipWebhookSecretArn",
+    ):
         assert set(outputs[name]["Value"]) == {"Ref"}, name
     dkim = [name for name in outputs if name.startswith("SesDkimCname")]
     assert len(dkim) == (3 if each.name == "prod_fixture" else 0)
@@ -534,7 +555,45 @@ def _role_statements(synth: Synthesized, role: str) -> list[dict[str, Any]]:
 def test_stream_mapping_filters_on_the_order_item_type(dev: Synthesized) -> None:
     from chalicelib.events import STREAM_FILTERS
 
-    _, mapping = dev.resource("AWS::Lambda::EventSourceMapping")
+    (mapping,) = [
+        m
+        for m in dev.resources("AWS::Lambda::EventSourceMapping").values()
+        if '"StreamMain"' in json.dumps(m["Properties"]["FunctionName"])
+    ]
     (pattern,) = [json.loads(f["Pattern"]) for f in mapping["Properties"]["FilterCriteria"]["Filters"]]
     assert pattern == STREAM_FILTERS["order_events"]
     assert pattern == {"dynamodb": {"NewImage": {"type": {"S": ["order", "ticket", "ticket_message", "return"]}}}}
+
+
+def test_post_confirmation_trigger_and_sms_inbound_topic(each: Synthesized) -> None:
+    """Issue 14 §6: self-signed-up users land in `customer`; SMS replies reach the API over SNS."""
+    pools = each.resources("AWS::Cognito::UserPool")
+    (pool,) = pools.values()
+    if each.name == "dev":
+        trigger = pool["Properties"]["LambdaConfig"]["PostConfirmation"]
+        assert _get_att(trigger) == "CognitoPostConfirmation"
+        assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is False
+        permissions = [p["Properties"] for p in each.resources("AWS::Lambda::Permission").values()]
+        assert any(p["Principal"] == "cognito-idp.amazonaws.com" for p in permissions)
+    (inbound,) = [name for name in each.resources("AWS::SNS::Topic") if name.startswith("SmsInbound")]
+    functions = each.resources(FUNCTION)
+    api = next(f for name, f in functions.items() if name == "APIHandler")
+    assert _env(api)["OC_SMS_INBOUND_TOPIC_ARNS"] == {"Ref": inbound}
+    subscriptions = [s["Properties"] for s in each.resources("AWS::SNS::Subscription").values()]
+    https = [s for s in subscriptions if s["Protocol"] == "https"]
+    assert https and https[0]["TopicArn"] == {"Ref": inbound}
+    assert "/api/v1/webhooks/sms-inbound" in json.dumps(https[0]["Endpoint"])
+
+
+def test_webhook_dead_letters_alarm(each: Synthesized) -> None:
+    alarms = [a for a in _alarm_targets(each, "WebhookDeadLettered")]
+    assert len(alarms) == 1 and alarms[0]["Properties"]["AlarmActions"] == [{"Ref": _ops_topic(each)}]
+
+
+def test_webhook_delivery_function_has_its_stream_mapping_and_failure_queue(dev: Synthesized) -> None:
+    mappings = [m["Properties"] for m in dev.resources("AWS::Lambda::EventSourceMapping").values()]
+    (mapping,) = [m for m in mappings if '"WebhookDeliveries"' in json.dumps(m["FunctionName"])]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert "OnFailure" in mapping["DestinationConfig"]
+    alarms = [a["Properties"]["AlarmDescription"] for a in dev.resources("AWS::CloudWatch::Alarm").values()]
+    assert any(d.startswith("WebhookDeliveriesStreamFailures") or "WebhookDeliveries" in d for d in alarms)

@@ -207,6 +207,12 @@ class TrackingItem(TableItem):
     shipment_id = UnicodeAttribute()
 
 
+class PaymentRefItem(TableItem):
+    """Finds an order from a provider's payment reference (PaymentIntent id): pk PAYREF#<ref>, sk #PAYREF."""
+
+    order_id = UnicodeAttribute()
+
+
 class ProcessedEventItem(TableItem):
     """A webhook event already applied: pk WEBHOOK#<source>#<event id>, sk #EVENT."""
 
@@ -254,6 +260,7 @@ MODELS: tuple[type[TableItem], ...] = (
     OrderNumberItem,
     CatalogItemModel,
     TrackingItem,
+    PaymentRefItem,
     ProcessedEventItem,
     PreferencesItem,
     PhoneOptOutItem,

@@ -24,6 +24,7 @@ from chalicelib.adapters.dynamo.models import (
     LineMap,
     OrderItem,
     OrderNumberItem,
+    PaymentRefItem,
     ProcessedEventItem,
     TableItem,
     TimelineItem,
@@ -365,6 +366,12 @@ class DynamoOrderRepository(Transactional):
         except TrackingItem.DoesNotExist:
             return None
 
+    def order_id_for_payment(self, provider_ref: str) -> str | None:
+        try:
+            return str(PaymentRefItem.get(payment_ref_pk(provider_ref), "#PAYREF").order_id)
+        except PaymentRefItem.DoesNotExist:
+            return None
+
     def list_for_customer(
         self, customer_id: str, *, limit: int, start: dict[str, Any] | None, status: str | None
     ) -> Page:
@@ -439,6 +446,14 @@ def tracking_pk(tracking_number: str) -> str:
     return f"TRACKING#{tracking_number}"
 
 
+def payment_ref_pk(provider_ref: str) -> str:
+    return f"PAYREF#{provider_ref}"
+
+
+def _payment_ref_item(provider_ref: str, order_id: str) -> PaymentRefItem:
+    return PaymentRefItem(pk=payment_ref_pk(provider_ref), sk="#PAYREF", type="payment_ref", order_id=order_id)
+
+
 Extra = Callable[[Guarded], None]
 
 
@@ -505,6 +520,8 @@ def _write_effects(guarded: Guarded, order: Order, effects: Effects, *, new: boo
                 f"tracking number '{number}' is already used by another shipment"
             ),
         )
+    if effects.payment_ref is not None:  # unconditional: a provider's refund finds the order by it
+        guarded.save(_payment_ref_item(effects.payment_ref, order.id))
     for sku, units in sorted(effects.stock.items()):
         guarded.update(
             CatalogItemModel(pk=sku_pk(sku), sk=ITEM_SK),

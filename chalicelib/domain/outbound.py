@@ -1,0 +1,201 @@
+"""Outbound webhooks for the storefront: which events an order change stands for,
+their stable ids, the retry schedule, and which receiver URLs are acceptable.
+
+Pure rules only (no I/O): the service resolves DNS and sends; the adapter stores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from chalicelib.domain.orders import Order, OrderStatus
+
+EVENT_TYPES = (
+    "order.placed",
+    "order.paid",
+    "order.shipped",
+    "order.out_for_delivery",
+    "order.delivered",
+    "order.cancelled",
+    "order.delayed",
+    "order.on_hold",
+    "shipment.attention",
+    "refund.requested",
+    "return.updated",
+    "ticket.updated",
+)
+RETRY_WINDOW = timedelta(hours=24)  # then the delivery is dead-lettered (kept, visible, no more tries)
+FIRST_RETRY = timedelta(seconds=30)
+MAX_RETRY_GAP = timedelta(hours=1)
+ATTENTION_STATUSES = ("exception", "returned_to_sender", "lost")
+
+
+@dataclass(frozen=True)
+class OutboundEvent:
+    """One event as receivers see it: `{id, type, created_at, data}`; `id` is stable across replays."""
+
+    id: str
+    type: str
+    created_at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+    key: str = ""  # the fact it stands for (unique per source and type): what de-duplicates it
+
+    def body(self) -> dict[str, Any]:
+        return {"id": self.id, "type": self.type, "created_at": _z(self.created_at), "data": self.data}
+
+
+def _z(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def event_id(source: str, key: str, at: datetime) -> str:
+    """A ULID-shaped id (`whe_…`, sorts by time) whose random part is a hash of the fact it stands for,
+    so a redelivered stream record yields the same id and a receiver can de-duplicate."""
+    from ulid import ULID
+
+    digest = hashlib.sha256(f"{source}\x00{key}".encode()).digest()
+    millis = int(at.timestamp() * 1000).to_bytes(6, "big")
+    return f"whe_{ULID.from_bytes(millis + digest[:10])}"
+
+
+def make_event(event_type: str, source: str, key: str, at: datetime, data: dict[str, Any]) -> OutboundEvent:
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown outbound event type '{event_type}'")
+    return OutboundEvent(event_id(source, f"{event_type}:{key}", at), event_type, at, data, key)
+
+
+def _order_data(order: Order, **extra: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "order_id": order.id,
+        "status": str(order.status),
+        "customer_id": order.customer.id,
+        "total": order.totals.total,
+        "currency": order.currency,
+    }
+    number = getattr(order, "number", None)  # human order number, when the order has one
+    if number:
+        data["number"] = number
+    return {**data, **extra}
+
+
+def order_events(before: Order | None, after: Order, at: datetime) -> list[OutboundEvent]:
+    """The outbound events of one order change (`before` None: a new order).
+
+    Keys name the fact (the version it happened in, or the shipment), so each fact
+    is one event id however often the stream delivers the change."""
+    version = str(after.version)
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    if before is None:
+        found.append(("order.placed", "placed", _order_data(after)))
+    elif after.status != before.status:
+        simple = {
+            OrderStatus.PAID: "order.paid",
+            OrderStatus.DELIVERED: "order.delivered",
+            OrderStatus.CANCELLED: "order.cancelled",
+        }
+        if after.status in simple:
+            found.append((simple[after.status], version, _order_data(after)))
+    known = {s.id: s for s in before.shipments} if before else {}
+    for shipment in after.shipments:
+        previous = known.get(shipment.id)
+        shipment_data = _order_data(
+            after,
+            shipment_id=shipment.id,
+            carrier=shipment.carrier,
+            tracking_number=shipment.tracking_number,
+            shipment_status=shipment.status,
+        )
+        if previous is None:
+            found.append(("order.shipped", shipment.id, shipment_data))
+        elif shipment.status != previous.status and shipment.status == "out_for_delivery":
+            found.append(("order.out_for_delivery", shipment.id, shipment_data))
+        if _needs_attention(shipment) and (previous is None or not _needs_attention(previous)):
+            found.append(("shipment.attention", f"{shipment.id}:{shipment.status}", shipment_data))
+    if after.revised_deliver_by and (before is None or after.revised_deliver_by != before.revised_deliver_by):
+        estimate = _z(after.revised_deliver_by)
+        found.append(("order.delayed", estimate, _order_data(after, estimated_delivery=estimate)))
+    new_holds = {h.code for h in after.holds} - ({h.code for h in before.holds} if before else set())
+    if new_holds:
+        holds = [{"code": h.code, "detail": h.detail} for h in after.holds]
+        found.append(("order.on_hold", version, _order_data(after, holds=holds)))
+    return [make_event(kind, after.id, key, at, data) for kind, key, data in found]
+
+
+def _needs_attention(shipment: Any) -> bool:
+    return bool(getattr(shipment, "needs_attention", False) or shipment.exception) or (
+        shipment.status in ATTENTION_STATUSES
+    )
+
+
+# --- retries ---------------------------------------------------------------------------
+
+
+def next_attempt(created_at: datetime, attempts: int, now: datetime) -> datetime | None:
+    """When to try again after `attempts` failed tries (exponential: 30 s, 1 min, 2 min, … capped at
+    1 h); None once the 24-hour window is over — the delivery is then dead-lettered."""
+    gap = min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY_GAP)
+    moment = now + gap
+    return moment if moment <= created_at + RETRY_WINDOW else None
+
+
+# --- receiver URLs (SSRF) ------------------------------------------------------------------
+
+
+class UnsafeUrlError(ValueError):
+    """A receiver URL OrderCare must not call."""
+
+
+def check_url(url: str, *, allow_loopback: bool) -> str:
+    """The URL if it may be subscribed: https to a public host (locally also http://127.0.0.1)."""
+    if len(url) > 2048 or not url.isascii() or any(c.isspace() for c in url):
+        raise UnsafeUrlError("the URL must be at most 2048 printable ASCII characters")
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.username or parts.password:
+        raise UnsafeUrlError("the URL must not carry credentials")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise UnsafeUrlError("the URL's port is invalid") from exc
+    if allow_loopback and parts.scheme in ("http", "https") and host in ("127.0.0.1", "localhost"):
+        return url
+    if parts.scheme != "https" or not host:
+        raise UnsafeUrlError("only https:// URLs are accepted" + (" (or http://127.0.0.1)" if allow_loopback else ""))
+    literal = _ip(host)
+    if literal is not None and not public_address(str(literal)):
+        raise UnsafeUrlError("the URL points to a private, loopback or link-local address")
+    if literal is None and (
+        host == "localhost" or host.endswith((".localhost", ".local", ".internal")) or "." not in host
+    ):
+        raise UnsafeUrlError("the URL's host is not a public name")
+    return url
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def public_address(address: str) -> bool:
+    """True for a globally routable unicast address (re-checked on the address actually connected to)."""
+    ip = _ip(address.split("%")[0])
+    if ip is None:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def receiver_address_allowed(address: str, host: str, *, allow_loopback: bool) -> bool:
+    """Whether the resolved `address` of `host` may be connected to."""
+    if allow_loopback and host in ("127.0.0.1", "localhost"):
+        ip = _ip(address)
+        return ip is not None and ip.is_loopback
+    return public_address(address)

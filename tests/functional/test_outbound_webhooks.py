@@ -1,0 +1,250 @@
+"""Outbound webhooks end to end on moto: subscriptions over HTTP, deliveries from the stream
+to a real HTTP receiver on 127.0.0.1, retries with backoff, dead-lettering after 24 h."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from chalicelib.domain.webhooks import verify_signature
+from local.lambda_runtime import LambdaContext
+from tests.functional.conftest import Api
+from tests.functional.stream_tools import StreamTap
+from tests.functional.test_lifecycle_api import pay, place, staff
+
+
+class Receiver:
+    """A storefront's webhook endpoint: answers 500 to the first `failures` requests, then 200."""
+
+    def __init__(self, failures: int = 0, delay: float = 0.0) -> None:
+        self.failures = failures
+        self.delay = delay
+        self.requests: list[tuple[int, dict[str, str], bytes]] = []  # (answer, headers, body)
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                time.sleep(receiver.delay)
+                with receiver.lock:
+                    answer = 500 if len(receiver.requests) < receiver.failures else 200
+                    receiver.requests.append((answer, dict(self.headers.items()), body))
+                self.send_response(answer)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/ordercare"
+
+    def accepted(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for answer, _, body in self.requests if answer == 200]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receivers() -> Iterator[list[Receiver]]:
+    made: list[Receiver] = []
+    yield made
+    for receiver in made:
+        receiver.close()
+
+
+def subscribe(api: Api, url: str, events: list[str]) -> dict[str, Any]:
+    response = api.call("POST", "/v1/webhook-subscriptions", {"url": url, "events": events}, role="admin", sub="adm")
+    assert response.status_code == 201, response.data
+    return response.data  # type: ignore[no-any-return]
+
+
+def pump(tap: StreamTap, rounds: int = 10) -> None:
+    """Feed new stream records to both consumers, as each event source mapping would."""
+    from app import order_events, webhook_deliveries
+
+    for _ in range(rounds):
+        records = tap.new_records()
+        if not records:
+            return
+        for name, consumer in (("order_events", order_events), ("webhook_deliveries", webhook_deliveries)):
+            result = consumer({"Records": records}, LambdaContext(name))
+            assert result["batchItemFailures"] == [], result
+
+
+def retry(at: datetime) -> dict[str, int]:
+    import app
+    from local.scheduler import discover_schedules, fire
+
+    [schedule] = [s for s in discover_schedules(app) if s.name == "retry_notifications"]  # every intent's
+    summary = fire(schedule, at)
+    assert summary["ok"], summary
+    return summary["result"]["intents"]  # type: ignore[no-any-return]
+
+
+def deliveries(api: Api, subscription_id: str) -> list[dict[str, Any]]:
+    response = api.call("GET", f"/v1/webhook-subscriptions/{subscription_id}/deliveries?limit=100", role="admin")
+    assert response.status_code == 200, response.data
+    return response.data["items"]  # type: ignore[no-any-return]
+
+
+def test_subscription_routes_show_the_secret_once(api: Api) -> None:
+    created = subscribe(api, "http://127.0.0.1:9/hook", ["order.shipped", "order.paid"])
+    assert created["secret"].startswith("whsec_") and created["status"] == "active"
+    path = f"/v1/webhook-subscriptions/{created['id']}"
+    read = api.call("GET", path, role="admin")
+    assert read.status_code == 200 and "secret" not in read.data
+    assert read.data["events"] == ["order.shipped", "order.paid"]
+    for role in ("agent", "customer", "storefront"):
+        assert api.call("GET", path, role=role).status_code == 403
+    assert api.call("DELETE", path, role="admin").status_code == 204
+    assert api.call("GET", path, role="admin").status_code == 404
+    assert api.call("DELETE", path, role="admin").status_code == 404
+    assert api.call("GET", "/v1/webhook-subscriptions/whs_nope", role="admin").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("url", "events"),
+    [
+        ("http://example.com/hook", ["order.paid"]),  # http only to 127.0.0.1 (and only locally)
+        ("https://10.1.2.3/hook", ["order.paid"]),
+        ("https://169.254.169.254/latest/meta-data", ["order.paid"]),
+        ("https://[::1]/hook", ["order.paid"]),
+        ("https://user:pw@shop.example.com/hook", ["order.paid"]),
+        ("https://shop.example.com/hook", ["order.exploded"]),
+        ("https://shop.example.com/hook", []),
+    ],
+)
+def test_unsafe_urls_and_unknown_events_are_422(api: Api, url: str, events: list[str]) -> None:
+    response = api.call("POST", "/v1/webhook-subscriptions", {"url": url, "events": events}, role="admin")
+    assert response.status_code == 422, response.data
+
+
+def test_idempotent_subscription(api: Api) -> None:
+    body = {"url": "https://shop.example.com/hook", "events": ["order.paid"]}
+    key = {"Idempotency-Key": "sub-1"}
+    first = api.call("POST", "/v1/webhook-subscriptions", body, role="admin", sub="adm", headers=key)
+    again = api.call("POST", "/v1/webhook-subscriptions", body, role="admin", sub="adm", headers=key)
+    assert first.status_code == again.status_code == 201 and first.data == again.data
+    other = api.call(
+        "POST", "/v1/webhook-subscriptions", {**body, "events": ["order.placed"]}, role="admin", sub="adm", headers=key
+    )
+    assert other.status_code == 409
+
+
+def test_receiver_failing_twice_gets_each_event_once_per_id_signed(api: Api, receivers: list[Receiver]) -> None:
+    receiver = Receiver(failures=2)
+    receivers.append(receiver)
+    subscription = subscribe(api, receiver.url, ["order.placed", "order.paid", "order.shipped"])
+    tap = StreamTap("ordercare-test")
+    order = place(api)
+    assert pay(api, order).status_code == 201
+    staff(api, f"/v1/orders/{order['id']}/processing")
+    shipped = staff(api, f"/v1/orders/{order['id']}/shipments", {"carrier": "dhl", "tracking_number": "TRK-OUT-1"})
+    assert shipped.status_code == 201
+    pump(tap)
+    pump(tap)  # a replayed stream changes nothing: the intents exist, their ids are stable
+    assert len(receiver.requests) == 3 and [a for a, _, _ in receiver.requests].count(500) == 2
+    now = datetime.now(UTC)
+    for minutes in (2, 5, 10):  # the schedule, later: backoff has come due
+        retry(now + timedelta(minutes=minutes))
+    pump(tap)
+    accepted = receiver.accepted()
+    types = sorted(event["type"] for event in accepted)
+    assert types == ["order.paid", "order.placed", "order.shipped"]
+    assert len({event["id"] for event in accepted}) == 3  # each event once per id
+    for _, headers, body in receiver.requests:
+        verify_signature(headers["X-OrderCare-Signature"], body, (subscription["secret"],), time.time())
+    ids = {json.loads(body)["type"]: json.loads(body)["id"] for _, _, body in receiver.requests}
+    retried = [json.loads(body) for answer, _, body in receiver.requests if answer == 500]
+    assert all(ids[event["type"]] == event["id"] for event in retried)  # a retry carries the same id
+    shipped_event = next(event for event in accepted if event["type"] == "order.shipped")
+    assert shipped_event["data"]["order_id"] == order["id"] and shipped_event["data"]["tracking_number"] == "TRK-OUT-1"
+    assert set(shipped_event) == {"id", "type", "created_at", "data"}
+    listed = deliveries(api, subscription["id"])
+    assert sorted(d["status"] for d in listed) == ["delivered"] * 3
+    assert sum(d["attempts"] for d in listed) == 5
+
+
+def test_a_dead_receiver_is_dead_lettered_after_24_hours(api: Api, receivers: list[Receiver]) -> None:
+    receiver = Receiver(failures=10_000)
+    receivers.append(receiver)
+    subscription = subscribe(api, receiver.url, ["order.placed"])
+    tap = StreamTap("ordercare-test")
+    place(api)
+    pump(tap)
+    moment = datetime.now(UTC)
+    gaps = []
+    for _ in range(60):
+        [delivery] = deliveries(api, subscription["id"])
+        if delivery["status"] != "pending":
+            break
+        due = datetime.fromisoformat(delivery["next_attempt_at"].replace("Z", "+00:00"))
+        gaps.append((due - moment).total_seconds())
+        moment = due + timedelta(seconds=1)
+        retry(moment)
+    assert delivery["status"] == "dead" and delivery["next_attempt_at"] is None
+    assert delivery["last_status_code"] == 500 and delivery["log"][0]["status_code"] == 500
+    assert gaps[0] < gaps[1] < gaps[2] < gaps[3]  # exponential backoff
+    assert max(gaps) <= 3600 + 1  # capped at an hour
+    assert len(receiver.requests) == delivery["attempts"] and delivery["attempts"] >= 20
+    created = datetime.fromisoformat(delivery["created_at"].replace("Z", "+00:00"))
+    assert timedelta(hours=23) <= moment - created <= timedelta(hours=25)
+    attempts = len(receiver.requests)
+    retry(moment + timedelta(days=1))
+    assert len(receiver.requests) == attempts  # dead: never tried again
+
+
+def test_a_slow_receiver_does_not_hold_up_the_others(
+    api: Api, receivers: list[Receiver], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.bootstrap import reset_container
+
+    monkeypatch.setenv("OC_WEBHOOK_TIMEOUT_SECONDS", "1")
+    reset_container()
+    from app import order_events, webhook_deliveries
+
+    slow, fast = Receiver(delay=4.0), Receiver()
+    receivers += [slow, fast]
+    slow_sub = subscribe(api, slow.url, ["order.placed"])
+    subscribe(api, fast.url, ["order.placed"])
+    tap = StreamTap("ordercare-test")
+    place(api)
+    order_events({"Records": tap.new_records()}, LambdaContext("order_events"))  # writes the two intents
+    intents = tap.new_records()
+    started = time.monotonic()
+    webhook_deliveries({"Records": intents}, LambdaContext("webhook_deliveries"))
+    elapsed = time.monotonic() - started
+    assert len(fast.accepted()) == 1
+    assert elapsed < 3.5, elapsed  # bounded by the 1 s timeout, not by the 4 s receiver
+    [pending] = deliveries(api, slow_sub["id"])
+    assert pending["status"] == "pending" and "timed out" in (pending["last_error"] or "")
+
+
+def test_deleted_subscription_gets_nothing_more(api: Api, receivers: list[Receiver]) -> None:
+    receiver = Receiver(failures=1)
+    receivers.append(receiver)
+    subscription = subscribe(api, receiver.url, ["order.placed"])
+    tap = StreamTap("ordercare-test")
+    place(api)
+    pump(tap)
+    assert api.call("DELETE", f"/v1/webhook-subscriptions/{subscription['id']}", role="admin").status_code == 204
+    retry(datetime.now(UTC) + timedelta(minutes=5))
+    assert len(receiver.requests) == 1
+    assert [d["status"] for d in deliveries(api, subscription["id"])] == ["cancelled"]
