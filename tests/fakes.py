@@ -64,6 +64,7 @@ class MemoryStore:
     events: dict[str, str] = field(default_factory=dict)  # webhook event key → order id
     tracking: dict[str, tuple[str, str]] = field(default_factory=dict)  # number → (order id, shipment id)
     numbers: dict[str, str] = field(default_factory=dict)  # order number → order id (the claim)
+    payment_refs: dict[str, str] = field(default_factory=dict)  # provider's payment reference → order id
 
 
 class InMemoryCatalogRepository:
@@ -120,6 +121,8 @@ class InMemoryOrderRepository:
                 store.events[effects.event_key] = order.id
             for number, shipment_id in effects.tracking.items():
                 store.tracking[number] = (order.id, shipment_id)
+            if effects.payment_ref is not None:
+                store.payment_refs[effects.payment_ref] = order.id
             for sku, units in effects.stock.items():
                 item = store.catalog[sku]
                 store.catalog[sku] = replace(item, stock=item.stock - units)
@@ -160,6 +163,9 @@ class InMemoryOrderRepository:
     def order_id_for_tracking(self, tracking_number: str) -> str | None:
         found = self.store.tracking.get(tracking_number)
         return found[0] if found else None
+
+    def order_id_for_payment(self, provider_ref: str) -> str | None:
+        return self.store.payment_refs.get(provider_ref)
 
     def list_for_customer(
         self, customer_id: str, *, limit: int, start: dict[str, Any] | None, status: str | None
