@@ -1,5 +1,5 @@
 """Outbound webhooks for the storefront: which events an order change stands for,
-their stable ids, the retry schedule, and which receiver URLs are acceptable.
+their stable ids, and which receiver URLs are acceptable (retries are the intents').
 
 Pure rules only (no I/O): the service resolves DNS and sends; the adapter stores.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,9 +29,6 @@ EVENT_TYPES = (
     "return.updated",
     "ticket.updated",
 )
-RETRY_WINDOW = timedelta(hours=24)  # then the delivery is dead-lettered (kept, visible, no more tries)
-FIRST_RETRY = timedelta(seconds=30)
-MAX_RETRY_GAP = timedelta(hours=1)
 ATTENTION_STATUSES = ("exception", "returned_to_sender", "lost")
 
 
@@ -130,17 +127,6 @@ def _needs_attention(shipment: Any) -> bool:
     return bool(getattr(shipment, "needs_attention", False) or shipment.exception) or (
         shipment.status in ATTENTION_STATUSES
     )
-
-
-# --- retries ---------------------------------------------------------------------------
-
-
-def next_attempt(created_at: datetime, attempts: int, now: datetime) -> datetime | None:
-    """When to try again after `attempts` failed tries (exponential: 30 s, 1 min, 2 min, … capped at
-    1 h); None once the 24-hour window is over — the delivery is then dead-lettered."""
-    gap = min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY_GAP)
-    moment = now + gap
-    return moment if moment <= created_at + RETRY_WINDOW else None
 
 
 # --- receiver URLs (SSRF) ------------------------------------------------------------------

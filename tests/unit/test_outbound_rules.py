@@ -1,4 +1,4 @@
-"""Outbound webhook rules: receiver URLs (SSRF), the retry schedule, stable event ids."""
+"""Outbound webhook rules: receiver URLs (SSRF), stable event ids."""
 
 from __future__ import annotations
 
@@ -11,11 +11,9 @@ import pytest
 from chalicelib.adapters.http_sender import GuardedHttpSender
 from chalicelib.domain.outbound import (
     EVENT_TYPES,
-    RETRY_WINDOW,
     UnsafeUrlError,
     check_url,
     event_id,
-    next_attempt,
     public_address,
     receiver_address_allowed,
 )
@@ -84,22 +82,6 @@ def test_the_sender_refuses_a_public_name_that_resolves_privately(monkeypatch: p
     )
     assert result.status_code is None and "non-public" in (result.error or "")
     assert connects == []  # never even opened a socket to it
-
-
-def test_backoff_is_exponential_capped_and_ends_after_24_hours() -> None:
-    gaps = []
-    now, attempts = T0, 0
-    while True:
-        attempts += 1
-        following = next_attempt(T0, attempts, now)
-        if following is None:
-            break
-        gaps.append(following - now)
-        now = following
-    assert gaps[:4] == [timedelta(seconds=30), timedelta(minutes=1), timedelta(minutes=2), timedelta(minutes=4)]
-    assert max(gaps) == timedelta(hours=1)
-    assert RETRY_WINDOW - timedelta(hours=1) <= now - T0 <= RETRY_WINDOW
-    assert 25 <= attempts <= 40
 
 
 def test_event_ids_are_stable_per_fact_and_sort_by_time() -> None:

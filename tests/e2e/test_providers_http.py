@@ -1,0 +1,131 @@
+"""End to end over HTTP on `make run`: paid by a Stripe-signed event, delivered by AfterShip-signed
+events, and the storefront's webhook receiver (a real HTTP server on 127.0.0.1) hears about it, signed."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.request import Request, urlopen
+
+import pytest
+
+from chalicelib.domain.webhooks import verify_signature
+from local.samples import order_body
+from tests.e2e.test_make_run import Stack, _free_ports, _kill, _request, _start, _token, _wait_healthy
+from tests.provider_fixtures import aftership_request, aftership_update, payment_intent_succeeded, stripe_request
+
+pytestmark = pytest.mark.timeout(420)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    names = ("OC_API_PORT", "OC_DDB_PORT", "OC_AWS_PORT")
+    running = _start(dict(zip(names, _free_ports(3), strict=True)), tmp_path_factory.mktemp("providers") / "run.log")
+    try:
+        _wait_healthy(running)
+        yield running
+    finally:
+        _kill(running)
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.received.append((dict(self.headers.items()), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+
+def _post_raw(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+    with urlopen(Request(url, data=body, method="POST", headers=headers), timeout=15) as response:  # noqa: S310
+        return response.status, json.loads(response.read())
+
+
+def _until(check: Any, what: str, stack: Stack, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    pytest.fail(f"{what} did not happen within {timeout:.0f} s\n{stack.log_tail()}")
+
+
+def test_paid_by_stripe_delivered_by_aftership_and_the_storefront_hears_it(stack: Stack, tmp_path: Path) -> None:
+    receiver = Receiver()
+    admin = {"Authorization": f"Bearer {_token(stack, 'admin', 'adm_1')}"}
+    events = ["order.paid", "order.shipped", "order.out_for_delivery", "order.delivered"]
+    status, subscription = _request(
+        "POST", f"{stack.url}/v1/webhook-subscriptions", {"url": receiver.url, "events": events}, admin
+    )
+    assert status == 201, subscription
+    storefront = {"Authorization": f"Bearer {_token(stack, 'storefront', 'web')}", "Idempotency-Key": str(uuid.uuid4())}
+    status, order = _request("POST", f"{stack.url}/v1/orders", order_body(), storefront)
+    assert status == 201, order
+
+    body, headers = stripe_request(payment_intent_succeeded(order["id"], order["total"], order["currency"].lower()))
+    assert _post_raw(f"{stack.url}/v1/webhooks/stripe", body, headers) == (
+        200,
+        {"received": True, "outcome": "applied"},
+    )
+    assert _post_raw(f"{stack.url}/v1/webhooks/stripe", body, headers)[1]["outcome"] == "duplicate"
+
+    agent = {"Authorization": f"Bearer {_token(stack, 'agent', 'agt_1')}"}
+    assert _request("POST", f"{stack.url}/v1/orders/{order['id']}/processing", None, agent)[0] == 200
+    tracking = f"AS{uuid.uuid4().hex[:12].upper()}"
+    shipment = {"carrier": "dhl", "tracking_number": tracking}
+    assert _request("POST", f"{stack.url}/v1/orders/{order['id']}/shipments", shipment, agent)[0] == 201
+    for tag in ("OutForDelivery", "Delivered"):
+        raw, signed = aftership_request(aftership_update(tracking, tag))
+        assert _post_raw(f"{stack.url}/v1/webhooks/aftership", raw, signed)[1]["outcome"] == "applied"
+
+    read = _request("GET", f"{stack.url}/v1/orders/{order['id']}", headers=agent)[1]
+    assert read["status"] == "delivered"
+    documents = _until(
+        lambda: (
+            {
+                d["kind"]
+                for d in _request("GET", f"{stack.url}/v1/orders/{order['id']}/documents", headers=agent)[1]["items"]
+            }
+            >= {"invoice", "receipt"}
+        ),
+        "the invoice and receipt",
+        stack,
+    )
+    assert documents
+    received = _until(lambda: len(receiver.received) >= 4 and receiver.received, "four webhook deliveries", stack)
+    types = []
+    for headers_in, raw_event in received:
+        verify_signature(headers_in["X-OrderCare-Signature"], raw_event, (subscription["secret"],), time.time())
+        event = json.loads(raw_event)
+        assert event["data"]["order_id"] == order["id"]
+        types.append(event["type"])
+    assert sorted(set(types)) == sorted(events)
+    # Confirmation, receipt (with the invoice), shipped, out for delivery, delivered: every message sent.
+    email = order_body()["customer"]["email"]
+    _until(
+        lambda: json.dumps(_request("GET", f"{stack.url}/local/outbox")[1]).count(email) >= 5,
+        "five emails to the customer",
+        stack,
+    )
