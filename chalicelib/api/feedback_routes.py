@@ -81,6 +81,7 @@ def _page(status: int, html: str) -> Response:
     roles=None,
     responses={200: None},
     produces="text/html",
+    html_errors=(404,),  # a bad or expired token: the same HTML page either way
     query=(QueryParam("score", "1–5, pre-selected", {"type": "integer", "minimum": 1, "maximum": 5}),),
     tags=("feedback",),
 )

@@ -122,6 +122,12 @@ def _operation(route: RouteDoc, refs: dict[str, str]) -> dict[str, Any]:
         if status == 204:
             operation["responses"]["204"] = {"description": "done; no content"}
             continue
+        if 300 <= status < 400:  # a redirect: where to is in Location, there is no body to describe
+            operation["responses"][str(status)] = {
+                "description": "redirect (see the Location header)",
+                "headers": {"Location": {"schema": {"type": "string"}}},
+            }
+            continue
         if model is None:
             schema = {"type": "object"} if route.produces == "application/json" else {"type": "string"}
             content = {route.produces: {"schema": schema}}

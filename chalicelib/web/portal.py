@@ -225,7 +225,8 @@ def page(
                 return portal.render("portal_message.html", 404, key="not_found", link="/account/orders")
 
         run.__name__ = view.__name__
-        responses: dict[int, type[BaseModel] | None] = {success: None}
+        # 303: not signed in (or done) — on to /account; documented so every answer is.
+        responses: dict[int, type[BaseModel] | None] = {success: None, 303: None}
         endpoint(
             portal_routes,
             path,

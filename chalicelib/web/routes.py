@@ -100,6 +100,7 @@ def find_order(token: str, call: Call) -> Order | None:
     roles=None,
     responses={200: None},
     produces="text/html",
+    html_errors=(404,),
     tags=("tracking",),
 )
 def tracking_page(call: Call, token: str) -> Response:
