@@ -101,6 +101,9 @@ def _delivery(item: WebhookDeliveryItem) -> Delivery:
 class DynamoWebhookStore:
     def __init__(self) -> None:
         self._connection: Connection | None = None
+        # The table may have been re-configured since the last container (a stale described table).
+        WebhookSubscriptionItem._connection = None
+        WebhookDeliveryItem._connection = None
 
     def _transaction_connection(self) -> Connection:
         if self._connection is None:
