@@ -51,15 +51,10 @@ def _apply(orders: OrderService, event: StripeEvent, command: PaymentCommand) ->
 
 
 def _known_statuses() -> frozenset[str]:
-    """The carrier statuses the order aggregate applies (the carrier status model may grow)."""
-    from chalicelib.domain import orders as domain
+    """The carrier statuses the order aggregate applies (the carrier status model)."""
+    from chalicelib.domain.carriers import CARRIER_STATUSES
 
-    statuses = getattr(domain, "CARRIER_STATUSES", None)
-    return (
-        frozenset(statuses)
-        if statuses
-        else frozenset({*domain.SHIPMENT_PROGRESS, "exception", "delayed"}) - {"shipped"}
-    )
+    return frozenset(CARRIER_STATUSES)
 
 
 def apply_aftership(orders: OrderService, webhook: AfterShipWebhook) -> str:
