@@ -31,6 +31,10 @@ FUNCTION_GRANTS: dict[str, Grants] = {
     "InboundEmail": Grants(deletes=True, read_documents=True, put_documents=True, email=True),
     # Surveys (message intents, email or SMS, first attempt here) and KPI freezes (due entries deleted).
     "Feedback": Grants(deletes=True, email=True, sms=True),
+    # Outbound webhooks: the first attempt of each new delivery (the table only; HTTP to the receivers).
+    "WebhookDeliveries": Grants(),
+    # Cognito's post-confirmation trigger: cognito-idp:AdminAddUserToGroup only (granted in the stack).
+    "CognitoPostConfirmation": Grants(),
     # Finishes every due intent: documents, emails, SMS, escalations.
     "RetryNotifications": Grants(read_documents=True, put_documents=True, email=True, sms=True, ops_topic=True),
 }

@@ -346,7 +346,8 @@ class OrderCareStack(cdk.Stack):
             return  # an app without the trigger (the prod fixture)
         # The trigger reads no settings; without the pool's ids in its environment there is no
         # pool → function → pool cycle.
-        for name in ("OC_COGNITO_JWKS_URL", "OC_JWT_ISSUER", "OC_JWT_AUDIENCE", "OC_STOREFRONT_CLIENT_IDS"):
+        pool_bound = ("OC_COGNITO_JWKS_URL", "OC_JWT_ISSUER", "OC_JWT_AUDIENCE", "OC_STOREFRONT_CLIENT_IDS")
+        for name in (*pool_bound, "OC_COGNITO_DOMAIN", "OC_DESK_CLIENT_ID"):
             fn.resource.add_property_deletion_override(f"Environment.Variables.{name}")
         self.user_pool.add_trigger(cognito.UserPoolOperation.POST_CONFIRMATION, fn.handle)
         # The pool ARN cannot be named here (pool → trigger → function → role → pool is a cycle):

@@ -327,7 +327,7 @@ def test_each_function_gets_exactly_its_grants(each: Synthesized) -> None:
     """IAM per function: table without Scan, deletes, SES, SNS and S3 only where the code calls them."""
     from infra.stacks.grants import grants_for
 
-    topic, _ = each.resource("AWS::SNS::Topic")
+    topic = _ops_topic(each)
     functions = each.resources(FUNCTION)
     for name, function in functions.items():
         grants = grants_for(name)
@@ -558,7 +558,7 @@ def test_stream_mapping_filters_on_the_order_item_type(dev: Synthesized) -> None
     (mapping,) = [
         m
         for m in dev.resources("AWS::Lambda::EventSourceMapping").values()
-        if '"StreamMain"' in json.dumps(m["Properties"]["FunctionName"])
+        if '"OrderEvents"' in json.dumps(m["Properties"]["FunctionName"])
     ]
     (pattern,) = [json.loads(f["Pattern"]) for f in mapping["Properties"]["FilterCriteria"]["Filters"]]
     assert pattern == STREAM_FILTERS["order_events"]
