@@ -26,6 +26,16 @@ def condition_failed(error: PynamoDBException) -> bool:
     return getattr(error, "cause_response_code", None) == CONDITION_FAILED_EXCEPTION
 
 
+def client_condition_failed(error: Exception) -> bool:
+    """The same question for a raw botocore client call: a failed condition (alone, or in a transaction)."""
+    response = getattr(error, "response", None) or {}
+    code = response.get("Error", {}).get("Code", "")
+    if code == CONDITION_FAILED_EXCEPTION:
+        return True
+    reasons = response.get("CancellationReasons") or []
+    return code == "TransactionCanceledException" and any(r.get("Code") == CONDITION_FAILED for r in reasons)
+
+
 def cancellation_codes(error: TransactWriteError) -> list[str | None]:
     """The per-item cancellation codes of a transaction, in the order the items were sent."""
     return [getattr(reason, "code", None) for reason in error.cancellation_reasons or []]

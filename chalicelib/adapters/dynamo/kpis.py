@@ -19,6 +19,7 @@ from typing import Any
 
 from pynamodb.connection import Connection
 
+from chalicelib.adapters.dynamo.conditions import client_condition_failed
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.domain.kpis import Fact, Totals
 from chalicelib.domain.surveys import Survey
@@ -29,15 +30,6 @@ FACT_SK = "#FACT"
 
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _is_condition_failure(error: Exception) -> bool:
-    response = getattr(error, "response", {}) or {}
-    code = response.get("Error", {}).get("Code", "")
-    if code == "ConditionalCheckFailedException":
-        return True
-    reasons = response.get("CancellationReasons") or []
-    return code == "TransactionCanceledException" and any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
 
 
 class DynamoKpiStore:
@@ -81,7 +73,7 @@ class DynamoKpiStore:
         try:
             self.client.transact_write_items(TransactItems=items)
         except Exception as error:
-            if _is_condition_failure(error):
+            if client_condition_failed(error):
                 return False
             raise
         return True
@@ -111,7 +103,7 @@ class DynamoKpiStore:
         try:
             self.client.transact_write_items(TransactItems=items)
         except Exception as error:
-            if _is_condition_failure(error):
+            if client_condition_failed(error):
                 return False
             raise
         return True
@@ -156,7 +148,7 @@ class DynamoKpiStore:
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except Exception as error:
-            if not _is_condition_failure(error):
+            if not client_condition_failed(error):
                 raise
 
     def promise(self, order_id: str) -> tuple[datetime, datetime] | None:
@@ -290,7 +282,7 @@ class DynamoSurveyStore(DynamoKpiStore):
                 ]
             )
         except Exception as error:
-            if _is_condition_failure(error):
+            if client_condition_failed(error):
                 return False
             raise
         return True
@@ -353,7 +345,7 @@ class DynamoSurveyStore(DynamoKpiStore):
                 ExpressionAttributeValues={":start": {"S": _iso(window_start)}, ":me": {"S": survey_id}},
             )
         except Exception as error:
-            if _is_condition_failure(error):
+            if client_condition_failed(error):
                 return False
             raise
         return True
@@ -378,7 +370,7 @@ class DynamoSurveyStore(DynamoKpiStore):
                 ExpressionAttributeValues=values,
             )
         except Exception as error:
-            if not _is_condition_failure(error):
+            if not client_condition_failed(error):
                 raise
 
     def answer(self, survey: Survey, answer: dict[str, object], now: datetime) -> bool:
@@ -398,7 +390,7 @@ class DynamoSurveyStore(DynamoKpiStore):
                 },
             )
         except Exception as error:
-            if _is_condition_failure(error):
+            if client_condition_failed(error):
                 return False
             raise
         return True
