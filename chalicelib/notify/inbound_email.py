@@ -22,6 +22,7 @@ For each message, in order:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable, Sequence
@@ -108,11 +109,34 @@ def _text(message: EmailMessage) -> str:
     return content.replace("\r\n", "\n")
 
 
-def strip_reply(text: str) -> str:
-    """The new part of a reply: quoted history and signatures removed (en/de)."""
-    from mailparser_reply import EmailReplyParser
+# Mobile clients' one-line signatures the library's language tables miss, in its `sent_from` slot
+# (matched on a line of its own, then cut with everything after it). iOS in German puts the verb last
+# ("Von meinem iPhone gesendet"); the lookaheads keep ordinary sentences that merely start alike.
+EXTRA_SENT_FROM = {
+    "de": (
+        r"Von meinem(?= (?:[\w.-]+ ){1,4}gesendet\.?$)",
+        r"Gesendet mit der(?= (?:[\w.-]+ ){0,3}(?:Mail )?App\.?$)",
+    ),
+    "en": (r"Sent from(?= (?:Mail|Outlook|Yahoo Mail) for (?:Windows|iOS|Android|iPhone|iPad)\b)",),
+}
 
-    parsed = EmailReplyParser(languages=["en", "de"]).read(text=text)
+
+@functools.cache
+def _mobile_aware_message() -> type[Any]:
+    from mailparser_reply import EmailMessage as ReplyMessage
+
+    class MobileAwareMessage(ReplyMessage):  # type: ignore[misc]
+        def _get_language_regex(self, language: str, regex_key: str) -> str:
+            pattern = str(super()._get_language_regex(language, regex_key))
+            extra = EXTRA_SENT_FROM.get(language, ()) if regex_key == "sent_from" else ()
+            return "|".join(p for p in (pattern, *extra) if p)
+
+    return MobileAwareMessage
+
+
+def strip_reply(text: str) -> str:
+    """The new part of a reply: quoted history and signatures (mobile ones too) removed (en/de)."""
+    parsed = _mobile_aware_message()(text=text, languages=["en", "de"]).read()
     latest = parsed.replies[0] if parsed.replies else None
     body = (latest.body if latest is not None else "") or ""
     lines = [line for line in body.strip().splitlines() if not line.lstrip().startswith(">")]
