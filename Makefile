@@ -8,7 +8,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 ROLE ?= customer
 SUB ?= cus_demo
 
-.PHONY: help install run test timeshift report lint typecheck unit functional integration e2e token sweep sign-webhook fault redrive inbound-email bench clean
+.PHONY: help install run test timeshift report lint typecheck security unit functional integration e2e token sweep sign-webhook fault redrive inbound-email bench clean
 
 help:
 	@echo "make run    - the whole local stack on http://127.0.0.1:8000 (Ctrl-C stops it)"
@@ -105,6 +105,12 @@ lint: $(VENV)/.stamp-python
 typecheck: $(VENV)/.stamp-python
 	$(VENV)/bin/mypy
 
+# bandit over the code that ships or runs the stack (findings accepted only with a reasoned `# nosec`);
+# pip-audit over the pinned runtime requirements (PyPI's advisories; pins it cannot look up are listed).
+security: $(VENV)/.stamp-python
+	$(VENV)/bin/bandit -q -c pyproject.toml -r chalicelib app.py local
+	$(VENV)/bin/pip-audit -r requirements.txt --no-deps --disable-pip --progress-spinner off
+
 unit: $(VENV)/.stamp-python .stamp-qpdf
 	$(PY) -m pytest tests/unit -q
 
@@ -117,7 +123,7 @@ integration: install
 e2e: install
 	$(PY) -m pytest tests/e2e -q
 
-test: install .stamp-chromium .stamp-qpdf lint typecheck
+test: install .stamp-chromium .stamp-qpdf lint typecheck security
 	$(PY) -m pytest tests -q
 	@$(MAKE) --no-print-directory timeshift
 

@@ -59,7 +59,7 @@ def _paper_size(value: str) -> str:
     raise ValueError(f"OC_PAPER_SIZE must be one of {', '.join(PAPER_SIZES)}, not {value!r}")
 
 
-LOCAL_JWT_SECRET = "ordercare-local-dev-signing-key-not-for-production"  # noqa: S105 - documented local default
+LOCAL_JWT_SECRET = "ordercare-local-dev-signing-key-not-for-production"  # noqa: S105 - documented local default # nosec B105
 
 
 @dataclass(frozen=True)

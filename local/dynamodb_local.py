@@ -179,7 +179,7 @@ class DynamoDBLocal(Service):
             endpoint_url=self.endpoint_url,
             region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-central-1",
             aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - DynamoDB Local ignores credentials
+            aws_secret_access_key="local",  # noqa: S106 - DynamoDB Local ignores credentials # nosec B106
             config=Config(**config),
         )
 

@@ -21,7 +21,7 @@ def _call(method: str, path: str, body: Any = None) -> tuple[int, Any]:
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
     request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the local stack only
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the local stack only # nosec B310
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")

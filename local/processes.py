@@ -72,7 +72,7 @@ def spawn(
     stderr: IO[Any] | int | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start `command` in a new process group that `stop_process_group` can end."""
-    return subprocess.Popen(
+    return subprocess.Popen(  # a fixed argv list (no shell) built by the local stack # nosec B603
         list(command),
         env=dict(env) if env is not None else None,
         cwd=cwd,

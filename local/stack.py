@@ -105,7 +105,7 @@ def app_environment(config: StackConfig, base: Mapping[str, str]) -> dict[str, s
     env = {name: value for name, value in base.items() if name not in _DROPPED_ENV}
     env.update(
         AWS_ACCESS_KEY_ID="local",
-        AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - the emulators accept anything
+        AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - the emulators accept anything # nosec B106
         AWS_REGION=config.region,
         AWS_DEFAULT_REGION=config.region,
         # Everything not named below goes to the emulator too, rather than to AWS.
@@ -234,7 +234,7 @@ def _http(
     for name, value in (headers or {}).items():
         request.add_header(name, value)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http://127.0.0.1 only: the local stack's own API # nosec B310
             status, raw = response.status, response.read()
     except urllib.error.HTTPError as error:
         status, raw = error.code, error.read()

@@ -148,7 +148,7 @@ class FaultInjector:
 
     def __init__(self, store: FaultStore, rng: random.Random | None = None):
         self.store = store
-        self.rng = rng or random.Random()  # noqa: S311 - chaos, not cryptography
+        self.rng = rng or random.Random()  # noqa: S311 - chaos, not cryptography # nosec B311
 
     def __call__(self, event_name: str = "", **kwargs: Any) -> tuple[Any, dict[str, Any]] | None:
         _, _, rest = event_name.partition(".")  # before-call.<service>.<operation>

@@ -42,6 +42,9 @@ class Principal:
         return self
 
 
+ACCESS_TOKEN_USE = "access"  # noqa: S105 - Cognito's token_use claim value, not a secret # nosec B105
+
+
 def mint_local_token(settings: Settings, role: str, sub: str, ttl_seconds: int = 8 * 3600) -> str:
     """A token the local stack accepts (never valid in AWS: there only RS256 is accepted)."""
     import jwt
@@ -54,7 +57,7 @@ def mint_local_token(settings: Settings, role: str, sub: str, ttl_seconds: int =
         "iss": settings.jwt_issuer,
         "iat": now,
         "exp": now + ttl_seconds,
-        "token_use": "access",
+        "token_use": ACCESS_TOKEN_USE,
     }
     if role == "storefront":
         claims["client_id"] = sub
@@ -110,7 +113,7 @@ def _decode(settings: Settings, token: str) -> dict[str, Any]:
 
 def _check_cognito_client(settings: Settings, claims: dict[str, Any]) -> None:
     """Only access tokens, issued to one of our app clients, are accepted."""
-    if claims.get("token_use") != "access":
+    if claims.get("token_use") != ACCESS_TOKEN_USE:
         raise UnauthorizedError("an access token is required")
     allowed = set(filter(None, settings.jwt_audience.split(","))) | set(settings.storefront_client_ids)
     if not allowed or claims.get("client_id") not in allowed:

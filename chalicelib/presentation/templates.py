@@ -28,7 +28,7 @@ def environment(kind: str = "html") -> Environment:
     if kind not in ("html", "text"):
         raise ValueError(f"kind must be html or text, not {kind!r}")
     html = kind == "html"
-    return Environment(
+    return Environment(  # autoescape=True for html; text parts are plain text # nosec B701
         loader=FileSystemLoader([str(folder) for folder in FOLDERS]),
         autoescape=html,  # noqa: S701 - plain-text parts are never HTML, so they are not escaped
         undefined=StrictUndefined,

@@ -522,7 +522,7 @@ def _accounts_for(ret: Return, event_id: str) -> bool:
 
 def _pause(attempt: int) -> None:
     # Jitter spreads racing writers so the next round has a winner.
-    time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # noqa: S311 - not cryptographic
+    time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # noqa: S311 - not cryptographic # nosec B311
 
 
 def check_conditions(lines: Sequence[tuple[str, int, str]] | None) -> dict[str, tuple[int, str]] | None:

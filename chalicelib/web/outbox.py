@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 def _emulator_state(url: str) -> dict[str, Any]:
     from urllib.request import urlopen
 
-    with urlopen(f"{url.rstrip('/')}/moto-api/data.json", timeout=5) as response:  # noqa: S310 - local emulator
+    with urlopen(f"{url.rstrip('/')}/moto-api/data.json", timeout=5) as response:  # noqa: S310 - local emulator # nosec B310
         data: dict[str, Any] = json.load(response)
     return data
 

@@ -193,7 +193,7 @@ class DynamoDocumentRecords(Transactional):
                 if not any(code in (CONDITION_FAILED, CONFLICT) for code in codes):
                     raise
                 # Someone else took this number (or wrote this very record): read again, back off.
-                time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.004 * 2 ** min(attempt, 8))))  # noqa: S311
+                time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.004 * 2 ** min(attempt, 8))))  # noqa: S311 - back-off jitter, not cryptography # nosec B311
                 continue
             return _document(item)
         raise DocumentNumberingError(f"could not take a number in series {new.prefix}-{new.year}")
