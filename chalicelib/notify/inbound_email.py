@@ -47,6 +47,7 @@ MAX_ATTACHMENTS_BYTES = 25 * 1024 * 1024
 MAX_BODY_CHARS = 20_000
 AUTO_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
 AUTO_SENDERS = ("mailer-daemon@", "postmaster@", "noreply@", "no-reply@")
+APPEND_ATTEMPTS = 4  # transaction races lost to concurrent deliveries before giving up (SES retries later)
 RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")
 
 
@@ -192,6 +193,13 @@ def parse(raw: bytes, envelope_recipients: Sequence[str] = ()) -> tuple[EmailMes
     )
 
 
+def once_key(message_id: str | None, raw_key: str) -> str:
+    """The email's identity on its order: its Message-ID (the same in a duplicate receipt or an SES
+    retry), or the stored object's key when it has none."""
+    identity = (message_id or "").strip().strip("<>").strip().lower() or f"raw:{raw_key}"
+    return f"INBOUNDMAIL#{hashlib.sha256(identity.encode()).hexdigest()[:40]}"
+
+
 @dataclass
 class InboundEmailHandler:
     tickets: Any  # services.tickets.TicketService
@@ -289,20 +297,46 @@ class InboundEmailHandler:
         return {"outcome": "held", "ticket_id": None, "reason": reason, "held_id": held_id}
 
     def _attach(self, order: Any, parsed: Parsed, raw_key: str) -> dict[str, Any]:
-        from chalicelib.services.tickets import Caller
+        from chalicelib.adapters.dynamo.tickets import DuplicateAutoTicketError
+        from chalicelib.services.ports import StaleVersionError
 
-        customer = Caller("customer", order.customer.id)
+        once = once_key(parsed.message_id, raw_key)
         attachments = tuple(
             TicketAttachment(name, kind, len(data), self.store.put_attachment(order.id, "inbound", name, kind, data))
             for name, kind, data in parsed.attachments
         )
+        for attempt in range(APPEND_ATTEMPTS):
+            try:
+                return self._append(order, parsed, raw_key, once, attachments)
+            except DuplicateAutoTicketError:  # a concurrent delivery of the same email recorded it first
+                return self._recorded(order.id, once)
+            except StaleVersionError:  # lost a transaction race: the winner may be this very email
+                if self.repository.recorded(order.id, once) is not None:
+                    return self._recorded(order.id, once)
+                if attempt == APPEND_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _recorded(self, order_id: str, once: str) -> dict[str, Any]:
+        recorded = self.repository.recorded(order_id, once)
+        outcome = "ticket_created" if recorded is None or recorded[0] == "opened" else "message_added"
+        return {"outcome": outcome, "ticket_id": recorded[1] if recorded else None, "duplicate": True}
+
+    def _append(
+        self, order: Any, parsed: Parsed, raw_key: str, once: str, attachments: tuple[TicketAttachment, ...]
+    ) -> dict[str, Any]:
+        """Onto the thread's ticket (reopened if resolved), else a new one — the email's marker written
+        in the same transaction, so the same message delivered twice lands once."""
+        from chalicelib.adapters.dynamo.tickets import DuplicateAutoTicketError, SenderQuotaExceededError
+        from chalicelib.services.ports import StaleVersionError
+        from chalicelib.services.tickets import Caller
+
+        customer = Caller("customer", order.customer.id)
         body = parsed.body or "(attachments only)"
         if parsed.dropped:
             body += "\n\n[Not kept, over the size limit: " + ", ".join(parsed.dropped) + "]"
         ticket = self._thread(order, parsed)
         if ticket is not None:
-            if ticket.status == TicketStatus.RESOLVED:
-                self.tickets.reopen(ticket.id, customer)
             try:
                 self.tickets.add_message(
                     ticket.id,
@@ -311,21 +345,28 @@ class InboundEmailHandler:
                     channel="email",
                     attachments=attachments,
                     email_message_id=parsed.message_id,
+                    once_key=once,
+                    reopen_resolved=True,
                 )
                 return {"outcome": "message_added", "ticket_id": ticket.id}
+            except (DuplicateAutoTicketError, StaleVersionError):
+                raise  # the caller tells a duplicate from a lost race
             except ConflictError:
                 pass  # closed meanwhile: a new ticket takes it
-        if not self.repository.take_sender_quota(parsed.sender, self.clock.now(), self.sender_hourly_cap):
+        try:
+            created = self.tickets.open(
+                order_id=order.id,
+                category="other",
+                message=body,
+                channel="email",
+                caller=customer,
+                attachments=attachments,
+                email_message_id=parsed.message_id,
+                once_key=once,
+                sender_quota=(parsed.sender, self.clock.now(), self.sender_hourly_cap),
+            )
+        except SenderQuotaExceededError:
             return self._hold(parsed, raw_key, "rate_limited", order.id)
-        created = self.tickets.open(
-            order_id=order.id,
-            category="other",
-            message=body,
-            channel="email",
-            caller=customer,
-            attachments=attachments,
-            email_message_id=parsed.message_id,
-        )
         return {"outcome": "ticket_created", "ticket_id": created.id}
 
     def _thread(self, order: Any, parsed: Parsed) -> Any:

@@ -328,6 +328,7 @@ class TicketRepository(Protocol):
         previous_queue_key: tuple[str, str] | None,
         timer: Timer | None = None,
         auto_key: str | None = None,
+        sender_quota: tuple[str, datetime, int] | None = None,
     ) -> None: ...
 
     def delete_timer(self, timer: Timer) -> None: ...

@@ -96,7 +96,12 @@ class TicketService:
         caller: Caller,
         attachments: tuple[Any, ...] = (),
         email_message_id: str | None = None,
+        once_key: str | None = None,
+        sender_quota: tuple[str, datetime, int] | None = None,
     ) -> Ticket:
+        """A new ticket; with `once_key` (a fact's marker, e.g. an inbound email's) only the first
+        request that records it succeeds — the others raise DuplicateAutoTicketError; `sender_quota`
+        counts it against its sender's hourly cap in the same transaction (SenderQuotaExceededError)."""
         order = self.orders.get(order_id, customer_id=caller.customer_id)  # 404 for someone else's order
         if category not in CATEGORIES:
             raise ValidationError("unknown category", details=[{"field": "category", "allowed": list(CATEGORIES)}])
@@ -106,6 +111,8 @@ class TicketService:
             channel=channel,
             actor=caller.actor,
             first=self._message_factory(caller.actor, message, channel, attachments, email_message_id),
+            auto_key=once_key,
+            sender_quota=sender_quota,
         )
 
     def open_for_shipment(self, order: Order, shipment_id: str, reason: str) -> Ticket | None:
@@ -177,6 +184,7 @@ class TicketService:
         first: Callable[[str, datetime], TicketMessage],
         shipment_id: str | None = None,
         auto_key: str | None = None,
+        sender_quota: tuple[str, datetime, int] | None = None,
     ) -> Ticket:
         now = self.clock.now()
         ticket_id = new_id("tkt", now)
@@ -193,13 +201,18 @@ class TicketService:
             first=first(ticket_id, now),
             shipment_id=shipment_id,
         )
-        self.tickets.save(ticket, new=True, previous_queue_key=None, auto_key=auto_key)
+        self.tickets.save(ticket, new=True, previous_queue_key=None, auto_key=auto_key, sender_quota=sender_quota)
         return ticket
 
     # --- changing --------------------------------------------------------------------------
 
-    def _change(self, ticket_id: str, caller: Caller, change: Callable[[Ticket], None]) -> Ticket:
-        """Read, apply, write conditionally on the version read; retry a lost race."""
+    def _change(
+        self, ticket_id: str, caller: Caller, change: Callable[[Ticket], None], *, once_key: str | None = None
+    ) -> Ticket:
+        """Read, apply, write conditionally on the version read; retry a lost race.
+
+        `once_key` is written in the same transaction, so a fact recorded by another request
+        fails this one (DuplicateAutoTicketError) instead of landing twice."""
         from chalicelib.adapters.dynamo.tickets import queue_key
 
         for attempt in range(ATTEMPTS):
@@ -207,7 +220,7 @@ class TicketService:
             before = queue_key(ticket)
             change(ticket)
             try:
-                self.tickets.save(ticket, new=False, previous_queue_key=before)
+                self.tickets.save(ticket, new=False, previous_queue_key=before, auto_key=once_key)
                 return ticket
             except StaleVersionError:
                 if attempt == ATTEMPTS - 1:
@@ -225,7 +238,11 @@ class TicketService:
         channel: str = "web",
         attachments: tuple[Any, ...] = (),
         email_message_id: str | None = None,
+        once_key: str | None = None,
+        reopen_resolved: bool = False,
     ) -> Ticket:
+        """Append a message; `reopen_resolved` reopens a resolved ticket in the same change (a customer's
+        email answer), `once_key` makes the append happen once whatever retries race (see `_change`)."""
         if internal and not caller.is_staff:
             raise ValidationError("only agents write internal notes", details=[{"field": "internal"}])
         if await_customer and not caller.is_staff:
@@ -244,12 +261,14 @@ class TicketService:
                 attachments=tuple(attachments),
                 email_message_id=email_message_id,
             )
+            if reopen_resolved and not caller.is_staff and ticket.status == TicketStatus.RESOLVED:
+                ticket.reopen(now, caller.actor, self.deadlines)
             if caller.is_staff:
                 ticket.add_staff_message(message, await_customer=await_customer)
             else:
                 ticket.add_customer_message(message)
 
-        return self._visible(self._change(ticket_id, caller, change), caller)
+        return self._visible(self._change(ticket_id, caller, change, once_key=once_key), caller)
 
     def acknowledge(self, ticket_id: str, caller: Caller) -> Ticket:
         return self._change(ticket_id, caller, lambda t: t.acknowledge(self.clock.now(), caller.actor))

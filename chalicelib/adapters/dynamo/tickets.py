@@ -3,6 +3,7 @@
   ORDER#<order> / TICKET#<ticket>              the ticket       (GSI1: TICKET#<ticket> / #TICKET)
   ORDER#<order> / TICKET#<ticket>#MSG#<msg>    one message      (GSI1: TICKET#<ticket> / MSG#<msg>)
   ORDER#<order> / AUTOTICKET#<shipment>        "this parcel already has its ticket"
+  ORDER#<order> / INBOUNDMAIL#<hash>           "this email is on its ticket" (written with the append)
   TICKETQ#<active|resolved|closed> / <deadline>#<ticket>   the queue entry, oldest deadline first
   INBOUND#HELD / <received>#<id>               an inbound email held for an agent
   INBOUND#<sha256> / #INBOUND                  an inbound email already handled (its outcome)
@@ -30,7 +31,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.adapters.dynamo.models import TableItem, Transactional
@@ -113,7 +114,10 @@ class TicketQueueItem(TableItem):
 
 
 class AutoTicketItem(TableItem):
+    """A fact that must reach a ticket once (a parcel, a survey, an inbound email), saved with the change."""
+
     ticket_id = UnicodeAttribute()
+    outcome = UnicodeAttribute(null=True)  # "opened" the ticket or "appended" to it
 
 
 class HeldEmailItem(TableItem):
@@ -312,7 +316,20 @@ class TicketNumberTakenError(ConflictError):
 
 
 class DuplicateAutoTicketError(ConflictError):
+    """The fact behind `auto_key` is already on a ticket (another request recorded it first)."""
+
     code = "ticket_exists"
+
+
+class SenderQuotaExceededError(ConflictError):
+    """The sender opened their hourly number of tickets by email already."""
+
+    code = "sender_rate_limited"
+
+
+def _sender_rate_key(sender: str, now: datetime) -> tuple[str, str]:
+    digest = hashlib.sha256(sender.lower().encode()).hexdigest()[:32]
+    return f"INBOUNDRATE#{digest}", now.astimezone(UTC).strftime("%Y-%m-%dT%H")
 
 
 class DynamoTicketRepository(Transactional):
@@ -346,8 +363,13 @@ class DynamoTicketRepository(Transactional):
         previous_queue_key: tuple[str, str] | None,
         timer: Timer | None = None,
         auto_key: str | None = None,
+        sender_quota: tuple[str, datetime, int] | None = None,
     ) -> None:
-        """One TransactWriteItems for the whole change (see the module docstring)."""
+        """One TransactWriteItems for the whole change (see the module docstring).
+
+        `auto_key`: the marker of a fact that must reach a ticket once; `sender_quota`
+        (sender, now, cap): one of the sender's hourly tickets by email, counted only if the
+        change lands (a duplicate delivery that loses on the marker costs the sender nothing)."""
         causes: list[Callable[[], Exception] | None] = []
         order_version = current_version(ticket.order_id) if ticket.events else 0
         try:
@@ -375,14 +397,31 @@ class DynamoTicketRepository(Transactional):
                     key = follow_up_key(order_version, event.at, f"ticket#{ticket.id}#{ticket.version}#{index:03d}")
                     transaction.save(timeline_item(ticket.order_id, event, key))
                     causes.append(None)
-                if auto_key is not None:
+                if auto_key is not None:  # the fact's marker: a second writer fails the whole change
                     transaction.save(
                         AutoTicketItem(
-                            pk=order_pk(ticket.order_id), sk=auto_key, type="auto_ticket", ticket_id=ticket.id
+                            pk=order_pk(ticket.order_id),
+                            sk=auto_key,
+                            type="auto_ticket",
+                            ticket_id=ticket.id,
+                            outcome="opened" if new else "appended",
                         ),
                         condition=AutoTicketItem.pk.does_not_exist(),
                     )
-                    causes.append(lambda: DuplicateAutoTicketError("this shipment already has its ticket"))
+                    causes.append(lambda: DuplicateAutoTicketError("this is already on its ticket"))
+                if sender_quota is not None:
+                    sender, now, cap = sender_quota
+                    pk, sk = _sender_rate_key(sender, now)
+                    transaction.update(
+                        InboundRateItem(pk=pk, sk=sk),
+                        actions=[
+                            InboundRateItem.sent.add(1),
+                            InboundRateItem.type.set("inbound_rate"),
+                            InboundRateItem.expires_at.set(now + timedelta(days=1)),
+                        ],
+                        condition=InboundRateItem.sent.does_not_exist() | (InboundRateItem.sent < cap),
+                    )
+                    causes.append(lambda: SenderQuotaExceededError("too many tickets by email this hour"))
         except TransactWriteError as error:
             reasons = error.cancellation_reasons or []
             for reason, cause in zip(reasons, causes, strict=False):
@@ -485,23 +524,13 @@ class DynamoTicketRepository(Transactional):
             expires_at=timedelta(days=INBOUND_DAYS),
         ).save()
 
-    def take_sender_quota(self, sender: str, now: datetime, cap: int) -> bool:
-        """Count one ticket opened by email for this sender this hour; False when over the cap."""
-        digest = hashlib.sha256(sender.lower().encode()).hexdigest()[:32]
+    def recorded(self, order_id: str, key: str) -> tuple[str, str] | None:
+        """(outcome, ticket id) of the change that wrote the `auto_key` marker, if one did."""
         try:
-            InboundRateItem(pk=f"INBOUNDRATE#{digest}", sk=now.astimezone(UTC).strftime("%Y-%m-%dT%H")).update(
-                actions=[
-                    InboundRateItem.sent.add(1),
-                    InboundRateItem.type.set("inbound_rate"),
-                    InboundRateItem.expires_at.set(now + timedelta(days=1)),
-                ],
-                condition=InboundRateItem.sent.does_not_exist() | (InboundRateItem.sent < cap),
-            )
-            return True
-        except UpdateError as error:
-            if _condition_failed(error):
-                return False
-            raise
+            item = AutoTicketItem.get(order_pk(order_id), key, consistent_read=True)
+        except AutoTicketItem.DoesNotExist:
+            return None
+        return item.outcome or "opened", item.ticket_id
 
     def auto_ticket_exists(self, order_id: str, key: str) -> bool:
         try:
@@ -511,4 +540,4 @@ class DynamoTicketRepository(Transactional):
             return False
 
 
-__all__ = ["DynamoTicketRepository", "PutError", "items_to_tickets", "ticket_summary"]
+__all__ = ["DynamoTicketRepository", "PutError", "SenderQuotaExceededError", "items_to_tickets", "ticket_summary"]
