@@ -115,6 +115,7 @@ def test_a_reply_without_message_id_is_keyed_by_its_object(container: Container)
     assert not errors, errors
     [ticket] = _tickets(container, order_id)
     assert [m.body for m in ticket.messages] == ["Opening", "No id here"]
+    assert {r["ticket_id"] for r in results} == {ticket.id}
     # another object without a Message-ID is another email
     handler.handle(_mail(container, order_id, "No id here", message_id=None), "k/other")
     assert len(_tickets(container, order_id)[0].messages) == 3
@@ -131,4 +132,5 @@ def test_an_answer_to_a_resolved_ticket_reopens_it_once(container: Container) ->
     assert not errors, errors
     [ticket] = _tickets(container, order_id)
     assert ticket.status == "acknowledged" and ticket.reopened == 1
+    assert {(r["outcome"], r["ticket_id"]) for r in results} == {("message_added", ticket.id)}
     assert [m.body for m in ticket.messages] == ["Broken mug", "The refund never came"]
