@@ -26,3 +26,53 @@ def mask_text(text: str) -> str:
     """Mask every email address and E.164 number in a free text (e.g. a provider's error)."""
     text = _EMAIL.sub(lambda match: mask_email(match.group(0)), text)
     return _PHONE.sub(lambda match: mask_phone(match.group(0)), text)
+
+
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[\w.~+/=-]+")
+_JWT = re.compile(r"\beyJ[\w-]*\.[\w-]*\.?[\w-]*")
+# Keys whose values are personal data or credentials wherever they appear in a log line.
+_MASKED_KEYS = frozenset(
+    {
+        "address",
+        "billing_address",
+        "shipping_address",
+        "line1",
+        "line2",
+        "street",
+        "postal_code",
+        "authorization",
+        "cookie",
+        "set-cookie",
+        "token",
+        "session",
+        "password",
+        "secret",
+        "code",
+        "otp",
+        "csrf_token",
+    }
+)
+
+
+def mask_credentials(text: str) -> str:
+    """Personal data (mask_text) and bearer/JWT credentials out of a free text."""
+    text = _JWT.sub("eyJ***", mask_text(text))
+    return _BEARER.sub(lambda match: f"{match.group(1)} ***", text)
+
+
+def redact(value: object, key: str = "") -> object:
+    """A log field with personal data and credentials masked (nested dicts and lists too)."""
+    name = key.lower()
+    if isinstance(value, str):
+        if name == "email" or name.endswith("_email"):
+            return mask_email(value)
+        if name == "phone" or name.endswith("_phone"):
+            return mask_phone(value)
+        return "***" if name in _MASKED_KEYS else mask_credentials(value)
+    if name in _MASKED_KEYS and value is not None:
+        return "***"
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v, key) for v in value]
+    return value
