@@ -8,7 +8,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 ROLE ?= customer
 SUB ?= cus_demo
 
-.PHONY: help install run test timeshift report lint typecheck security unit functional integration e2e token sweep sign-webhook fault redrive inbound-email bench load clean
+.PHONY: help install run test timeshift report lint typecheck security fuzz unit functional integration e2e token sweep sign-webhook fault redrive inbound-email bench load clean
 
 help:
 	@echo "make run    - the whole local stack on http://127.0.0.1:8000 (Ctrl-C stops it)"
@@ -16,6 +16,7 @@ help:
 	@echo "make -s token ROLE=<customer|agent|admin|storefront> SUB=<id> - a local bearer token"
 	@echo "make bench  - performance figures"
 	@echo "make load   - 60 s of mixed traffic against a local stack: errors and p50/p95 per route"
+	@echo "make fuzz   - schemathesis against make run with a large budget (FUZZ_EXAMPLES=100)"
 
 # --- installation (stamps make it idempotent and cheap) -----------------------
 $(VENV)/.stamp-python: requirements.txt requirements-dev.txt infra/requirements.txt
@@ -111,6 +112,12 @@ typecheck: $(VENV)/.stamp-python
 security: $(VENV)/.stamp-python
 	$(VENV)/bin/bandit -q -c pyproject.toml -r chalicelib app.py local
 	$(VENV)/bin/pip-audit -r requirements.txt --no-deps --disable-pip --progress-spinner off
+
+# Schema fuzzing with a large budget: schemathesis against the served /openapi.json of a `make run` on free
+# ports, every operation as every role it documents (`make test` runs the same suite with 3 examples each).
+FUZZ_EXAMPLES ?= 100
+fuzz: install
+	OC_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) OC_FUZZ_TIMEOUT=7200 $(PY) -m pytest tests/e2e/test_fuzz_http.py -q -p no:cacheprovider
 
 unit: $(VENV)/.stamp-python .stamp-qpdf
 	$(PY) -m pytest tests/unit -q

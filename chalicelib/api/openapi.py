@@ -45,7 +45,7 @@ def _models() -> list[type[BaseModel]]:
 
 
 def _error_codes(route: RouteDoc) -> list[int]:
-    if route.html_errors:
+    if route.html_errors and not route.browser:  # portal pages: every error is a page
         return sorted(route.html_errors)
     codes = [404, 422] if "{" in route.path or route.request or route.query else []
     if route.request is not None:
@@ -56,7 +56,8 @@ def _error_codes(route: RouteDoc) -> list[int]:
         codes += [401]
     if route.idempotency:
         codes += [409, 422]
-    return sorted((set(codes) | set(route.errors)) - set(route.responses))
+    # Staff pages: their own errors (html_errors) are pages, the token's (401/403) are JSON.
+    return sorted((set(codes) | set(route.errors) | set(route.html_errors)) - set(route.responses))
 
 
 def _operation(route: RouteDoc, refs: dict[str, str]) -> dict[str, Any]:
@@ -134,8 +135,13 @@ def _operation(route: RouteDoc, refs: dict[str, str]) -> dict[str, Any]:
         else:
             content = {route.produces: {"schema": {"$ref": refs[model.__name__]}}}
         operation["responses"][str(status)] = {"description": "success", "content": content}
+    if route.browser and "303" not in operation["responses"]:
+        operation["responses"]["303"] = {
+            "description": "a browser without a staff session: on to the sign-in (see the Location header)",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        }
     for status in _error_codes(route):
-        if route.html_errors:
+        if status in route.html_errors:
             content = {route.produces: {"schema": {"type": "string"}}}
             operation["responses"][str(status)] = {"description": _HTML_ERRORS[status], "content": content}
             continue

@@ -136,6 +136,7 @@ def render_desk(call: Call, *, story: dict[str, Any] | None, error: str | None =
         QueryParam("sla", "queue filter: at_risk or breached", {"type": "string"}),
     ),
     browser=True,
+    html_errors=(422,),
     tags=("desk",),
 )
 def desk(call: Call) -> Response:
@@ -185,6 +186,7 @@ def _on(fields: dict[str, str], name: str) -> bool:
     responses={303: None},
     consumes=CONSUMES,
     browser=True,
+    errors=(409,),  # the ticket's state does not allow it (as on /v1/tickets)
     tags=("desk",),
 )
 def desk_reply(call: Call, ticket_id: str) -> Response:
@@ -210,6 +212,7 @@ def desk_reply(call: Call, ticket_id: str) -> Response:
     responses={303: None},
     consumes=CONSUMES,
     browser=True,
+    errors=(409,),  # the ticket's state does not allow it (as on /v1/tickets)
     tags=("desk",),
 )
 def desk_acknowledge(call: Call, ticket_id: str) -> Response:
@@ -225,6 +228,7 @@ def desk_acknowledge(call: Call, ticket_id: str) -> Response:
     responses={303: None},
     consumes=CONSUMES,
     browser=True,
+    errors=(409,),  # the ticket's state does not allow it (as on /v1/tickets)
     tags=("desk",),
 )
 def desk_resolve(call: Call, ticket_id: str) -> Response:
@@ -246,6 +250,7 @@ SIGN_IN_CSRF_COOKIE = "oc_desk_signin"
     roles=None,
     responses={200: None},
     produces="text/html",
+    errors=(404,),
     tags=("desk",),
 )
 def desk_sign_in_page(call: Call) -> Response:
@@ -282,6 +287,7 @@ def desk_sign_in_page(call: Call) -> Response:
     roles=None,
     responses={303: None},
     consumes=CONSUMES,
+    errors=(403, 404, 422),  # 403: the sign-in form's CSRF token is missing or wrong
     tags=("desk",),
 )
 def desk_sign_in(call: Call) -> Response:
@@ -311,7 +317,8 @@ def desk_sign_in(call: Call) -> Response:
     "GET",
     summary="Staff sign-in through the Cognito hosted UI (authorization code + PKCE)",
     roles=None,
-    responses={302: None},
+    responses={302: None, 303: None},  # 303: the local stack's own sign-in page instead
+    errors=(404,),
     tags=("desk",),
 )
 def desk_login(call: Call) -> Response:
@@ -334,6 +341,7 @@ def desk_login(call: Call) -> Response:
     summary="Cognito's redirect back: the code (and PKCE verifier) traded for a session cookie",
     roles=None,
     responses={303: None},
+    errors=(401, 403),  # the state or code does not check out, or the token is not a staff member's
     query=(
         QueryParam("code", "authorization code", {"type": "string"}),
         QueryParam("state", "the state sent at /desk/login", {"type": "string"}),
@@ -368,6 +376,7 @@ def desk_callback(call: Call) -> Response:
     responses={303: None},
     consumes=CONSUMES,
     browser=True,
+    errors=(422,),  # the form could not be read
     tags=("desk",),
 )
 def desk_sign_out(call: Call) -> Response:

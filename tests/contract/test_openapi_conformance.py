@@ -77,9 +77,8 @@ def _token_for(operation: Any) -> dict[str, str]:
 
 
 # Known gaps, each to be fixed by documenting what the route answers (strict: a fixed route fails here
-# until it is taken off this list). The agent desk's pages answer HTML errors and redirects the
-# document does not list yet.
-KNOWN_GAPS = {("/desk", "GET"), ("/desk/callback", "GET"), ("/desk/login", "GET"), ("/desk/sign-in", "POST")}
+# until it is taken off this list).
+KNOWN_GAPS: set[tuple[str, str]] = set()
 
 
 def _cases() -> list[Any]:
