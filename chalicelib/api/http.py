@@ -158,6 +158,22 @@ def error_response(error: OrderCareError) -> Response:
     return json_response(error.status, body, headers)
 
 
+def html_error_response(error: OrderCareError) -> Response:
+    """A plain page for an error raised before a page's view could render its own."""
+    from html import escape
+
+    from chalice.app import Response
+
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{error.status} · {escape(error.code)}</title></head><body><main>"
+        f"<h1>{escape(error.message)}</h1><p>Error code: {escape(error.code)}</p></main></body></html>"
+    )
+    headers: dict[str, str | list[str]] = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+    return Response(body=body, status_code=error.status, headers=headers)
+
+
 def _validation_details(exc: PydanticValidationError) -> list[dict[str, Any]]:
     details = []
     for problem in exc.errors(include_url=False, include_input=False, include_context=False):
@@ -271,6 +287,8 @@ def endpoint(
                     from chalicelib.web.staff_session import sign_in_redirect
 
                     return sign_in_redirect(current)
+                if error.status in doc.html_errors and doc.produces.startswith("text/html"):
+                    return html_error_response(error)  # a page documents its errors as pages
                 return error_response(error)
             except Exception:
                 get_logger().exception("unhandled error", extra={"route": f"{method} {path}"})

@@ -26,8 +26,9 @@ _ERRORS = {
     503: "a provider is unavailable; try again",
 }
 _HTML_ERRORS = {
-    403: "the form's csrf_token is missing or wrong",
+    403: "the form's csrf_token is missing or wrong, or the role may not do this",
     404: "not found, or not yours (the same page either way)",
+    409: "the change does not fit the current state (the page says why)",
     410: "the sign-in link expired or was used",
     422: "the form is incomplete or wrong (the page says what to fix)",
     429: "too many sign-in requests (Retry-After says how long to wait)",
@@ -56,7 +57,7 @@ def _error_codes(route: RouteDoc) -> list[int]:
         codes += [401]
     if route.idempotency:
         codes += [409, 422]
-    # Staff pages: their own errors (html_errors) are pages, the token's (401/403) are JSON.
+    # Staff pages: their own errors (html_errors, a refused role too) are pages; the 401 is JSON.
     return sorted((set(codes) | set(route.errors) | set(route.html_errors)) - set(route.responses))
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from chalicelib.api.schemas import Out, Strict, Timestamp
+from chalicelib.api.schemas import Out, ReturnOut, Strict, Timestamp
 
 Category = Literal["delay", "wrong_item", "damaged", "missing_item", "payment", "invoice", "return", "other"]
 MessageText = Annotated[str, Field(min_length=1, max_length=20_000)]
@@ -126,7 +126,7 @@ class AgentOrderOut(Out):
     timeline: list[dict[str, Any]]
     notifications: list[dict[str, Any]]
     tickets: list[TicketOut]
-    returns: list[dict[str, Any]]
+    returns: list[ReturnOut] = Field(description="every return of the order, oldest first, with its RMA number")
     survey_answers: list[dict[str, Any]]
     holds: list[dict[str, Any]]
     cost: dict[str, Any] = Field(description="what reading the story cost: DynamoDB round trips and items")

@@ -15,9 +15,8 @@ from typing import Any
 from chalicelib.domain.errors import NotFoundError
 from chalicelib.domain.ids import has_prefix
 
-# Item types of other aggregates in the order's partition, shown as stored (their
-# issues own the models): returns and survey answers.
-RETURN_TYPES = frozenset({"return", "return_request"})
+# Item types of other aggregates in the order's partition shown as stored: survey answers.
+# Returns are presented exactly as GET /v1/returns/{id} answers (RMA number, status, lines, history).
 SURVEY_TYPES = frozenset({"survey_answer", "survey_response"})
 HIDDEN_ATTRIBUTES = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "type", "expires_at"})
 
@@ -94,6 +93,15 @@ def _effect(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _returns(raw_items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The order's returns, oldest first, as the returns API presents them."""
+    from chalicelib.adapters.dynamo.returns import ReturnItem, return_from_item
+    from chalicelib.presentation.presenters import present_return
+
+    returns = sorted((return_from_item(ReturnItem.from_raw_data(raw)) for raw in raw_items), key=lambda r: r.created_at)
+    return [present_return(ret) for ret in returns]
+
+
 def agent_story(container: Any, settings: Any, order_id: str) -> dict[str, Any]:
     """GET /v1/agent/orders/{id}: the whole story (404 for an unknown order)."""
     from chalicelib.adapters.dynamo.documents import DocumentItem, _document
@@ -127,7 +135,7 @@ def agent_story(container: Any, settings: Any, order_id: str) -> dict[str, Any]:
         "timeline": [present_timeline_entry(e) for e in timeline],
         "notifications": [_effect(raw) for raw in by_type.get("intent", [])],
         "tickets": [present_ticket(t, staff_reader=True, link=link) for t in tickets],
-        "returns": [_plain(raw) for kind in RETURN_TYPES for raw in by_type.get(kind, [])],
+        "returns": _returns(by_type.get("return", [])),
         "survey_answers": [_plain(raw) for kind in SURVEY_TYPES for raw in by_type.get(kind, [])],
         "holds": presented["holds"],
         "cost": {**cost, "read_at": container.clock.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")},

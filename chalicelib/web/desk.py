@@ -1,8 +1,12 @@
 """GET /desk: the agents' server-rendered desk — the queue with SLA countdowns, one order's whole
-story, reply / internal note / acknowledge / resolve forms. No JavaScript, no build step.
+story (returns with their RMA numbers included), reply / internal note / acknowledge / resolve
+forms and approve / reject / receive for returns. No JavaScript, no build step.
 
 Staff sign in with a browser session (web/staff_session.py) or call with a bearer token.
-Forms post back here (303 to the order), each with the session's CSRF token.
+Forms post back here, each with the session's CSRF token, and call the same services as the
+API routes. Done: 303 to the order (post-redirect-get). Refused (a missing field, a wrong
+quantity, a stale transition, a bad CSRF token): the order's page again with the error's 4xx
+status and what to fix at the top.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ desk_routes = Blueprint(__name__)
 STAFF = ("agent", "admin")
 FORM = "application/x-www-form-urlencoded"
 CONSUMES = (FORM, "application/json")
+PAGE_ERRORS = (403, 404, 422)  # answered as the desk page, saying what went wrong
+FORM_ERRORS = (403, 404, 409, 422)
+BROWSER_ONLY = (401,)  # a browser is sent to sign in (303); an API client gets JSON
+MAX_FORM_FIELDS = 2 * 100 + 10  # a receipt: quantity and condition for up to 100 lines
 DESK_HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
     "Cache-Control": "no-store",
@@ -54,7 +62,7 @@ def _redirect(location: str, headers: dict[str, str] | None = None) -> Response:
     )
 
 
-def form(call: Call) -> dict[str, str]:
+def form(call: Call, max_fields: int = 20) -> dict[str, str]:
     """The posted fields (a form, or JSON from API clients); the last value of each wins."""
     raw = raw_bytes(call.request)
     if len(raw) > call.settings.max_body_bytes:
@@ -67,7 +75,7 @@ def form(call: Call) -> dict[str, str]:
             raise ValidationError("body is not JSON", details=[{"field": "body"}]) from exc
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
     try:
-        parsed = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+        parsed = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=max_fields)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValidationError("the form could not be read", details=[{"field": "body"}]) from exc
     return {name: values[-1] for name, values in parsed.items()}
@@ -126,43 +134,83 @@ def render_desk(call: Call, *, story: dict[str, Any] | None, error: str | None =
     desk_routes,
     "/desk",
     "GET",
-    summary="The agents' desk (HTML): queue with SLA countdowns, one order's story, reply and resolve forms",
+    summary="The agents' desk (HTML): queue with SLA countdowns, one order's story, ticket and return forms",
     roles=STAFF,
-    responses={200: None},
+    responses={200: None, 303: None},
     produces="text/html",
+    html_errors=PAGE_ERRORS,
+    errors=BROWSER_ONLY,
     query=(
         QueryParam("order", "the order whose story to show", {"type": "string"}),
         QueryParam("status", "queue filter", {"type": "string"}),
         QueryParam("sla", "queue filter: at_risk or breached", {"type": "string"}),
     ),
     browser=True,
-    html_errors=(422,),
     tags=("desk",),
 )
 def desk(call: Call) -> Response:
     from chalicelib.services.agent_view import agent_story
 
     order_id = call.query.get("order")
-    story, error = None, None
+    story, error, status = None, None, 200
     if order_id:
         try:
             story = agent_story(get_container(), call.settings, order_id.strip())
         except NotFoundError:
-            error = "No such order."
+            error, status = "No such order.", 404
     try:
-        return _page(200, render_desk(call, story=story, error=error))
+        return _page(status, render_desk(call, story=story, error=error))
     except ValidationError as problem:  # a bad filter in the query string
         call.query = {}
         return _page(422, render_desk(call, story=story, error=problem.message))
 
 
+def explain(error: OrderCareError) -> str:
+    """What the agent reads at the top of the page: the error, and which field or line to fix."""
+    if error.code == "csrf_failed":
+        return "This form expired or did not come from this desk session: reload the page and send it again."
+    parts = []
+    for detail in error.details[:10]:
+        if not isinstance(detail, dict):
+            continue
+        subject = detail.get("sku") or detail.get("field") or detail.get("header")
+        problem = detail.get("problem") or detail.get("message")
+        if subject and problem:
+            parts.append(f"{subject}: {str(problem).replace('_', ' ')}")
+    return f"{error.message} ({'; '.join(parts)})" if parts else error.message
+
+
+def refused(call: Call, error: OrderCareError, order_id: str | None) -> Response:
+    """A form the desk could not act on: the order's page again with the error's 4xx status."""
+    from chalicelib.services.agent_view import agent_story
+
+    if error.status == 401 or error.status >= 500:
+        raise error  # sign in again (303 for a browser), or a real outage for the retry
+    story = None
+    if order_id:
+        try:
+            story = agent_story(get_container(), call.settings, order_id)
+        except NotFoundError:
+            story = None
+    call.query = {}
+    return _page(error.status, render_desk(call, story=story, error=explain(error)))
+
+
 def _ticket_action(call: Call, ticket_id: str, act: Any) -> Response:
-    fields = form(call)
-    staff_session.check_csrf(call.request, call.settings, fields.get("csrf_token"))
     from chalicelib.services.tickets import Caller
 
     caller = Caller(call.caller.role, call.caller.subject)
-    ticket = act(get_container().tickets, caller, fields)
+    tickets = get_container().tickets
+    try:
+        fields = form(call)
+        staff_session.check_csrf(call.request, call.settings, fields.get("csrf_token"))
+        ticket = act(tickets, caller, fields)
+    except OrderCareError as error:
+        try:
+            order_id: str | None = tickets.get(ticket_id, caller).order_id
+        except NotFoundError:
+            order_id = None
+        return refused(call, error, order_id)
     return _redirect(f"/desk?order={quote(ticket.order_id)}#t-{quote(ticket.id)}")
 
 
@@ -185,8 +233,10 @@ def _on(fields: dict[str, str], name: str) -> bool:
     roles=STAFF,
     responses={303: None},
     consumes=CONSUMES,
+    produces="text/html",
+    html_errors=FORM_ERRORS,
+    errors=BROWSER_ONLY,
     browser=True,
-    errors=(409,),  # the ticket's state does not allow it (as on /v1/tickets)
     tags=("desk",),
 )
 def desk_reply(call: Call, ticket_id: str) -> Response:
@@ -211,8 +261,10 @@ def desk_reply(call: Call, ticket_id: str) -> Response:
     roles=STAFF,
     responses={303: None},
     consumes=CONSUMES,
+    produces="text/html",
+    html_errors=FORM_ERRORS,
+    errors=BROWSER_ONLY,
     browser=True,
-    errors=(409,),  # the ticket's state does not allow it (as on /v1/tickets)
     tags=("desk",),
 )
 def desk_acknowledge(call: Call, ticket_id: str) -> Response:
@@ -227,13 +279,127 @@ def desk_acknowledge(call: Call, ticket_id: str) -> Response:
     roles=STAFF,
     responses={303: None},
     consumes=CONSUMES,
+    produces="text/html",
+    html_errors=FORM_ERRORS,
+    errors=BROWSER_ONLY,
     browser=True,
-    errors=(409,),  # the ticket's state does not allow it (as on /v1/tickets)
     tags=("desk",),
 )
 def desk_resolve(call: Call, ticket_id: str) -> Response:
     return _ticket_action(
         call, ticket_id, lambda tickets, caller, f: tickets.resolve(ticket_id, caller, _required(f, "resolution"))
+    )
+
+
+# --- returns: approve, reject, receive ------------------------------------------------------------
+
+
+def _return_action(call: Call, return_id: str, act: Any, *, max_fields: int = 20) -> Response:
+    """CSRF-checked, then the same ReturnService call as the API route; 303 back to the return."""
+    returns = get_container().returns
+    order_id: str | None = None
+    try:
+        order_id = returns.get(return_id).order_id  # 404 for an unknown return
+        fields = form(call, max_fields)
+        staff_session.check_csrf(call.request, call.settings, fields.get("csrf_token"))
+        ret = act(returns, fields)
+    except OrderCareError as error:
+        return refused(call, error, order_id)
+    return _redirect(f"/desk?order={quote(ret.order_id)}#r-{quote(ret.id)}")
+
+
+def received_conditions(fields: dict[str, str]) -> dict[str, tuple[int, str]] | None:
+    """The receipt form's lines (`quantity:<sku>`, `condition:<sku>`), checked by the API's own model."""
+    from pydantic import ValidationError as PydanticValidationError
+
+    from chalicelib.api.schemas import ReceiveReturnIn
+    from chalicelib.services.returns import check_conditions
+
+    lines: list[dict[str, Any]] = []
+    for name, condition in fields.items():
+        if not name.startswith("condition:"):
+            continue
+        sku = name.removeprefix("condition:")
+        raw = fields.get(f"quantity:{sku}", "").strip()
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
+            raise ValidationError(
+                f"the quantity received of {sku} must be a whole number",
+                details=[{"field": f"quantity:{sku}", "message": "a whole number from 0"}],
+            )
+        lines.append({"sku": sku, "quantity": int(raw), "condition": condition})
+    try:
+        body = ReceiveReturnIn.model_validate({"lines": lines or None})
+    except PydanticValidationError as exc:
+        problems = [
+            {"field": ".".join(str(part) for part in problem["loc"]), "message": problem["msg"]}
+            for problem in exc.errors(include_url=False, include_input=False, include_context=False)
+        ]
+        raise ValidationError("the receipt is invalid", details=problems) from exc
+    return check_conditions([(line.sku, line.quantity, line.condition) for line in body.lines or []])
+
+
+@endpoint(
+    desk_routes,
+    "/desk/returns/{return_id}/approve",
+    "POST",
+    summary="Desk form: approve a requested return (303 back to the order)",
+    roles=STAFF,
+    responses={303: None},
+    consumes=CONSUMES,
+    produces="text/html",
+    html_errors=FORM_ERRORS,
+    errors=BROWSER_ONLY,
+    browser=True,
+    tags=("desk",),
+)
+def desk_approve_return(call: Call, return_id: str) -> Response:
+    return _return_action(call, return_id, lambda returns, f: returns.approve(return_id, call.actor))
+
+
+@endpoint(
+    desk_routes,
+    "/desk/returns/{return_id}/reject",
+    "POST",
+    summary="Desk form: reject a requested return, saying why (shown to the customer)",
+    roles=STAFF,
+    responses={303: None},
+    consumes=CONSUMES,
+    produces="text/html",
+    html_errors=FORM_ERRORS,
+    errors=BROWSER_ONLY,
+    browser=True,
+    tags=("desk",),
+)
+def desk_reject_return(call: Call, return_id: str) -> Response:
+    def reject(returns: Any, fields: dict[str, str]) -> Any:
+        reason = _required(fields, "reason")
+        if len(reason) > 500:
+            raise ValidationError("the reason is longer than 500 characters", details=[{"field": "reason"}])
+        return returns.reject(return_id, reason, call.actor)
+
+    return _return_action(call, return_id, reject)
+
+
+@endpoint(
+    desk_routes,
+    "/desk/returns/{return_id}/receive",
+    "POST",
+    summary="Desk form: record the returned parcel, per line the units received and their condition",
+    roles=STAFF,
+    responses={303: None},
+    consumes=CONSUMES,
+    produces="text/html",
+    html_errors=FORM_ERRORS,
+    errors=BROWSER_ONLY,
+    browser=True,
+    tags=("desk",),
+)
+def desk_receive_return(call: Call, return_id: str) -> Response:
+    return _return_action(
+        call,
+        return_id,
+        lambda returns, f: returns.receive(return_id, received_conditions(f), call.actor),
+        max_fields=MAX_FORM_FIELDS,
     )
 
 
@@ -250,7 +416,7 @@ SIGN_IN_CSRF_COOKIE = "oc_desk_signin"
     roles=None,
     responses={200: None},
     produces="text/html",
-    errors=(404,),
+    html_errors=(404,),
     tags=("desk",),
 )
 def desk_sign_in_page(call: Call) -> Response:
@@ -287,7 +453,8 @@ def desk_sign_in_page(call: Call) -> Response:
     roles=None,
     responses={303: None},
     consumes=CONSUMES,
-    errors=(403, 404, 422),  # 403: the sign-in form's CSRF token is missing or wrong
+    produces="text/html",
+    html_errors=PAGE_ERRORS,
     tags=("desk",),
 )
 def desk_sign_in(call: Call) -> Response:
@@ -315,10 +482,10 @@ def desk_sign_in(call: Call) -> Response:
     desk_routes,
     "/desk/login",
     "GET",
-    summary="Staff sign-in through the Cognito hosted UI (authorization code + PKCE)",
+    summary="Staff sign-in through the Cognito hosted UI (authorization code + PKCE); locally 303 to the dev page",
     roles=None,
-    responses={302: None, 303: None},  # 303: the local stack's own sign-in page instead
-    errors=(404,),
+    responses={302: None, 303: None},
+    errors=(404,),  # not configured (and not the local stack)
     tags=("desk",),
 )
 def desk_login(call: Call) -> Response:
@@ -341,7 +508,7 @@ def desk_login(call: Call) -> Response:
     summary="Cognito's redirect back: the code (and PKCE verifier) traded for a session cookie",
     roles=None,
     responses={303: None},
-    errors=(401, 403),  # the state or code does not check out, or the token is not a staff member's
+    errors=(401, 403),  # the state or code did not check out, or the user is not staff
     query=(
         QueryParam("code", "authorization code", {"type": "string"}),
         QueryParam("state", "the state sent at /desk/login", {"type": "string"}),
@@ -375,8 +542,10 @@ def desk_callback(call: Call) -> Response:
     roles=STAFF,
     responses={303: None},
     consumes=CONSUMES,
+    produces="text/html",
+    html_errors=(403, 422),
+    errors=BROWSER_ONLY,
     browser=True,
-    errors=(422,),  # the form could not be read
     tags=("desk",),
 )
 def desk_sign_out(call: Call) -> Response:

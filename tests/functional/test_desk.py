@@ -139,3 +139,145 @@ def test_agent_view_is_one_query_and_includes_internal_notes(api: Api) -> None:
     assert [m["internal"] for m in data["tickets"][0]["messages"]] == [False, True]
     assert {"payments", "shipments", "documents", "timeline", "returns", "survey_answers", "holds"} <= set(data)
     assert agent(api, "GET", "/v1/agent/orders/ord_01JD3M5X8Q2W7Y6Z4K9N0P1R2S").status_code == 404
+
+
+# --- returns on the desk: approve / reject / receive --------------------------------------------------
+
+
+def _csrf(body: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', body).group(1)  # type: ignore[union-attr]
+
+
+def post_form(api: Api, path: str, cookie: str, fields: dict[str, str]) -> tuple[int, str, Any]:
+    response = api.client.http.request(
+        "POST",
+        path,
+        headers={**FORM, "Accept": "text/html", "Cookie": f"oc_desk={cookie}"},
+        body=urlencode(fields).encode(),
+    )
+    body = response.body.decode() if isinstance(response.body, bytes) else response.body or ""
+    return response.status_code, body, response
+
+
+def _returned(api: Api, quantity: int = 1) -> tuple[dict[str, Any], dict[str, Any]]:
+    from tests.functional.test_returns_api import delivered_order, request_return
+
+    order = delivered_order(api)
+    ret = request_return(api, order["id"], [{"sku": "MUG-1", "quantity": quantity}], reason="damaged")
+    assert ret.status_code == 201, ret.data
+    return order, ret.data
+
+
+def test_the_desk_approves_then_receives_a_return(api: Api) -> None:
+    from tests.functional.test_returns_api import stock
+
+    order, ret = _returned(api)
+    cookie = sign_in(api)
+    status, body, _ = html(api, f"/desk?order={order['id']}", cookie)
+    assert status == 200 and ret["number"] in body and f'id="r-{ret["id"]}"' in body
+    assert f'action="/desk/returns/{ret["id"]}/approve"' in body and f"/desk/returns/{ret['id']}/receive" not in body
+    csrf = _csrf(body)
+
+    status, _, response = post_form(api, f"/desk/returns/{ret['id']}/approve", cookie, {"csrf_token": csrf})
+    assert status == 303 and response.headers["Location"] == f"/desk?order={order['id']}#r-{ret['id']}"
+    status, body, _ = html(api, f"/desk?order={order['id']}", cookie)
+    assert f'action="/desk/returns/{ret["id"]}/receive"' in body and 'name="condition:MUG-1"' in body
+    assert f'action="/desk/returns/{ret["id"]}/approve"' not in body  # approved: only receipt is left
+
+    before = stock(api, "MUG-1")
+    fields = {"csrf_token": csrf, "quantity:MUG-1": "1", "condition:MUG-1": "damaged"}
+    status, _, response = post_form(api, f"/desk/returns/{ret['id']}/receive", cookie, fields)
+    assert status == 303 and response.headers["Location"].endswith(f"#r-{ret['id']}")
+    current = agent(api, "GET", f"/v1/returns/{ret['id']}").data
+    assert current["status"] == "received" and current["history"][-1]["actor"] == "agent:agt_7"
+    assert [(line["restockable"], line["damaged"]) for line in current["lines"]] == [(0, 1)]
+    assert stock(api, "MUG-1") == before  # damaged units do not go back to stock
+    status, body, _ = html(api, f"/desk?order={order['id']}", cookie)
+    assert "0 restockable, 1 damaged" in body and f'action="/desk/returns/{ret["id"]}/receive"' not in body
+    # The agent view (JSON) presents returns as the returns API does, RMA number included.
+    story = agent(api, "GET", f"/v1/agent/orders/{order['id']}").data
+    assert [(r["number"], r["status"]) for r in story["returns"]] == [(ret["number"], "received")]
+
+
+def test_a_return_received_restockable_goes_back_to_stock(api: Api) -> None:
+    from tests.functional.test_returns_api import stock
+
+    order, ret = _returned(api)
+    assert agent(api, "POST", f"/v1/returns/{ret['id']}/approve").status_code == 200
+    cookie = sign_in(api)
+    _, body, _ = html(api, f"/desk?order={order['id']}", cookie)
+    before = stock(api, "MUG-1")
+    fields = {"csrf_token": _csrf(body), "quantity:MUG-1": "1", "condition:MUG-1": "restockable"}
+    assert post_form(api, f"/desk/returns/{ret['id']}/receive", cookie, fields)[0] == 303
+    assert stock(api, "MUG-1") == before + 1
+
+
+def test_the_desk_rejects_a_return_with_a_reason(api: Api) -> None:
+    order, ret = _returned(api)
+    cookie = sign_in(api)
+    _, body, _ = html(api, f"/desk?order={order['id']}", cookie)
+    fields = {"csrf_token": _csrf(body), "reason": "The photo shows no damage"}
+    assert post_form(api, f"/desk/returns/{ret['id']}/reject", cookie, fields)[0] == 303
+    current = agent(api, "GET", f"/v1/returns/{ret['id']}").data
+    assert current["status"] == "rejected" and current["rejection_reason"] == "The photo shows no damage"
+    _, body, _ = html(api, f"/desk?order={order['id']}", cookie)
+    assert "The photo shows no damage" in body and f'action="/desk/returns/{ret["id"]}/reject"' not in body
+
+
+def test_bad_return_forms_answer_the_page_with_what_to_fix(api: Api) -> None:
+    order, ret = _returned(api, quantity=1)
+    cookie = sign_in(api)
+    _, body, _ = html(api, f"/desk?order={order['id']}", cookie)
+    csrf = _csrf(body)
+    rid = ret["id"]
+    cases = [
+        (f"/desk/returns/{rid}/approve", {}, 403, "reload the page"),
+        (f"/desk/returns/{rid}/approve", {"csrf_token": "forged"}, 403, "reload the page"),
+        (f"/desk/returns/{rid}/reject", {"csrf_token": csrf, "reason": "  "}, 422, "&#39;reason&#39; is required"),
+        (f"/desk/returns/{rid}/reject", {"csrf_token": csrf, "reason": "x" * 501}, 422, "longer than 500"),
+        (
+            f"/desk/returns/{rid}/receive",
+            {"csrf_token": csrf, "quantity:MUG-1": "1", "condition:MUG-1": "restockable"},
+            409,
+            "requested",
+        ),
+        ("/desk/returns/ret_01JD3M5X8Q2W7Y6Z4K9N0P1R2S/approve", {"csrf_token": csrf}, 404, "return not found"),
+    ]
+    for path, fields, expected, text in cases:
+        status, page, response = post_form(api, path, cookie, fields)
+        assert status == expected, (path, fields, status, page[:300])
+        assert response.headers["Content-Type"].startswith("text/html") and 'role="alert"' in page
+        assert text in page, (text, page[:2000])
+        if expected != 404:
+            assert ret["number"] in page  # the order's story again, beside the error
+    assert agent(api, "GET", f"/v1/returns/{rid}").data["status"] == "requested"  # nothing changed
+
+    assert post_form(api, f"/desk/returns/{rid}/approve", cookie, {"csrf_token": csrf})[0] == 303
+    status, page, _ = post_form(api, f"/desk/returns/{rid}/approve", cookie, {"csrf_token": csrf})
+    assert status == 409 and 'role="alert"' in page  # approved already
+    for fields, text in (
+        ({"quantity:MUG-1": "5", "condition:MUG-1": "restockable"}, "MUG-1: too many units"),
+        ({"quantity:MUG-1": "one", "condition:MUG-1": "restockable"}, "must be a whole number"),
+        ({"quantity:MUG-1": "-1", "condition:MUG-1": "restockable"}, "must be a whole number"),
+        ({"quantity:MUG-1": "1", "condition:MUG-1": "broken"}, "the receipt is invalid"),
+        ({"quantity:BOOK-1": "1", "condition:BOOK-1": "damaged"}, "BOOK-1: not on return"),
+    ):
+        status, page, _ = post_form(api, f"/desk/returns/{rid}/receive", cookie, {"csrf_token": csrf, **fields})
+        assert status == 422 and text in page, (fields, status, page[:2000])
+    assert agent(api, "GET", f"/v1/returns/{rid}").data["status"] == "approved"
+
+
+def test_ticket_forms_answer_bad_input_on_the_page_too(api: Api) -> None:
+    order = place(api)
+    ticket = open_ticket(api, order["id"]).data
+    cookie = sign_in(api)
+    _, body, _ = html(api, f"/desk?order={order['id']}", cookie)
+    status, page, response = post_form(
+        api, f"/desk/tickets/{ticket['id']}/reply", cookie, {"csrf_token": _csrf(body), "message": " "}
+    )
+    assert status == 422 and response.headers["Content-Type"].startswith("text/html")
+    assert "&#39;message&#39; is required" in page and ticket["number"] in page
+    status, page, _ = post_form(api, f"/desk/tickets/{ticket['id']}/resolve", cookie, {"csrf_token": _csrf(body)})
+    assert status == 422 and "resolution" in page
+    status, _, _ = html(api, "/desk?order=ord_01JD3M5X8Q2W7Y6Z4K9N0P1R2S", cookie)
+    assert status == 404
