@@ -341,6 +341,7 @@ class Container:
             allow_loopback=local,
             timeout_seconds=self.settings.webhook_timeout_seconds,
             record=lambda intents: self.intents.record(intents),
+            payment_failed_on_hold=lambda: self.settings.webhook_payment_failed_on_hold,
         )
 
     @functools.cached_property

@@ -15,6 +15,7 @@ document writes do not invoke this function at all; `OrderChange.of` drops the r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.events import ORDER_TYPE, RETURN_TYPE, TICKET_TYPES  # what the mapping's filter lets through
@@ -52,6 +53,17 @@ def order_from_image(image: dict[str, Any]) -> Order:
     return order_from_item(OrderItem.from_raw_data(image))
 
 
+def changed_at(change: dict[str, Any], fallback: datetime | None = None) -> datetime:
+    """When DynamoDB recorded a stream record's change: the time of an outbound event derived from it,
+    the same on every redelivery of the record (so its event id is too)."""
+    stamp = change.get("ApproximateCreationDateTime")
+    if stamp is not None:
+        return datetime.fromtimestamp(float(stamp), UTC)
+    if fallback is not None:
+        return fallback
+    raise ValueError("the stream record has no ApproximateCreationDateTime")
+
+
 def handle_order_record(record: DynamoDBRecord) -> dict[str, str]:
     """Open/close the SLA timers, record every intent of the change, drive them; what was done."""
     from chalicelib.bootstrap import get_container
@@ -81,6 +93,7 @@ def handle_return_record(record: DynamoDBRecord) -> dict[str, str]:
     """A return changed: record and drive its intents (messages, credit note, replacement order)."""
     from chalicelib.adapters.dynamo.returns import return_from_image
     from chalicelib.bootstrap import get_container
+    from chalicelib.domain.outbound import return_events
     from chalicelib.services.intents import PENDING
 
     change = record.raw_event.get("dynamodb", {})
@@ -95,9 +108,14 @@ def handle_return_record(record: DynamoDBRecord) -> dict[str, str]:
         return {}
     container.kpis.on_return_change(before, after)
     container.surveys.on_return_change(before, after)
-    intents = container.return_intents.plan(before, after, order)
+    events = return_events(before, after, changed_at(change, after.history[-1].at if after.history else None))
+    intents = [
+        *container.return_intents.plan(before, after, order),
+        *container.webhooks.intents_for(order.id, events),  # return.updated, refund.requested
+    ]
     container.intents.record(intents)  # raises (the stream retries) only if they could not be stored
-    pending = [intent for intent in intents if intent.status == PENDING]
+    # Outbound webhooks get their first attempt from their own consumer (webhook_deliveries).
+    pending = [i for i in intents if i.status == PENDING and i.kind not in container.intents.parallel_kinds]
     outcome = {intent.id: result for intent, result in container.intents.drive(pending)}
     if outcome:
         get_logger().info("return change handled", extra={"return_id": after.id, "intents": outcome})

@@ -16,6 +16,16 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def _flag(value: str) -> bool:
+    """A yes/no setting ("true"/"false", "1"/"0", "on"/"off"); anything else refuses to start."""
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
 def _targets(text: str) -> tuple[tuple[str, float], ...]:
     """ "csat=0.9,shipped_on_time=0.97" → (("csat", 0.9), ("shipped_on_time", 0.97))."""
     pairs = []
@@ -141,6 +151,9 @@ class Settings:
     return_window_days: int = 30  # returns may be requested this long after delivery
     return_receipt_days: int = 30  # an approved return expires when not received within this
     webhook_timeout_seconds: float = 5.0  # one outbound webhook attempt, connect to last byte
+    # A provider's failed payment attempt (Stripe payment_intent.payment_failed) also goes out as an
+    # `order.on_hold` event with `reason: payment_failed`; off by default: the order is not on hold.
+    webhook_payment_failed_on_hold: bool = False
     max_body_bytes: int = 64 * 1024
 
     # Documents (invoices, receipts, credit notes): the seller as printed, paper, number series.
@@ -237,6 +250,7 @@ class Settings:
             return_window_days=int(get("RETURN_WINDOW_DAYS", str(default.return_window_days))),
             return_receipt_days=int(get("RETURN_RECEIPT_DAYS", str(default.return_receipt_days))),
             webhook_timeout_seconds=float(get("WEBHOOK_TIMEOUT_SECONDS", str(default.webhook_timeout_seconds))),
+            webhook_payment_failed_on_hold=_flag(get("WEBHOOK_PAYMENT_FAILED_ON_HOLD", "false")),
             seller_name=get("SELLER_NAME", default.seller_name),
             seller_address=_lines(get("SELLER_ADDRESS", "|".join(default.seller_address))),
             seller_vat_id=get("SELLER_VAT_ID", default.seller_vat_id),

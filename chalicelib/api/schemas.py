@@ -754,7 +754,26 @@ class WebhookSubscriptionIn(Strict):
             examples=["https://shop.example.com/hooks/ordercare"],
         ),
     ]
-    events: Annotated[list[OutboundEventType], Field(min_length=1, max_length=12)]
+    events: Annotated[
+        list[OutboundEventType],
+        Field(
+            min_length=1,
+            max_length=12,
+            description=(
+                "Event types to receive. `data` per type (never names, addresses, message bodies, internal notes "
+                "or staff ids): order.* and shipment.attention — order_id, number, status, customer_id, total, "
+                "currency (+ shipment_id, carrier, tracking_number, shipment_status; order.delayed: "
+                "estimated_delivery; order.on_hold: holds, and with OC_WEBHOOK_PAYMENT_FAILED_ON_HOLD=true also "
+                "each failed provider payment, reason=payment_failed, payment={provider_ref, reason}); "
+                "return.updated — return_id, number, order_id, status, resolution, refund_amount, "
+                "refunded_amount, currency, replacement_order_id, holds; refund.requested (once per received "
+                "return owing money) — return_id, number, order_id, amount, currency, shipping, lines; "
+                "ticket.updated (opened, or a customer-visible field changed) — ticket_id, number, order_id, "
+                "category, channel, status, created_at, acknowledge_by, resolve_by, acknowledged_at, "
+                "resolved_at, closed_at, reopened, sla. The event id is stable across redeliveries."
+            ),
+        ),
+    ]
 
 
 class WebhookSubscriptionOut(Out):

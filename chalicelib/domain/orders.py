@@ -133,6 +133,19 @@ class Refund:
 
 
 @dataclass(frozen=True)
+class PaymentFailure:
+    """A provider's failed payment attempt: no state change, kept so the stream can tell subscribers."""
+
+    event_id: str
+    provider_ref: str
+    reason: str | None
+    at: datetime
+
+
+MAX_PAYMENT_FAILURES = 10  # the newest kept on the order (the timeline keeps every one)
+
+
+@dataclass(frozen=True)
 class ShipmentLine:
     sku: str
     quantity: int
@@ -196,6 +209,7 @@ class Order:
     shipments: list[Shipment] = field(default_factory=list)
     payments: list[Payment] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
+    payment_failures: list[PaymentFailure] = field(default_factory=list)
     # Milestones kept for the KPIs (shipped within 2 business days, delivered by the promise).
     paid_at: datetime | None = None
     processing_at: datetime | None = None
@@ -305,6 +319,11 @@ class Order:
             )
         self.refunds.append(refund)
         self.record_event("refunded", refund.refunded_at, actor, amount=refund.amount, provider_ref=refund.provider_ref)
+
+    def record_payment_failure(self, failure: PaymentFailure, actor: str) -> None:
+        """A failed attempt goes on the timeline; the order's status and holds stay as they are."""
+        self.payment_failures = [*self.payment_failures, failure][-MAX_PAYMENT_FAILURES:]
+        self.record_event("payment_failed", failure.at, actor, provider_ref=failure.provider_ref, reason=failure.reason)
 
     def cancel(self, at: datetime, actor: str, reason: str) -> None:
         self.transition(OrderStatus.CANCELLED, at, actor, reason=reason)

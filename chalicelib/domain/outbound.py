@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib.domain.orders import Order, OrderStatus
+from chalicelib.domain.returns import Return, ReturnStatus
+from chalicelib.domain.tickets import Ticket
 
 EVENT_TYPES = (
     "order.placed",
@@ -80,11 +82,15 @@ def _order_data(order: Order, **extra: Any) -> dict[str, Any]:
     return {**data, **extra}
 
 
-def order_events(before: Order | None, after: Order, at: datetime) -> list[OutboundEvent]:
+def order_events(
+    before: Order | None, after: Order, at: datetime, *, payment_failed_on_hold: bool = False
+) -> list[OutboundEvent]:
     """The outbound events of one order change (`before` None: a new order).
 
     Keys name the fact (the version it happened in, or the shipment), so each fact
-    is one event id however often the stream delivers the change."""
+    is one event id however often the stream delivers the change. With
+    `payment_failed_on_hold` (a shop setting), a failed payment attempt is also an
+    `order.on_hold` event (`reason: payment_failed`) although the order's state is unchanged."""
     version = str(after.version)
     found: list[tuple[str, str, dict[str, Any]]] = []
     if before is None:
@@ -120,7 +126,109 @@ def order_events(before: Order | None, after: Order, at: datetime) -> list[Outbo
     if new_holds:
         holds = [{"code": h.code, "detail": h.detail} for h in after.holds]
         found.append(("order.on_hold", version, _order_data(after, holds=holds)))
-    return [make_event(kind, after.id, key, at, data) for kind, key, data in found]
+    events = [make_event(kind, after.id, key, at, data) for kind, key, data in found]
+    if payment_failed_on_hold:
+        events += _payment_failures(before, after)
+    return events
+
+
+def _payment_failures(before: Order | None, after: Order) -> list[OutboundEvent]:
+    """`order.on_hold` for each failed payment attempt new in this change, at the attempt's own time."""
+    seen = {f.event_id for f in before.payment_failures} if before else set()
+    holds = [{"code": h.code, "detail": h.detail} for h in after.holds]
+    return [
+        make_event(
+            "order.on_hold",
+            after.id,
+            f"payment_failed:{failure.event_id}",
+            failure.at,
+            _order_data(
+                after,
+                holds=holds,
+                reason="payment_failed",
+                payment={"provider_ref": failure.provider_ref, "reason": failure.reason},
+            ),
+        )
+        for failure in after.payment_failures
+        if failure.event_id not in seen
+    ]
+
+
+# --- returns and tickets ------------------------------------------------------------------
+
+
+def return_data(ret: Return) -> dict[str, Any]:
+    """The `data` of a `return.updated` event: what a subscriber needs, no personal data."""
+    return {
+        "return_id": ret.id,
+        "number": ret.number,
+        "order_id": ret.order_id,
+        "status": str(ret.status),
+        "resolution": ret.resolution,
+        "refund_amount": ret.refund_amount,
+        "refunded_amount": ret.refunded_amount,
+        "currency": ret.currency,
+        "replacement_order_id": ret.replacement_order_id,
+        "holds": [hold.code for hold in ret.holds],
+    }
+
+
+def refund_requested_data(ret: Return) -> dict[str, Any]:
+    """The `refund.requested` event: what the payment side must refund, per line."""
+    return {
+        "return_id": ret.id,
+        "number": ret.number,
+        "order_id": ret.order_id,
+        "amount": ret.refund_amount,
+        "currency": ret.currency,
+        "shipping": ret.shipping_refund,
+        "lines": [{"sku": line.sku, "quantity": line.quantity, "amount": line.refund_amount} for line in ret.lines],
+    }
+
+
+def return_events(before: Return | None, after: Return, at: datetime) -> list[OutboundEvent]:
+    """The outbound events of one change of a return item on the stream.
+
+    `return.updated` whenever what a subscriber sees of it changed (keyed by the version
+    written, so a replay is the same event); `refund.requested` once, when a received
+    return owes money (a zero refund goes straight to `refunded` and requests nothing)."""
+    found: list[OutboundEvent] = []
+    data = return_data(after)
+    if before is None or return_data(before) != data:
+        found.append(make_event("return.updated", after.id, f"v{after.version}", at, data))
+    owed = after.status == ReturnStatus.RECEIVED and after.resolution == "refund" and (after.refund_amount or 0) > 0
+    if owed and (before is None or before.status != ReturnStatus.RECEIVED):
+        found.append(make_event("refund.requested", after.id, after.id, at, refund_requested_data(after)))
+    return found
+
+
+def ticket_data(ticket: Ticket) -> dict[str, Any]:
+    """What a customer may see of a ticket (never its messages, so never an internal note or a staff id)."""
+    return {
+        "ticket_id": ticket.id,
+        "number": ticket.number,
+        "order_id": ticket.order_id,
+        "category": ticket.category,
+        "channel": ticket.channel,
+        "status": str(ticket.status),
+        "created_at": _z(ticket.created_at),
+        "acknowledge_by": _z(ticket.acknowledge_by),
+        "resolve_by": _z(ticket.resolve_by),
+        "acknowledged_at": _z(ticket.acknowledged_at) if ticket.acknowledged_at else None,
+        "resolved_at": _z(ticket.resolved_at) if ticket.resolved_at else None,
+        "closed_at": _z(ticket.closed_at) if ticket.closed_at else None,
+        "reopened": ticket.reopened,
+        "sla": {"acknowledgement": ticket.sla_acknowledgement, "resolution": ticket.sla_resolution},
+    }
+
+
+def ticket_events(before: Ticket | None, after: Ticket, at: datetime) -> list[OutboundEvent]:
+    """`ticket.updated` when a ticket is opened or what its customer sees of it changed
+    (an internal note alone changes nothing a customer sees: no event)."""
+    data = ticket_data(after)
+    if before is not None and ticket_data(before) == data:
+        return []
+    return [make_event("ticket.updated", after.id, f"v{after.version}", at, data)]
 
 
 def _needs_attention(shipment: Any) -> bool:

@@ -29,6 +29,7 @@ from chalicelib.domain.orders import (
     OrderLine,
     OrderStatus,
     Payment,
+    PaymentFailure,
     Refund,
     Shipment,
     ShipmentLine,
@@ -346,9 +347,8 @@ class OrderService:
                 order.record_refund(Refund(event.amount, event.provider_ref, now, event.event_id), "payment_provider")
             elif event.status == "failed":
                 outcome = "recorded"
-                order.record_event(
-                    "payment_failed", now, "payment_provider", provider_ref=event.provider_ref, reason=event.reason
-                )
+                failure = PaymentFailure(event.event_id, event.provider_ref, event.reason, now)
+                order.record_payment_failure(failure, "payment_provider")
             elif order.has_payment(event.provider_ref):
                 outcome = "already_recorded"
                 order.record_event("payment_confirmed", now, "payment_provider", provider_ref=event.provider_ref)

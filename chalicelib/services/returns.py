@@ -1,10 +1,11 @@
 """Return use cases: request, approve, reject, cancel, receive, refund matching, exchange, expiry sweep.
 
 Each change is read → domain method → one conditional TransactWriteItems (the return's
-version, its timeline entries, stock, its receipt timer, its outbound events). What
-follows a change — the customer's notification, the credit note, the replacement
-order — is finished from the table's stream (and, for the replacement, also right away
-by the request), each step idempotent, so a retry or a race never does it twice.
+version, its timeline entries, stock, its receipt timer). What follows a change — the
+customer's notification, the credit note, the replacement order, the outbound
+`return.updated` / `refund.requested` webhooks — is finished from the table's stream
+(and, for the replacement, also right away by the request), each step idempotent, so
+a retry or a race never does it twice.
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
 
 ATTEMPTS = 6  # concurrent receives: one wins, the others re-read the finished return
 NUMBER_ATTEMPTS = 8  # human numbers drawn for a replacement order (each a conditional claim)
-Outbox = list[tuple[str, dict[str, Any]]]
 
 
 class ReturnRepository(Protocol):
@@ -68,7 +68,6 @@ class ReturnRepository(Protocol):
         self,
         ret: Return,
         guard: int,
-        outbox: Outbox,
         response: StoredResponse | None = None,
         *,
         order_version: int = 0,
@@ -78,7 +77,6 @@ class ReturnRepository(Protocol):
         self,
         ret: Return,
         *,
-        outbox: Outbox,
         stock: dict[str, int] | None = None,
         timer_create: datetime | None = None,
         timer_delete: datetime | None = None,
@@ -127,24 +125,6 @@ class RequestReturn:
     reason: str
     resolution: str
     comment: str | None = None
-
-
-def outbound_data(ret: Return) -> dict[str, Any]:
-    """The `data` of a `return.updated` event: what a subscriber needs, no personal data."""
-    return {
-        "return_id": ret.id,
-        "number": ret.number,
-        "order_id": ret.order_id,
-        "status": str(ret.status),
-        "resolution": ret.resolution,
-        "refund_amount": ret.refund_amount,
-        "currency": ret.currency,
-        "replacement_order_id": ret.replacement_order_id,
-    }
-
-
-def _updated(ret: Return) -> Outbox:
-    return [("return.updated", outbound_data(ret))]
 
 
 @dataclass
@@ -255,7 +235,7 @@ class ReturnService:
             )
             ret.opened(actor)
             try:
-                self.returns.create(ret, guard, _updated(ret), self._stored(reply, ret), order_version=order.version)
+                self.returns.create(ret, guard, self._stored(reply, ret), order_version=order.version)
                 return ret
             except StaleVersionError:
                 if attempt == ATTEMPTS - 1:
@@ -296,7 +276,7 @@ class ReturnService:
 
         def change(ret: Return) -> dict[str, Any]:
             ret.approve(now, actor, self.receipt_days)
-            return {"outbox": _updated(ret), "timer_create": ret.receive_by}
+            return {"timer_create": ret.receive_by}
 
         return self._change(return_id, change, reply=reply)
 
@@ -305,7 +285,7 @@ class ReturnService:
 
         def change(ret: Return) -> dict[str, Any]:
             ret.reject(now, actor, reason)
-            return {"outbox": _updated(ret)}
+            return {}
 
         return self._change(return_id, change, reply=reply)
 
@@ -323,7 +303,7 @@ class ReturnService:
         def change(ret: Return) -> dict[str, Any]:
             timer = ret.receive_by if ret.status == ReturnStatus.APPROVED else None
             ret.cancel(now, actor, reason)
-            return {"outbox": _updated(ret), "timer_delete": timer}
+            return {"timer_delete": timer}
 
         return self._change(return_id, change, customer_id=customer_id, reply=reply)
 
@@ -354,13 +334,9 @@ class ReturnService:
             else:
                 ret.replacement_order_id = new_id("ord", now)
             ret.receive(now, actor, lines, quote)
-            outbox = _updated(ret)
-            if quote is not None and quote.total > 0:
-                outbox.append(("refund.requested", refund_requested(ret)))
-            elif quote is not None:
+            if quote is not None and quote.total <= 0:
                 ret.refunded(now, 0, "nothing-to-refund")  # e.g. a free replacement came back
-                outbox = _updated(ret)
-            return {"outbox": outbox, "stock": ret.restock(), "timer_delete": ret.receive_by}
+            return {"stock": ret.restock(), "timer_delete": ret.receive_by}
 
         ret = self._change(return_id, change, reply=reply)
         try:
@@ -383,7 +359,7 @@ class ReturnService:
             if current.status != ReturnStatus.RECEIVED:
                 return None
             current.exchanged(now, replacement_id)
-            return {"outbox": _updated(current)}
+            return {}
 
         return self._change(ret.id, change)
 
@@ -469,7 +445,7 @@ class ReturnService:
                     "payment_provider",
                 )
             try:
-                self.returns.save(target, outbox=_updated(target), order_version=order.version)
+                self.returns.save(target, order_version=order.version)
                 return True
             except StaleVersionError:
                 if attempt == ATTEMPTS - 1:
@@ -491,27 +467,12 @@ class ReturnService:
             ret.expire(now)
             try:
                 version = self._order_version(order_id)
-                self.returns.save(
-                    ret, outbox=_updated(ret), timer_delete=due_at, require_timer=True, order_version=version
-                )
+                self.returns.save(ret, timer_delete=due_at, require_timer=True, order_version=version)
                 outcome["expired"] += 1
             except StaleVersionError:
                 outcome["done"] += 1  # received, cancelled or expired by someone else meanwhile
         self.timers.advance(through)
         return outcome
-
-
-def refund_requested(ret: Return) -> dict[str, Any]:
-    """The `refund.requested` event: what the payment side must refund, per line."""
-    return {
-        "return_id": ret.id,
-        "number": ret.number,
-        "order_id": ret.order_id,
-        "amount": ret.refund_amount,
-        "currency": ret.currency,
-        "shipping": ret.shipping_refund,
-        "lines": [{"sku": line_.sku, "quantity": line_.quantity, "amount": line_.refund_amount} for line_ in ret.lines],
-    }
 
 
 def _accounts_for(ret: Return, event_id: str) -> bool:

@@ -7,7 +7,9 @@ Each effect is idempotent by key, so a replayed record does nothing twice:
     (services/intents.py), so a provider outage only delays them;
   * escalations: a deadline at risk or broken tells operations once (email + SNS);
   * parcels needing attention (returned to sender, lost, exception, stalled) open one
-    ticket per shipment (a conditional claim item makes it one, whatever retries).
+    ticket per shipment (a conditional claim item makes it one, whatever retries);
+  * `ticket.updated` outbound webhooks: one intent per subscription and ticket version
+    whose customer-visible fields changed (internal notes never reach them).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def _ticket_changed(container: Any, change: dict[str, Any]) -> list[dict[str, st
     container.tickets.on_ticket_change(before, after)
     container.kpis.on_ticket_change(before, after)
     container.surveys.on_ticket_change(before, after)
-    results: list[dict[str, str]] = []
+    results: list[dict[str, str]] = [_webhooks(container, change, before, after)]
     if before is None and after.channel in RECEIPT_CHANNELS:
         results.append(_send_receipt(container, after.id))
     for clock, old, new in (
@@ -55,6 +57,17 @@ def _ticket_changed(container: Any, change: dict[str, Any]) -> list[dict[str, st
         if new != old and new in ("at_risk", "breached"):
             results.append({f"{clock}:{new}:{k}": v for k, v in _escalate(container, after, clock, new).items()})
     return results
+
+
+def _webhooks(container: Any, change: dict[str, Any], before: Any, after: Any) -> dict[str, str]:
+    """`ticket.updated` to the subscribers (customer-visible fields only), once per ticket version."""
+    from chalicelib.domain.outbound import ticket_events
+    from chalicelib.pipeline import changed_at
+
+    moments = (after.created_at, after.acknowledged_at, after.resolved_at, after.closed_at)
+    events = ticket_events(before, after, changed_at(change, max(m for m in moments if m is not None)))
+    recorded = container.webhooks.emit(after.order_id, *events)
+    return {"webhooks": str(recorded)} if recorded else {}
 
 
 def _emit(container: Any, order_id: str, key: str, template: str, customer_id: str, payload: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -114,6 +115,8 @@ class WebhookService:
     allow_loopback: bool  # the local stack: http://127.0.0.1 receivers
     timeout_seconds: float = 5.0
     record: Any = None  # IntentRunner.record, wired in bootstrap (emit stores intents through it)
+    # The shop's choice, read per use (settings reload): failed payment attempts as `order.on_hold` too.
+    payment_failed_on_hold: Callable[[], bool] = lambda: False
 
     # --- subscriptions ---------------------------------------------------------------
 
@@ -180,11 +183,12 @@ class WebhookService:
 
     def plan(self, before: Order | None, after: Order) -> list[Intent]:
         """The Planner: the outbound events of an order change."""
-        return self.intents_for(after.id, order_events(before, after, self.clock.now()))
+        events = order_events(before, after, self.clock.now(), payment_failed_on_hold=self.payment_failed_on_hold())
+        return self.intents_for(after.id, events)
 
-    def emit(self, order_id: str, event: OutboundEvent) -> int:
-        """Record the event's deliveries (the webhook_deliveries consumer attempts them); how many were new."""
-        return len(self.record(self.intents_for(order_id, [event])))
+    def emit(self, order_id: str, *events: OutboundEvent) -> int:
+        """Record the events' deliveries (the webhook_deliveries consumer attempts them); how many were new."""
+        return len(self.record(self.intents_for(order_id, list(events)))) if events else 0
 
     # --- the EffectHandler ---------------------------------------------------------------
 

@@ -48,6 +48,8 @@ class StageConfig:
     cognito_domain_prefix: str = ""  # default: ordercare-<stage>-<account>
     reply_domain: str = ""  # customers' replies (SES receiving, MX record); default reply.<ses_domain>
     lambda_memory_mb: int = 512
+    # "true": a failed provider payment also goes out as an `order.on_hold` webhook (the order is unchanged).
+    webhook_payment_failed_on_hold: str = "false"
 
     @property
     def is_prod(self) -> bool:
@@ -81,6 +83,8 @@ class StageConfig:
             raise ConfigError(f"ops_email is not an email address: {self.ops_email!r}")
         if self.public_base_url and not self.public_base_url.startswith("https://"):
             raise ConfigError("public_base_url must start with https://")
+        if self.webhook_payment_failed_on_hold not in ("true", "false"):
+            raise ConfigError("webhook_payment_failed_on_hold must be true or false")
         if self.sms_monthly_spend_limit and not self.sms_monthly_spend_limit.isdigit():
             raise ConfigError("sms_monthly_spend_limit must be a whole number of USD")
 

@@ -557,6 +557,7 @@ class OrderCareStack(cdk.Stack):
             "OC_REPLY_DOMAIN": self.reply_domain,
             "OC_COGNITO_DOMAIN": self.user_pool_domain.base_url(),
             "OC_DESK_CLIENT_ID": self.desk_client.user_pool_client_id,
+            "OC_WEBHOOK_PAYMENT_FAILED_ON_HOLD": self.config.webhook_payment_failed_on_hold,
             "POWERTOOLS_SERVICE_NAME": SERVICE,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",

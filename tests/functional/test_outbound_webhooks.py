@@ -252,3 +252,163 @@ def test_deleted_subscription_gets_nothing_more(api: Api, receivers: list[Receiv
     retry(datetime.now(UTC) + timedelta(minutes=5))
     assert len(receiver.requests) == 1
     assert [d["status"] for d in deliveries(api, subscription["id"])] == ["cancelled"]
+
+
+def replay(tap: StreamTap) -> None:
+    """Deliver the whole stream again to both consumers (a redrive, a shard retried from the start)."""
+    from app import order_events, webhook_deliveries
+
+    for name, consumer in (("order_events", order_events), ("webhook_deliveries", webhook_deliveries)):
+        result = consumer({"Records": list(tap.all)}, LambdaContext(name))
+        assert result["batchItemFailures"] == [], result
+
+
+def by_type(receiver: Receiver) -> dict[str, list[dict[str, Any]]]:
+    """Accepted events by type, one per id (a duplicate must carry the same id and body)."""
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for event in receiver.accepted():
+        same = found.setdefault(event["type"], {}).setdefault(event["id"], event)
+        assert same == event, "one event id, two bodies"
+    return {kind: list(events.values()) for kind, events in found.items()}
+
+
+def test_return_and_refund_events_once_per_id_through_replays(api: Api, receivers: list[Receiver]) -> None:
+    from tests.functional.test_returns_api import act, delivered_order, refund_webhook, request_return
+
+    receiver = Receiver()
+    receivers.append(receiver)
+    subscription = subscribe(api, receiver.url, ["return.updated", "refund.requested"])
+    tap = StreamTap("ordercare-test")
+    order = delivered_order(api)
+    ret = request_return(api, order["id"]).data
+    assert act(api, ret["id"], "approve").status_code == 200
+    received = act(api, ret["id"], "receive")
+    assert received.status_code == 200 and received.data["refund_amount"] == 1427
+    pump(tap)
+    replay(tap)
+    assert refund_webhook(api, order["id"], 1427).status_code == 200
+    pump(tap)
+    replay(tap)
+    pump(tap)
+    events = by_type(receiver)
+    updates = sorted(events["return.updated"], key=lambda e: e["data"]["status"])
+    shown = api.call("GET", f"/v1/returns/{ret['id']}", role="agent", sub="agt_1").data
+    assert shown["status"] == "refunded", shown
+    assert [e["data"]["status"] for e in updates] == ["approved", "received", "refunded", "requested"]
+    assert len(receiver.accepted()) == 5  # nothing delivered twice: the replays found every intent recorded
+    [refund] = events["refund.requested"]
+    assert refund["data"] == {
+        "return_id": ret["id"],
+        "number": ret["number"],
+        "order_id": order["id"],
+        "amount": 1427,
+        "currency": "EUR",
+        "shipping": 0,
+        "lines": [{"sku": "MUG-1", "quantity": 1, "amount": 1427}],
+    }
+    assert updates[2]["data"]["refunded_amount"] == 1427 and updates[2]["data"]["holds"] == []
+    assert "customer_id" not in str(updates) and "alice" not in str(events).lower()  # no personal data
+    for _, headers, body in receiver.requests:
+        verify_signature(headers["X-OrderCare-Signature"], body, (subscription["secret"],), time.time())
+    assert sorted(d["status"] for d in deliveries(api, subscription["id"])) == ["delivered"] * 5
+
+
+def test_a_refund_mismatch_hold_is_a_return_update(api: Api, receivers: list[Receiver]) -> None:
+    from tests.functional.test_returns_api import act, delivered_order, refund_webhook, request_return
+
+    receiver = Receiver()
+    receivers.append(receiver)
+    subscribe(api, receiver.url, ["return.updated"])
+    tap = StreamTap("ordercare-test")
+    order = delivered_order(api)
+    ret = request_return(api, order["id"]).data
+    act(api, ret["id"], "approve")
+    act(api, ret["id"], "receive")
+    pump(tap)
+    assert refund_webhook(api, order["id"], 1000).status_code == 200
+    pump(tap)
+    replay(tap)
+    updates = by_type(receiver)["return.updated"]
+    seen = sorted((e["data"]["status"], e["data"]["holds"]) for e in updates)
+    assert seen == [("approved", []), ("received", []), ("received", ["refund_mismatch"]), ("requested", [])]
+
+
+def test_ticket_updates_once_per_change_without_internal_notes(api: Api, receivers: list[Receiver]) -> None:
+    from tests.functional.test_tickets_api import ALICE, agent, open_ticket
+
+    receiver = Receiver()
+    receivers.append(receiver)
+    subscribe(api, receiver.url, ["ticket.updated"])
+    tap = StreamTap("ordercare-test")
+    order = place(api)
+    ticket = open_ticket(api, order["id"]).data
+    pump(tap)
+    path = f"/v1/tickets/{ticket['id']}"
+    note = agent(api, "POST", f"{path}/messages", {"message": "VIP, refund freely", "internal": True})
+    assert note.status_code == 201
+    pump(tap)
+    assert len(receiver.accepted()) == 1  # an internal note changes nothing the customer sees
+    assert agent(api, "POST", f"{path}/messages", {"message": "On its way!"}).data["status"] == "acknowledged"
+    assert agent(api, "POST", f"{path}/resolve", {"resolution": "Re-sent"}).status_code == 200
+    assert api.call("POST", f"{path}/reopen", role="customer", sub=ALICE).status_code == 200
+    pump(tap)
+    replay(tap)
+    pump(tap)
+    [updates] = by_type(receiver).values()
+    updates.sort(key=lambda e: (e["data"]["reopened"], e["data"]["resolved_at"] or "", e["data"]["status"] != "open"))
+    assert [e["data"]["status"] for e in updates] == ["open", "acknowledged", "resolved", "acknowledged"]
+    assert len(receiver.accepted()) == 4
+    first, acknowledged = updates[0]["data"], updates[1]["data"]
+    assert first["ticket_id"] == ticket["id"] and first["number"] == ticket["number"]
+    assert first["order_id"] == order["id"] and first["sla"] == {
+        "acknowledgement": "on_track",
+        "resolution": "on_track",
+    }
+    assert acknowledged["acknowledged_at"] and acknowledged["sla"]["acknowledgement"] == "met"
+    assert updates[-1]["data"]["reopened"] == 1
+    text = json.dumps([e["data"] for e in updates])
+    for secret in ("VIP", "On its way", "Where is my parcel", "agt_1", "Re-sent", "messages"):
+        assert secret not in text  # no message, note, staff id or free text
+
+
+def _failed_payment(api: Api, receiver: Receiver, tap: StreamTap) -> dict[str, Any]:
+    from tests.functional.test_stripe_webhook import send
+    from tests.provider_fixtures import payment_intent_failed
+
+    order = place(api)
+    event = payment_intent_failed(order["id"], order["total"], "pi_declined_1")
+    assert send(api, event).data["outcome"] == "recorded"
+    assert send(api, event).data["outcome"] == "duplicate"
+    pump(tap)
+    replay(tap)
+    return order
+
+
+def test_a_failed_payment_is_no_on_hold_event_by_default(api: Api, receivers: list[Receiver]) -> None:
+    receiver = Receiver()
+    receivers.append(receiver)
+    subscribe(api, receiver.url, ["order.on_hold"])
+    order = _failed_payment(api, receiver, StreamTap("ordercare-test"))
+    assert receiver.accepted() == []
+    shown = api.call("GET", f"/v1/orders/{order['id']}", role="agent", sub="agt_1").data
+    assert shown["status"] == "placed" and shown["holds"] == []
+
+
+def test_a_failed_payment_is_an_on_hold_event_where_the_shop_wants_it(
+    api: Api, receivers: list[Receiver], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.bootstrap import reset_container
+
+    monkeypatch.setenv("OC_WEBHOOK_PAYMENT_FAILED_ON_HOLD", "true")
+    reset_container()
+    receiver = Receiver()
+    receivers.append(receiver)
+    subscribe(api, receiver.url, ["order.on_hold"])
+    order = _failed_payment(api, receiver, StreamTap("ordercare-test"))
+    [event] = receiver.accepted()
+    assert event["type"] == "order.on_hold" and event["data"]["order_id"] == order["id"]
+    assert event["data"]["reason"] == "payment_failed" and event["data"]["holds"] == []
+    assert event["data"]["payment"] == {"provider_ref": "pi_declined_1", "reason": "card_declined"}
+    assert event["data"]["status"] == "placed"  # no state change
+    shown = api.call("GET", f"/v1/orders/{order['id']}", role="agent", sub="agt_1").data
+    assert shown["status"] == "placed" and shown["holds"] == []

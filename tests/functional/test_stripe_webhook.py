@@ -126,3 +126,57 @@ def test_a_verified_body_that_is_not_an_event_is_422(api: Api) -> None:
     body, headers = stripe_request({"hello": "world"})
     response = api.call("POST", PATH, raw=body, headers=headers)
     assert response.status_code == 422
+
+
+def _awaiting_refund(api: Api) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """A delivered order (paid with PaymentIntent `pi_1`) with one return received, awaiting 1427."""
+    from tests.functional.stream_tools import StreamTap, drain
+    from tests.functional.test_returns_api import act, delivered_order, request_return
+
+    tap = StreamTap("ordercare-test")
+    order = delivered_order(api)
+    ret = request_return(api, order["id"]).data
+    act(api, ret["id"], "approve")
+    assert act(api, ret["id"], "receive").data["refund_amount"] == 1427
+    drain(tap)
+    return order, ret, tap
+
+
+def _return(api: Api, ret: dict[str, Any]) -> dict[str, Any]:
+    return api.call("GET", f"/v1/returns/{ret['id']}", role="agent", sub="agt_1").data  # type: ignore[no-any-return]
+
+
+def _credit_notes(api: Api, order: dict[str, Any]) -> list[dict[str, Any]]:
+    documents = api.call("GET", f"/v1/orders/{order['id']}/documents", role="agent", sub="a").data["items"]
+    return [d for d in documents if d["kind"] == "credit_note"]
+
+
+def test_a_stripe_refund_of_the_amount_marks_the_awaiting_return_refunded(api: Api) -> None:
+    from tests.functional.stream_tools import drain
+
+    order, ret, tap = _awaiting_refund(api)
+    event = charge_refunded("pi_1", [("re_return_1", 1427)])  # matched through the PaymentIntent
+    assert send(api, event).data["outcome"] == "applied"
+    drain(tap)
+    final = _return(api, ret)
+    assert final["status"] == "refunded" and final["refunded_amount"] == 1427 and final["holds"] == []
+    assert [n["total"] for n in _credit_notes(api, order)] == [-1427]  # the return's note; no second one
+    assert send(api, refund_event("refund.updated", "pi_1", "re_return_1", 1427, "succeeded")).data["outcome"] == (
+        "duplicate"
+    )
+    drain(tap)
+    assert _return(api, ret)["status"] == "refunded" and len(_credit_notes(api, order)) == 1
+
+
+def test_a_stripe_refund_found_by_metadata_of_another_amount_is_held_for_an_agent(api: Api) -> None:
+    from tests.functional.stream_tools import drain
+
+    order, ret, tap = _awaiting_refund(api)
+    event = refund_event("refund.created", "pi_unknown_to_us", "re_short_1", 1000, "succeeded")
+    event["data"]["object"]["metadata"] = {"order_id": order["id"]}  # no stored PaymentIntent: the metadata
+    assert send(api, event).data["outcome"] == "applied"
+    drain(tap)
+    held = _return(api, ret)
+    assert held["status"] == "received" and [h["code"] for h in held["holds"]] == ["refund_mismatch"]
+    assert held["holds"][0]["data"] == {"event_id": "stripe:re_short_1", "expected": 1427, "received": 1000}
+    assert [n["total"] for n in _credit_notes(api, order)] == [-1427]  # the return's; the held money has none yet

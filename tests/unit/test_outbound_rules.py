@@ -91,3 +91,91 @@ def test_event_ids_are_stable_per_fact_and_sort_by_time() -> None:
     assert event_id("ord_1", "x", T0) < event_id("ord_1", "x", T0 + timedelta(seconds=1))
     assert first.startswith("whe_") and len(first) == 30
     assert len(EVENT_TYPES) == 12
+
+
+# --- returns, tickets and failed payments ------------------------------------------------------
+
+
+def _versioned(ret: Any, version: int) -> Any:
+    from dataclasses import replace
+
+    return replace(ret, version=version, history=list(ret.history), holds=list(ret.holds))
+
+
+def test_return_events_one_update_per_visible_change_and_one_refund_request() -> None:
+    from chalicelib.domain.outbound import return_events
+    from chalicelib.domain.returns import ReturnHold, refund_quote
+    from tests.unit.test_returns_domain import a_return, order
+
+    requested = _versioned(a_return(), 1)
+    [created] = return_events(None, requested, T0)
+    assert created.type == "return.updated" and created.data["status"] == "requested"
+    assert return_events(None, requested, T0)[0].id == created.id  # a replay: the same id
+    approved = _versioned(requested, 2)
+    approved.approve(T0, "agt_1", 30)
+    assert [e.type for e in return_events(requested, approved, T0)] == ["return.updated"]
+    noted = _versioned(approved, 3)  # e.g. the credit note's number noted: nothing a subscriber sees
+    assert return_events(approved, noted, T0) == []
+    received = _versioned(noted, 4)
+    quote = refund_quote(order(), received.lines, whole_order=False, reason="changed_mind")
+    received.receive(T0, "agt_1", received.lines, quote)
+    update, refund = return_events(noted, received, T0)
+    assert (update.type, refund.type) == ("return.updated", "refund.requested")
+    assert refund.data["amount"] == received.refund_amount and refund.data["lines"][0]["sku"] == "MUG-1"
+    held = _versioned(received, 5)
+    held.hold(ReturnHold("refund_mismatch", "wrong amount", {}), T0, "payment_provider")
+    [hold_update] = return_events(received, held, T0)  # the request is not repeated
+    assert hold_update.data["holds"] == ["refund_mismatch"] and hold_update.id != update.id
+    assert "customer_id" not in hold_update.data
+
+
+def test_a_return_received_with_nothing_to_refund_requests_no_refund() -> None:
+    from chalicelib.domain.outbound import return_events
+    from chalicelib.domain.returns import ReturnStatus
+    from tests.unit.test_returns_domain import a_return
+
+    before = _versioned(a_return(ReturnStatus.APPROVED), 2)
+    after = _versioned(before, 3)
+    after.status, after.refund_amount = ReturnStatus.REFUNDED, 0
+    assert [e.type for e in return_events(before, after, T0)] == ["return.updated"]
+
+
+def test_ticket_events_only_for_what_the_customer_sees() -> None:
+    from dataclasses import replace
+
+    from chalicelib.domain.outbound import ticket_events
+    from tests.unit.test_tickets_domain import message, new_ticket
+
+    opened = replace(new_ticket(), version=1)
+    [event] = ticket_events(None, opened, T0)
+    assert event.type == "ticket.updated" and event.data["status"] == "open" and "messages" not in event.data
+    noted = replace(opened, version=2, messages=list(opened.messages))
+    noted.add_staff_message(replace(message("agt_1", internal=True, n=2), body="VIP"))
+    assert ticket_events(opened, noted, T0) == []  # an internal note: nothing
+    answered = replace(noted, version=3, messages=list(noted.messages))
+    answered.add_staff_message(message("agt_1", n=3))
+    [update] = ticket_events(noted, answered, T0)
+    assert update.data["status"] == "acknowledged" and update.id != event.id
+    assert "agt_1" not in str(update.data) and "VIP" not in str(update.data)
+
+
+def test_failed_payments_are_on_hold_events_only_when_the_shop_wants_them() -> None:
+    from dataclasses import replace
+
+    from chalicelib.domain.orders import PaymentFailure
+    from chalicelib.domain.outbound import order_events
+    from tests.unit.test_returns_domain import order
+
+    before = replace(order(), version=1)
+    after = replace(before, version=2)
+    after.record_payment_failure(PaymentFailure("stripe:evt_1", "pi_1", "card_declined", T0), "payment_provider")
+    assert order_events(before, after, T0) == []
+    [event] = order_events(before, after, T0 + timedelta(seconds=5), payment_failed_on_hold=True)
+    assert event.type == "order.on_hold" and event.created_at == T0  # the attempt's own time: a stable id
+    assert event.data["reason"] == "payment_failed" and event.data["payment"] == {
+        "provider_ref": "pi_1",
+        "reason": "card_declined",
+    }
+    assert after.status == before.status and after.holds == before.holds
+    again = replace(after, version=3)  # a later change of the order: the old failure is not sent again
+    assert order_events(after, again, T0, payment_failed_on_hold=True) == []

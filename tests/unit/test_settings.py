@@ -32,6 +32,17 @@ def test_local_defaults_and_overrides(clean_env: pytest.MonkeyPatch) -> None:
     assert settings.carrier_webhook_secrets == ("new", "old")
 
 
+def test_failed_payments_as_on_hold_webhooks_is_off_unless_asked_for(clean_env: pytest.MonkeyPatch) -> None:
+    assert get_settings().webhook_payment_failed_on_hold is False
+    clean_env.setenv("OC_WEBHOOK_PAYMENT_FAILED_ON_HOLD", "true")
+    reset_settings()
+    assert get_settings().webhook_payment_failed_on_hold is True
+    clean_env.setenv("OC_WEBHOOK_PAYMENT_FAILED_ON_HOLD", "maybe")
+    reset_settings()
+    with pytest.raises(ValueError, match="true or false"):
+        get_settings()
+
+
 def test_aws_refuses_to_fall_back_to_public_default_secrets(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("OC_ENVIRONMENT", "aws")
     with pytest.raises(ConfigurationError, match="OC_CARRIER_WEBHOOK_SECRET_ARN"):

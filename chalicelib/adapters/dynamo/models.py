@@ -149,6 +149,7 @@ class OrderItem(TableItem):
     shipments = JSONAttribute(default=list)
     payments = JSONAttribute(default=list)
     refunds = JSONAttribute(default=list)
+    payment_failures = JSONAttribute(default=list)
     paid_at = UTCDateTimeAttribute(null=True)
     processing_at = UTCDateTimeAttribute(null=True)
     first_shipped_at = UTCDateTimeAttribute(null=True)

@@ -44,6 +44,7 @@ from chalicelib.domain.orders import (
     OrderLine,
     OrderStatus,
     Payment,
+    PaymentFailure,
     Refund,
     Shipment,
     ShipmentLine,
@@ -211,6 +212,7 @@ def order_to_item(order: Order, *, new: bool = False) -> OrderItem:
         shipments=[_shipment_to_json(shipment) for shipment in order.shipments],
         payments=[{**vars(p), "paid_at": _iso(p.paid_at)} for p in order.payments],
         refunds=[{**vars(r), "refunded_at": _iso(r.refunded_at)} for r in order.refunds],
+        payment_failures=[{**vars(f), "at": _iso(f.at)} for f in order.payment_failures],
         subtotal=totals.subtotal,
         discount_total=totals.discount_total,
         tax_total=totals.tax_total,
@@ -284,6 +286,9 @@ def order_from_item(item: OrderItem) -> Order:
         shipments=[_shipment_from_json(data) for data in item.shipments or []],
         payments=[Payment(**{**p, "paid_at": datetime.fromisoformat(p["paid_at"])}) for p in item.payments or []],
         refunds=[Refund(**{**r, "refunded_at": datetime.fromisoformat(r["refunded_at"])}) for r in item.refunds or []],
+        payment_failures=[
+            PaymentFailure(**{**f, "at": datetime.fromisoformat(f["at"])}) for f in item.payment_failures or []
+        ],
         paid_at=item.paid_at,
         processing_at=item.processing_at,
         first_shipped_at=item.first_shipped_at,

@@ -3,12 +3,12 @@
   ORDER#<order id> / RETURN#<return id>      the return (GSI1 RETURNS#<status> / <created>#<id>: the queue)
   ORDER#<order id> / RETURNS#GUARD           a counter every new return of the order bumps (no over-return race)
   RETURN#<return id> / #RETURN               finds the order of a return id
-  ORDER#<order id> / OUTBOX#<event id>       an outbound webhook event (return.updated, refund.requested)
   RETURNDUE#<yyyy-mm-ddThh> / <due>#<id>     an approved return's receipt deadline (the sweep reads only due hours)
   SWEEP#returns / #CURSOR                    the last hour fully swept
 
 Every change is one conditional TransactWriteItems: the return (its version), its
-timeline entries, stock, its timer and its outbound events.
+timeline entries, stock and its timer. Outbound webhooks (return.updated,
+refund.requested) follow from the return item's own stream record (pipeline.py).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from chalicelib.adapters.dynamo.repositories import (
     timeline_item,
 )
 from chalicelib.adapters.dynamo.schema import GSI1
-from chalicelib.domain.ids import new_id
 from chalicelib.domain.returns import Return, ReturnHold, ReturnLine, ReturnStatus, Transition
 from chalicelib.services.ports import IdempotencyKeyTakenError, Page, StaleVersionError, StoredResponse
 
@@ -97,16 +96,6 @@ class ReturnPointerItem(TableItem):
 
 class ReturnGuardItem(TableItem):
     returns = NumberAttribute(default=0)
-
-
-class OutboundEventItem(TableItem):
-    """An outbound webhook event recorded with the change that caused it (delivered from the stream)."""
-
-    event_id = UnicodeAttribute()
-    event_type = UnicodeAttribute()
-    order_id = UnicodeAttribute()
-    created_at = UTCDateTimeAttribute()
-    data = JSONAttribute(default=dict)
 
 
 class ReturnTimerItem(TableItem):
@@ -280,7 +269,6 @@ class DynamoReturnRepository:
         self,
         ret: Return,
         guard: int,
-        outbox: list[tuple[str, dict[str, Any]]],
         response: StoredResponse | None = None,
         *,
         order_version: int = 0,
@@ -295,7 +283,7 @@ class DynamoReturnRepository:
                     ),
                     condition=ReturnPointerItem.pk.does_not_exist(),
                 )
-                self._events(transaction, ret, outbox, response, order_version)
+                self._events(transaction, ret, response, order_version)
                 condition = ReturnGuardItem.returns == guard if guard else ReturnGuardItem.pk.does_not_exist()
                 transaction.update(
                     ReturnGuardItem(pk=order_pk(ret.order_id), sk=GUARD_SK),
@@ -312,7 +300,6 @@ class DynamoReturnRepository:
         self,
         ret: Return,
         *,
-        outbox: list[tuple[str, dict[str, Any]]],
         stock: dict[str, int] | None = None,
         timer_create: datetime | None = None,
         timer_delete: datetime | None = None,
@@ -330,7 +317,7 @@ class DynamoReturnRepository:
                 transaction.save(return_to_item(ret))
                 if timer_create is not None:
                     transaction.save(_timer(ret, timer_create))
-                self._events(transaction, ret, outbox, response, order_version)
+                self._events(transaction, ret, response, order_version)
                 for sku, units in sorted((stock or {}).items()):
                     transaction.update(
                         CatalogItemModel(pk=sku_pk(sku), sk=ITEM_SK),
@@ -347,7 +334,6 @@ class DynamoReturnRepository:
         self,
         transaction: TransactWrite,
         ret: Return,
-        outbox: list[tuple[str, dict[str, Any]]],
         response: StoredResponse | None,
         order_version: int,
     ) -> None:
@@ -357,25 +343,13 @@ class DynamoReturnRepository:
             # After the order change current when it was recorded (a return is not an order change).
             key = follow_up_key(order_version, event.at, f"return#{ret.id}#{ret.version}#{index:03d}")
             transaction.save(timeline_item(ret.order_id, event, key))
-        for event_type, data in outbox:
-            at = ret.history[-1].at if ret.history else ret.created_at
-            event_id = new_id("evt", at)
-            transaction.save(
-                OutboundEventItem(
-                    pk=order_pk(ret.order_id),
-                    sk=f"OUTBOX#{event_id}",
-                    type="outbound_event",
-                    event_id=event_id,
-                    event_type=event_type,
-                    order_id=ret.order_id,
-                    created_at=at,
-                    data=data,
-                )
-            )
 
     def set_credit_note(self, ret: Return, document_id: str, number: str) -> None:
         """Note the credit note on the return once (a replayed stream record changes nothing)."""
         item = ReturnItem(pk=order_pk(ret.order_id), sk=f"{RETURN_PREFIX}{ret.id}")
+        # Any known version: without the version condition pynamodb then ADDs 1 to the stored one
+        # (left unset it would SET 1, sending the version back and reusing a version's webhook key).
+        item.version = ret.version or 1
         try:
             item.update(
                 actions=[ReturnItem.credit_note_id.set(document_id), ReturnItem.credit_note_number.set(number)],
