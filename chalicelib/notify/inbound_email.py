@@ -281,19 +281,27 @@ class InboundEmailHandler:
         return None, "forged_token"
 
     def _hold(self, parsed: Parsed, raw_key: str, reason: str, order_id: str | None) -> dict[str, Any]:
-        held_id = new_id("inb", self.clock.now())
-        self.repository.hold(
-            {
-                "id": held_id,
-                "reason": reason,
-                "sender": parsed.sender[:254],
-                "subject": parsed.subject,
-                "excerpt": parsed.body[:300],
-                "raw_key": raw_key,
-                "order_id": order_id,
-            },
-            self.clock.now(),
-        )
+        # Keyed by sender and Message-ID (else the object): a duplicate delivery is held once.
+        from chalicelib.services.ports import StaleVersionError
+
+        identity = f"{parsed.sender}|{parsed.message_id}" if parsed.message_id else None
+        held = {
+            "id": new_id("inb", self.clock.now()),
+            "reason": reason,
+            "sender": parsed.sender[:254],
+            "subject": parsed.subject,
+            "excerpt": parsed.body[:300],
+            "raw_key": raw_key,
+            "order_id": order_id,
+        }
+        key = once_key(identity, raw_key).removeprefix("INBOUNDMAIL#")
+        for attempt in range(APPEND_ATTEMPTS):
+            try:
+                held_id = self.repository.hold(held, self.clock.now(), key)
+                break
+            except StaleVersionError:  # a concurrent copy was holding it; its marker answers next time
+                if attempt == APPEND_ATTEMPTS - 1:
+                    raise
         return {"outcome": "held", "ticket_id": None, "reason": reason, "held_id": held_id}
 
     def _attach(self, order: Any, parsed: Parsed, raw_key: str) -> dict[str, Any]:

@@ -134,3 +134,20 @@ def test_an_answer_to_a_resolved_ticket_reopens_it_once(container: Container) ->
     assert ticket.status == "acknowledged" and ticket.reopened == 1
     assert {(r["outcome"], r["ticket_id"]) for r in results} == {("message_added", ticket.id)}
     assert [m.body for m in ticket.messages] == ["Broken mug", "The refund never came"]
+
+
+def test_a_held_email_received_eight_times_at_once_is_held_once(container: Container) -> None:
+    """Another sender writes to the order's reply address: held for an agent, once, whatever the copies."""
+    order_id = _place(container)["id"]
+    handler = _handler(container)
+    raw = _mail(container, order_id, "Let me see that order", message_id="<m1@elsewhere.example>")
+    raw = raw.replace(SENDER.encode(), b"mallory@elsewhere.example")
+
+    results, errors = _race(
+        RACERS, lambda i: handler.handle(raw.replace(b"Subject:", f"X-Copy: {i}\r\nSubject:".encode()), f"k/h{i}")
+    )
+    assert not errors, errors
+    held = container.ticket_repository.held(limit=20, start=None).items
+    assert len(held) == 1 and held[0]["reason"] == "sender_mismatch"
+    assert {(r["outcome"], r["held_id"]) for r in results} == {("held", held[0]["id"])}
+    assert _tickets(container, order_id) == []  # never attached silently

@@ -7,6 +7,7 @@
   TICKETQ#<active|resolved|closed> / <deadline>#<ticket>   the queue entry, oldest deadline first
   INBOUND#HELD / <received>#<id>               an inbound email held for an agent
   INBOUND#<sha256> / #INBOUND                  an inbound email already handled (its outcome)
+  INBOUNDHELD#<hash> / #HELD                   "this email is held already" (written with the hold)
   INBOUNDRATE#<sender hash> / <hour>           tickets a sender opened by email in that hour
 
 Because tickets live in the order's partition, the agent's view of an order is one
@@ -130,6 +131,11 @@ class HeldEmailItem(TableItem):
     raw_key = UnicodeAttribute()
     order_id = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+
+
+class HeldMarkerItem(TableItem):
+    held_id = UnicodeAttribute()
+    expires_at = TTLAttribute()
 
 
 class InboundSeenItem(TableItem):
@@ -474,15 +480,36 @@ class DynamoTicketRepository(Transactional):
 
     # --- inbound email bookkeeping -------------------------------------------------------------
 
-    def hold(self, held: dict[str, Any], now: datetime) -> None:
-        HeldEmailItem(
+    def hold(self, held: dict[str, Any], now: datetime, once_key: str | None = None) -> str:
+        """Hold an email for an agent; the id of its entry. With `once_key` the marker is written in the
+        same transaction, so the same email held again (a duplicate delivery) keeps the first entry."""
+        item = HeldEmailItem(
             pk=HELD_PK,
             sk=f"{now.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{held['id']}",
             type="held_email",
             received_at=now,
             expires_at=now + timedelta(days=90),
             **held,
-        ).save()
+        )
+        if once_key is None:
+            item.save()
+            return str(held["id"])
+        marker = HeldMarkerItem(
+            pk=f"INBOUNDHELD#{once_key}", sk="#HELD", type="held_marker", held_id=held["id"], expires_at=item.expires_at
+        )
+        try:
+            with self.transaction() as transaction:
+                transaction.save(marker, condition=HeldMarkerItem.pk.does_not_exist())
+                transaction.save(item)
+        except TransactWriteError as error:
+            codes = {getattr(reason, "code", None) for reason in error.cancellation_reasons or []}
+            if not codes & {"ConditionalCheckFailed", "TransactionConflict"}:
+                raise
+            try:
+                return str(HeldMarkerItem.get(marker.pk, "#HELD", consistent_read=True).held_id)
+            except HeldMarkerItem.DoesNotExist:  # the winner's transaction had not landed: it will
+                raise StaleVersionError("the same email is being held by another request; retry") from error
+        return str(held["id"])
 
     def held(self, *, limit: int, start: dict[str, Any] | None) -> Page:
         results = HeldEmailItem.query(
