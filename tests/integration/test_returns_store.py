@@ -70,6 +70,19 @@ def test_return_round_trip(store: Container) -> None:
     assert [r.id for r in queue] == [return_id]
 
 
+def test_noting_the_credit_note_moves_the_version_on_once(store: Container) -> None:
+    """The note is written without a version condition, but must never send the version back
+    (a version's outbound webhook key, `return.updated` v<n>, would be used twice)."""
+    order_id = _delivered(store)
+    return_id = _approved(store, order_id, "refund")
+    received = store.returns.receive(return_id, None, "agent:a")
+    assert received.version == 3  # requested, approved, received
+    store.returns.returns.set_credit_note(received, "doc_1", "CN-1")
+    store.returns.returns.set_credit_note(received, "doc_2", "CN-2")  # a replay changes nothing
+    noted = store.returns.get(return_id)
+    assert (noted.version, noted.credit_note_number) == (4, "CN-1")
+
+
 def test_ten_concurrent_receives_make_exactly_one_replacement(real_store: Container) -> None:
     order_id = _delivered(real_store)
     return_id = _approved(real_store, order_id, "exchange")
