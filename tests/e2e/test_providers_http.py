@@ -129,3 +129,65 @@ def test_paid_by_stripe_delivered_by_aftership_and_the_storefront_hears_it(stack
         "five emails to the customer",
         stack,
     )
+
+
+def test_returns_refunds_and_tickets_reach_the_storefront_from_the_real_stream(stack: Stack) -> None:
+    """On DynamoDB Local's stream: a ticket and a return refunded through Stripe, each event once per id."""
+    from tests.provider_fixtures import charge_refunded
+
+    receiver = Receiver()
+    admin = {"Authorization": f"Bearer {_token(stack, 'admin', 'adm_1')}"}
+    events = ["return.updated", "refund.requested", "ticket.updated"]
+    status, subscription = _request(
+        "POST", f"{stack.url}/v1/webhook-subscriptions", {"url": receiver.url, "events": events}, admin
+    )
+    assert status == 201, subscription
+    storefront = {"Authorization": f"Bearer {_token(stack, 'storefront', 'web')}", "Idempotency-Key": str(uuid.uuid4())}
+    order = _request("POST", f"{stack.url}/v1/orders", order_body(), storefront)[1]
+    pi = f"pi_{uuid.uuid4().hex[:24]}"
+    body, headers = stripe_request(payment_intent_succeeded(order["id"], order["total"], pi=pi))
+    assert _post_raw(f"{stack.url}/v1/webhooks/stripe", body, headers)[1]["outcome"] == "applied"
+    agent = {"Authorization": f"Bearer {_token(stack, 'agent', 'agt_1')}"}
+    customer = {"Authorization": f"Bearer {_token(stack, 'customer', 'cus_alice')}"}
+    assert _request("POST", f"{stack.url}/v1/orders/{order['id']}/processing", None, agent)[0] == 200
+    tracking = f"AS{uuid.uuid4().hex[:12].upper()}"
+    shipment = {"carrier": "dhl", "tracking_number": tracking}
+    assert _request("POST", f"{stack.url}/v1/orders/{order['id']}/shipments", shipment, agent)[0] == 201
+    raw, signed = aftership_request(aftership_update(tracking, "Delivered"))
+    assert _post_raw(f"{stack.url}/v1/webhooks/aftership", raw, signed)[1]["outcome"] == "applied"
+
+    ticket_body = {"order_id": order["id"], "category": "damaged", "message": "The mug arrived cracked."}
+    status, ticket = _request("POST", f"{stack.url}/v1/tickets", ticket_body, customer)
+    assert status == 201, ticket
+    messages = f"{stack.url}/v1/tickets/{ticket['id']}/messages"
+    assert _request("POST", messages, {"message": "Secret: VIP customer", "internal": True}, agent)[0] == 201
+    assert _request("POST", messages, {"message": "Sorry! Please send it back."}, agent)[0] == 201
+
+    wanted = {"lines": [{"sku": "MUG-1", "quantity": 1}], "reason": "damaged", "resolution": "refund"}
+    status, ret = _request("POST", f"{stack.url}/v1/orders/{order['id']}/returns", wanted, customer)
+    assert status == 201, ret
+    assert _request("POST", f"{stack.url}/v1/returns/{ret['id']}/approve", None, agent)[0] == 200
+    status, received = _request("POST", f"{stack.url}/v1/returns/{ret['id']}/receive", None, agent)
+    assert status == 200 and received["refund_amount"] > 0, received
+    refund = charge_refunded(pi, [(f"re_{uuid.uuid4().hex[:12]}", received["refund_amount"])])
+    body, headers = stripe_request(refund)
+    assert _post_raw(f"{stack.url}/v1/webhooks/stripe", body, headers)[1]["outcome"] == "applied"
+    _until(
+        lambda: _request("GET", f"{stack.url}/v1/returns/{ret['id']}", headers=agent)[1]["status"] == "refunded",
+        "the return refunded by Stripe's charge.refunded",
+        stack,
+    )
+    _until(lambda: len(receiver.received) >= 7, "seven webhook deliveries", stack)
+    time.sleep(3)  # anything more would be a duplicate
+    found: dict[str, dict[str, Any]] = {}
+    for headers_in, raw_event in receiver.received:
+        verify_signature(headers_in["X-OrderCare-Signature"], raw_event, (subscription["secret"],), time.time())
+        event = json.loads(raw_event)
+        assert found.setdefault(event["id"], event) == event
+        assert "VIP" not in raw_event.decode() and "cracked" not in raw_event.decode()  # no notes, no bodies
+    by_type: dict[str, list[str]] = {}
+    for event in found.values():
+        by_type.setdefault(event["type"], []).append(str(event["data"].get("status", "")))
+    assert sorted(by_type["ticket.updated"]) == ["acknowledged", "open"]
+    assert sorted(by_type["return.updated"]) == ["approved", "received", "refunded", "requested"]
+    assert len(by_type["refund.requested"]) == 1 and len(found) == 7  # a redelivery may repeat an id, never mint one
