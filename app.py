@@ -671,9 +671,11 @@ def aftership_webhook(call: Call) -> Response:
     """tracking_update and edd_revise, mapped onto the carrier statuses (InfoReceived → label_created,
     InTransit → in_transit, OutForDelivery → out_for_delivery, AttemptFail → attempt_failed,
     AvailableForPickup → available_for_pickup, Delivered → delivered, Exception → exception, with
-    Exception_010/011 → returned_to_sender and Exception_013 → lost, Expired → stalled; edd_revise →
-    delayed with the new estimate); the checkpoint's time is `occurred_at`. Unknown tracking numbers,
-    other events and replays are 200 with the outcome."""
+    Exception_010/011 → returned_to_sender and Exception_013 → lost; edd_revise → delayed with the new
+    estimate); the checkpoint's time is `occurred_at`, and the raw tag and subtag stay on the carrier
+    event. Expired is no scan: it flags the parcel stalled (`needs_attention`, reason stalled) as the
+    stall sweep does (`unchanged` when delivered or already flagged). Unknown tracking numbers, other
+    events and replays are 200 with the outcome."""
     from chalicelib.services.providers import apply_aftership
 
     outcome = apply_aftership(get_container().orders, call.verified)

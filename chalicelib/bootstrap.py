@@ -171,7 +171,12 @@ class Container:
         from chalicelib.services.sla import SlaService
 
         return SlaService(
-            DynamoTimerStore(), calendar_from(self.settings), self.clock, self.orders.orders, tickets=self.tickets
+            DynamoTimerStore(),
+            calendar_from(self.settings),
+            self.clock,
+            self.orders.orders,
+            tickets=self.tickets,
+            stall_days=self.settings.stall_business_days,
         )
 
     @functools.cached_property

@@ -84,6 +84,7 @@ class Settings:
     shop_currency: str = "EUR"
     cutoff_hour: int = 14
     handling_business_days: int = 2
+    stall_business_days: int = 3  # a shipped parcel with no carrier scan for this long is flagged stalled
     transit_business_days: dict[str, int] = field(default_factory=lambda: {"standard": 3, "express": 1})
     supported_countries: tuple[str, ...] = (
         "AT",
@@ -219,6 +220,7 @@ class Settings:
             shop_currency=get("SHOP_CURRENCY", default.shop_currency),
             cutoff_hour=int(get("CUTOFF_HOUR", str(default.cutoff_hour))),
             handling_business_days=int(get("HANDLING_BUSINESS_DAYS", str(default.handling_business_days))),
+            stall_business_days=max(1, int(get("STALL_BUSINESS_DAYS", str(default.stall_business_days)))),
             transit_business_days=_transit_days(get("TRANSIT_BUSINESS_DAYS", "standard=3,express=1")),
             supported_countries=_csv(get("SUPPORTED_COUNTRIES", ",".join(default.supported_countries))),
             jwt_secret=get("JWT_SECRET", default.jwt_secret),

@@ -227,7 +227,9 @@ CARRIER_STATUS_HELP = (
     "available_for_pickup tell the customer (email, and SMS where opted in) what to do next, once per "
     "shipment and status; returned_to_sender, lost and exception flag the shipment `needs_attention` and "
     "escalate to operations once; delivered, out_for_delivery, in_transit and available_for_pickup move "
-    "the parcel on (never back); label_created and delayed are recorded only."
+    "the parcel on (never back); label_created and delayed are recorded only. Every scan re-arms the "
+    "parcel's stall timer: with no scan for OC_STALL_BUSINESS_DAYS business days (default 3) the sweep "
+    "flags it `needs_attention` (reason stalled), and the next scan clears that."
 )
 EventId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
 
@@ -520,6 +522,8 @@ class ShipmentEventOut(Out):
     estimated_delivery: Timestamp | None
     detail: str | None = None
     location: str | None = None
+    tag: str | None = Field(default=None, description="the provider's raw tag (AfterShip), as sent; null natively")
+    subtag: str | None = Field(default=None, description="the provider's raw subtag (AfterShip), as sent")
 
 
 class ShipmentOut(Out):
@@ -532,7 +536,11 @@ class ShipmentOut(Out):
     status: str
     exception: bool
     needs_attention: bool = Field(default=False, description="returned to sender, lost, an exception or stalled")
-    attention_reason: str | None = None
+    attention_reason: str | None = Field(
+        default=None,
+        description="returned_to_sender, lost, exception, or stalled: no carrier scan for OC_STALL_BUSINESS_DAYS "
+        "business days (default 3, the shop's calendar); a later scan clears a stall",
+    )
     estimated_delivery: Timestamp | None
     delivered_at: Timestamp | None
     events: list[ShipmentEventOut]

@@ -70,6 +70,7 @@ class OrderOnHoldError(ConflictError):
 # not raise them again. Stock and unknown-SKU holds are facts and are re-checked.
 WAIVABLE_HOLDS = frozenset({"price_mismatch", "invalid_address", "unsupported_country"})
 MAX_CARRIER_EVENTS = 50
+STALLED = "stalled"  # the attention reason of a parcel the carrier has gone quiet about
 MAX_PAYMENT = 10**11  # minor units: the largest payment the API takes (well below 2**53)
 
 
@@ -159,6 +160,10 @@ class CarrierEvent:
     estimated_delivery: datetime | None = None
     detail: str | None = None  # the carrier's own words, kept as reported
     location: str | None = None  # e.g. the pickup point
+    # A provider's own words for the status (AfterShip's tag and subtag), kept as sent; None
+    # for the native webhook, whose `status` is already the carrier's raw status.
+    tag: str | None = None
+    subtag: str | None = None
 
 
 @dataclass
@@ -177,6 +182,15 @@ class Shipment:
     needs_attention: bool = False
     attention_reason: str | None = None
     notices: list[str] = field(default_factory=list)  # customer notices due (attempt_failed, …), once each
+
+    @property
+    def last_scan_at(self) -> datetime:
+        """When the carrier last reported the parcel (its own time, never before the shipment)."""
+        return max((max(e.occurred_at, self.shipped_at) for e in self.events), default=self.shipped_at)
+
+    @property
+    def stalled(self) -> bool:
+        return self.needs_attention and self.attention_reason == STALLED
 
 
 @dataclass(frozen=True)
@@ -471,8 +485,22 @@ class Order:
             status=event.status,
             occurred_at=_iso(event.occurred_at),
             estimated_delivery=_iso(event.estimated_delivery),
-            **{name: value for name, value in (("detail", event.detail), ("location", event.location)) if value},
+            **{
+                name: value
+                for name, value in (
+                    ("detail", event.detail),
+                    ("location", event.location),
+                    ("tag", event.tag),
+                    ("subtag", event.subtag),
+                )
+                if value
+            },
         )
+        if shipment.stalled:  # the carrier spoke again: the stall is over (and its timer re-arms)
+            shipment.needs_attention, shipment.attention_reason = False, None
+            self.record_event(
+                "shipment_stall_cleared", effective_at, actor, shipment_id=shipment.id, status=event.status
+            )
         rule = CARRIER_STATUSES[event.status]
         if rule.notify and event.status not in shipment.notices:
             shipment.notices = [*shipment.notices, event.status]  # the milestone fires once
@@ -496,6 +524,27 @@ class Order:
         if event.status == "delivered":
             shipment.delivered_at = effective_at
         self._advance_from_shipments(effective_at, actor)
+
+    def flag_stalled(self, shipment_id: str, at: datetime, actor: str, **data: Any) -> bool:
+        """The carrier has gone quiet about a parcel: it needs a person, once.
+
+        The one command for a stall, whoever noticed it (the sweep's stall timer, AfterShip's
+        `Expired`). False when there is nothing to flag: the parcel is delivered, already
+        needs a person (returned, lost, an exception, stalled), or is not this order's."""
+        shipment = next((s for s in self.shipments if s.id == shipment_id), None)
+        if shipment is None or shipment.delivered_at is not None or shipment.needs_attention:
+            return False
+        shipment.needs_attention, shipment.attention_reason = True, STALLED
+        self.record_event(
+            "shipment_needs_attention",
+            at,
+            actor,
+            shipment_id=shipment.id,
+            reason=STALLED,
+            last_scan_at=_iso(shipment.last_scan_at),
+            **data,
+        )
+        return True
 
     def _revise_estimate(self, event: CarrierEvent, at: datetime, actor: str) -> None:
         latest = max(s.estimated_delivery for s in self.shipments if s.estimated_delivery is not None)

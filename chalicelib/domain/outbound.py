@@ -117,8 +117,10 @@ def order_events(
             found.append(("order.shipped", shipment.id, shipment_data))
         elif shipment.status != previous.status and shipment.status == "out_for_delivery":
             found.append(("order.out_for_delivery", shipment.id, shipment_data))
-        if _needs_attention(shipment) and (previous is None or not _needs_attention(previous)):
-            found.append(("shipment.attention", f"{shipment.id}:{shipment.status}", shipment_data))
+        reason = _attention(shipment)
+        if reason is not None and (previous is None or _attention(previous) != reason):
+            key = f"{shipment.id}:stalled" if reason == "stalled" else f"{shipment.id}:{shipment.status}"
+            found.append(("shipment.attention", key, {**shipment_data, "attention_reason": reason}))
     if after.revised_deliver_by and (before is None or after.revised_deliver_by != before.revised_deliver_by):
         estimate = _z(after.revised_deliver_by)
         found.append(("order.delayed", estimate, _order_data(after, estimated_delivery=estimate)))
@@ -231,10 +233,12 @@ def ticket_events(before: Ticket | None, after: Ticket, at: datetime) -> list[Ou
     return [make_event("ticket.updated", after.id, f"v{after.version}", at, data)]
 
 
-def _needs_attention(shipment: Any) -> bool:
-    return bool(getattr(shipment, "needs_attention", False) or shipment.exception) or (
-        shipment.status in ATTENTION_STATUSES
-    )
+def _attention(shipment: Any) -> str | None:
+    """Why the parcel needs a person (returned, lost, an exception, stalled), or None."""
+    if getattr(shipment, "needs_attention", False) or shipment.exception or shipment.status in ATTENTION_STATUSES:
+        fallback = "exception" if shipment.exception else shipment.status
+        return str(getattr(shipment, "attention_reason", None) or fallback)
+    return None
 
 
 # --- receiver URLs (SSRF) ------------------------------------------------------------------

@@ -5,6 +5,13 @@ gone) and the deadline itself, for shipping (ship_by) and for delivery
 (deliver_by). They follow from the order's facts, so the stream handler only
 has to diff the timers of the old and the new image. A timer that comes due is
 acted on once by the sweep, which deletes it in the same transaction.
+
+Each parcel on its way also has a stall timer (`stall:<shipment id>`): the end of the
+Nth business day (the shop's calendar, as for the promise) after the carrier's latest
+scan. A newer scan moves it (the old timer is deleted, and were it to fire anyway it
+finds the parcel's deadline still ahead and does nothing); a delivered parcel, one
+waiting at a pickup point (the customer's move, not the carrier's) and one that
+already needs a person have none.
 """
 
 from __future__ import annotations
@@ -13,9 +20,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from chalicelib.domain.calendar import BusinessCalendar
-from chalicelib.domain.orders import DELIVERY, NOT_DELIVERED, NOT_SHIPPED, SHIPPING, Order, SlaState
+from chalicelib.domain.orders import DELIVERY, NOT_DELIVERED, NOT_SHIPPED, SHIPPING, Order, Shipment, SlaState
 
-__all__ = ["DELIVERY", "NOT_DELIVERED", "NOT_SHIPPED", "SHIPPING", "SlaState", "Timer", "open_timers", "timer_changes"]
+__all__ = [
+    "DELIVERY",
+    "NOT_DELIVERED",
+    "NOT_SHIPPED",
+    "SHIPPING",
+    "SlaState",
+    "Timer",
+    "open_timers",
+    "stall_deadline",
+    "stall_timers",
+    "timer_changes",
+]
 
 RISK_SHARE = 0.75  # "at risk" once three quarters of the window are gone
 
@@ -24,7 +42,7 @@ RISK_SHARE = 0.75  # "at risk" once three quarters of the window are gone
 class Timer:
     due_at: datetime
     order_id: str
-    kind: str  # "<shipping|delivery>:<at_risk|breached>"
+    kind: str  # "<shipping|delivery>:<at_risk|breached>", or "stall:<shipment id>"
 
     @property
     def promise(self) -> str:
@@ -70,3 +88,45 @@ def estimate_after_breach(promise: str, shipping_method: str, now: datetime, cal
     if promise == SHIPPING and shipping_method in calendar.transit_days:
         return calendar.promise(now, shipping_method).deliver_by
     return calendar.end_of_day_utc(calendar.next_business_day(now.astimezone(calendar.zone).date()))
+
+
+# --- stalled parcels ----------------------------------------------------------------------------
+
+STALL = "stall"
+STALL_WATCHED = frozenset({"shipped", "in_transit", "out_for_delivery"})  # the carrier's move next
+
+
+def stall_kind(shipment_id: str) -> str:
+    return f"{STALL}:{shipment_id}"
+
+
+def stalled_shipment_id(kind: str) -> str | None:
+    """The shipment a stall timer watches; None for a promise or ticket timer."""
+    prefix, _, shipment_id = kind.partition(":")
+    return shipment_id if prefix == STALL and shipment_id else None
+
+
+def stall_deadline(shipment: Shipment, calendar: BusinessCalendar, days: int) -> datetime | None:
+    """When a parcel with no newer scan counts as stalled: the end (23:59:59 local) of the
+    `days`-th business day after its latest scan's local day; None when it is not watched."""
+    if shipment.status not in STALL_WATCHED or shipment.delivered_at is not None or shipment.needs_attention:
+        return None
+    day = shipment.last_scan_at.astimezone(calendar.zone).date()
+    return calendar.end_of_day_utc(calendar.add_business_days(day, days))
+
+
+def stall_timers(order: Order, calendar: BusinessCalendar, days: int) -> set[Timer]:
+    """One stall timer per parcel on its way, at its current deadline."""
+    timers = set()
+    for shipment in order.shipments:
+        deadline = stall_deadline(shipment, calendar, days)
+        if deadline is not None:
+            timers.add(Timer(deadline, order.id, stall_kind(shipment.id)))
+    return timers
+
+
+def is_stalled(order: Order, shipment_id: str, now: datetime, calendar: BusinessCalendar, days: int) -> bool:
+    """Whether a stall timer firing at `now` finds its parcel still silent (else it is stale)."""
+    shipment = next((s for s in order.shipments if s.id == shipment_id), None)
+    deadline = stall_deadline(shipment, calendar, days) if shipment is not None else None
+    return deadline is not None and deadline <= now

@@ -103,6 +103,9 @@ def return_milestones(before: Return | None, after: Return) -> list[Milestone]:
 
 
 def attention(before: Order | None, after: Order) -> list[Shipment]:
-    """Shipments that just started needing a person (returned, lost, an exception, stalled)."""
-    earlier = {s.id for s in before.shipments if s.needs_attention} if before else set()
-    return [s for s in after.shipments if s.needs_attention and s.id not in earlier]
+    """Shipments that just started needing a person (returned, lost, an exception, stalled) —
+    or for a new reason: a stalled parcel the carrier then reports lost is news again."""
+    earlier = {s.id: s.attention_reason for s in before.shipments if s.needs_attention} if before else {}
+    return [
+        s for s in after.shipments if s.needs_attention and (s.id not in earlier or earlier[s.id] != s.attention_reason)
+    ]

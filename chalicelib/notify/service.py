@@ -95,7 +95,11 @@ class NotificationService:
             f"Shipped {shipment.shipped_at:%Y-%m-%d %H:%M} UTC; "
             f"promised delivery {order.deliver_by:%Y-%m-%d %H:%M} UTC.\n"
         )
-        return self._ops_intents(order, f"ops:attention:{shipment.id}", "ops_attention", subject, text)
+        key = f"ops:attention:{shipment.id}"
+        if shipment.stalled:  # its own key: a stalled parcel later returned or lost is escalated again
+            key += ":stalled"
+            text += f"Last carrier scan {shipment.last_scan_at:%Y-%m-%d %H:%M} UTC; nothing reported since.\n"
+        return self._ops_intents(order, key, "ops_attention", subject, text)
 
     def plan_escalation(self, order: Order, state: str, promises: list[str]) -> list[Intent]:
         """Operations (email and SNS topic), once per order and state: promises at risk or broken."""

@@ -138,6 +138,8 @@ def present_shipment(shipment: Shipment) -> dict[str, Any]:
                 "estimated_delivery": iso_or_none(event.estimated_delivery),
                 "detail": event.detail,
                 "location": event.location,
+                "tag": event.tag,
+                "subtag": event.subtag,
             }
             for event in shipment.events
         ],

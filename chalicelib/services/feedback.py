@@ -118,6 +118,8 @@ class KpiService:
             or [s.status for s in before.shipments] != [s.status for s in after.shipments]
         )
         if not interesting:
+            if [s.stalled for s in before.shipments] != [s.stalled for s in after.shipments]:  # type: ignore[union-attr]
+                self.update_board(after)  # a stall flagged or cleared: the board only
             return 0
         self.update_board(after)
         promised = self.store.promise(after.id)
@@ -141,7 +143,7 @@ class KpiService:
             return
         active = after.status != OrderStatus.CANCELLED
         number = str(getattr(after, "number", "") or after.id)
-        stalled = any(getattr(s, "status", "") == "stalled" or getattr(s, "stalled", False) for s in after.shipments)
+        stalled = any(s.stalled for s in after.shipments)  # flagged by the stall sweep (or AfterShip's Expired)
         late_ship = active and after.shipped_at is None and after.sla_shipping == "breached"
         late_delivery = active and after.delivered_at is None and after.sla_delivery == "breached"
         self.board.place("late_shipping", after.id, number, after.ship_by, late_ship)

@@ -103,6 +103,22 @@ class CarrierUpdate:
     estimated_delivery: datetime | None
     detail: str | None = None
     location: str | None = None
+    tag: str | None = None  # a provider's raw tag and subtag (AfterShip), kept on the carrier event
+    subtag: str | None = None
+
+
+@dataclass(frozen=True)
+class StallReport:
+    """A provider saying it has heard nothing about a parcel for too long (AfterShip's `Expired`)."""
+
+    event_id: str
+    tracking_number: str
+    tag: str
+    subtag: str | None = None
+
+
+class _NothingToFlag(Exception):
+    """Internal: the parcel needs no stall flag (nothing is written)."""
 
 
 @dataclass(frozen=True)
@@ -513,6 +529,8 @@ class OrderService:
             update.estimated_delivery,
             update.detail,
             update.location,
+            update.tag,
+            update.subtag,
         )
 
         def change(order: Order) -> Effects:
@@ -523,4 +541,27 @@ class OrderService:
             self._change(order_id, change)
         except DuplicateEventError:
             return "duplicate"
+        return "applied"
+
+    def report_stall(self, report: StallReport) -> str:
+        """A provider reports a parcel stalled: the sweep's own command (Order.flag_stalled), once per event.
+
+        "applied", "duplicate", or "unchanged" (delivered, or it already needs a person)."""
+        order_id = self.orders.order_id_for_tracking(report.tracking_number)
+        if order_id is None:
+            raise NotFoundError(f"unknown tracking number '{report.tracking_number}'", code="unknown_tracking_number")
+
+        def change(order: Order) -> Effects:
+            shipment = order.shipment_by_tracking(report.tracking_number)
+            tags = {"tag": report.tag, **({"subtag": report.subtag} if report.subtag else {})}
+            if not order.flag_stalled(shipment.id, self.clock.now(), "carrier", **tags):
+                raise _NothingToFlag("nothing to flag")
+            return Effects(event_key=f"carrier#{report.event_id}")
+
+        try:
+            self._change(order_id, change)
+        except DuplicateEventError:
+            return "duplicate"
+        except _NothingToFlag:  # nothing written: a replay of the event that flagged it says so
+            return "duplicate" if self.orders.event_seen(f"carrier#{report.event_id}") else "unchanged"
         return "applied"

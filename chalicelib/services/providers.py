@@ -8,10 +8,11 @@ a log line, and stays inspectable — never a retry storm, never a second code p
 from __future__ import annotations
 
 from chalicelib.domain.errors import NotFoundError, OrderCareError
+from chalicelib.domain.orders import STALLED
 from chalicelib.observability import get_logger
 from chalicelib.providers.aftership import AfterShipWebhook
 from chalicelib.providers.stripe_events import PaymentCommand, StripeEvent, translate
-from chalicelib.services.orders import CarrierUpdate, OrderService, PaymentEvent
+from chalicelib.services.orders import CarrierUpdate, OrderService, PaymentEvent, StallReport
 
 
 def apply_stripe(orders: OrderService, event: StripeEvent) -> str:
@@ -50,6 +51,9 @@ def _apply(orders: OrderService, event: StripeEvent, command: PaymentCommand) ->
     return outcome
 
 
+MAX_TEXT, MAX_LOCATION = 500, 200  # the native webhook's limits on `detail` and `location`
+
+
 def _known_statuses() -> frozenset[str]:
     """The carrier statuses the order aggregate applies (the carrier status model)."""
     from chalicelib.domain.carriers import CARRIER_STATUSES
@@ -65,14 +69,29 @@ def apply_aftership(orders: OrderService, webhook: AfterShipWebhook) -> str:
     if command is None:
         return "ignored"
     log = {"provider": "aftership", "aftership_event": webhook.event_id, **describe(command)}
-    if command.status not in _known_statuses():
+    stall = command.status == STALLED  # Expired: AfterShip heard nothing for too long — not a scan
+    if not stall and command.status not in _known_statuses():
         get_logger().warning("aftership status not applied by this version", extra=log)
         return f"not_applied:{command.status}"
-    update = CarrierUpdate(
-        command.event_id, command.tracking_number, command.status, command.occurred_at, command.estimated_delivery
-    )
     try:
-        outcome = orders.carrier_event(update)
+        if stall:
+            outcome = orders.report_stall(
+                StallReport(command.event_id, command.tracking_number, command.raw_tag, command.raw_subtag)
+            )
+        else:
+            outcome = orders.carrier_event(
+                CarrierUpdate(
+                    command.event_id,
+                    command.tracking_number,
+                    command.status,
+                    command.occurred_at,
+                    command.estimated_delivery,
+                    detail=command.detail[:MAX_TEXT] if command.detail else None,
+                    location=command.location[:MAX_LOCATION] if command.location else None,
+                    tag=command.raw_tag,
+                    subtag=command.raw_subtag,
+                )
+            )
     except NotFoundError:
         get_logger().warning("aftership update for no known shipment", extra=log)
         return "unknown_tracking_number"

@@ -1,13 +1,16 @@
 """End to end over HTTP on `make run`: paid by a Stripe-signed event, delivered by AfterShip-signed
-events, and the storefront's webhook receiver (a real HTTP server on 127.0.0.1) hears about it, signed."""
+events, and the storefront's webhook receiver (a real HTTP server on 127.0.0.1) hears about it, signed;
+a parcel with no scan is flagged stalled by `make -s sweep AT=…` at its deadline, once."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -15,9 +18,11 @@ from urllib.request import Request, urlopen
 
 import pytest
 
+from chalicelib.bootstrap import calendar_from
 from chalicelib.domain.webhooks import verify_signature
+from chalicelib.settings import Settings
 from local.samples import order_body
-from tests.e2e.test_make_run import Stack, _free_ports, _kill, _request, _start, _token, _wait_healthy
+from tests.e2e.test_make_run import REPO_ROOT, Stack, _free_ports, _kill, _request, _start, _token, _wait_healthy
 from tests.provider_fixtures import aftership_request, aftership_update, payment_intent_succeeded, stripe_request
 
 pytestmark = pytest.mark.timeout(420)
@@ -191,3 +196,68 @@ def test_returns_refunds_and_tickets_reach_the_storefront_from_the_real_stream(s
     assert sorted(by_type["ticket.updated"]) == ["acknowledged", "open"]
     assert sorted(by_type["return.updated"]) == ["approved", "received", "refunded", "requested"]
     assert len(by_type["refund.requested"]) == 1 and len(found) == 7  # a redelivery may repeat an id, never mint one
+
+
+def _sweep(stack: Stack, at: datetime) -> dict[str, Any]:
+    """`make -s sweep AT=…` against the running stack; the SLA job's summary."""
+    result = subprocess.run(
+        ["make", "-s", "sweep", f"AT={at.strftime('%Y-%m-%dT%H:%M:%SZ')}"],
+        cwd=REPO_ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    return dict(json.loads(result.stdout)["results"]["sla_sweep"]["result"]["sla"])
+
+
+def test_a_silent_parcel_is_flagged_stalled_by_make_sweep(stack: Stack) -> None:
+    storefront = {"Authorization": f"Bearer {_token(stack, 'storefront', 'web')}", "Idempotency-Key": str(uuid.uuid4())}
+    status, order = _request("POST", f"{stack.url}/v1/orders", order_body(), storefront)
+    assert status == 201, order
+    payment = {"amount": order["total"], "method": "card", "provider_ref": f"pi_{uuid.uuid4().hex[:10]}"}
+    storefront["Idempotency-Key"] = str(uuid.uuid4())
+    assert _request("POST", f"{stack.url}/v1/orders/{order['id']}/payments", payment, storefront)[0] == 201
+    agent = {"Authorization": f"Bearer {_token(stack, 'agent', 'agt_1')}"}
+    tracking = f"ST{uuid.uuid4().hex[:12].upper()}"
+    status, shipped = _request(
+        "POST", f"{stack.url}/v1/orders/{order['id']}/shipments", {"carrier": "dhl", "tracking_number": tracking}, agent
+    )
+    assert status == 201, shipped
+    # The stall deadline from the stack's own clock and calendar: the end of the 3rd business day.
+    calendar = calendar_from(Settings())
+    shipped_at = datetime.fromisoformat(shipped["shipments"][0]["shipped_at"].replace("Z", "+00:00"))
+    deadline = calendar.end_of_day_utc(calendar.add_business_days(shipped_at.astimezone(calendar.zone).date(), 3))
+
+    def shipment() -> dict[str, Any]:
+        return dict(_request("GET", f"{stack.url}/v1/orders/{order['id']}", headers=agent)[1]["shipments"][0])
+
+    def subjects() -> list[str]:
+        return [e["subject"] for e in _request("GET", f"{stack.url}/local/outbox")[1]["emails"]]
+
+    # Confirmation, receipt, shipped: the stream has handled the shipment (and armed its stall timer).
+    _until(lambda: sum(order["number"] in s for s in subjects()) >= 3, "the shipment's stream effects", stack)
+    assert _sweep(stack, deadline - timedelta(minutes=10)).get("stall:acted") is None
+    assert shipment()["needs_attention"] is False
+    assert _sweep(stack, deadline + timedelta(minutes=5)).get("stall:acted") == 1
+    assert (shipment()["needs_attention"], shipment()["attention_reason"]) == (True, "stalled")
+    assert _sweep(stack, deadline + timedelta(minutes=10)).get("stall:acted") is None  # once
+
+    alerts = _until(lambda: [s for s in subjects() if tracking in s], "the operations alert", stack)
+    assert len(alerts) == 1 and alerts[0].endswith("stalled")
+    tickets = _until(
+        lambda: [
+            t
+            for t in _request("GET", f"{stack.url}/v1/tickets?limit=100", headers=agent)[1]["items"]
+            if t["order_id"] == order["id"]
+        ],
+        "the automatic ticket",
+        stack,
+    )
+    assert [(t["category"], t["channel"]) for t in tickets] == [("delay", "system")]
+    path = "/" + order["tracking_url"].split("/", 3)[3]
+    with urlopen(f"{stack.url}{path}", timeout=15) as response:  # noqa: S310 - http://127.0.0.1
+        page = response.read().decode()
+    assert "Keine Nachricht vom Paketdienst" in page

@@ -64,8 +64,44 @@ def test_every_tag_over_http(api: Api, tag: str, subtag: str | None, status: str
     shipped(api, tracking)
     response = send(api, aftership_update(tracking, tag, subtag=subtag))
     assert response.status_code == 200
-    expected = "applied" if status in _known_statuses() else f"not_applied:{status}"
-    assert response.data["outcome"] == expected
+    assert status in (*_known_statuses(), "stalled")
+    assert response.data["outcome"] == "applied"
+
+
+def test_the_raw_tag_and_subtag_stay_on_the_carrier_event(api: Api) -> None:
+    order = shipped(api, "AS-RAW-1")
+    payload = aftership_update("AS-RAW-1", "InTransit", subtag="InTransit_007")
+    assert send(api, payload).data["outcome"] == "applied"
+    view = api.call("GET", f"/v1/agent/orders/{order['id']}", role="agent", sub="a").data
+    event = view["shipments"][0]["events"][-1]
+    assert (event["status"], event["tag"], event["subtag"]) == ("in_transit", "InTransit", "InTransit_007")
+    timeline = api.call("GET", f"/v1/orders/{order['id']}/timeline?limit=100", role="agent", sub="a").data["items"]
+    scan = [e for e in timeline if e["kind"] == "carrier_event"][-1]
+    assert (scan["data"]["tag"], scan["data"]["subtag"]) == ("InTransit", "InTransit_007")
+    native = shipped(api, "AS-RAW-2")  # the native webhook: its status is the raw one, no tag
+    from tests.functional.test_lifecycle_api import carrier
+
+    carrier(api, "AS-RAW-2", "in_transit")
+    event = api.call("GET", f"/v1/orders/{native['id']}", role="agent", sub="a").data["shipments"][0]["events"][-1]
+    assert (event["status"], event["tag"], event["subtag"]) == ("in_transit", None, None)
+
+
+def test_expired_flags_the_parcel_stalled_through_the_sweeps_command_once(api: Api) -> None:
+    order = shipped(api, "AS-EXP-1")
+    expired = aftership_update("AS-EXP-1", "Expired")
+    assert send(api, expired).data["outcome"] == "applied"
+    assert send(api, expired).data["outcome"] == "duplicate"
+    assert send(api, aftership_update("AS-EXP-1", "Expired")).data["outcome"] == "unchanged"  # already flagged
+    shipment = api.call("GET", f"/v1/orders/{order['id']}", role="agent", sub="a").data["shipments"][0]
+    assert (shipment["needs_attention"], shipment["attention_reason"]) == (True, "stalled")
+    assert shipment["events"] == []  # Expired is not a scan: nothing the carrier reported
+    timeline = api.call("GET", f"/v1/orders/{order['id']}/timeline?limit=100", role="agent", sub="a").data["items"]
+    flagged = [e for e in timeline if e["kind"] == "shipment_needs_attention"]
+    assert len(flagged) == 1 and (flagged[0]["data"]["reason"], flagged[0]["data"]["tag"]) == ("stalled", "Expired")
+    # The carrier speaks again: the stall is over.
+    assert send(api, aftership_update("AS-EXP-1", "InTransit")).data["outcome"] == "applied"
+    shipment = api.call("GET", f"/v1/orders/{order['id']}", role="agent", sub="a").data["shipments"][0]
+    assert shipment["needs_attention"] is False
 
 
 def test_out_for_delivery_then_delivered_and_replays(api: Api) -> None:

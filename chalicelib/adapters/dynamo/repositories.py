@@ -144,6 +144,7 @@ def _shipment_to_json(shipment: Shipment) -> dict[str, Any]:
                 "estimated_delivery": _iso(e.estimated_delivery),
                 "detail": e.detail,
                 "location": e.location,
+                **{name: value for name, value in (("tag", e.tag), ("subtag", e.subtag)) if value},
             }
             for e in shipment.events
         ],
@@ -172,6 +173,8 @@ def _shipment_from_json(data: dict[str, Any]) -> Shipment:
                 estimated_delivery=_when(e.get("estimated_delivery")),
                 detail=e.get("detail"),
                 location=e.get("location"),
+                tag=e.get("tag"),
+                subtag=e.get("subtag"),
             )
             for e in data.get("events", [])
         ],
