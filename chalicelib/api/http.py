@@ -279,6 +279,7 @@ def endpoint(
         def handle(**params: str) -> Any:
             current = app.current_request
             assert current is not None
+            call: Call | None = None
             try:
                 call = _prepare_call(current, doc, verify)
                 return view(call, **params)
@@ -287,8 +288,10 @@ def endpoint(
                     from chalicelib.web.staff_session import sign_in_redirect
 
                     return sign_in_redirect(current)
-                if error.status in doc.html_errors and doc.produces.startswith("text/html"):
-                    return html_error_response(error)  # a page documents its errors as pages
+                # A page answers its own errors as pages; a token's refusal on a staff page stays JSON.
+                token_refused = call is None and doc.roles is not None
+                if error.status in doc.html_errors and doc.produces.startswith("text/html") and not token_refused:
+                    return html_error_response(error)
                 return error_response(error)
             except Exception:
                 get_logger().exception("unhandled error", extra={"route": f"{method} {path}"})

@@ -144,6 +144,8 @@ def _operation(route: RouteDoc, refs: dict[str, str]) -> dict[str, Any]:
     for status in _error_codes(route):
         if status in route.html_errors:
             content = {route.produces: {"schema": {"type": "string"}}}
+            if status == 403 and route.roles is not None:  # the page's own 403 (CSRF); a token's refusal is JSON
+                content["application/json"] = {"schema": {"$ref": refs["ErrorOut"]}}
             operation["responses"][str(status)] = {"description": _HTML_ERRORS[status], "content": content}
             continue
         operation["responses"][str(status)] = {

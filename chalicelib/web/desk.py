@@ -31,8 +31,8 @@ desk_routes = Blueprint(__name__)
 STAFF = ("agent", "admin")
 FORM = "application/x-www-form-urlencoded"
 CONSUMES = (FORM, "application/json")
-PAGE_ERRORS = (403, 404, 422)  # answered as the desk page, saying what went wrong
-FORM_ERRORS = (403, 404, 409, 422)
+PAGE_ERRORS = (404, 422)  # answered as the desk page, saying what went wrong
+FORM_ERRORS = (403, 404, 409, 422)  # 403: the session's CSRF token is missing or wrong
 BROWSER_ONLY = (401,)  # a browser is sent to sign in (303); an API client gets JSON
 MAX_FORM_FIELDS = 2 * 100 + 10  # a receipt: quantity and condition for up to 100 lines
 DESK_HEADERS = {
@@ -454,7 +454,7 @@ def desk_sign_in_page(call: Call) -> Response:
     responses={303: None},
     consumes=CONSUMES,
     produces="text/html",
-    html_errors=PAGE_ERRORS,
+    html_errors=(403, *PAGE_ERRORS),
     tags=("desk",),
 )
 def desk_sign_in(call: Call) -> Response:
