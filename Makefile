@@ -100,6 +100,11 @@ inbound-email: $(VENV)/.stamp-python
 	@$(PY) -m local.inbound_email --file "$(FILE)"
 
 # --- tests ---------------------------------------------------------------------
+# The tiers spread over the cores with pytest-xdist (tests/conftest.py keeps the tiers that share a
+# session setup on one worker each); WORKERS=0 runs them in this process.
+WORKERS ?= auto
+PARALLEL := -n $(WORKERS) --dist loadgroup
+
 lint: $(VENV)/.stamp-python
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -120,10 +125,10 @@ fuzz: install
 	OC_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) OC_FUZZ_TIMEOUT=7200 $(PY) -m pytest tests/e2e/test_fuzz_http.py -q -p no:cacheprovider
 
 unit: $(VENV)/.stamp-python .stamp-qpdf
-	$(PY) -m pytest tests/unit -q
+	$(PY) -m pytest tests/unit -q $(PARALLEL)
 
 functional: $(VENV)/.stamp-python .stamp-qpdf
-	$(PY) -m pytest tests/functional -q
+	$(PY) -m pytest tests/functional -q $(PARALLEL)
 
 integration: install
 	$(PY) -m pytest tests/integration -q
@@ -132,7 +137,7 @@ e2e: install
 	$(PY) -m pytest tests/e2e -q
 
 test: install .stamp-chromium .stamp-qpdf lint typecheck security
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q $(PARALLEL) --durations=15
 	@$(MAKE) --no-print-directory timeshift
 
 # The unit and functional tiers once more with the wall clock 400 days ahead: tests freeze time
@@ -140,7 +145,7 @@ test: install .stamp-chromium .stamp-qpdf lint typecheck security
 TIMESHIFT ?= +400d
 timeshift: $(VENV)/.stamp-python .stamp-faketime .stamp-qpdf
 	@echo "timeshift: the clock reads $$(faketime -f '$(TIMESHIFT)' date -u +%F)"
-	faketime -f '$(TIMESHIFT)' $(PY) -m pytest tests/unit tests/functional -q -p no:cacheprovider
+	faketime -f '$(TIMESHIFT)' $(PY) -m pytest tests/unit tests/functional -q -p no:cacheprovider $(PARALLEL)
 
 bench: install .stamp-pango
 	$(PY) -m bench

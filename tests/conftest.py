@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -13,6 +14,8 @@ from hypothesis import settings
 # 200 ms deadline per example fails tests that are right (timings belong in bench/).
 settings.register_profile("ordercare", deadline=None)
 settings.load_profile("ordercare")
+
+from tests import speedups
 
 # Never reach a real AWS account from tests, whatever the developer's shell has.
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
@@ -25,12 +28,46 @@ os.environ.update(
 )
 
 
-E_INVOICE_SUMMARY: list[str] = []
+speedups.apply()
+
+# Tiers whose tests share one expensive session setup run on one xdist worker each (the CDK synth,
+# DynamoDB Local); e2e and browser modules keep their module's stack or pages and their file order.
+# Every other test is handed to whichever worker is free (`make test` runs `pytest -n auto --dist loadgroup`).
+XDIST_ONE_GROUP = ("infra", "integration")
+XDIST_BY_FILE = ("e2e", "browser")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests_dir = Path(__file__).parent
+    for item in items:
+        relative = item.path.relative_to(tests_dir) if item.path.is_relative_to(tests_dir) else item.path
+        tier = relative.parts[0] if len(relative.parts) > 1 else ""
+        if tier in XDIST_ONE_GROUP:
+            item.add_marker(pytest.mark.xdist_group(tier))
+        elif tier in XDIST_BY_FILE:
+            item.add_marker(pytest.mark.xdist_group(str(relative)))
+
+
+E_INVOICES_CHECKED = {"documents": 0, "pdfs": 0}
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:  # an xdist worker: the controller prints the totals
+        worker_output["e_invoices_checked"] = dict(E_INVOICES_CHECKED)
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    for name, count in getattr(node, "workeroutput", {}).get("e_invoices_checked", {}).items():
+        E_INVOICES_CHECKED[name] += count
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for line in E_INVOICE_SUMMARY:
-        terminalreporter.write_line(line)
+    checked = E_INVOICES_CHECKED
+    terminalreporter.write_line(
+        f"e-invoices checked by the official EN 16931 rules: {checked['documents']} ({checked['pdfs']} PDFs)"
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -43,10 +80,8 @@ def every_e_invoice_conforms() -> Iterator[None]:
     with recording(recorder):
         yield
     problems = recorder.problems()
-    pdfs = sum(1 for _, _, pdf in recorder.documents.values() if pdf is not None)
-    E_INVOICE_SUMMARY.append(
-        f"e-invoices checked by the official EN 16931 rules: {len(recorder.documents)} ({pdfs} PDFs)"
-    )
+    E_INVOICES_CHECKED["documents"] += len(recorder.documents)
+    E_INVOICES_CHECKED["pdfs"] += sum(1 for _, _, pdf in recorder.documents.values() if pdf is not None)
     if problems:
         pytest.fail(f"{len(problems)} e-invoice conformance problem(s):\n" + "\n".join(problems[:50]))
 
