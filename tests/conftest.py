@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
+from tests import speedups
+
 # Property tests judge correctness, not speed: on a loaded 2-core machine hypothesis's default
 # 200 ms deadline per example fails tests that are right (timings belong in bench/).
 settings.register_profile("ordercare", deadline=None)
 settings.load_profile("ordercare")
-
-from tests import speedups
 
 # Never reach a real AWS account from tests, whatever the developer's shell has.
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
