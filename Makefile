@@ -19,7 +19,7 @@ help:
 	@echo "make fuzz   - schemathesis against make run with a large budget (FUZZ_EXAMPLES=100)"
 
 # --- installation (stamps make it idempotent and cheap) -----------------------
-$(VENV)/.stamp-python: requirements.txt requirements-dev.txt infra/requirements.txt
+$(VENV)/.stamp-python: requirements.txt documents/requirements.txt requirements-dev.txt infra/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PIP) install $(PIP_FLAGS) --upgrade pip >/dev/null 2>&1 || true
 	@$(PIP) install $(PIP_FLAGS) -r requirements-dev.txt 2>&1 | grep -v '^WARNING: Location' >&2 || true

@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 STREAM_CONSUMERS: dict[str, tuple[str, ...]] = {
-    "main": ("order_events", "webhook_deliveries"),
+    "main": ("order_events", "webhook_deliveries", "document_intents"),
 }
+# Functions of the documents app (chalicelib/documents_app.py; its own package, documents/), not app.py's.
+DOCUMENTS_FUNCTIONS = ("document_intents", "retry_documents")
 
 # Event filtering per consumer (Lambda's FilterCriteria pattern syntax, lists of allowed
 # values at the leaves): only order, ticket and return items reach `order_events`, so the timeline, intent
@@ -25,6 +27,11 @@ STREAM_FILTERS: dict[str, dict[str, Any]] = {
     "webhook_deliveries": {
         "eventName": ["INSERT"],
         "dynamodb": {"NewImage": {"type": {"S": ["intent"]}, "kind": {"S": ["webhook"]}}},
+    },
+    # Documents: only a new documents-lane intent (invoice, receipt, credit note) invokes the documents function.
+    "document_intents": {
+        "eventName": ["INSERT"],
+        "dynamodb": {"NewImage": {"type": {"S": ["intent"]}, "lane": {"S": ["documents"]}}},
     },
 }
 

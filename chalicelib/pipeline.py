@@ -94,7 +94,6 @@ def handle_return_record(record: DynamoDBRecord) -> dict[str, str]:
     from chalicelib.adapters.dynamo.returns import return_from_image
     from chalicelib.bootstrap import get_container
     from chalicelib.domain.outbound import return_events
-    from chalicelib.services.intents import PENDING
 
     change = record.raw_event.get("dynamodb", {})
     new_image = change.get("NewImage")
@@ -114,9 +113,9 @@ def handle_return_record(record: DynamoDBRecord) -> dict[str, str]:
         *container.webhooks.intents_for(order.id, events),  # return.updated, refund.requested
     ]
     container.intents.record(intents)  # raises (the stream retries) only if they could not be stored
-    # Outbound webhooks get their first attempt from their own consumer (webhook_deliveries).
-    pending = [i for i in intents if i.status == PENDING and i.kind not in container.intents.parallel_kinds]
-    outcome = {intent.id: result for intent, result in container.intents.drive(pending)}
+    # Outbound webhooks get their first attempt from their own consumer (webhook_deliveries), the credit
+    # note from the documents function: `inline` leaves both to them.
+    outcome = {intent.id: result for intent, result in container.intents.drive(container.intents.inline(intents))}
     if outcome:
         get_logger().info("return change handled", extra={"return_id": after.id, "intents": outcome})
     return outcome
@@ -157,3 +156,33 @@ def process_webhook_deliveries(event: dict[str, Any]) -> dict[str, Any]:
     if outcome:
         get_logger().info("webhook deliveries attempted", extra={"intents": outcome})
     return {"batchItemFailures": []}
+
+
+def process_document_intents(event: dict[str, Any]) -> dict[str, Any]:
+    """Lambda entry point of the documents function: new documents-lane intents (invoices, receipts,
+    credit notes, with their e-invoice XML), then the emails of the same orders that wait for them.
+
+    A document that fails is the documents retry schedule's to finish (like any intent); only
+    an order whose intents could not even be read reports its records for the stream to retry."""
+    from chalicelib.bootstrap import get_container
+    from chalicelib.services.intents import DOCUMENTS_LANE, Intent
+
+    by_order: dict[str, list[tuple[str, Intent]]] = {}
+    for record in event.get("Records", []):
+        image = record.get("dynamodb", {}).get("NewImage") or {}
+        if record.get("eventName") != "INSERT" or image.get("type", {}).get("S") != "intent":
+            continue
+        if image.get("lane", {}).get("S") != DOCUMENTS_LANE or image.get("status", {}).get("S") != "pending":
+            continue
+        intent = Intent(image["order_id"]["S"], image["kind"]["S"], image["key"]["S"], lane=DOCUMENTS_LANE)
+        by_order.setdefault(intent.order_id, []).append((record["dynamodb"].get("SequenceNumber", ""), intent))
+    runner, failures, outcome = get_container().intents, [], {}
+    for order_id, entries in by_order.items():
+        try:
+            outcome.update({i.id: result for i, result in runner.drive_lane(DOCUMENTS_LANE, [i for _, i in entries])})
+        except Exception:  # the order's pending intents could not be read: let the stream deliver them again
+            get_logger().exception("documents not attempted", extra={"order_id": order_id})
+            failures += [{"itemIdentifier": number} for number, _ in entries]
+    if outcome:
+        get_logger().info("documents attempted", extra={"intents": outcome})
+    return {"batchItemFailures": failures}

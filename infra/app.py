@@ -1,8 +1,9 @@
 """CDK entry point (`cdk synth -c stage=dev` from infra/, or `make synth STAGE=dev`).
 
 Runs from any working directory: the repository root (the Chalice project) is
-found from this file. `chalice package` runs inside the synth and writes its
-scratch files to a temporary directory that is removed afterwards.
+found from this file. `chalice package` runs inside the synth (twice: the main app and the
+documents app, staged from documents/) and writes its scratch files to a temporary directory
+that is removed afterwards.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def main() -> None:
 
     from infra.stacks.config import StageConfig
     from infra.stacks.ordercare_stack import OrderCareStack
+    from infra.stacks.packaging import stage_documents_project
 
     account = os.environ.get("CDK_DEFAULT_ACCOUNT")
     region = os.environ.get("CDK_DEFAULT_REGION")
@@ -39,6 +41,8 @@ def main() -> None:
                 config.stack_name,
                 config=config,
                 source_dir=ROOT,
+                # The documents function's Chalice project: documents/ with chalicelib/ and both requirements.
+                documents_source_dir=stage_documents_project(ROOT),
                 env=cdk.Environment(account=account, region=region),
             )
             app.synth()

@@ -267,11 +267,18 @@ def fire(schedule: Schedule, at: datetime, region: str | None = None) -> dict[st
     return summary
 
 
+def local_schedules(app_module: object) -> list[Schedule]:
+    """The app's schedules and the documents function's (its own Chalice app, hosted here too)."""
+    from chalicelib import documents_app
+
+    return discover_schedules(app_module) + discover_schedules(documents_app)
+
+
 def run_all_once(app_module: object, at: datetime) -> dict[str, Any]:
     """Fire every schedule once with `time` = `at`; {"at", "ok", "results": {name: summary}}."""
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    results = {schedule.name: fire(schedule, at) for schedule in discover_schedules(app_module)}
+    results = {schedule.name: fire(schedule, at) for schedule in local_schedules(app_module)}
     return {"at": iso_z(at), "ok": all(r["ok"] for r in results.values()), "results": results}
 
 

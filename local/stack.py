@@ -364,7 +364,7 @@ class LocalStack:
         self._start_runtime()
 
     def _start_runtime(self) -> None:
-        from local.scheduler import Scheduler
+        from local.scheduler import Scheduler, local_schedules
         from local.streams import StreamReplayer, consumers_from_app
 
         if str(REPO_ROOT) not in sys.path:
@@ -384,7 +384,7 @@ class LocalStack:
             endpoint_url=self.config.dynamodb_url,
             region=self.config.region,
         ).start()
-        self.scheduler = Scheduler(self.app_module)
+        self.scheduler = Scheduler(schedules=local_schedules(self.app_module))  # the documents app's too
         if self.config.schedules:
             self.scheduler.start()
 

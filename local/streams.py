@@ -54,14 +54,22 @@ StreamHandler = Callable[[dict[str, Any], Any], Any]
 
 
 def consumers_from_app(app_module: ModuleType, table: str = "main") -> dict[str, StreamHandler]:
-    """The app's stream consumers for `table`, by function name (from STREAM_CONSUMERS)."""
-    from chalicelib.events import STREAM_CONSUMERS
+    """The app's stream consumers for `table`, by function name (from STREAM_CONSUMERS).
+
+    The documents function's consumer lives in its own Chalice app (chalicelib/documents_app.py,
+    a package of its own in AWS); locally it runs in this process with the others."""
+    from chalicelib.events import DOCUMENTS_FUNCTIONS, STREAM_CONSUMERS
 
     handlers: dict[str, StreamHandler] = {}
     for name in STREAM_CONSUMERS.get(table, ()):
-        handler = getattr(app_module, name, None)
+        source: Any = app_module
+        if name in DOCUMENTS_FUNCTIONS:
+            from chalicelib import documents_app
+
+            source = documents_app
+        handler = getattr(source, name, None)
         if handler is None:
-            app = getattr(app_module, "app", None)
+            app = getattr(source, "app", None)
             handler = getattr(app, "handler_map", {}).get(name)
         if not callable(handler):
             logger.warning("stream consumer %r is named in STREAM_CONSUMERS but not found in app.py", name)

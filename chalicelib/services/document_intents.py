@@ -1,5 +1,9 @@
 """Documents as durable intents: the invoice and receipt of each payment, a credit note per refund.
 
+They run in the documents lane: recorded by the main stream consumer with the rest of the
+change, performed by the documents function (its own package: fpdf2, drafthorse, lxml),
+which then sends the emails that wait for them.
+
 The intent is recorded with the payment (or refund) before anything is attempted;
 performing it issues what is missing (`DocumentService` is idempotent by key). If
 S3 is down, the number is taken and the record kept with `pdf_stored=False`; the
@@ -17,7 +21,7 @@ from datetime import datetime
 from chalicelib.documents.invoice import INVOICE, RECEIPT, DocumentError
 from chalicelib.domain.orders import DomainEvent, Order, Refund
 from chalicelib.services.documents import DocumentService
-from chalicelib.services.intents import DONE, Intent, Outcome, PermanentEffectError
+from chalicelib.services.intents import DOCUMENTS_LANE, DONE, Intent, Outcome, PermanentEffectError
 from chalicelib.services.ports import OrderReader
 
 DOCUMENT = "document"  # the intent kind
@@ -46,12 +50,14 @@ class DocumentIntents:
         seen_payments = {p.provider_ref for p in before.payments} if before else set()
         seen_refunds = {r.event_id for r in before.refunds} if before else set()
         intents = [
-            Intent(after.id, DOCUMENT, payment_intent_key(p.provider_ref), {"payment": p.provider_ref})
+            Intent(
+                after.id, DOCUMENT, payment_intent_key(p.provider_ref), {"payment": p.provider_ref}, lane=DOCUMENTS_LANE
+            )
             for p in after.payments
             if p.provider_ref not in seen_payments
         ]
         intents += [
-            Intent(after.id, DOCUMENT, f"credit_note#{r.event_id}", {"refund": r.event_id})
+            Intent(after.id, DOCUMENT, f"credit_note#{r.event_id}", {"refund": r.event_id}, lane=DOCUMENTS_LANE)
             for r in after.refunds
             if r.event_id not in seen_refunds
         ]

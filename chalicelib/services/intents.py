@@ -30,6 +30,10 @@ from chalicelib.observability import get_logger
 from chalicelib.services.ports import Clock, IntentRecords
 
 PENDING, DONE, FAILED, SKIPPED = "pending", "done", "failed", "skipped"
+# Lanes: which function drives an intent. The main lane is the API package's stream consumer and
+# retry schedule; the documents lane (PDF/XML rendering) is the documents function's, whose package
+# alone carries fpdf2, drafthorse and lxml (README.md, "Architecture").
+MAIN_LANE, DOCUMENTS_LANE = "", "documents"
 LEASE_SECONDS = 120  # a worker that crashed mid-attempt is taken over after this
 FIRST_RETRY_SECONDS = 60
 MAX_RETRY_SECONDS = 3600
@@ -47,6 +51,7 @@ class Intent:
     status: str = PENDING  # or SKIPPED: recorded as decided, never attempted
     timeline: DomainEvent | None = None  # written with the record (e.g. why it was skipped)
     cause_version: int = 0  # the order version whose change implied it: its timeline entries follow that change
+    lane: str = MAIN_LANE  # the function that drives it (the documents lane: its own stream consumer and schedule)
 
     @property
     def id(self) -> str:
@@ -135,8 +140,33 @@ class IntentRunner:
         """Record every intent of the change, then drive each; {intent id: what happened}."""
         intents = [replace(intent, cause_version=after.version) for intent in self.plan(before, after)]
         self.record(intents)  # raises (the stream retries) only if the intents could not be stored
-        pending = [i for i in intents if i.status == PENDING and i.kind not in self.parallel_kinds]
-        return {intent.id: result for intent, result in self.drive(pending)}
+        return {intent.id: result for intent, result in self.drive(self.inline(intents))}
+
+    def inline(self, intents: Sequence[Intent]) -> list[Intent]:
+        """The recorded intents this (main-lane) consumer drives at once: not another lane's, nor one
+        waiting for another lane's (the documents function drives those right after its own)."""
+        elsewhere = {intent.id for intent in intents if intent.lane != MAIN_LANE}
+        return [
+            intent
+            for intent in intents
+            if intent.status == PENDING
+            and intent.lane == MAIN_LANE
+            and intent.kind not in self.parallel_kinds
+            and not elsewhere.intersection(intent.after)
+        ]
+
+    def drive_lane(self, lane: str, intents: Sequence[Intent], now: datetime | None = None) -> list[tuple[Intent, str]]:
+        """Another lane's consumer: its new intents, then the pending ones of the same orders that wait
+        for them (the receipt email waits for the invoice), in one pass so they follow at once."""
+        mine = [intent for intent in intents if intent.lane == lane]
+        ids = {intent.id for intent in mine}
+        followers = [
+            intent
+            for order_id in dict.fromkeys(intent.order_id for intent in mine)
+            for intent in self.records.pending(order_id)
+            if intent.lane == MAIN_LANE and ids.intersection(intent.after)
+        ]
+        return self.drive([*mine, *followers], now=now)
 
     def drive(self, intents: Sequence[Intent], now: datetime | None = None) -> list[tuple[Intent, str]]:
         """Attempt each due intent once; one failing never stops the next."""
@@ -176,10 +206,11 @@ class IntentRunner:
                 ended.add((intent.order_id, intent.id))
         return outcome
 
-    def retry_due(self, now: datetime | None = None, limit: int = 100) -> dict[str, int]:
-        """The retry schedule: drive every intent whose next attempt is due."""
+    def retry_due(self, now: datetime | None = None, limit: int = 100, lane: str = MAIN_LANE) -> dict[str, int]:
+        """The retry schedule of a lane: drive every intent of that lane whose next attempt is due."""
         at = now or self.clock.now()
-        results = self.drive([attempt.intent for attempt in self.records.due(at, limit)], now=at)
+        due = [attempt.intent for attempt in self.records.due(at, limit, lane=lane)]
+        results = self.drive(due, now=at) if lane == MAIN_LANE else self.drive_lane(lane, due, now=at)
         return dict(Counter(result for _, result in results))
 
     def _attempt(self, attempt: Attempt, now: datetime, ended: set[str]) -> str:
@@ -213,8 +244,9 @@ class IntentRunner:
             if self.on_give_up is not None:
                 self.on_give_up(attempt.intent)
             return self._end_failed(attempt, handler, reason, now, summary="given_up")
-        if isinstance(error, WaitingError):  # not a failure of its own: look again soon
-            self.records.retry_later(attempt, at=now + backoff(1), error=str(error))
+        if isinstance(error, WaitingError):  # not a failure of its own: due again at once, so the
+            # documents function can send it the moment its documents are done (the next sweep otherwise)
+            self.records.retry_later(attempt, at=now, error=str(error))
             return "retry_later"
         get_logger().warning(
             "intent failed, will retry",

@@ -298,8 +298,12 @@ class IntentRecords(Protocol):
         """Count a failed attempt and make the intent due again at `at`."""
         ...
 
-    def due(self, now: datetime, limit: int) -> list[Attempt]:
-        """Pending intents whose next attempt is due (not leased: `take` leases them)."""
+    def due(self, now: datetime, limit: int, *, lane: str = "") -> list[Attempt]:
+        """Pending intents of the lane whose next attempt is due (not leased: `take` leases them)."""
+        ...
+
+    def pending(self, order_id: str) -> list[Intent]:
+        """The order's intents that have not ended (one Query)."""
         ...
 
     def statuses(self, order_id: str, ids: Iterable[str]) -> dict[str, str]:

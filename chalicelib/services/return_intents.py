@@ -18,7 +18,7 @@ from chalicelib.domain.orders import DomainEvent, Order
 from chalicelib.domain.returns import Return, ReturnStatus
 from chalicelib.notify.milestones import Milestone, return_milestones
 from chalicelib.services.documents import DocumentService
-from chalicelib.services.intents import DONE, Intent, Outcome, PermanentEffectError
+from chalicelib.services.intents import DOCUMENTS_LANE, DONE, Intent, Outcome, PermanentEffectError
 from chalicelib.services.returns import ReturnService
 
 RETURN = "return"  # the intent kind
@@ -43,7 +43,13 @@ class ReturnIntents:
         arrived = after.status == ReturnStatus.RECEIVED and (before is None or before.status != ReturnStatus.RECEIVED)
         if arrived and after.refund_amount:
             intents.append(
-                Intent(order.id, RETURN, f"{CREDIT_NOTE}#{after.id}", {"return": after.id, "do": CREDIT_NOTE})
+                Intent(
+                    order.id,
+                    RETURN,
+                    f"{CREDIT_NOTE}#{after.id}",
+                    {"return": after.id, "do": CREDIT_NOTE},
+                    lane=DOCUMENTS_LANE,  # rendered by the documents function
+                )
             )
         if arrived and after.resolution == "exchange":
             intents.append(Intent(order.id, RETURN, f"{EXCHANGE}#{after.id}", {"return": after.id, "do": EXCHANGE}))

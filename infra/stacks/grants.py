@@ -23,8 +23,9 @@ class Grants:
 FUNCTION_GRANTS: dict[str, Grants] = {
     # Routes: portal sign-in codes are emailed at once; sign-out and ticket moves delete items.
     "APIHandler": Grants(deletes=True, read_documents=True, email=True),
-    # The stream consumer: SLA timers (batch writes and deletes), every effect's first attempt.
-    "OrderEvents": Grants(deletes=True, read_documents=True, put_documents=True, email=True, sms=True, ops_topic=True),
+    # The stream consumer: SLA timers (batch writes and deletes), every effect's first attempt but the
+    # documents' (the documents function renders and stores them): it writes no document.
+    "OrderEvents": Grants(deletes=True, read_documents=True, email=True, sms=True, ops_topic=True),
     # Flags due deadlines (the stream then tells people): timers are deleted as they are acted on.
     "SlaSweep": Grants(deletes=True),
     # Inbound email: raw mail read from S3, attachments written back, receipts sent, rate-limit entries.
@@ -35,8 +36,13 @@ FUNCTION_GRANTS: dict[str, Grants] = {
     "WebhookDeliveries": Grants(),
     # Cognito's post-confirmation trigger: cognito-idp:AdminAddUserToGroup only (granted in the stack).
     "CognitoPostConfirmation": Grants(),
-    # Finishes every due intent: documents, emails, SMS, escalations.
-    "RetryNotifications": Grants(read_documents=True, put_documents=True, email=True, sms=True, ops_topic=True),
+    # Finishes every due intent of the main lane: emails (with their stored PDFs), SMS, escalations.
+    "RetryNotifications": Grants(read_documents=True, email=True, sms=True, ops_topic=True),
+    # The documents function (its own package): renders and stores invoices, receipts, credit notes,
+    # then sends the emails that wait for them (PDFs attached: read back from S3).
+    "DocumentIntents": Grants(read_documents=True, put_documents=True, email=True),
+    # ... and its retry schedule: documents left pending by an outage, then their emails.
+    "RetryDocuments": Grants(read_documents=True, put_documents=True, email=True),
 }
 
 TABLE_ACTIONS = (

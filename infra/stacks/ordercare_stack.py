@@ -1,11 +1,13 @@
 """The OrderCare stack: the Chalice app (via `chalice.cdk.Chalice`) and everything it needs.
 
 Shape (README.md, "Architecture"): the API function and the stream consumers share one
-DynamoDB table; documents go to S3, messages through SES/SNS; schedules sweep
-what is due. Each Chalice function gets its own IAM role, built here with
-resource-scoped grants (Chalice `manage_iam_role: false`, `autogen_policy: false`);
-the package Chalice writes is read back so that stream consumers and schedules
-are wired generically as later issues add them.
+DynamoDB table; invoices, receipts and credit notes are rendered by the documents function,
+a second Chalice app (documents/, its own package with the PDF and XML libraries), which
+consumes the stream filtered to documents-lane intents and has its own retry schedule;
+documents go to S3, messages through SES/SNS; schedules sweep what is due. Each Chalice
+function gets its own IAM role, built here with resource-scoped grants (Chalice
+`manage_iam_role: false`, `autogen_policy: false`); the packages Chalice writes are read
+back so that stream consumers and schedules are wired generically as later issues add them.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from constructs import Construct
 
 from infra.stacks.config import EXAMPLE_SENDER, StageConfig
 from infra.stacks.grants import DELETE_ACTIONS, TABLE_ACTIONS, grants_for
-from infra.stacks.packaging import PrunedChalice
+from infra.stacks.packaging import API, DOCUMENTS, PrunedChalice
 
 SERVICE = "ordercare"
 METRICS_NAMESPACE = "OrderCare"
@@ -85,6 +87,7 @@ class AppFunction:
 
     logical_id: str
     resource: cdk.CfnResource
+    package: str  # API (the repository's Chalice app) or DOCUMENTS (documents/)
     events: Mapping[str, Any]
     kind: str  # "api" | "stream" | "schedule" | "worker"
     role: iam.Role
@@ -115,6 +118,7 @@ class OrderCareStack(cdk.Stack):
         *,
         config: StageConfig,
         source_dir: str | os.PathLike[str],
+        documents_source_dir: str | os.PathLike[str] | None = None,
         stream_consumers: Mapping[str, Sequence[str]] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -148,7 +152,24 @@ class OrderCareStack(cdk.Stack):
             "ChaliceApp",
             source_dir=os.fspath(source_dir),
             stage_config=self._chalice_stage_config(),
+            package=API,
         )
+        # The documents function's own package (staged by infra/stacks/packaging.py; the small
+        # fixture apps of the infra tests have none).
+        self.documents_chalice = (
+            PrunedChalice(
+                self,
+                "DocumentsApp",
+                source_dir=os.fspath(documents_source_dir),
+                stage_config=self._chalice_stage_config(),
+                package=DOCUMENTS,
+            )
+            if documents_source_dir is not None
+            else None
+        )
+        if self.documents_chalice is not None:
+            # Its dependencies are a layer too (cached on its requirements alone), under its own id.
+            self.documents_chalice.get_resource("ManagedLayer").override_logical_id("DocumentsManagedLayer")
         self.functions = self._functions(set(stream_consumers.get("main", ())))
         self.api_name = f"{SERVICE}-{config.stage}"
         # Without a name the REST API is called after the OpenAPI title ("ordercare") in every
@@ -587,18 +608,30 @@ class OrderCareStack(cdk.Stack):
             "xray": True,
         }
 
-    def _sam_resources(self) -> dict[str, Any]:
+    @staticmethod
+    def _sam_resources(chalice: PrunedChalice) -> dict[str, Any]:
         """The SAM template `chalice package` wrote (read back to find functions and their events)."""
-        package_dir = Path(self.chalice._sam_package_dir)
+        package_dir = Path(chalice._sam_package_dir)
         template: dict[str, Any] = json.loads((package_dir / "sam.json").read_text())
         return dict(template["Resources"])
+
+    def _packages(self) -> list[tuple[PrunedChalice, dict[str, Any]]]:
+        packages = [self.chalice, *([self.documents_chalice] if self.documents_chalice is not None else [])]
+        return [(chalice, self._sam_resources(chalice)) for chalice in packages]
 
     def _functions(self, stream_consumer_names: set[str]) -> dict[str, AppFunction]:
         consumers = {to_cfn_resource_name(name): name for name in stream_consumer_names}
         functions: dict[str, AppFunction] = {}
-        for logical_id, definition in self._sam_resources().items():
+        definitions = [
+            (chalice, logical_id, definition)
+            for chalice, resources in self._packages()
+            for logical_id, definition in resources.items()
+        ]
+        for chalice, logical_id, definition in definitions:
             if definition["Type"] != "AWS::Serverless::Function":
                 continue
+            if logical_id in functions:
+                raise ValueError(f"{logical_id}: defined by both Chalice apps")
             events = definition["Properties"].get("Events") or {}
             unsupported = sorted({e["Type"] for e in events.values()} - set(_RULE_EVENT_TYPES))
             if unsupported:
@@ -616,15 +649,15 @@ class OrderCareStack(cdk.Stack):
                 kind = "worker"
             if kind == "stream" and events:
                 raise ValueError(f"{logical_id} is a stream consumer and must not have other events")
-            functions[logical_id] = self._function(logical_id, events, kind)
+            functions[logical_id] = self._function(chalice, logical_id, events, kind)
         missing = sorted(set(consumers) - set(functions))
         if missing:
             names = [consumers[m] for m in missing]
             raise ValueError(f"STREAM_CONSUMERS names functions app.py does not define: {names}")
         return functions
 
-    def _function(self, logical_id: str, events: Mapping[str, Any], kind: str) -> AppFunction:
-        resource = self.chalice.get_resource(logical_id)
+    def _function(self, chalice: PrunedChalice, logical_id: str, events: Mapping[str, Any], kind: str) -> AppFunction:
+        resource = chalice.get_resource(logical_id)
         log_group = logs.LogGroup(
             self,
             f"{logical_id}Logs",
@@ -667,7 +700,7 @@ class OrderCareStack(cdk.Stack):
             same_environment=True,
         )
         self._grant(logical_id, role)
-        return AppFunction(logical_id, resource, events, kind, role, log_group, handle)
+        return AppFunction(logical_id, resource, chalice.package, events, kind, role, log_group, handle)
 
     def _grant(self, logical_id: str, role: iam.Role) -> None:
         """Exactly what this function calls (infra/stacks/grants.py); every data grant names its resources."""

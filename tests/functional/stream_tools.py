@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,12 +42,19 @@ class StreamTap:
 
 
 def deliver(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Invoke the stream consumer as Lambda would, with one batch."""
+    """Invoke the stream consumers as Lambda would, with one batch: order_events, then the documents
+    function with the records its mapping's filter lets through; their failures together."""
     from app import order_events
+    from chalicelib.documents_app import document_intents
+    from chalicelib.events import STREAM_FILTERS, matches_filter
 
     if not records:
         return {"batchItemFailures": []}
     result: dict[str, Any] = order_events({"Records": records}, LambdaContext("order_events"))
+    documents = [record for record in records if matches_filter(STREAM_FILTERS["document_intents"], record)]
+    if documents:
+        failed = document_intents({"Records": documents}, LambdaContext("document_intents"))["batchItemFailures"]
+        result = {"batchItemFailures": [*result.get("batchItemFailures", []), *failed]}
     return result
 
 
@@ -66,6 +74,7 @@ def drain(tap: StreamTap, rounds: int = 20) -> None:
 def retry_sweep(at: datetime) -> dict[str, int]:
     """Run the retry schedule once, as of `at` (as EventBridge would invoke it)."""
     from app import retry_notifications
+    from chalicelib.documents_app import retry_documents
 
     event = {
         "version": "0",
@@ -78,8 +87,10 @@ def retry_sweep(at: datetime) -> dict[str, int]:
         "resources": [],
         "detail": {},
     }
+    # The documents lane first (it sends the emails waiting for its documents), then the main lane.
+    documents: dict[str, int] = retry_documents(event, LambdaContext("retry_documents"))["intents"]
     result: dict[str, int] = retry_notifications(event, LambdaContext("retry_notifications"))["intents"]
-    return result
+    return dict(Counter(documents) + Counter(result))
 
 
 def sweep_until_quiet(start: datetime, *, step: timedelta = timedelta(minutes=70), rounds: int = 30) -> datetime:

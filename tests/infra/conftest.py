@@ -33,6 +33,14 @@ INFRA_DEPS = ("aws_cdk", "constructs", "cfnlint")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", NODE_MAJOR)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The first infra test also waits for the session's synth (two stacks, three `chalice package`
+    runs): give every infra test the synth's own bound rather than the suite's 300 s."""
+    for item in items:
+        if item.path.is_relative_to(Path(__file__).parent) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(SYNTH_TIMEOUT_SECONDS))
+
+
 @dataclass(frozen=True)
 class Synthesized:
     name: str

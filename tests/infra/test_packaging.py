@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("chalice.cdk")
 
-from infra.stacks.packaging import dropped, prune_zip
+from infra.stacks.packaging import DOCUMENTS, dropped, prune_zip, stage_documents_project
 
 
 @pytest.mark.parametrize(
@@ -28,10 +28,35 @@ from infra.stacks.packaging import dropped, prune_zip
         "lxml/includes/extlibs/zlib.h",
         "lxml/etree.pyx",
         "stdnum/oui.dat",
+        "aws_lambda_powertools/event_handler/api_gateway.py",
+        "python/lib/python3.11/site-packages/stripe/params/_charge_create_params.py",
+        "stripe/events/_v1_billing_meter_error_report_triggered_event.py",
+        "python/lib/python3.11/site-packages/dns/resolver.py",
+        "en16931-cii/EN16931-CII-validation.xslt",
+        "chalicelib/documents/fonts/DejaVuSans.ttf",
     ],
 )
 def test_dropped(name: str) -> None:
     assert dropped(name)
+
+
+def test_the_documents_package_keeps_its_fonts() -> None:
+    assert not dropped("chalicelib/documents/fonts/DejaVuSans.ttf", DOCUMENTS)
+    assert dropped("stripe/params/_charge_create_params.py", DOCUMENTS)
+
+
+def test_the_documents_project_is_staged_with_both_requirements(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    project = stage_documents_project(root, tmp_path / "documents")
+    requirements = (project / "requirements.txt").read_text().splitlines()
+    assert "fpdf2==2.8.9" in requirements and "pynamodb==6.1.0" in requirements
+    assert not any(
+        line.startswith(("fpdf2", "lxml", "drafthorse", "fonttools", "pypdf"))
+        for line in (root / "requirements.txt").read_text().splitlines()
+    ), "the API's requirements carry a PDF/XML library"
+    assert (project / "app.py").exists() and (project / "chalicelib" / "documents_app.py").exists()
+    assert (project / ".chalice" / "config.json").exists()
+    assert not list(project.rglob("__pycache__"))
 
 
 @pytest.mark.parametrize(
@@ -52,6 +77,11 @@ def test_dropped(name: str) -> None:
         "lxml/__init__.py",
         "stdnum/eu/vat.py",
         "stdnum/iban.dat",
+        "aws_lambda_powertools/utilities/batch/base.py",
+        "stripe/_webhook.py",
+        "stripe/_charge.py",
+        "dnspython-2.7.0.dist-info/METADATA",
+        "chalicelib/documents/pdf.py",
     ],
 )
 def test_kept(name: str) -> None:

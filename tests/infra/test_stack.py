@@ -124,17 +124,71 @@ def test_each_function_has_its_own_role(each: Synthesized) -> None:
         assert each.template["Resources"][log_group]["Properties"]["RetentionInDays"] > 0
 
 
+DOCUMENTS_FUNCTIONS = {"DocumentIntents", "RetryDocuments"}  # the documents app's (documents/)
+PDF_AND_XML = ("fpdf", "PIL", "fontTools", "lxml", "drafthorse", "pypdf")
+
+
+def _asset_tops(synth: Synthesized, key: str) -> set[str]:
+    """Top-level packages in a staged zip asset (a layer's python/lib/…/site-packages/ too)."""
+    import zipfile
+
+    tops = set()
+    with zipfile.ZipFile(synth.path.parent / f"asset.{key}") as archive:
+        for name in archive.namelist():
+            parts = name.split("/")
+            tops.add(parts[4] if parts[0] == "python" and len(parts) > 4 else parts[0])
+    return tops
+
+
 def test_dependencies_ship_in_one_layer_and_the_code_zip_stays_small(dev: Synthesized) -> None:
     each = dev  # the fixture app has no requirements, hence no layer
-    layer, definition = each.resource("AWS::Serverless::LayerVersion")
-    assert definition["Properties"]["CompatibleRuntimes"] == ["python3.11"]
+    layers = each.resources("AWS::Serverless::LayerVersion")
+    assert set(layers) == {"ManagedLayer", "DocumentsManagedLayer"}  # the API package's, the documents one's
+    assert all(d["Properties"]["CompatibleRuntimes"] == ["python3.11"] for d in layers.values())
     code_keys = set()
     for name, function in each.resources(FUNCTION).items():
+        layer = "DocumentsManagedLayer" if name in DOCUMENTS_FUNCTIONS else "ManagedLayer"
         assert function["Properties"]["Layers"] == [{"Ref": layer}], name
+        if name in DOCUMENTS_FUNCTIONS:
+            continue
         code_keys.add(function["Properties"]["CodeUri"]["Key"])
-    (code_key,) = code_keys  # one code package shared by every function
+    (code_key,) = code_keys  # one code package shared by every function of the main app
     code_zip = each.path.parent / f"asset.{code_key}"
     assert code_zip.stat().st_size < 5_000_000, "dependencies leaked into the code package"
+
+
+def test_only_the_documents_package_carries_the_pdf_and_xml_libraries(dev: Synthesized) -> None:
+    """Issue 19: the API (and every function that renders nothing) ships without fpdf2, Pillow,
+    fontTools, lxml, drafthorse, pypdf; the documents function's own package has them."""
+    functions = dev.resources(FUNCTION)
+    assert set(functions) >= DOCUMENTS_FUNCTIONS
+    layers = dev.resources("AWS::Serverless::LayerVersion")
+
+    def package(layer: str, function: str) -> set[str]:
+        tops = _asset_tops(dev, layers[layer]["Properties"]["ContentUri"]["Key"])
+        return tops | _asset_tops(dev, functions[function]["Properties"]["CodeUri"]["Key"])
+
+    main = package("ManagedLayer", "APIHandler")
+    assert {"pydantic", "pynamodb", "chalicelib"} <= main
+    assert not main & set(PDF_AND_XML), "the API package carries PDF/XML libraries"
+    documents = package("DocumentsManagedLayer", "DocumentIntents")
+    assert set(PDF_AND_XML) | {"chalicelib", "pynamodb"} <= documents
+    assert "botocore" not in documents and "boto3" not in documents  # the runtime provides them
+
+
+def test_documents_function_consumes_only_new_documents_lane_intents(dev: Synthesized) -> None:
+    from chalicelib.events import STREAM_FILTERS
+
+    mappings = [m["Properties"] for m in dev.resources("AWS::Lambda::EventSourceMapping").values()]
+    (mapping,) = [m for m in mappings if '"DocumentIntents"' in json.dumps(m["FunctionName"])]
+    (pattern,) = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
+    assert pattern == STREAM_FILTERS["document_intents"]
+    assert pattern["eventName"] == ["INSERT"] and pattern["dynamodb"]["NewImage"]["lane"] == {"S": ["documents"]}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert "OnFailure" in mapping["DestinationConfig"]  # a poison record goes to its failure queue
+    retry = dev.template["Resources"]["RetryDocuments"]["Properties"]
+    (event,) = retry["Events"].values()
+    assert event["Type"] == "Schedule" and "DeadLetterConfig" in event["Properties"]
 
 
 def test_api_is_regional_and_api_handler_fits_api_gateway_timeout(dev: Synthesized) -> None:

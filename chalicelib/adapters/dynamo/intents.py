@@ -2,10 +2,11 @@
 
   ORDER#<order id> / INTENT#<kind>#<key>    one effect of an order change
 
-While pending an intent sits in GSI1 under INTENT#DUE#<day it was recorded> with
-its next attempt time as sort key, so the retry schedule finds what is due without
-a scan; ending it removes it from the index, drops the payload (rendered text and
-addresses) and lets the item expire by TTL 90 days later.
+While pending an intent sits in GSI1 under INTENT#DUE#<day it was recorded> (the
+documents lane's under INTENT#DUE#documents#<day>) with its next attempt time as
+sort key, so each lane's retry schedule finds what is due without a scan; ending
+it removes it from the index, drops the payload (rendered text and addresses) and
+lets the item expire by TTL 90 days later.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from chalicelib.adapters.dynamo.models import TableItem, Transactional
 from chalicelib.adapters.dynamo.repositories import follow_up_key, order_pk, timeline_item
 from chalicelib.adapters.dynamo.schema import GSI1
 from chalicelib.domain.orders import DomainEvent
-from chalicelib.services.intents import PENDING, Attempt, Intent
+from chalicelib.services.intents import MAIN_LANE, PENDING, Attempt, Intent
 
 INTENT_PREFIX = "INTENT#"
 DUE_PREFIX = "INTENT#DUE#"
@@ -52,6 +53,7 @@ class IntentItem(TableItem):
     key = UnicodeAttribute()
     cause_version = NumberAttribute(null=True)  # places its timeline entries after the change that caused it
     status = UnicodeAttribute()
+    lane = UnicodeAttribute(null=True)  # absent: the main lane; the documents function's stream filter reads it
     payload = JSONAttribute(null=True)
     after = JSONAttribute(null=True)  # ids of intents to end first
     attempts = NumberAttribute(default=0)
@@ -74,8 +76,8 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _due_pk(day: date) -> str:
-    return f"{DUE_PREFIX}{day.isoformat()}"
+def _due_pk(day: date, lane: str = MAIN_LANE) -> str:
+    return f"{DUE_PREFIX}{lane}#{day.isoformat()}" if lane else f"{DUE_PREFIX}{day.isoformat()}"
 
 
 def _follow_up(intent: Intent, event: DomainEvent) -> str:
@@ -97,6 +99,7 @@ def _attempt(item: IntentItem) -> Attempt:
         after=tuple(item.after or ()),
         status=item.status,
         cause_version=int(item.cause_version or 0),
+        lane=item.lane or MAIN_LANE,
     )
     return Attempt(intent, int(item.attempts or 0), item.created_at, item.give_up_at)
 
@@ -117,6 +120,7 @@ class DynamoIntentRecords(Transactional):
             key=intent.key,
             cause_version=intent.cause_version,
             status=intent.status,
+            lane=intent.lane or None,
             payload=intent.payload if intent.status == PENDING else None,
             after=list(intent.after) or None,
             attempts=0,
@@ -125,7 +129,7 @@ class DynamoIntentRecords(Transactional):
             next_at=now,
         )
         if intent.status == PENDING:
-            item.gsi1pk, item.gsi1sk = _due_pk(now.date()), _stamp(now)
+            item.gsi1pk, item.gsi1sk = _due_pk(now.date(), intent.lane), _stamp(now)
         else:
             item.ended_at, item.expires_at = now, now + KEEP_ENDED
         return item
@@ -225,11 +229,12 @@ class DynamoIntentRecords(Transactional):
             if not condition_failed(update_error):
                 raise
 
-    def due(self, now: datetime, limit: int) -> list[Attempt]:
+    def due(self, now: datetime, limit: int, *, lane: str = MAIN_LANE) -> list[Attempt]:
         found: list[Attempt] = []
         for age in range(self.lookback_days, -1, -1):  # oldest first
             day = now.date() - timedelta(days=age)
-            for item in IntentItem.due.query(_due_pk(day), IntentItem.gsi1sk <= _stamp(now), limit=limit - len(found)):
+            due_pk = _due_pk(day, lane)
+            for item in IntentItem.due.query(due_pk, IntentItem.gsi1sk <= _stamp(now), limit=limit - len(found)):
                 found.append(_attempt(item))
             if len(found) >= limit:
                 break
@@ -238,3 +243,9 @@ class DynamoIntentRecords(Transactional):
     def statuses(self, order_id: str, ids: Iterable[str]) -> dict[str, str]:
         keys = [(order_pk(order_id), intent_sk(*intent_id.split(":", 1))) for intent_id in ids]
         return {f"{item.kind}:{item.key}": item.status for item in IntentItem.batch_get(keys)}
+
+    def pending(self, order_id: str) -> list[Intent]:
+        query = IntentItem.query(
+            order_pk(order_id), IntentItem.sk.startswith(INTENT_PREFIX), filter_condition=IntentItem.status == PENDING
+        )
+        return [_attempt(item).intent for item in query]
