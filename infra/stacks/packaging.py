@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -103,7 +104,14 @@ class PrunedChalice(Chalice):
         super().__init__(*args, **kwargs)
 
     def _package_app(self) -> Any:
-        result = super()._package_app()
+        # Chalice imports the project's `app` module by name: the first app's stays cached in
+        # sys.modules, and the second package would be built from it.
+        previous = sys.modules.pop("app", None)
+        try:
+            result = super()._package_app()
+        finally:
+            if previous is not None:
+                sys.modules["app"] = previous
         package_dir = getattr(self, "_sam_package_dir", "")
         for name in os.listdir(package_dir) if package_dir and os.path.isdir(package_dir) else ():
             if name.endswith(".zip"):
