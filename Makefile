@@ -116,7 +116,7 @@ typecheck: $(VENV)/.stamp-python
 # pip-audit over the pinned runtime requirements (PyPI's advisories; pins it cannot look up are listed).
 security: $(VENV)/.stamp-python
 	$(VENV)/bin/bandit -q -c pyproject.toml -r chalicelib app.py local
-	$(VENV)/bin/pip-audit -r requirements.txt --no-deps --disable-pip --progress-spinner off
+	$(VENV)/bin/pip-audit -r requirements.txt -r documents/requirements.txt --no-deps --disable-pip --progress-spinner off
 
 # Schema fuzzing with a large budget: schemathesis against the served /openapi.json of a `make run` on free
 # ports, every operation as every role it documents (`make test` runs the same suite with 3 examples each).

@@ -81,7 +81,11 @@ def test_after_an_outage_each_lane_retries_its_own(api: Api, tap: StreamTap) -> 
     _main(tap.new_records())
     tap.new_records()  # the documents function's invocation is lost (it is down)
     later = datetime.now(UTC) + timedelta(hours=2)
-    event = {"detail-type": "Scheduled Event", "source": "aws.events", "time": later.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    event: dict[str, Any] = {
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "time": later.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
     event.update({"version": "0", "id": "1", "account": "1", "region": "eu-central-1", "resources": [], "detail": {}})
     main = retry_notifications(event, LambdaContext("retry_notifications"))["intents"]
     assert "issued" not in main and _kinds(api, order["id"]) == []  # the main lane never renders
