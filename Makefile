@@ -156,7 +156,7 @@ load: install
 	$(PY) -m bench.load
 
 clean:
-	rm -rf $(VENV) node_modules .stamp-java .stamp-faketime .stamp-qpdf .local .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules documents/.staged .stamp-java .stamp-faketime .stamp-qpdf .local .mypy_cache .ruff_cache .pytest_cache
 
 # --- AWS: the CDK app in infra/ (synth works offline; deploy uses your AWS credentials) ---
 .PHONY: infra-install synth deploy

@@ -274,11 +274,12 @@ def local_schedules(app_module: object) -> list[Schedule]:
     return discover_schedules(app_module) + discover_schedules(documents_app)
 
 
-def run_all_once(app_module: object, at: datetime) -> dict[str, Any]:
-    """Fire every schedule once with `time` = `at`; {"at", "ok", "results": {name: summary}}."""
+def run_all_once(app_module: object, at: datetime, schedules: Iterable[Schedule] | None = None) -> dict[str, Any]:
+    """Fire every schedule (the app's, unless given) once with `time` = `at`; {"at", "ok", "results"}."""
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    results = {schedule.name: fire(schedule, at) for schedule in local_schedules(app_module)}
+    chosen = discover_schedules(app_module) if schedules is None else list(schedules)
+    results = {schedule.name: fire(schedule, at) for schedule in chosen}
     return {"at": iso_z(at), "ok": all(r["ok"] for r in results.values()), "results": results}
 
 

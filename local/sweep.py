@@ -29,9 +29,9 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_process_environment()
     import app  # after the environment points at the local stack
-    from local.scheduler import run_all_once
+    from local.scheduler import local_schedules, run_all_once
 
-    summary = run_all_once(app, at)
+    summary = run_all_once(app, at, local_schedules(app))  # the documents function's retry schedule too
     sys.stdout.write(json.dumps(summary, indent=2, default=str) + "\n")
     return 0 if summary.get("ok", True) else 1
 
