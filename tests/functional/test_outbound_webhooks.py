@@ -80,12 +80,18 @@ def subscribe(api: Api, url: str, events: list[str]) -> dict[str, Any]:
 def pump(tap: StreamTap, rounds: int = 10) -> None:
     """Feed new stream records to both consumers, as each event source mapping would."""
     from app import order_events, webhook_deliveries
+    from chalicelib.documents_app import document_intents
 
+    consumers = (
+        ("order_events", order_events),
+        ("webhook_deliveries", webhook_deliveries),
+        ("document_intents", document_intents),  # credit notes: the documents function's
+    )
     for _ in range(rounds):
         records = tap.new_records()
         if not records:
             return
-        for name, consumer in (("order_events", order_events), ("webhook_deliveries", webhook_deliveries)):
+        for name, consumer in consumers:
             result = consumer({"Records": records}, LambdaContext(name))
             assert result["batchItemFailures"] == [], result
 
@@ -257,8 +263,14 @@ def test_deleted_subscription_gets_nothing_more(api: Api, receivers: list[Receiv
 def replay(tap: StreamTap) -> None:
     """Deliver the whole stream again to both consumers (a redrive, a shard retried from the start)."""
     from app import order_events, webhook_deliveries
+    from chalicelib.documents_app import document_intents
 
-    for name, consumer in (("order_events", order_events), ("webhook_deliveries", webhook_deliveries)):
+    consumers = (
+        ("order_events", order_events),
+        ("webhook_deliveries", webhook_deliveries),
+        ("document_intents", document_intents),
+    )
+    for name, consumer in consumers:
         result = consumer({"Records": list(tap.all)}, LambdaContext(name))
         assert result["batchItemFailures"] == [], result
 
