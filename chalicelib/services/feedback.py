@@ -380,10 +380,10 @@ class SurveyService:
         self.send(order, survey, token)  # idempotent per survey: a retry re-sends nothing twice
         if survey.status == "scheduled":
             self.store.mark(survey, "sent", now)
-            day = kpis.local_day(now, self.kpis.zone)
-            self.kpis.count(
-                kpis.Fact(f"survey_sent#{survey.id}", day, {kpis.den("survey_response_rate"): 1}, survey.id)
-            )
+        # Counted on every pass, not only the first: a retry after the mark must still count it
+        # (a fact counts once by its key), on the day it was sent.
+        day = kpis.local_day(survey.sent_at or now, self.kpis.zone)
+        self.kpis.count(kpis.Fact(f"survey_sent#{survey.id}", day, {kpis.den("survey_response_rate"): 1}, survey.id))
         return "sent"
 
     def open(self, token: str) -> Survey:

@@ -37,6 +37,9 @@ MAIN_LANE, DOCUMENTS_LANE = "", "documents"
 LEASE_SECONDS = 120  # a worker that crashed mid-attempt is taken over after this
 FIRST_RETRY_SECONDS = 60
 MAX_RETRY_SECONDS = 3600
+# Once an effect has happened (an email sent), recording that tries hard: if the write were left to
+# the retry schedule, the retry would repeat the effect (a second email). 0.05 s doubling, ≤ 3.6 s.
+OUTCOME_WRITE_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,22 @@ def error_label(error: BaseException) -> str:
     code = getattr(error, "response", {}) or {}
     aws_code = code.get("Error", {}).get("Code") if isinstance(code, dict) else None
     return f"{type(error).__name__}: {aws_code}" if aws_code else type(error).__name__
+
+
+def persist(write: Callable[[], None]) -> None:
+    """Write what records an effect that has happened, retrying transient errors a few times in
+    place: left to the retry schedule, the retry would repeat the effect (a second email, POST)."""
+    import time
+
+    for tries in range(OUTCOME_WRITE_ATTEMPTS):
+        try:
+            write()
+            return
+        except Exception as error:
+            if tries == OUTCOME_WRITE_ATTEMPTS - 1:
+                raise
+            get_logger().warning("effect happened, its record not stored yet", extra={"error": error_label(error)})
+            time.sleep(min(0.05 * 2**tries, 1.0))
 
 
 class WaitingError(Exception):
@@ -225,8 +244,12 @@ class IntentRunner:
             return self._end_failed(attempt, handler, error.reason, now)
         except Exception as error:  # unknown errors are transient, capped by the same window
             return self._retry(attempt, handler, error, now)
-        self.records.complete(attempt, result.status, result.event, now=now)
+        self._complete(attempt, result, now)
         return result.summary
+
+    def _complete(self, attempt: Attempt, result: Outcome, now: datetime) -> None:
+        """Record the effect that happened (idempotent: an intent already ended stays as it is)."""
+        persist(lambda: self.records.complete(attempt, result.status, result.event, now=now))
 
     def _check_after(self, intent: Intent, ended: set[str]) -> None:
         waiting = [other for other in intent.after if other not in ended]

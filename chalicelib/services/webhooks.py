@@ -29,7 +29,7 @@ from chalicelib.domain.outbound import EVENT_TYPES, OutboundEvent, UnsafeUrlErro
 from chalicelib.domain.webhooks import HEADER as SIGNATURE_HEADER
 from chalicelib.domain.webhooks import signature_header
 from chalicelib.observability import get_logger
-from chalicelib.services.intents import DONE, SKIPPED, Intent, Outcome, backoff
+from chalicelib.services.intents import DONE, SKIPPED, Intent, Outcome, backoff, persist
 from chalicelib.services.ports import Clock, Page, StoredResponse
 
 WEBHOOK = "webhook"  # the intent kind
@@ -217,7 +217,7 @@ class WebhookService:
         result = self.sender.send(subscription.url, body, headers, timeout=self.timeout_seconds)
         attempt = Attempt(_z(now), result.status_code, result.error, int((time.monotonic() - started) * 1000))
         if result.status_code is not None and 200 <= result.status_code < 300:
-            self.store.record_attempt(_with(delivery, "delivered", None), attempt)
+            persist(lambda: self.store.record_attempt(_with(delivery, "delivered", None), attempt))
             return Outcome(DONE, None, "delivered")
         failures = delivery.attempts + 1  # every attempt before this one failed too (else it was delivered)
         self.store.record_attempt(_with(delivery, "pending", now + backoff(failures)), attempt)

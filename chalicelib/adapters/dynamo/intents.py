@@ -18,7 +18,7 @@ from typing import Any
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.attributes import TTLAttribute as _TTL
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import QueryError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
@@ -231,13 +231,20 @@ class DynamoIntentRecords(Transactional):
 
     def due(self, now: datetime, limit: int, *, lane: str = MAIN_LANE) -> list[Attempt]:
         found: list[Attempt] = []
+        unread = 0
         for age in range(self.lookback_days, -1, -1):  # oldest first
             day = now.date() - timedelta(days=age)
-            due_pk = _due_pk(day, lane)
-            for item in IntentItem.due.query(due_pk, IntentItem.gsi1sk <= _stamp(now), limit=limit - len(found)):
-                found.append(_attempt(item))
+            try:
+                for item in IntentItem.due.query(
+                    _due_pk(day, lane), IntentItem.gsi1sk <= _stamp(now), limit=limit - len(found)
+                ):
+                    found.append(_attempt(item))
+            except QueryError:  # one day's bucket unreadable now: the other days are still retried
+                unread += 1
             if len(found) >= limit:
                 break
+        if unread == self.lookback_days + 1:
+            raise QueryError("no day of due intents could be read")  # nothing read at all: the schedule failed
         return found
 
     def statuses(self, order_id: str, ids: Iterable[str]) -> dict[str, str]:
