@@ -8,7 +8,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 ROLE ?= customer
 SUB ?= cus_demo
 
-.PHONY: help install run test timeshift report lint typecheck security fuzz unit functional integration e2e token sweep sign-webhook fault redrive inbound-email bench load clean
+.PHONY: help install run test timeshift report lint typecheck security fuzz unit functional integration e2e token sweep sign-webhook fault redrive inbound-email bench load faults clean
 
 help:
 	@echo "make run    - the whole local stack on http://127.0.0.1:8000 (Ctrl-C stops it)"
@@ -154,6 +154,13 @@ bench: install .stamp-pango
 # OC_LOAD_SECONDS (60) and OC_LOAD_USERS (8) size it; not part of `make test` (the e2e tier runs 10 s).
 load: install
 	$(PY) -m bench.load
+
+# The fault-injection harness (tests/functional/chaos.py): N orders under 20 % failing S3/SES/SNS/DynamoDB
+# calls (after the SDK's retries) and 2-5x stream replays, against a calm run of the same scenario;
+# prints what it injected, replayed and retried. Not in `make test` yet: it still finds differences.
+FAULT_ORDERS ?= 200
+faults: $(VENV)/.stamp-python .stamp-qpdf
+	OC_FAULT_ORDERS=$(FAULT_ORDERS) $(PY) -m pytest tests/functional/test_fault_harness.py -q -s -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) node_modules documents/.staged .stamp-java .stamp-faketime .stamp-qpdf .local .mypy_cache .ruff_cache .pytest_cache
