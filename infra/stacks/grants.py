@@ -30,8 +30,9 @@ FUNCTION_GRANTS: dict[str, Grants] = {
     "SlaSweep": Grants(deletes=True),
     # Inbound email: raw mail read from S3, attachments written back, receipts sent, rate-limit entries.
     "InboundEmail": Grants(deletes=True, read_documents=True, put_documents=True, email=True),
-    # Surveys (message intents, email or SMS, first attempt here) and KPI freezes (due entries deleted).
-    "Feedback": Grants(deletes=True, email=True, sms=True),
+    # Surveys (message intents, email or SMS, first attempt here) and KPI freezes (due entries deleted;
+    # a closed period's report is read back and, when absent, written to the documents bucket).
+    "Feedback": Grants(deletes=True, read_documents=True, put_documents=True, email=True, sms=True),
     # Outbound webhooks: the first attempt of each new delivery (the table only; HTTP to the receivers).
     "WebhookDeliveries": Grants(),
     # Cognito's post-confirmation trigger: cognito-idp:AdminAddUserToGroup only (granted in the stack).

@@ -375,6 +375,9 @@ def test_the_grants_table_names_the_real_functions(dev: Synthesized) -> None:
     functions = dev.resources(FUNCTION)
     assert set(FUNCTION_GRANTS) == set(functions)
     assert {n for n in functions if grants_for(n).sms} == {"OrderEvents", "RetryNotifications", "Feedback"}
+    # The schedule that freezes closed KPI periods reads and writes their snapshots in S3.
+    frozen_by = {n for n in functions if grants_for(n).put_documents and grants_for(n).read_documents}
+    assert "Feedback" in frozen_by
 
 
 def test_each_function_gets_exactly_its_grants(each: Synthesized) -> None:
