@@ -53,6 +53,7 @@ def run() -> list[str]:
     return [
         f"import_app_ms: {app_ms:.1f}",
         f"import_baseline_ms: {base_ms:.1f}",
+        f"import_ratio: {app_ms / base_ms:.2f} (import app ÷ chalice, boto3, pynamodb, pydantic + Logger; bar <= 1.25)",
         f"import_app_vs_baseline: {app_ms / base_ms:.2f} (bar <= 1.25)",
         f"import_app_heavy_modules_loaded: {','.join(heavy) or 'none'}",
     ]

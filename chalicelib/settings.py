@@ -59,6 +59,16 @@ def _lines(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split("|") if part.strip())
 
 
+def _bounded(name: str, raw: str, default: object, low: int, high: int) -> int:
+    """OC_<name> as a whole number within [low, high] (the default when unset)."""
+    if not raw.strip():
+        return int(getattr(default, name.lower()))
+    value = int(raw)
+    if not low <= value <= high:
+        raise ValueError(f"OC_{name} must be between {low} and {high}, not {value}")
+    return value
+
+
 PAPER_SIZES = ("A4", "Letter")
 
 
@@ -155,6 +165,11 @@ class Settings:
     # A provider's failed payment attempt (Stripe payment_intent.payment_failed) also goes out as an
     # `order.on_hold` event with `reason: payment_failed`; off by default: the order is not on hold.
     webhook_payment_failed_on_hold: bool = False
+    # Stream consumers (the event source mappings in infra/, the replayer in local/): concurrent
+    # batches per shard, partitioned by item key so one order's changes stay in order (1-10),
+    # and how long a batch may wait to fill (0-300 s; 0: invoke on whatever arrived).
+    stream_parallelization_factor: int = 4
+    stream_batching_window_seconds: int = 0
     max_body_bytes: int = 64 * 1024
 
     # Documents (invoices, receipts, credit notes): the seller as printed, paper, number series.
@@ -253,6 +268,12 @@ class Settings:
             return_receipt_days=int(get("RETURN_RECEIPT_DAYS", str(default.return_receipt_days))),
             webhook_timeout_seconds=float(get("WEBHOOK_TIMEOUT_SECONDS", str(default.webhook_timeout_seconds))),
             webhook_payment_failed_on_hold=_flag(get("WEBHOOK_PAYMENT_FAILED_ON_HOLD", "false")),
+            stream_parallelization_factor=_bounded(
+                "STREAM_PARALLELIZATION_FACTOR", get("STREAM_PARALLELIZATION_FACTOR", ""), default, 1, 10
+            ),
+            stream_batching_window_seconds=_bounded(
+                "STREAM_BATCHING_WINDOW_SECONDS", get("STREAM_BATCHING_WINDOW_SECONDS", ""), default, 0, 300
+            ),
             seller_name=get("SELLER_NAME", default.seller_name),
             seller_address=_lines(get("SELLER_ADDRESS", "|".join(default.seller_address))),
             seller_vat_id=get("SELLER_VAT_ID", default.seller_vat_id),

@@ -383,6 +383,9 @@ class LocalStack:
             handlers,
             endpoint_url=self.config.dynamodb_url,
             region=self.config.region,
+            # as the mappings in AWS: concurrent batches per shard, partitioned by order
+            parallelization_factor=settings.stream_parallelization_factor,
+            batching_window=settings.stream_batching_window_seconds,
         ).start()
         self.scheduler = Scheduler(schedules=local_schedules(self.app_module))  # the documents app's too
         if self.config.schedules:

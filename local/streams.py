@@ -10,7 +10,13 @@ What it emulates, per consumer (each has its own mapping and positions):
 * shards are discovered periodically; a child shard is read only after its
   parent is finished, so records of one item arrive in order; a shard not
   seen before is read from TRIM_HORIZON;
-* batches of up to `batch_size` (100) records;
+* batches of up to `batch_size` (100) records, gathered for up to `batching_window`
+  seconds (MaximumBatchingWindowInSeconds; 0: whatever one poll returns);
+* `parallelization_factor` (ParallelizationFactor, 1-10): a shard's records are spread
+  over that many lanes by the hash of their partition key and the lanes' batches are
+  processed concurrently, so records of one item (an order's changes) stay in order
+  while different orders proceed side by side; each lane retries, bisects and
+  discards on its own, as Lambda's concurrent batches of one shard do;
 * `ReportBatchItemFailures`: a response `{"batchItemFailures": [{"itemIdentifier":
   <SequenceNumber>}]}` checkpoints before the earliest failed record and
   re-delivers from there; an unknown identifier fails the whole batch;
@@ -35,7 +41,9 @@ import math
 import os
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,18 +162,30 @@ def _earliest_failure(result: Any, batch: list[dict[str, Any]]) -> int | None:
 
 
 @dataclass
-class _Shard:
-    shard_id: str
-    parent_id: str | None
+class _Lane:
+    """One concurrent batch stream of a shard (ParallelizationFactor): its records, retries, window."""
+
     window: int
-    iterator: str | None = None
-    last_sequence: str | None = None
-    exhausted: bool = False  # closed, and every record has been fetched
     pending: list[dict[str, Any]] = field(default_factory=list)
     retries: int = 0
     invocations: int = 0  # invocations of the current head batch
     not_before: float = 0.0
     reported: bool = False  # the current failure streak was logged with its traceback
+    since: float = 0.0  # when the oldest pending record arrived (the batching window runs from it)
+
+
+@dataclass
+class _Shard:
+    shard_id: str
+    parent_id: str | None
+    lanes: list[_Lane]
+    iterator: str | None = None
+    last_sequence: str | None = None
+    exhausted: bool = False  # closed, and every record has been fetched
+
+    @property
+    def pending(self) -> bool:
+        return any(lane.pending for lane in self.lanes)
 
     @property
     def done(self) -> bool:
@@ -197,6 +217,8 @@ class _Consumer:
         self.next_discovery = 0.0
         self.thread: threading.Thread | None = None
         self._missing_table_logged = False
+        self._counting = threading.Lock()  # lanes of one pass finish on several threads
+        self._pool: ThreadPoolExecutor | None = None  # the lanes' concurrent invocations
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -216,7 +238,8 @@ class _Consumer:
                 stop.wait(replayer.poll_interval)
 
     def run_pass(self, stop: threading.Event) -> bool:
-        """Fetch and deliver what is available on every readable shard; True if any work was done."""
+        """Fetch what is available on every readable shard, deliver every ready lane (concurrently);
+        True if any work was done."""
         now = time.monotonic()
         if now >= self.next_discovery:
             self.discover()
@@ -225,26 +248,61 @@ class _Consumer:
             return False
         busy = False
         waiting = False
+        ready: list[tuple[_Shard, _Lane]] = []
         for shard in list(self.shards.values()):
             if stop.is_set():
                 return busy
             if shard.done or not self._parent_done(shard):
                 continue
-            if time.monotonic() < shard.not_before:
-                waiting = True
-                continue
-            if not shard.pending and not shard.exhausted and self._fetch(shard):
+            if self._wants_records(shard) and self._fetch(shard):
                 busy = True
-            if shard.pending:
-                self._deliver(shard)
-                busy = True
-                waiting = waiting or bool(shard.pending)
+            for lane in shard.lanes:
+                if not lane.pending:
+                    continue
+                if self._lane_ready(shard, lane):
+                    ready.append((shard, lane))
+                else:
+                    waiting = True
+        if ready:
+            self._deliver_all(ready)
+            busy = True
+            waiting = waiting or any(lane.pending for _, lane in ready)
+        for shard in {id(shard): shard for shard, _ in ready}.values():
             if shard.done:
                 logger.debug("%s: shard %s finished", self.name, shard.shard_id)
                 self.next_discovery = 0.0  # its children may be there now
         if not busy and not waiting:
             self._mark_idle()
         return busy
+
+    def _wants_records(self, shard: _Shard) -> bool:
+        """Read on while the lanes hold less than one full batch each (records in memory stay bounded)."""
+        buffered = sum(len(lane.pending) for lane in shard.lanes)
+        return not shard.exhausted and buffered < self.replayer.batch_size * len(shard.lanes)
+
+    def _lane_ready(self, shard: _Shard, lane: _Lane) -> bool:
+        now = time.monotonic()
+        if now < lane.not_before:
+            return False
+        window = self.replayer.batching_window
+        full = len(lane.pending) >= lane.window
+        return window <= 0 or full or shard.exhausted or now - lane.since >= window
+
+    def _deliver_all(self, ready: list[tuple[_Shard, _Lane]]) -> None:
+        """One invocation per ready lane, side by side as Lambda's concurrent batches are."""
+        if len(ready) == 1:
+            self._deliver(*ready[0])
+            return
+        if self._pool is None:
+            workers = max(2, self.replayer.parallelization_factor * 2)
+            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"stream-{self.name}")
+        for future in [self._pool.submit(self._deliver, shard, lane) for shard, lane in ready]:
+            future.result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _mark_idle(self) -> None:
         with self.replayer._idle_changed:
@@ -281,7 +339,7 @@ class _Consumer:
                     self.shards[shard_id] = _Shard(
                         shard_id=shard_id,
                         parent_id=item.get("ParentShardId"),
-                        window=replayer.batch_size,
+                        lanes=[_Lane(window=replayer.batch_size) for _ in range(replayer.parallelization_factor)],
                     )
                     logger.debug("%s: new shard %s", self.name, shard_id)
             last = description.get("LastEvaluatedShardId")
@@ -299,6 +357,9 @@ class _Consumer:
                 self._missing_table_logged = True
             return None
         self._missing_table_logged = False
+        hash_keys = [key["AttributeName"] for key in table.get("KeySchema", []) if key.get("KeyType") == "HASH"]
+        if hash_keys:
+            replayer.hash_key = hash_keys[0]
         arn = table.get("LatestStreamArn")
         if not arn or not table.get("StreamSpecification", {}).get("StreamEnabled", False):
             return None
@@ -326,10 +387,16 @@ class _Consumer:
         if records:
             # As Lambda's event filtering: records the pattern rejects are dropped, no invocation.
             passed = [r for r in records if matches_filter(self.filter, r)]
-            self.counters.records_filtered += len(records) - len(passed)
-            if not passed:
-                self.counters.invocations_saved += 1  # this poll would have invoked the consumer for nothing
-            shard.pending.extend(passed)
+            with self._counting:
+                self.counters.records_filtered += len(records) - len(passed)
+                if not passed:
+                    self.counters.invocations_saved += 1  # this poll would have invoked the consumer for nothing
+            arrived = time.monotonic()
+            for record in passed:
+                lane = shard.lanes[self.replayer.lane_of(record, len(shard.lanes))]
+                if not lane.pending:
+                    lane.since = arrived
+                lane.pending.append(record)
             shard.last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
         shard.iterator = response.get("NextShardIterator")
         if shard.iterator is None:
@@ -347,21 +414,22 @@ class _Consumer:
 
     # -- delivery --------------------------------------------------------------------------------
 
-    def _deliver(self, shard: _Shard) -> None:
+    def _deliver(self, shard: _Shard, lane: _Lane) -> None:
         replayer = self.replayer
         assert self.stream_arn is not None
-        batch = shard.pending[: shard.window]
+        batch = lane.pending[: lane.window]
         event = {"Records": [to_lambda_record(r, self.stream_arn, replayer.region) for r in batch]}
         context = LambdaContext(self.name, region=replayer.region, timeout_ms=replayer.function_timeout_ms)
-        self.counters.invocations += 1
-        shard.invocations += 1
+        with self._counting:
+            self.counters.invocations += 1
+        lane.invocations += 1
         error: str | None = None
         try:
             result = self.handler(event, context)
         except Exception as exc:
             earliest: int | None = _ALL
             error = f"{type(exc).__name__}: {exc}"
-            if not shard.reported:
+            if not lane.reported:
                 logger.warning(
                     "%s raised on a batch of %d record(s) from %s",
                     self.name,
@@ -369,54 +437,60 @@ class _Consumer:
                     shard.shard_id,
                     exc_info=True,
                 )
-                shard.reported = True
+                lane.reported = True
         else:
             earliest = _earliest_failure(result, batch)
             if earliest == _ALL:
                 error = f"invalid batchItemFailures response: {result!r}"[:500]
 
         if earliest is None:  # success
-            self._advance(shard, len(batch))
+            self._advance(lane, len(batch))
             return
 
-        self.counters.batches_failed += 1
+        with self._counting:
+            self.counters.batches_failed += 1
         if earliest != _ALL:
             if earliest > 0:  # a partial failure checkpoints before the earliest failed record
-                self._advance(shard, earliest)
-                shard.invocations = 1
-            batch = shard.pending[:1]  # what is discarded if this record keeps failing
+                self._advance(lane, earliest)
+                lane.invocations = 1
+            batch = lane.pending[:1]  # what is discarded if this record keeps failing
             error = error or "reported in batchItemFailures"
         elif replayer.bisect_on_error and len(batch) > 1:
-            shard.window = math.ceil(len(batch) / 2)
-            logger.info("%s: splitting the failed batch; retrying %d record(s)", self.name, shard.window)
+            lane.window = math.ceil(len(batch) / 2)
+            logger.info("%s: splitting the failed batch; retrying %d record(s)", self.name, lane.window)
             return
 
-        shard.retries += 1
-        if shard.retries > replayer.max_retries:
-            self._discard(shard, batch, error or "failed", context)
+        lane.retries += 1
+        if lane.retries > replayer.max_retries:
+            self._discard(shard, lane, batch, error or "failed", context)
             return
-        delay = min(replayer.retry_backoff * 2 ** (shard.retries - 1), 5.0)
-        shard.not_before = time.monotonic() + delay
+        delay = min(replayer.retry_backoff * 2 ** (lane.retries - 1), 5.0)
+        lane.not_before = time.monotonic() + delay
         logger.info(
             "%s: retry %d/%d in %.2f s from sequence number %s (%s)",
             self.name,
-            shard.retries,
+            lane.retries,
             replayer.max_retries,
             delay,
-            shard.pending[0]["dynamodb"]["SequenceNumber"],
+            lane.pending[0]["dynamodb"]["SequenceNumber"],
             error,
         )
 
-    def _advance(self, shard: _Shard, count: int) -> None:
-        del shard.pending[:count]
-        self.counters.records_delivered += count
-        shard.retries = 0
-        shard.invocations = 0
-        shard.window = self.replayer.batch_size
-        shard.not_before = 0.0
-        shard.reported = False
+    def _advance(self, lane: _Lane, count: int, *, delivered: bool = True) -> None:
+        del lane.pending[:count]
+        if delivered:
+            with self._counting:
+                self.counters.records_delivered += count
+        lane.retries = 0
+        lane.invocations = 0
+        lane.window = self.replayer.batch_size
+        lane.not_before = 0.0
+        lane.reported = False
+        lane.since = time.monotonic()  # the rest waited already; a new window starts now
 
-    def _discard(self, shard: _Shard, batch: list[dict[str, Any]], error: str, context: LambdaContext) -> None:
+    def _discard(
+        self, shard: _Shard, lane: _Lane, batch: list[dict[str, Any]], error: str, context: LambdaContext
+    ) -> None:
         replayer = self.replayer
         assert self.stream_arn is not None
         records = [to_lambda_record(r, self.stream_arn, replayer.region) for r in batch]
@@ -428,7 +502,7 @@ class _Consumer:
                 "requestId": context.aws_request_id,
                 "functionArn": context.invoked_function_arn,
                 "condition": "RetryAttemptsExhausted",
-                "approximateInvokeCount": shard.invocations,
+                "approximateInvokeCount": lane.invocations,
             },
             "responseContext": {
                 "statusCode": 200,
@@ -449,10 +523,10 @@ class _Consumer:
             "records": records,
         }
         replayer._record_failure(failure)
-        self.counters.records_discarded += len(batch)
         count = len(batch)
-        self._advance(shard, count)
-        self.counters.records_delivered -= count  # discarded, not delivered
+        with self._counting:
+            self.counters.records_discarded += count
+        self._advance(lane, count, delivered=False)  # discarded, not delivered
         logger.error(
             "%s: retries exhausted, %d record(s) from sequence number %s -> failure destination %s: %s",
             self.name,
@@ -483,6 +557,8 @@ class StreamReplayer(Service):
         dynamodb_client: Any = None,
         streams_client: Any = None,
         batch_size: int = 100,
+        parallelization_factor: int = 1,
+        batching_window: float = 0.0,
         max_retries: int = 5,
         bisect_on_error: bool = True,
         poll_interval: float = 0.2,
@@ -494,10 +570,17 @@ class StreamReplayer(Service):
     ) -> None:
         if not 1 <= batch_size <= 10_000:
             raise ValueError("batch_size must be between 1 and 10000")
+        if not 1 <= parallelization_factor <= 10:
+            raise ValueError("parallelization_factor must be between 1 and 10")
+        if not 0 <= batching_window <= 300:
+            raise ValueError("batching_window must be between 0 and 300 seconds")
         self.table_name = table_name
         self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-central-1"
         self.endpoint_url = endpoint_url
         self.batch_size = batch_size
+        self.parallelization_factor = parallelization_factor  # concurrent batches per shard
+        self.batching_window = batching_window  # seconds a lane waits to fill a batch
+        self.hash_key = "pk"  # the table's partition key (read from the table when it is found)
         self.apply_filters = apply_filters  # the mappings' FilterCriteria (chalicelib/events.py)
         self.max_retries = max_retries
         self.bisect_on_error = bisect_on_error
@@ -517,6 +600,14 @@ class StreamReplayer(Service):
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._idle_changed = threading.Condition()
+
+    def lane_of(self, record: Mapping[str, Any], lanes: int) -> int:
+        """The lane of a record: by its item's partition key, so one item's records keep their order."""
+        if lanes == 1:
+            return 0
+        keys = record.get("dynamodb", {}).get("Keys", {})
+        key = keys.get(self.hash_key, keys)
+        return zlib.crc32(json.dumps(key, sort_keys=True, default=str).encode()) % lanes
 
     # -- clients ---------------------------------------------------------------------------------
 
@@ -569,7 +660,9 @@ class StreamReplayer(Service):
                 consumer.thread.join(max(0.0, deadline - time.monotonic()))
                 if consumer.thread.is_alive():
                     logger.warning("stream consumer %s is still running a batch", consumer.name)
+                    continue  # its pool is still in use
                 consumer.thread = None
+            consumer.close()
 
     def wait_until_idle(self, timeout: float = 30.0) -> bool:
         """Wait until every consumer has made a full pass with nothing left to deliver."""

@@ -29,6 +29,7 @@ Mapping:
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -167,12 +168,18 @@ def _xsd() -> Any:
     return etree.XMLSchema(file=str(path))
 
 
+_VALIDATING = threading.Lock()
+
+
 def _validate_xsd(xml: bytes) -> None:
     from lxml import etree
 
     schema = _xsd()
-    if not schema.validate(etree.fromstring(xml, parser=_parser())):
-        error = schema.error_log.last_error  # its message may quote names: only where and what kind
+    with _VALIDATING:  # the compiled schema is shared, and so is its error log
+        valid = schema.validate(etree.fromstring(xml, parser=_parser()))
+        error = None if valid else schema.error_log.last_error
+    if not valid:  # its message may quote names: only where and what kind
+        assert error is not None
         raise XsdError(f"e-invoice XML fails the Factur-X XSD at line {error.line} ({error.type_name})")
 
 
@@ -380,11 +387,17 @@ def xml_totals(xml: bytes, currency: str) -> Totals:
     )
 
 
-@functools.cache
-def _parser() -> Any:
-    from lxml import etree
+_THREAD = threading.local()
 
-    return etree.XMLParser(resolve_entities=False, no_network=True)
+
+def _parser() -> Any:
+    """One parser per thread (lxml parsers must not be used by two threads at once)."""
+    parser = getattr(_THREAD, "parser", None)
+    if parser is None:
+        from lxml import etree
+
+        parser = _THREAD.parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    return parser
 
 
 def check_totals(xml: bytes, document: EDocument, options: EInvoiceOptions) -> None:

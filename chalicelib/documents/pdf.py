@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import functools
 import io
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,6 +168,17 @@ def render_pdf(document: Document, options: RenderOptions | None = None, *, xml:
         raise ValueError(f"paper must be one of {', '.join(PAPER_SIZES)}")
     if xml is not None and isinstance(document, Receipt):
         raise ValueError("receipts are not e-invoices")
+    # One render at a time per process: the parsed fonts are shared between documents and fpdf2
+    # is not thread-safe (concurrent PDF/A outputs lose object offsets). Rendering is CPU-bound,
+    # so under the GIL this costs no throughput; it matters where batches run as threads (local/).
+    with _RENDERING:
+        return _render(document, options, xml)
+
+
+_RENDERING = threading.Lock()
+
+
+def _render(document: Document, options: RenderOptions, xml: bytes | None) -> bytes:
     fmt = _Format(document.locale, options.timezone, document.currency)
     pdf = _new_pdf(options.paper, document, fmt, facturx=xml is not None)
     layout = _Layout(pdf, fmt)

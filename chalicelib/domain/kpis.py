@@ -258,6 +258,16 @@ class Promise:
     deliver_by: datetime
 
 
+def yields_facts(before: Order | None, after: Order) -> bool:
+    """Whether `order_facts` can find anything in this change (it needs the promise only then)."""
+    return (
+        _newly(before, after, "shipped_at")
+        or _newly(before, after, "delivered_at")
+        or (after.shipped_at is None and _newly(before, after, "sla_shipping", "breached"))
+        or (after.delivered_at is None and _newly(before, after, "sla_delivery", "breached"))
+    )
+
+
 def order_facts(before: Order | None, after: Order, promise: Promise, zone: ZoneInfo) -> list[Fact]:
     """The KPI facts the change from `before` to `after` yields (each idempotent by its key)."""
     return [*_shipping_facts(before, after, promise, zone), *_delivery_facts(before, after, promise, zone)]

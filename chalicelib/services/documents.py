@@ -23,6 +23,7 @@ The bare XML is stored next to the PDF (same random key, `.xml`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -135,6 +136,10 @@ class Series:
     credit_note: str = "CN"
 
 
+RECENT_PDFS = 32  # PDFs kept in memory after storing them, for the email that attaches them next
+_RECENT_LOCK = threading.Lock()
+
+
 def _default_renderer(paper: str, timezone: str, einvoice: EInvoiceOptions) -> Callable[[Document], Rendered]:
     def render(document: Document) -> Rendered:
         # fpdf2, drafthorse and lxml only when a document is made
@@ -179,6 +184,7 @@ class DocumentService:
     url_seconds: int = MAX_URL_SECONDS
     einvoice: EInvoiceOptions = field(default_factory=EInvoiceOptions)
     alarm: Callable[[str], None] = _alarm_metric
+    _recent: dict[str, bytes] = field(default_factory=dict, init=False, repr=False)  # s3 key -> PDF, oldest first
 
     def render(self, document: Document) -> Rendered:
         renderer = self.renderer or _default_renderer(self.paper, self.timezone, self.einvoice)
@@ -324,6 +330,7 @@ class DocumentService:
             if rendered.xml is not None:
                 self.pdfs.put_xml(record.xml_key, rendered.xml, **ids)
             self.pdfs.put_pdf(record.s3_key, rendered.pdf, **ids)
+            self._just_stored(record.s3_key, rendered.pdf)
             record = self.records.mark_stored(record)
         return record
 
@@ -379,5 +386,16 @@ class DocumentService:
         return self.email_attachments([d for d in self.records.list_for_order(order_id) if d.key in wanted])
 
     def attachment_data(self, reference: dict[str, str]) -> bytes:
-        """The PDF bytes behind an attachment reference (for the mailer, at send time)."""
-        return self.pdfs.get_pdf(reference["s3_key"])
+        """The PDF bytes behind an attachment reference (for the mailer, at send time).
+
+        A PDF this container stored a moment ago (the receipt email follows its documents)
+        is not read back from S3: the bytes are the ones stored, keys are never reused."""
+        with _RECENT_LOCK:
+            data = self._recent.get(reference["s3_key"])
+        return data if data is not None else self.pdfs.get_pdf(reference["s3_key"])
+
+    def _just_stored(self, key: str, data: bytes) -> None:
+        with _RECENT_LOCK:
+            self._recent[key] = data
+            while len(self._recent) > RECENT_PDFS:
+                self._recent.pop(next(iter(self._recent)))  # the oldest

@@ -30,6 +30,10 @@ from chalicelib.services.ports import Clock
 class KpiStore(Protocol):
     def record(self, fact: kpis.Fact) -> bool: ...
 
+    def record_all(self, facts: list[kpis.Fact]) -> bool:
+        """Count every fact at once, or none (False) when any of them was counted before."""
+        ...
+
     def demote(self, kpi: str, fact_key: str, cause_counter: str | None) -> bool: ...
 
     def save_promise(self, order_id: str, ship_by: datetime, deliver_by: datetime) -> None: ...
@@ -81,6 +85,17 @@ class ReportArchive(Protocol):
     def save(self, period: str, start: date, report: dict[str, Any]) -> None: ...
 
 
+def _board_places(order: Order) -> dict[str, bool]:
+    """On which lists of the operations board the order belongs."""
+    active = order.status != OrderStatus.CANCELLED
+    stalled = any(s.stalled for s in order.shipments)  # flagged by the stall sweep (or AfterShip's Expired)
+    return {
+        "late_shipping": active and order.shipped_at is None and order.sla_shipping == "breached",
+        "late_delivery": active and order.delivered_at is None and order.sla_delivery == "breached",
+        "stalled": stalled and order.delivered_at is None,
+    }
+
+
 @dataclass(frozen=True)
 class FeedbackSettings:
     timezone: str = "Europe/Berlin"
@@ -119,12 +134,14 @@ class KpiService:
         )
         if not interesting:
             if [s.stalled for s in before.shipments] != [s.stalled for s in after.shipments]:  # type: ignore[union-attr]
-                self.update_board(after)  # a stall flagged or cleared: the board only
+                self.update_board(before, after)  # a stall flagged or cleared: the board only
             return 0
-        self.update_board(after)
+        self.update_board(before, after)
+        if not kpis.yields_facts(before, after):
+            return 0  # neither shipped, delivered nor late just now: no fact, so no promise to read
         promised = self.store.promise(after.id)
         promise = kpis.Promise(*promised) if promised else kpis.Promise(after.ship_by, after.deliver_by)
-        return sum(self.count(fact) for fact in kpis.order_facts(before, after, promise, self.zone))
+        return self.count_all(kpis.order_facts(before, after, promise, self.zone))
 
     def on_ticket_change(self, before: Ticket | None, after: Ticket) -> int:
         """Count the ticket's deadlines kept or missed, its category, and what it says about the order."""
@@ -137,18 +154,18 @@ class KpiService:
             self.store.set_case(after.customer_id, after.id, is_open)
         return counted
 
-    def update_board(self, after: Order) -> None:
-        """Keep the live operations board in step: late to ship, late to arrive, stalled parcels."""
+    def update_board(self, before: Order | None, after: Order) -> None:
+        """Keep the live operations board in step: late to ship, late to arrive, stalled parcels.
+
+        Only a place that changes with this change is written (a replayed record writes it again)."""
         if self.board is None:
             return
-        active = after.status != OrderStatus.CANCELLED
+        then = _board_places(before) if before is not None else {}
         number = str(getattr(after, "number", "") or after.id)
-        stalled = any(s.stalled for s in after.shipments)  # flagged by the stall sweep (or AfterShip's Expired)
-        late_ship = active and after.shipped_at is None and after.sla_shipping == "breached"
-        late_delivery = active and after.delivered_at is None and after.sla_delivery == "breached"
-        self.board.place("late_shipping", after.id, number, after.ship_by, late_ship)
-        self.board.place("late_delivery", after.id, number, after.revised_deliver_by or after.deliver_by, late_delivery)
-        self.board.place("stalled", after.id, number, None, stalled and after.delivered_at is None)
+        due = {"late_shipping": after.ship_by, "late_delivery": after.revised_deliver_by or after.deliver_by}
+        for kind, present in _board_places(after).items():
+            if present != then.get(kind, False):
+                self.board.place(kind, after.id, number, due.get(kind), present)
 
     def on_return_change(self, before: Return | None, after: Return) -> int:
         """Count a new return (return rate, reason), what it says about the order, and keep the open cases."""
@@ -182,6 +199,15 @@ class KpiService:
         if new and self.on_fact is not None:
             self.on_fact(fact)
         return new
+
+    def count_all(self, facts: list[kpis.Fact]) -> int:
+        """Record the facts of one change, in one write when none was counted before; how many were new."""
+        if len(facts) > 1 and self.store.record_all(facts):
+            if self.on_fact is not None:
+                for fact in facts:
+                    self.on_fact(fact)
+            return len(facts)
+        return sum(self.count(fact) for fact in facts)  # one of them was counted already (a replay)
 
     def record_feedback(
         self, source: str, rating: int, order_id: str | None, comment: str | None, url: str | None, at: datetime

@@ -20,7 +20,7 @@ a `Planner` (which intents an order change implies), both registered in bootstra
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -151,15 +151,31 @@ class IntentRunner:
     def plan(self, before: Order | None, after: Order) -> list[Intent]:
         return [intent for planner in self.planners for intent in planner.plan(before, after)]
 
-    def record(self, intents: Sequence[Intent]) -> list[Intent]:
+    def record(self, intents: Sequence[Intent], *, leased: Collection[str] = ()) -> list[Intent]:
+        """Store the intents not stored yet; those in `leased` stored leased to the caller (it attempts them next)."""
         now = self.clock.now()
-        return self.records.record(intents, now=now, give_up_at=now + self.give_up_after)
+        lease_until = now + timedelta(seconds=LEASE_SECONDS) if leased else None
+        return self.records.record(
+            intents, now=now, give_up_at=now + self.give_up_after, lease_until=lease_until, leased=leased
+        )
 
     def handle_change(self, before: Order | None, after: Order) -> dict[str, str]:
         """Record every intent of the change, then drive each; {intent id: what happened}."""
         intents = [replace(intent, cause_version=after.version) for intent in self.plan(before, after)]
-        self.record(intents)  # raises (the stream retries) only if the intents could not be stored
-        return {intent.id: result for intent, result in self.drive(self.inline(intents))}
+        return self.record_and_drive(intents)
+
+    def record_and_drive(self, intents: Sequence[Intent]) -> dict[str, str]:
+        """Record the intents (raises only if they could not be stored: the caller's event is retried),
+        then drive the ones this consumer drives at once (`inline`); {intent id: what happened}.
+
+        The intents this call stores are stored already leased to it (one write for recording and
+        claiming them all); ones stored before (a replayed record) are taken as usual, so a
+        replay that finds them leased or ended does nothing twice."""
+        inline = self.inline(intents)
+        now = self.clock.now()
+        stored = self.record(intents, leased={intent.id for intent in inline})
+        held = {i.id: Attempt(i, 0, now, now + self.give_up_after) for i in stored if i in inline}
+        return {intent.id: result for intent, result in self._drive_in_order(inline, None, held)}
 
     def inline(self, intents: Sequence[Intent]) -> list[Intent]:
         """The recorded intents this (main-lane) consumer drives at once: not another lane's, nor one
@@ -199,13 +215,15 @@ class IntentRunner:
                     outcome.extend(result)
         return outcome
 
-    def _drive_in_order(self, intents: Sequence[Intent], now: datetime | None) -> list[tuple[Intent, str]]:
+    def _drive_in_order(
+        self, intents: Sequence[Intent], now: datetime | None, held: dict[str, Attempt] | None = None
+    ) -> list[tuple[Intent, str]]:
         outcome: list[tuple[Intent, str]] = []
         ended: set[tuple[str, str]] = set()  # (order, intent id) ended in this pass
         for intent in sorted(intents, key=lambda item: bool(item.after)):
             at = now or self.clock.now()
             try:
-                attempt = self.records.take(intent, now=at, lease_seconds=LEASE_SECONDS)
+                attempt = (held or {}).get(intent.id) or self.records.take(intent, now=at, lease_seconds=LEASE_SECONDS)
             except Exception as error:  # the retry schedule takes it up
                 get_logger().warning("intent not taken", extra={"intent": intent.id, "error": error_label(error)})
                 outcome.append((intent, "retry_later"))

@@ -8,7 +8,7 @@ run against fake and DynamoDB Local alike. Services keep only their own extensio
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -282,8 +282,19 @@ class TicketTimers(Protocol):
 
 
 class IntentRecords(Protocol):
-    def record(self, intents: Sequence[Intent], *, now: datetime, give_up_at: datetime) -> list[Intent]:
-        """Store every intent not stored yet (pending ones due now); the ones this call stored."""
+    def record(
+        self,
+        intents: Sequence[Intent],
+        *,
+        now: datetime,
+        give_up_at: datetime,
+        lease_until: datetime | None = None,
+        leased: Collection[str] = (),
+    ) -> list[Intent]:
+        """Store every intent not stored yet (pending ones due now); the ones this call stored.
+
+        Pending intents whose id is in `leased` are stored leased to the caller until
+        `lease_until` (as `take` would lease them): the caller attempts them next."""
         ...
 
     def take(self, intent: Intent, *, now: datetime, lease_seconds: int) -> Attempt | None:

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
+from chalicelib.settings import Settings
+
 STAGES = ("dev", "prod")
 EXAMPLE_SENDER = "no-reply@example.com"
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$")
@@ -50,6 +52,10 @@ class StageConfig:
     lambda_memory_mb: int = 512
     # "true": a failed provider payment also goes out as an `order.on_hold` webhook (the order is unchanged).
     webhook_payment_failed_on_hold: str = "false"
+    # Stream mappings: concurrent batches per shard (by item key) and batching window; the
+    # defaults are the app's settings (chalicelib/settings.py), which the local replayer uses too.
+    stream_parallelization_factor: int = Settings.stream_parallelization_factor
+    stream_batching_window_seconds: int = Settings.stream_batching_window_seconds
 
     @property
     def is_prod(self) -> bool:
@@ -85,6 +91,10 @@ class StageConfig:
             raise ConfigError("public_base_url must start with https://")
         if self.webhook_payment_failed_on_hold not in ("true", "false"):
             raise ConfigError("webhook_payment_failed_on_hold must be true or false")
+        if not 1 <= self.stream_parallelization_factor <= 10:
+            raise ConfigError("stream_parallelization_factor must be between 1 and 10")
+        if not 0 <= self.stream_batching_window_seconds <= 300:
+            raise ConfigError("stream_batching_window_seconds must be between 0 and 300")
         if self.sms_monthly_spend_limit and not self.sms_monthly_spend_limit.isdigit():
             raise ConfigError("sms_monthly_spend_limit must be a whole number of USD")
 

@@ -774,6 +774,9 @@ class OrderCareStack(cdk.Stack):
                 event_source_arn=self.table.table_stream_arn,
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
                 batch_size=STREAM_BATCH_SIZE,
+                # A sale's burst: several batches of a shard at once, one order's records in order.
+                parallelization_factor=self.config.stream_parallelization_factor,
+                max_batching_window=cdk.Duration.seconds(self.config.stream_batching_window_seconds),
                 bisect_batch_on_error=True,
                 retry_attempts=STREAM_MAX_RETRIES,
                 max_record_age=STREAM_MAX_RECORD_AGE,

@@ -234,7 +234,7 @@ def test_redrive_replays_the_failure_destination_idempotently(
 
     intents = get_container().intents
 
-    def dynamodb_down(intents_to_store: Any) -> Any:
+    def dynamodb_down(intents_to_store: Any, **options: Any) -> Any:
         raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "TransactWriteItems")
 
     failures = tmp_path / "failures.jsonl"

@@ -58,3 +58,17 @@ def test_context_values_are_read_and_typed() -> None:
 def test_invalid_context_is_rejected(context: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         StageConfig.from_context(FakeNode(**context))
+
+
+def test_stream_mappings_default_to_the_apps_settings_and_are_bounded() -> None:
+    from chalicelib.settings import Settings
+
+    config = StageConfig.from_context(FakeNode())
+    assert config.stream_parallelization_factor == Settings().stream_parallelization_factor
+    assert config.stream_batching_window_seconds == Settings().stream_batching_window_seconds
+    tuned = StageConfig.from_context(FakeNode(stream_parallelization_factor="10", stream_batching_window_seconds="2"))
+    assert (tuned.stream_parallelization_factor, tuned.stream_batching_window_seconds) == (10, 2)
+    with pytest.raises(ConfigError, match="stream_parallelization_factor"):
+        StageConfig.from_context(FakeNode(stream_parallelization_factor="11"))
+    with pytest.raises(ConfigError, match="stream_batching_window_seconds"):
+        StageConfig.from_context(FakeNode(stream_batching_window_seconds="301"))

@@ -242,6 +242,12 @@ def test_stream_consumer_mapping_is_bounded_and_reports_partial_failures(prod: S
     assert props["EventSourceArn"] == {"Fn::GetAtt": [table, "StreamArn"]}
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert props["BisectBatchOnFunctionError"] is True
+    # A burst is spread over concurrent batches per shard, one order's records in order (the
+    # app's settings: the local replayer runs with the same values).
+    from chalicelib.settings import Settings
+
+    assert props["ParallelizationFactor"] == Settings().stream_parallelization_factor > 1
+    assert props.get("MaximumBatchingWindowInSeconds", 0) == Settings().stream_batching_window_seconds
     assert 0 <= props["MaximumRetryAttempts"] <= 5
     assert 0 < props["MaximumRecordAgeInSeconds"] <= 3600
     queue = _get_att(props["DestinationConfig"]["OnFailure"]["Destination"])

@@ -242,6 +242,74 @@ def test_a_record_that_always_fails_goes_to_the_failure_destination_and_later_re
     assert replayer.stats()["consumer"]["records_discarded"] == 1
 
 
+def test_with_a_parallelization_factor_lanes_run_at_once_and_each_item_keeps_its_order(
+    dynamodb_client: Any, table_name: str, make_replayer: Callable[..., StreamReplayer]
+) -> None:
+    # Eight items, five versions each, interleaved: one shard, records of all items mixed.
+    for version in range(5):
+        for item in range(8):
+            _put(dynamodb_client, table_name, f"ORDER#{item}", f"{item}:{version}")
+    meeting = threading.Barrier(2, timeout=20)  # two invocations must be in flight together to pass it
+    met: list[bool] = []
+
+    def decide(event: dict[str, Any]) -> dict[str, Any]:
+        if len(met) < 2:
+            met.append(True)
+            meeting.wait()  # one lane at a time would break the barrier (BrokenBarrierError)
+        return {"batchItemFailures": []}
+
+    recorder = Recorder(decide)
+    replayer = make_replayer(table_name, recorder, parallelization_factor=4)
+    eventually(lambda: len(recorder.values()) >= 40, what="40 records")
+    assert replayer.wait_until_idle(timeout=10)
+
+    assert not meeting.broken and len(met) == 2
+    values = recorder.values()
+    assert sorted(values) == sorted(f"{item}:{version}" for item in range(8) for version in range(5))  # once each
+    for item in range(8):  # one item's records in the order they were written
+        assert [v for v in values if v.startswith(f"{item}:")] == [f"{item}:{version}" for version in range(5)]
+    for event in recorder.events:  # a batch holds one lane's items only
+        keys = {record["dynamodb"]["Keys"]["pk"]["S"] for record in event["Records"]}
+        lanes = {replayer.lane_of({"dynamodb": {"Keys": {"pk": {"S": key}}}}, 4) for key in keys}
+        assert len(lanes) == 1
+    assert replayer.failures == []
+
+
+def test_a_poison_record_holds_up_only_its_own_lane(
+    dynamodb_client: Any, table_name: str, make_replayer: Callable[..., StreamReplayer]
+) -> None:
+    lanes = 4
+    probe = StreamReplayer(table_name, {}, failures_path=None)
+
+    def lane_of(key: str) -> int:
+        return probe.lane_of({"dynamodb": {"Keys": {"pk": {"S": key}}}}, lanes)
+
+    other = next(key for key in (f"ORDER#{n}" for n in range(100)) if lane_of(key) != lane_of("ORDER#poison"))
+    _put(dynamodb_client, table_name, "ORDER#poison", "poison")
+    _put(dynamodb_client, table_name, "ORDER#poison", "after-poison")
+    _put(dynamodb_client, table_name, other, "other")
+    processed: list[tuple[str, int]] = []  # (value, failures recorded so far) of every successful batch
+    replayer: StreamReplayer | None = None
+
+    def decide(event: dict[str, Any]) -> None:
+        batch = [_value(record) for record in event["Records"]]
+        if "poison" in batch:
+            raise ValueError("cannot process poison")
+        processed.extend((value, len(replayer.failures) if replayer else 0) for value in batch)
+
+    recorder = Recorder(decide)
+    replayer = make_replayer(table_name, recorder, parallelization_factor=lanes, retry_backoff=0.05)
+    eventually(lambda: "after-poison" in [value for value, _ in processed], what="the record after the poison one")
+    assert replayer.wait_until_idle(timeout=10)
+
+    assert [value for value, _ in processed] == ["other", "after-poison"]  # the other lane went first
+    assert dict(processed) == {"other": 0, "after-poison": 1}  # its own item waited until it was discarded
+    (failure,) = replayer.failures
+    assert [_value(r) for r in failure["records"]] == ["poison"]
+    alone = [event for event in recorder.events if [_value(r) for r in event["Records"]] == ["poison"]]
+    assert len(alone) == 6  # tried once, retried max_retries (5) times
+
+
 def test_the_apps_stream_consumers_are_chalice_lambda_functions_named_in_stream_consumers(
     dynamodb_client: Any,
     table_name: str,

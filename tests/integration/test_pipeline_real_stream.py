@@ -57,7 +57,7 @@ def emulator_url() -> Iterator[str]:
 class Pipeline:
     container: Container
     emulator_url: str
-    start_replayer: Callable[[], StreamReplayer]
+    start_replayer: Callable[..., StreamReplayer]
     replayers: list[StreamReplayer] = field(default_factory=list)
 
     def emails(self) -> list[dict[str, Any]]:
@@ -124,7 +124,7 @@ def pipeline(
 
     replayers: list[StreamReplayer] = []
 
-    def start_replayer() -> StreamReplayer:
+    def start_replayer(**options: Any) -> StreamReplayer:
         replayer = StreamReplayer(
             table_name,
             consumers_from_app(app),
@@ -134,6 +134,7 @@ def pipeline(
             discovery_interval=0.25,
             retry_backoff=0.01,
             failures_path=tmp_path / "failures.jsonl",
+            **options,
         )
         replayers.append(replayer)
         return replayer.start()
@@ -144,9 +145,9 @@ def pipeline(
     reset_container()
 
 
-def place_and_pay(container: Container) -> str:
+def place_and_pay(container: Container, payment_ref: str = "pi_it", email: str = CUSTOMER_EMAIL) -> str:
     command = PlaceOrder(
-        customer=Customer("cus_it", CUSTOMER_EMAIL, "Integration", None, "de-DE"),
+        customer=Customer("cus_it", email, "Integration", None, "de-DE"),
         currency="EUR",
         lines=[("MUG-1", 2, 1299)],
         shipping_address=Address("Integration", "Hauptstr. 1", "Berlin", "10115", "DE"),
@@ -157,7 +158,7 @@ def place_and_pay(container: Container) -> str:
     request = IdempotentRequest("web", str(uuid.uuid4()), {"order": "it"})
     _, placed = container.orders.place(command, request, "storefront:web", lambda o: {"id": o.id})
     order_id = str(placed["id"])
-    payment = Payment(container.orders.get(order_id).totals.total, "card", "pi_it", datetime.now(UTC))
+    payment = Payment(container.orders.get(order_id).totals.total, "card", payment_ref, datetime.now(UTC))
     request = IdempotentRequest("web", str(uuid.uuid4()), {"order_id": order_id})
     container.orders.pay(order_id, payment, request, "storefront:web", lambda o: {})
     return order_id
@@ -189,6 +190,32 @@ def test_confirmation_and_receipt_once_even_when_the_whole_stream_is_replayed(pi
         time.sleep(0.05)
     assert pipeline.wait_for_emails(2, second) == sent
     assert [e for e in pipeline.timeline(order_id) if e.kind.startswith("notification_")] == notified
+
+
+@pytest.mark.timeout(180)
+def test_a_burst_in_concurrent_lanes_raced_by_a_second_mapping_sends_each_email_once(pipeline: Pipeline) -> None:
+    container = pipeline.container
+    with ThreadPoolExecutor(4) as pool:  # placed and paid at once, as a sale's burst
+        order_ids = list(pool.map(lambda n: place_and_pay(container, f"pi_burst{n}", f"b{n}@example.com"), range(8)))
+    factor = Settings().stream_parallelization_factor
+    assert factor > 1
+    # Two mappings read the same stream at once, each with concurrent lanes: every record twice, raced.
+    first, second = (
+        pipeline.start_replayer(parallelization_factor=factor),
+        pipeline.start_replayer(parallelization_factor=factor),
+    )
+    sent = pipeline.wait_for_emails(16, first, timeout=45)
+    assert second.wait_until_idle(timeout=20) and second.failures == []
+    assert pipeline.wait_for_emails(16, first) == sent  # nothing more after both went quiet
+    assert Counter(m["to"][0] for m in sent) == {f"b{n}@example.com": 2 for n in range(8)}
+    invoices = []
+    for order_id in order_ids:
+        entries = pipeline.timeline(order_id)
+        notified = Counter(e.data["template"] for e in entries if e.kind == "notification_sent")
+        assert notified == {"order_confirmation": 1, "payment_receipt": 1}, entries
+        invoices += [e.data["number"] for e in entries if e.kind == "document_issued" and e.data["kind"] == "invoice"]
+    numbers = sorted(int(number.rsplit("-", 1)[1]) for number in invoices)
+    assert len(invoices) == 8 and numbers == list(range(numbers[0], numbers[0] + 8))  # unique, gap-free
 
 
 def test_concurrent_sweeps_flag_a_late_order_once_one_delay_notice_one_escalation(pipeline: Pipeline) -> None:

@@ -11,7 +11,7 @@ lets the item expire by TTL 90 days later.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -110,7 +110,7 @@ class DynamoIntentRecords(Transactional):
         self.lookback_days = min(lookback_days, MAX_DUE_DAYS)  # the give-up window, in days, plus one
         IntentItem._connection = None  # the table may have been re-configured since the last container
 
-    def _item(self, intent: Intent, now: datetime, give_up_at: datetime) -> IntentItem:
+    def _item(self, intent: Intent, now: datetime, give_up_at: datetime, lease: datetime | None) -> IntentItem:
         item = IntentItem(
             pk=order_pk(intent.order_id),
             sk=intent_sk(intent.kind, intent.key),
@@ -126,35 +126,46 @@ class DynamoIntentRecords(Transactional):
             attempts=0,
             created_at=now,
             give_up_at=give_up_at,
-            next_at=now,
+            next_at=lease or now,  # leased at birth: due for the retry schedule only once the lease runs out
         )
         if intent.status == PENDING:
-            item.gsi1pk, item.gsi1sk = _due_pk(now.date(), intent.lane), _stamp(now)
+            item.gsi1pk, item.gsi1sk = _due_pk(now.date(), intent.lane), _stamp(lease or now)
         else:
             item.ended_at, item.expires_at = now, now + KEEP_ENDED
         return item
 
-    def record(self, intents: Sequence[Intent], *, now: datetime, give_up_at: datetime) -> list[Intent]:
+    def record(
+        self,
+        intents: Sequence[Intent],
+        *,
+        now: datetime,
+        give_up_at: datetime,
+        lease_until: datetime | None = None,
+        leased: Collection[str] = (),
+    ) -> list[Intent]:
         """Usually one TransactWriteItems for all; intents already stored are left as they are."""
         stored: list[Intent] = []
+        leases = {intent.id: lease_until for intent in intents if intent.id in leased}
         for start in range(0, len(intents), MAX_TRANSACTION):
             batch = list(intents[start : start + MAX_TRANSACTION])
             while batch:
-                existing = self._record_batch(batch, now, give_up_at)
+                existing = self._record_batch(batch, now, give_up_at, leases)
                 if not existing:
                     stored += batch
                     break
                 batch = [intent for index, intent in enumerate(batch) if index not in existing]
         return stored
 
-    def _record_batch(self, batch: list[Intent], now: datetime, give_up_at: datetime) -> set[int]:
+    def _record_batch(
+        self, batch: list[Intent], now: datetime, give_up_at: datetime, leases: dict[str, datetime | None]
+    ) -> set[int]:
         """Write the batch; on a cancelled transaction, the positions of the intents that exist already."""
         try:
             with self.transaction() as transaction:
                 guarded = Guarded(transaction)
                 for index, intent in enumerate(batch):
                     guarded.save(
-                        self._item(intent, now, give_up_at),
+                        self._item(intent, now, give_up_at, leases.get(intent.id)),
                         condition=IntentItem.pk.does_not_exist(),
                         error=lambda index=index: _Stored(index),  # type: ignore[misc]
                     )

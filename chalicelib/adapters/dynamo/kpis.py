@@ -28,6 +28,10 @@ COUNTERS_PK = "KPI#DAY"
 FACT_SK = "#FACT"
 
 
+def _nonzero(counts: dict[str, int]) -> dict[str, int]:
+    return {name: value for name, value in counts.items() if value}
+
+
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -50,26 +54,27 @@ class DynamoKpiStore:
 
     def record(self, fact: Fact) -> bool:
         """Count `fact` once; False when it was already counted."""
-        items: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": {
-                        "pk": {"S": f"KPIFACT#{fact.key}"},
-                        "sk": {"S": FACT_SK},
-                        "type": {"S": "kpi_fact"},
-                        "day": {"S": fact.day.isoformat()},
-                        "subject": {"S": fact.subject},
-                        "misses": {"L": [{"S": m} for m in fact.misses]},
-                    },
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            }
-        ]
-        counts = {name: value for name, value in fact.counts.items() if value}
-        if counts:
-            items.append(self._add(fact.day, counts))
-        items += [self._miss(kpi, fact.day, fact.subject, fact.note) for kpi in fact.misses]
+        return self._write(self._items([fact]))
+
+    def record_all(self, facts: list[Fact]) -> bool:
+        """The facts of one change in one transaction (counters summed per day); False, and nothing
+        written, when any of them was counted before (the caller then counts them one by one)."""
+        return self._write(self._items(facts))
+
+    def _items(self, facts: list[Fact]) -> list[dict[str, Any]]:
+        """Each fact's marker (only if new), one ADD per day's counters, each miss once."""
+        items = [self._marker(fact) for fact in facts]
+        by_day: dict[date, dict[str, int]] = {}
+        for fact in facts:
+            counts = by_day.setdefault(fact.day, {})
+            for name, value in fact.counts.items():
+                counts[name] = counts.get(name, 0) + value
+        items += [self._add(day, nonzero) for day, counts in by_day.items() if (nonzero := _nonzero(counts))]
+        misses = {(kpi, fact.day, fact.subject): fact.note for fact in facts for kpi in fact.misses}
+        items += [self._miss(kpi, day, subject, note) for (kpi, day, subject), note in misses.items()]
+        return items
+
+    def _write(self, items: list[dict[str, Any]]) -> bool:
         try:
             self.client.transact_write_items(TransactItems=items)
         except Exception as error:
@@ -77,6 +82,22 @@ class DynamoKpiStore:
                 return False
             raise
         return True
+
+    def _marker(self, fact: Fact) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": {
+                    "pk": {"S": f"KPIFACT#{fact.key}"},
+                    "sk": {"S": FACT_SK},
+                    "type": {"S": "kpi_fact"},
+                    "day": {"S": fact.day.isoformat()},
+                    "subject": {"S": fact.subject},
+                    "misses": {"L": [{"S": m} for m in fact.misses]},
+                },
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
 
     def demote(self, kpi: str, fact_key: str, cause_counter: str | None) -> bool:
         """Turn a counted hit of `kpi` into a miss (a later complaint), once; False if nothing to change."""
