@@ -10,6 +10,7 @@ Run it against the running stack (`make run`), after fixing what made them fail.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -54,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     from local.lambda_runtime import LambdaContext
 
     path = Path(args.file) if args.file else local_dir() / "failures.jsonl"
-    counts = redrive(path, app.order_events, LambdaContext("order_events"))
+    with contextlib.redirect_stdout(sys.stderr):  # the handler's metrics (EMF) lines; stdout is the summary
+        counts = redrive(path, app.order_events, LambdaContext("order_events"))
     sys.stdout.write(json.dumps({"file": str(path), **counts}, indent=2) + "\n")
     return 0 if counts["still_failing"] == 0 else 1
 

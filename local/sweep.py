@@ -7,6 +7,7 @@ started by `make run` must be running (its stream replayer sends what follows).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from datetime import UTC, datetime
@@ -31,7 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     import app  # after the environment points at the local stack
     from local.scheduler import local_schedules, run_all_once
 
-    summary = run_all_once(app, at, local_schedules(app))  # the documents function's retry schedule too
+    # The handlers' metrics (CloudWatch EMF lines, which Lambda reads from stdout) go to stderr here:
+    # stdout carries the summary alone, so scripts can parse it.
+    with contextlib.redirect_stdout(sys.stderr):
+        summary = run_all_once(app, at, local_schedules(app))  # the documents function's retry schedule too
     sys.stdout.write(json.dumps(summary, indent=2, default=str) + "\n")
     return 0 if summary.get("ok", True) else 1
 
