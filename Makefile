@@ -100,10 +100,13 @@ inbound-email: $(VENV)/.stamp-python
 	@$(PY) -m local.inbound_email --file "$(FILE)"
 
 # --- tests ---------------------------------------------------------------------
-# The tiers spread over the cores with pytest-xdist (tests/conftest.py keeps the tiers that share a
-# session setup on one worker each); WORKERS=0 runs them in this process.
+# The tiers spread over the cores with pytest-xdist, whole files per worker (an e2e module keeps its
+# stack, a browser module its pages; each worker starts its own DynamoDB Local on a free port).
+# The CDK tier runs on its own afterwards: its one session synth writes Chalice's package caches
+# in the repository, which two workers must not do at once. WORKERS=0 runs everything in-process.
+# (xdist's loadgroup would keep a tier on one worker, but with pytest 9 its groups are ignored.)
 WORKERS ?= auto
-PARALLEL := -n $(WORKERS) --dist loadgroup
+PARALLEL := -n $(WORKERS) --dist loadfile
 
 lint: $(VENV)/.stamp-python
 	$(VENV)/bin/ruff check .
@@ -137,7 +140,8 @@ e2e: install
 	$(PY) -m pytest tests/e2e -q
 
 test: install .stamp-chromium .stamp-qpdf lint typecheck security
-	$(PY) -m pytest tests -q $(PARALLEL) --durations=15
+	$(PY) -m pytest tests -q $(PARALLEL) --durations=15 --ignore=tests/infra
+	$(PY) -m pytest tests/infra -q
 	@$(MAKE) --no-print-directory timeshift
 
 # The unit and functional tiers once more with the wall clock 400 days ahead: tests freeze time

@@ -30,24 +30,6 @@ os.environ.update(
 
 speedups.apply()
 
-# Tiers whose tests share one expensive session setup run on one xdist worker each (the CDK synth,
-# DynamoDB Local); e2e and browser modules keep their module's stack or pages and their file order.
-# Every other test is handed to whichever worker is free (`make test` runs `pytest -n auto --dist loadgroup`).
-XDIST_ONE_GROUP = ("infra", "integration")
-XDIST_BY_FILE = ("e2e", "browser")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    tests_dir = Path(__file__).parent
-    for item in items:
-        relative = item.path.relative_to(tests_dir) if item.path.is_relative_to(tests_dir) else item.path
-        tier = relative.parts[0] if len(relative.parts) > 1 else ""
-        if tier in XDIST_ONE_GROUP:
-            item.add_marker(pytest.mark.xdist_group(tier))
-        elif tier in XDIST_BY_FILE:
-            item.add_marker(pytest.mark.xdist_group(str(relative)))
-
-
 E_INVOICES_CHECKED = {"documents": 0, "pdfs": 0}
 
 
