@@ -400,12 +400,14 @@ class SurveyService:
             if not self.store.take_slot(survey.customer_id, survey.id, now, now - self.config.throttle_window):
                 self.store.mark(survey, "dropped", now, "throttled")
                 return "dropped"
+            # Decided before the send: a retry after a partial failure finishes the send instead of
+            # judging again (a ticket opened meanwhile must not drop a survey already on its way), and
+            # the link works as soon as the message can arrive.
+            self.store.mark(survey, "sent", now)
         token = survey_token(
             kind, subject, order.customer.email, self.secrets()[0], now=now.timestamp(), days=self.config.token_days
         )
         self.send(order, survey, token)  # idempotent per survey: a retry re-sends nothing twice
-        if survey.status == "scheduled":
-            self.store.mark(survey, "sent", now)
         # Counted on every pass, not only the first: a retry after the mark must still count it
         # (a fact counts once by its key), on the day it was sent.
         day = kpis.local_day(survey.sent_at or now, self.kpis.zone)

@@ -265,6 +265,30 @@ def test_ticket_clocks_and_a_wrong_item_complaint_count(api: Api, tap: StreamTap
     assert report(api, "quarter", "2026-10-01")["order_accuracy"]["denominator"] == 1
 
 
+def test_a_survey_decided_before_a_failed_send_is_sent_by_the_retry_even_if_a_ticket_opened_meanwhile(
+    api: Api, tap: StreamTap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.bootstrap import get_container
+    from tests.functional.test_tickets_api import open_ticket
+
+    order_id = delivered(api, tap)
+    surveys = get_container().surveys
+    send = surveys.send
+
+    def outage(*args: Any) -> None:
+        raise ConnectionError("the intents table did not answer")
+
+    monkeypatch.setattr(surveys, "send", outage)
+    assert run_feedback(clock.now() + timedelta(days=4))["surveys"] == {"due": 1, "retry": 1}
+    monkeypatch.setattr(surveys, "send", send)
+    assert open_ticket(api, order_id, category="other", message="Rechnung bitte").status_code == 201
+    drain(tap)
+    assert run_feedback(clock.now() + timedelta(days=4, minutes=15))["surveys"] == {"due": 1, "sent": 1}
+    drain(tap)
+    assert len(survey_links()) == 5  # one survey message
+    assert run_feedback(clock.now() + timedelta(days=4, minutes=30))["surveys"] == {"due": 0}
+
+
 def test_no_survey_while_a_ticket_is_open_and_a_detractor_gets_one_follow_up(api: Api, tap: StreamTap) -> None:
     from tests.functional.test_tickets_api import open_ticket
 
