@@ -138,6 +138,9 @@ class Figures:
         ]
 
 
+SDK_ATTEMPTS = 3  # botocore's standard retry mode
+
+
 class CountingInjector(FaultInjector):
     """The local fault switch's botocore hook, seeded, counting what it injected."""
 
@@ -147,14 +150,21 @@ class CountingInjector(FaultInjector):
         self.lock = threading.Lock()
 
     def __call__(self, event_name: str = "", **kwargs: Any) -> Any:
+        """A share of every SDK *attempt* fails: the hook sits before the call (outside botocore's
+        retry loop), so it draws once per attempt and fails the call only when all of them failed,
+        as the SDK's own retries (standard mode, 3 attempts) would see it."""
         with self.lock:  # one seeded sequence of draws, whichever thread calls
-            try:
-                answer = super().__call__(event_name, **kwargs)
-            except Exception:
-                self._count(event_name, "timeout")
-                raise
-        if answer is not None:
-            self._count(event_name, "throttle" if answer[0].status_code in (400, 429, 503) else "server")
+            for attempt in range(1, SDK_ATTEMPTS + 1):
+                try:
+                    answer = super().__call__(event_name, **kwargs)
+                except Exception:
+                    self._count(event_name, "timeout")
+                    if attempt == SDK_ATTEMPTS:
+                        raise
+                    continue
+                if answer is None:
+                    return None
+                self._count(event_name, "throttle" if answer[0].status_code in (400, 429, 503) else "server")
         return answer
 
     def _count(self, event_name: str, kind: str) -> None:
@@ -320,7 +330,13 @@ class Run:
     def pump(self, rounds: int = 40) -> None:
         """Deliver every new record to each consumer until the stream is quiet."""
         from app import order_events, webhook_deliveries
+        from chalicelib.documents_app import document_intents
 
+        consumers = (
+            ("order_events", order_events),
+            ("document_intents", document_intents),  # the documents function (its own package)
+            ("webhook_deliveries", webhook_deliveries),
+        )
         for _ in range(rounds):
             records = self.tap.new_records()
             if not records:
@@ -329,7 +345,7 @@ class Run:
                 bad = poison_record(len(self.poison), self.tap.arn)
                 self.poison.add(bad["dynamodb"]["SequenceNumber"])
                 records.insert(len(records) // 2, bad)  # mid-batch: the records after it must not wait
-            for name, handler in (("order_events", order_events), ("webhook_deliveries", webhook_deliveries)):
+            for name, handler in consumers:
                 passed = [r for r in records if matches_filter(STREAM_FILTERS.get(name), r)]
                 for start in range(0, len(passed), 100):
                     self.batch(name, handler, passed[start : start + 100])
@@ -380,20 +396,25 @@ class Run:
     def sweep(self, at: datetime) -> dict[str, int]:
         """The retry schedule, fired as EventBridge would (local.scheduler.fire)."""
         import app
-        from local.scheduler import discover_schedules, fire
+        from local.scheduler import fire, local_schedules
 
-        [schedule] = [s for s in discover_schedules(app) if s.name == "retry_notifications"]
-        summary = fire(schedule, at)
-        self.figures.sweeps += 1
+        # Both lanes' retry schedules: the documents function's first (it sends the emails that
+        # wait for its documents), then the main one.
+        by_name = {s.name: s for s in local_schedules(app)}
+        summaries = [fire(by_name[name], at) for name in ("retry_documents", "retry_notifications")]
+        self.figures.sweeps += len(summaries)
+        ok = all(summary["ok"] for summary in summaries)
         # The schedule's rate is 5 minutes; here a firing that failed comes again 5 minutes later,
         # one that worked 30 minutes later (an intent's backoff reaches an hour within 2 hours).
-        self.next_sweep = at + timedelta(minutes=30 if summary["ok"] else 5)
-        if not summary["ok"]:
+        self.next_sweep = at + timedelta(minutes=30 if ok else 5)
+        if not ok:
             self.figures.sweeps_failed += 1
             return {"error": 1}
-        intents: dict[str, int] = summary["result"]["intents"]
+        intents: Counter[str] = Counter()
+        for summary in summaries:
+            intents.update(summary["result"]["intents"])
         self.figures.intents_retried.update(intents)
-        return intents
+        return dict(intents)
 
     def schedule(self, name: str, every: timedelta) -> Any:
         """Fire `name` on its rate until a firing leaves nothing to retry (the clock moves on between)."""

@@ -1,9 +1,10 @@
 """Issue 19 (6): 20 % of AWS calls failing and every stream batch delivered 2–5 times change nothing.
 
-The scenario and the checks are in tests/functional/chaos.py. Run by `make faults`
-(OC_FAULT_ORDERS=200 by default, FAULT_ORDERS=… to change), which prints its figures;
-skipped without OC_FAULT_ORDERS, so not yet part of `make test` (see the report in the
-Makefile target: the harness still finds effects that differ under chaos).
+The scenario and the checks are in tests/functional/chaos.py. `make faults` plays 200 orders
+(FAULT_ORDERS=… to change) and prints its figures. The 20 % apply to every SDK attempt
+(botocore's standard mode tries 3 times), so a call fails when all its attempts did. Skipped
+without OC_FAULT_ORDERS, so not yet part of `make test`: with 12 orders one `ticket.updated`
+still differs between the calm and the chaotic run (20 orders pass), not yet explained.
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ def test_faults_and_replays_leave_every_effect_exactly_once(
     services = {key.split(":")[0] for key in run.figures.faults}
     assert services == {"s3", "ses", "sns", "dynamodb"} or ORDERS < 10, run.figures.faults
     assert run.figures.replays >= run.figures.batches and run.figures.concurrent_replays > 0
-    assert run.figures.api_retries > 0 and run.figures.stream_retries > 0
+    assert run.figures.stream_retries > 0
+    # A request fails (5xx) only when every SDK attempt of one of its calls failed: rare below ~50 orders.
+    assert run.figures.api_retries > 0 or ORDERS < 50, run.figures
 
     # Exactly the same effects, each once: per order, in the outbox, at the receiver, in the KPIs.
     for label, expected in calm["orders"].items():
