@@ -116,10 +116,11 @@ typecheck: $(VENV)/.stamp-python
 	$(VENV)/bin/mypy
 
 # bandit over the code that ships or runs the stack (findings accepted only with a reasoned `# nosec`);
-# pip-audit over the pinned runtime requirements (PyPI's advisories; pins it cannot look up are listed).
+# the pinned runtime requirements against PyPI's advisories (local/audit_pins.py: pip-audit's per-release
+# lookups get 404 from the registry proxy here; pins it cannot vouch for are listed).
 security: $(VENV)/.stamp-python
 	$(VENV)/bin/bandit -q -c pyproject.toml -r chalicelib app.py local
-	$(VENV)/bin/pip-audit -r requirements.txt -r documents/requirements.txt --no-deps --disable-pip --progress-spinner off
+	$(PY) -m local.audit_pins requirements.txt documents/requirements.txt
 
 # Schema fuzzing with a large budget: schemathesis against the served /openapi.json of a `make run` on free
 # ports, every operation as every role it documents (`make test` runs the same suite with 3 examples each).
