@@ -8,26 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, Rate, Response
 
-from chalicelib.api import schemas as s
 from chalicelib.api.feedback_routes import feedback_routes
 from chalicelib.api.http import Call, QueryParam, endpoint, json_response
 from chalicelib.api.support_routes import support_routes
 from chalicelib.bootstrap import get_container
-from chalicelib.domain.address import Address
-from chalicelib.domain.catalog import CatalogItem
+from chalicelib.domain.catalog import SKU_RE, CatalogItem
 from chalicelib.domain.errors import NotFoundError, ValidationError
-from chalicelib.domain.orders import Customer, Discount, Order, OrderStatus, Payment, ShipmentLine
-from chalicelib.presentation.presenters import iso, present_catalog_item, present_order, present_timeline_entry
-from chalicelib.providers.aftership import AfterShipWebhook
-from chalicelib.providers.stripe_events import StripeEvent
-from chalicelib.services.orders import CarrierUpdate, PaymentEvent, PlaceOrder, Reply
+from chalicelib.domain.order_status import OrderStatus
 from chalicelib.web.desk import desk_routes
 from chalicelib.web.portal import portal_routes
 from chalicelib.web.routes import tracking_routes
+
+# Cold start: routes name their models (pydantic is imported by the first request that parses a
+# body) and views import the domain, services and presenters they use, so `import app` registers
+# routes and little else.
+if TYPE_CHECKING:
+    from chalicelib.api import schemas as s
+    from chalicelib.domain.orders import Order
+    from chalicelib.services.orders import PlaceOrder, Reply
 
 # Powertools' Logger owns the "ordercare" logger (structured JSON); Chalice's own handler would print twice.
 app = Chalice(app_name="ordercare", configure_logs=False)
@@ -52,7 +54,7 @@ STAFF = ("agent", "admin")
 SKU_PATTERN_HELP = "letters, digits, '.', '_' or '-', up to 64 characters"
 
 
-@endpoint(app, "/health", "GET", summary="Liveness", roles=None, responses={200: s.Health}, tags=("meta",))
+@endpoint(app, "/health", "GET", summary="Liveness", roles=None, responses={200: "Health"}, tags=("meta",))
 def health(call: Call) -> Response:
     return json_response(200, {"status": "ok"})
 
@@ -76,7 +78,7 @@ def openapi(call: Call) -> Response:
 
 
 def _valid_sku(sku: str) -> str:
-    if not s.SKU_RE.fullmatch(sku):
+    if not SKU_RE.fullmatch(sku):
         raise ValidationError(f"invalid SKU: {SKU_PATTERN_HELP}", details=[{"field": "sku"}])
     return sku
 
@@ -87,11 +89,13 @@ def _valid_sku(sku: str) -> str:
     "PUT",
     summary="Create or replace a catalogue item",
     roles=CATALOG_WRITERS,
-    request=s.CatalogItemIn,
-    responses={200: s.CatalogItemOut},
+    request="CatalogItemIn",
+    responses={200: "CatalogItemOut"},
     tags=("catalogue",),
 )
 def put_catalog_item(call: Call, sku: str) -> Response:
+    from chalicelib.presentation.presenters import present_catalog_item
+
     body: s.CatalogItemIn = call.body
     item = get_container().catalog.upsert(CatalogItem(sku=_valid_sku(sku), **body.model_dump()))
     return json_response(200, present_catalog_item(item))
@@ -103,10 +107,12 @@ def put_catalog_item(call: Call, sku: str) -> Response:
     "GET",
     summary="A catalogue item",
     roles=ANY_ROLE,
-    responses={200: s.CatalogItemOut},
+    responses={200: "CatalogItemOut"},
     tags=("catalogue",),
 )
 def get_catalog_item(call: Call, sku: str) -> Response:
+    from chalicelib.presentation.presenters import present_catalog_item
+
     item = get_container().catalog.get(_valid_sku(sku))
     return json_response(200, present_catalog_item(item))
 
@@ -120,11 +126,13 @@ def get_catalog_item(call: Call, sku: str) -> Response:
     "POST",
     summary="The delivery promise for a checkout",
     roles=("storefront",),
-    request=s.DeliveryEstimateIn,
-    responses={200: s.DeliveryEstimateOut},
+    request="DeliveryEstimateIn",
+    responses={200: "DeliveryEstimateOut"},
     tags=("orders",),
 )
 def delivery_estimate(call: Call) -> Response:
+    from chalicelib.presentation.presenters import iso
+
     body: s.DeliveryEstimateIn = call.body
     start_day, promise = get_container().estimates.estimate(body.shipping_method, body.country, body.at)
     return json_response(
@@ -143,6 +151,10 @@ def delivery_estimate(call: Call) -> Response:
 
 
 def _place_command(body: s.PlaceOrderIn) -> PlaceOrder:
+    from chalicelib.domain.address import Address
+    from chalicelib.domain.orders import Customer, Discount
+    from chalicelib.services.orders import PlaceOrder
+
     return PlaceOrder(
         customer=Customer(**body.customer.model_dump()),
         currency=body.currency,
@@ -162,12 +174,14 @@ def _place_command(body: s.PlaceOrderIn) -> PlaceOrder:
     "POST",
     summary="Place an order",
     roles=("storefront",),
-    request=s.PlaceOrderIn,
-    responses={201: s.OrderOut},
+    request="PlaceOrderIn",
+    responses={201: "OrderOut"},
     idempotency="required",
     tags=("orders",),
 )
 def place_order(call: Call) -> Response:
+    from chalicelib.presentation.presenters import present_order
+
     container = get_container()
     request = call.idempotent_request()
     assert request is not None  # required on this route
@@ -188,10 +202,12 @@ def _owner_filter(call: Call) -> str | None:
     "GET",
     summary="An order",
     roles=("customer", *STAFF, "storefront"),
-    responses={200: s.OrderOut},
+    responses={200: "OrderOut"},
     tags=("orders",),
 )
 def get_order(call: Call, order_id: str) -> Response:
+    from chalicelib.presentation.presenters import present_order
+
     order = get_container().orders.get(order_id, customer_id=_owner_filter(call))
     return json_response(200, present_order(call.settings, order))
 
@@ -219,11 +235,13 @@ LIST_QUERY = (
     "GET",
     summary="Orders, newest first",
     roles=("customer", *STAFF),
-    responses={200: s.OrderListOut},
+    responses={200: "OrderListOut"},
     query=LIST_QUERY,
     tags=("orders",),
 )
 def list_orders(call: Call) -> Response:
+    from chalicelib.presentation.presenters import present_order
+
     number = call.query.get("number")
     if number is not None:
         found = get_container().orders.find_by_number(number, customer_id=_owner_filter(call))
@@ -257,6 +275,8 @@ def _list_owner(call: Call) -> str | None:
 
 def _answer(call: Call, run: Callable[[Reply | None], Order], status: int = 200) -> Response:
     """Answer with the changed order; an Idempotency-Key's response is stored in the same transaction."""
+    from chalicelib.presentation.presenters import present_order
+
     orders = get_container().orders
     code, body = orders.answer(call.idempotent_request(), lambda o: present_order(call.settings, o), status, run)
     return json_response(code, body)
@@ -271,12 +291,15 @@ def _answer(call: Call, run: Callable[[Reply | None], Order], status: int = 200)
     "POST",
     summary="Record the payment → paid",
     roles=("storefront",),
-    request=s.PaymentIn,
-    responses={201: s.OrderOut},
+    request="PaymentIn",
+    responses={201: "OrderOut"},
     idempotency="required",
     tags=("lifecycle",),
 )
 def record_payment(call: Call, order_id: str) -> Response:
+    from chalicelib.domain.orders import Payment
+    from chalicelib.presentation.presenters import present_order
+
     body: s.PaymentIn = call.body
     orders = get_container().orders
     payment = Payment(body.amount, body.method, body.provider_ref, orders.clock.now())
@@ -294,9 +317,9 @@ def record_payment(call: Call, order_id: str) -> Response:
     "POST",
     summary="Cancel before shipment → cancelled",
     roles=("customer", "agent"),
-    request=s.CancelIn,
+    request="CancelIn",
     optional_body=True,
-    responses={200: s.OrderOut},
+    responses={200: "OrderOut"},
     idempotency="optional",
     tags=("lifecycle",),
 )
@@ -312,7 +335,7 @@ def cancel_order(call: Call, order_id: str) -> Response:
     "POST",
     summary="Re-check accuracy and start processing",
     roles=STAFF,
-    responses={200: s.OrderOut},
+    responses={200: "OrderOut"},
     tags=("lifecycle",),
     idempotency="optional",
 )
@@ -327,8 +350,8 @@ def start_processing(call: Call, order_id: str) -> Response:
     "POST",
     summary="Release a hold after review",
     roles=STAFF,
-    request=s.ReleaseHoldIn,
-    responses={200: s.OrderOut},
+    request="ReleaseHoldIn",
+    responses={200: "OrderOut"},
     tags=("lifecycle",),
     idempotency="optional",
 )
@@ -344,12 +367,14 @@ def release_hold(call: Call, order_id: str, code: str) -> Response:
     "POST",
     summary="Ship some or all unshipped units",
     roles=STAFF,
-    request=s.ShipmentIn,
-    responses={201: s.OrderOut},
+    request="ShipmentIn",
+    responses={201: "OrderOut"},
     tags=("lifecycle",),
     idempotency="optional",
 )
 def create_shipment(call: Call, order_id: str) -> Response:
+    from chalicelib.domain.orders import ShipmentLine
+
     body: s.ShipmentIn = call.body
     lines = [ShipmentLine(line.sku, line.quantity) for line in body.lines] if body.lines else None
     orders = get_container().orders
@@ -366,7 +391,7 @@ def create_shipment(call: Call, order_id: str) -> Response:
     "GET",
     summary="Everything that happened to the order",
     roles=("customer", *STAFF),
-    responses={200: s.TimelineOut},
+    responses={200: "TimelineOut"},
     query=LIST_QUERY[:2],  # limit, cursor
     tags=("orders",),
 )
@@ -377,6 +402,8 @@ def order_timeline(call: Call, order_id: str) -> Response:
         limit=call.query_int("limit", default=20, low=1, high=100),
         cursor=call.query.get("cursor"),
     )
+    from chalicelib.presentation.presenters import present_timeline_entry
+
     items = [present_timeline_entry(entry) for entry in entries]
     return json_response(200, {"order_id": order_id, "items": items, "next_cursor": next_cursor})
 
@@ -387,7 +414,7 @@ def order_timeline(call: Call, order_id: str) -> Response:
     "GET",
     summary="Invoices, receipts and credit notes of an order",
     roles=("customer", *STAFF),
-    responses={200: s.DocumentListOut},
+    responses={200: "DocumentListOut"},
     tags=("orders",),
 )
 def order_documents(call: Call, order_id: str) -> Response:
@@ -410,12 +437,14 @@ def order_documents(call: Call, order_id: str) -> Response:
     "POST",
     summary="Carrier tracking events (signed)",
     roles=None,
-    request=s.CarrierWebhookIn,
-    responses={200: s.WebhookAck},
+    request="CarrierWebhookIn",
+    responses={200: "WebhookAck"},
     signed_by=lambda settings: settings.carrier_webhook_secrets,
     tags=("webhooks",),
 )
 def carrier_webhook(call: Call) -> Response:
+    from chalicelib.services.orders import CarrierUpdate
+
     body: s.CarrierWebhookIn = call.body
     outcome = get_container().orders.carrier_event(
         CarrierUpdate(
@@ -437,12 +466,14 @@ def carrier_webhook(call: Call) -> Response:
     "POST",
     summary="Payment provider events (signed)",
     roles=None,
-    request=s.PaymentWebhookIn,
-    responses={200: s.WebhookAck},
+    request="PaymentWebhookIn",
+    responses={200: "WebhookAck"},
     signed_by=lambda settings: settings.payment_webhook_secrets,
     tags=("webhooks",),
 )
 def payment_webhook(call: Call) -> Response:
+    from chalicelib.services.orders import PaymentEvent
+
     body: s.PaymentWebhookIn = call.body
     outcome = get_container().orders.payment_event(
         PaymentEvent(body.event_id, body.order_id, body.amount, body.provider_ref, body.status)
@@ -473,8 +504,8 @@ def _return_answer(call: Call, run: Callable[[Any], Any], status: int = 200) -> 
     "POST",
     summary="Request a return of delivered units (refund or exchange)",
     roles=("customer", "agent"),
-    request=s.ReturnIn,
-    responses={201: s.ReturnOut},
+    request="ReturnIn",
+    responses={201: "ReturnOut"},
     idempotency="optional",
     tags=("returns",),
 )
@@ -501,7 +532,7 @@ def request_return(call: Call, order_id: str) -> Response:
     "GET",
     summary="A return",
     roles=("customer", *STAFF),
-    responses={200: s.ReturnOut},
+    responses={200: "ReturnOut"},
     tags=("returns",),
 )
 def get_return(call: Call, return_id: str) -> Response:
@@ -527,7 +558,7 @@ RETURN_QUERY = (
     "GET",
     summary="The returns queue of one status, oldest first",
     roles=STAFF,
-    responses={200: s.ReturnListOut},
+    responses={200: "ReturnListOut"},
     query=RETURN_QUERY,
     tags=("returns",),
 )
@@ -548,7 +579,7 @@ def list_returns(call: Call) -> Response:
     "POST",
     summary="Approve a requested return (it must then arrive within the receipt window)",
     roles=STAFF,
-    responses={200: s.ReturnOut},
+    responses={200: "ReturnOut"},
     idempotency="optional",
     tags=("returns",),
 )
@@ -563,8 +594,8 @@ def approve_return(call: Call, return_id: str) -> Response:
     "POST",
     summary="Reject a requested return, saying why",
     roles=STAFF,
-    request=s.RejectReturnIn,
-    responses={200: s.ReturnOut},
+    request="RejectReturnIn",
+    responses={200: "ReturnOut"},
     idempotency="optional",
     tags=("returns",),
 )
@@ -580,9 +611,9 @@ def reject_return(call: Call, return_id: str) -> Response:
     "POST",
     summary="Cancel a return before it is received",
     roles=("customer", *STAFF),
-    request=s.CancelReturnIn,
+    request="CancelReturnIn",
     optional_body=True,
-    responses={200: s.ReturnOut},
+    responses={200: "ReturnOut"},
     idempotency="optional",
     tags=("returns",),
 )
@@ -601,9 +632,9 @@ def cancel_return(call: Call, return_id: str) -> Response:
     "POST",
     summary="Record the returned parcel: stock, credit note and refund request, or the replacement order",
     roles=STAFF,
-    request=s.ReceiveReturnIn,
+    request="ReceiveReturnIn",
     optional_body=True,
-    responses={200: s.ReturnOut},
+    responses={200: "ReturnOut"},
     idempotency="optional",
     tags=("returns",),
 )
@@ -632,8 +663,8 @@ def _verify_stripe(request: Any, settings: Any) -> Any:
     "POST",
     summary="Stripe events as Stripe sends them (Stripe-Signature)",
     roles=None,
-    request=StripeEvent,
-    responses={200: s.WebhookAck},
+    request="chalicelib.providers.stripe_events:StripeEvent",
+    responses={200: "WebhookAck"},
     verify=_verify_stripe,
     signature=("Stripe-Signature", "t=<unix seconds>,v1=<hex HMAC-SHA256(whsec, '<t>.<raw body>')>, as Stripe signs"),
     tags=("webhooks",),
@@ -661,8 +692,8 @@ def _verify_aftership(request: Any, settings: Any) -> Any:
     "POST",
     summary="AfterShip tracking webhooks as AfterShip sends them (aftership-hmac-sha256)",
     roles=None,
-    request=AfterShipWebhook,
-    responses={200: s.WebhookAck},
+    request="chalicelib.providers.aftership:AfterShipWebhook",
+    responses={200: "WebhookAck"},
     verify=_verify_aftership,
     signature=("aftership-hmac-sha256", "base64 HMAC-SHA256 of the raw body with the AfterShip webhook secret"),
     tags=("webhooks",),
@@ -698,8 +729,8 @@ app.register_blueprint(desk_routes)
     "POST",
     summary="Subscribe a URL to outbound events (the secret is shown once)",
     roles=("admin",),
-    request=s.WebhookSubscriptionIn,
-    responses={201: s.WebhookSubscriptionOut},
+    request="WebhookSubscriptionIn",
+    responses={201: "WebhookSubscriptionOut"},
     idempotency="optional",
     tags=("outbound webhooks",),
 )
@@ -729,7 +760,7 @@ def create_webhook_subscription(call: Call) -> Response:
     "GET",
     summary="A webhook subscription (without its secret)",
     roles=("admin",),
-    responses={200: s.WebhookSubscriptionOut},
+    responses={200: "WebhookSubscriptionOut"},
     tags=("outbound webhooks",),
 )
 def get_webhook_subscription(call: Call, subscription_id: str) -> Response:
@@ -758,7 +789,7 @@ def delete_webhook_subscription(call: Call, subscription_id: str) -> Response:
     "GET",
     summary="Deliveries, newest first: attempts, status codes, next retry; dead-lettered ones too",
     roles=("admin",),
-    responses={200: s.WebhookDeliveryListOut},
+    responses={200: "WebhookDeliveryListOut"},
     query=LIST_QUERY[:2],
     tags=("outbound webhooks",),
 )
@@ -856,7 +887,7 @@ def _own_customer(call: Call, customer_id: str) -> str:
     "GET",
     summary="Notification preferences",
     roles=("customer",),
-    responses={200: s.PreferencesOut},
+    responses={200: "PreferencesOut"},
     tags=("notifications",),
 )
 def get_preferences(call: Call, customer_id: str) -> Response:
@@ -870,8 +901,8 @@ def get_preferences(call: Call, customer_id: str) -> Response:
     "PUT",
     summary="Choose email / SMS and language",
     roles=("customer",),
-    request=s.PreferencesIn,
-    responses={200: s.PreferencesOut},
+    request="PreferencesIn",
+    responses={200: "PreferencesOut"},
     tags=("notifications",),
 )
 def put_preferences(call: Call, customer_id: str) -> Response:
@@ -903,7 +934,7 @@ def _verify_inbound_sms(request: Any, settings: Any) -> dict[str, Any]:
     "POST",
     summary="STOP / START replies to our SMS (signed)",
     roles=None,
-    responses={200: s.SmsInboundOut},
+    responses={200: "SmsInboundOut"},
     errors=(400, 413, 422),
     verify=_verify_inbound_sms,
     tags=("webhooks",),
@@ -915,7 +946,9 @@ def sms_inbound(call: Call) -> Response:
     if message.get("sns_type") == "SubscriptionConfirmation":
         confirm_subscription(str(message.get("subscribe_url")))
         return json_response(200, {"received": True, "action": "subscription_confirmed"})
-    inbound = _parse_model(s.SmsInboundIn, message)
+    from chalicelib.api.schemas import SmsInboundIn
+
+    inbound = _parse_model(SmsInboundIn, message)
     action = keyword_action(inbound.messageBody)
     if action:
         container = get_container()
@@ -973,8 +1006,8 @@ def _fault_out(fault: Any) -> dict[str, Any]:
     "POST",
     summary="Local stack only: make a share of S3/SES/SNS/DynamoDB calls fail in every local process",
     roles=None,
-    request=s.FaultIn,
-    responses={201: s.FaultOut},
+    request="FaultIn",
+    responses={201: "FaultOut"},
     tags=("local",),
 )
 def add_fault(call: Call) -> Response:
@@ -992,7 +1025,7 @@ def add_fault(call: Call) -> Response:
     "GET",
     summary="Local stack only: the active faults",
     roles=None,
-    responses={200: s.FaultsOut},
+    responses={200: "FaultsOut"},
     tags=("local",),
 )
 def list_faults(call: Call) -> Response:
@@ -1005,7 +1038,7 @@ def list_faults(call: Call) -> Response:
     "DELETE",
     summary="Local stack only: end every fault",
     roles=None,
-    responses={200: s.FaultsCleared},
+    responses={200: "FaultsCleared"},
     tags=("local",),
 )
 def clear_faults(call: Call) -> Response:
@@ -1018,7 +1051,7 @@ def clear_faults(call: Call) -> Response:
     "DELETE",
     summary="Local stack only: end one fault",
     roles=None,
-    responses={200: s.FaultsCleared},
+    responses={200: "FaultsCleared"},
     tags=("local",),
 )
 def clear_fault(call: Call, fault_id: str) -> Response:

@@ -19,24 +19,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from chalicelib.domain.calendar import BusinessCalendar
-from chalicelib.domain.kpis import DEFAULT_TARGETS
-from chalicelib.services.catalog import CatalogService, DeliveryEstimator
-from chalicelib.services.orders import Cursors, OrderService
 from chalicelib.settings import Settings, get_settings, reset_settings
 
+# Services, domain and adapters are imported where the container builds them (first request), not
+# when app.py imports this module: a cold start pays for the routes' registry alone.
 if TYPE_CHECKING:
     from chalicelib.adapters.dynamo.tickets import DynamoTicketRepository
     from chalicelib.adapters.s3_mail import S3MailStore
+    from chalicelib.domain.calendar import BusinessCalendar
     from chalicelib.domain.kpis import Fact
     from chalicelib.domain.orders import Order
     from chalicelib.domain.surveys import Answer, Survey
     from chalicelib.domain.tickets import TicketAttachment
     from chalicelib.notify.inbound_email import InboundEmailHandler
     from chalicelib.notify.service import NotificationService
+    from chalicelib.services.catalog import CatalogService, DeliveryEstimator
     from chalicelib.services.documents import DocumentService
     from chalicelib.services.feedback import FeedbackSettings, KpiService, SurveyService
     from chalicelib.services.intents import Intent, IntentRunner
+    from chalicelib.services.orders import OrderService
     from chalicelib.services.portal import PortalService
     from chalicelib.services.ports import CatalogRepository, IdempotencyStore, OrderRepository, PreferenceStore
     from chalicelib.services.return_intents import ReturnIntents
@@ -385,6 +386,7 @@ def kpi_metric(fact: Fact) -> None:
 
 
 def feedback_settings(settings: Settings) -> FeedbackSettings:
+    from chalicelib.domain.kpis import DEFAULT_TARGETS
     from chalicelib.services.feedback import FeedbackSettings
 
     return FeedbackSettings(
@@ -398,6 +400,8 @@ def feedback_settings(settings: Settings) -> FeedbackSettings:
 
 
 def calendar_from(settings: Settings) -> BusinessCalendar:
+    from chalicelib.domain.calendar import BusinessCalendar
+
     return BusinessCalendar(
         country=settings.shop_country,
         timezone=settings.shop_timezone,
@@ -434,6 +438,9 @@ def build_container(
 ) -> Container:
     """Wire the adapters (default: DynamoDB, on `settings.table_name`) into the services;
     `source` gives the current settings (default: `settings`)."""
+    from chalicelib.services.catalog import CatalogService, DeliveryEstimator
+    from chalicelib.services.orders import Cursors, OrderService
+
     if settings.is_local:  # outage drills: /local/faults reaches every AWS call of this process
         from chalicelib.adapters.faults import install
 

@@ -8,14 +8,12 @@ with. Views receive a `Call` and stay a few lines long.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-from pydantic import BaseModel
-from pydantic import ValidationError as PydanticValidationError
 
 from chalicelib.api.auth import Principal, authenticate
 from chalicelib.domain.errors import (
@@ -32,12 +30,27 @@ from chalicelib.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from chalice.app import Blueprint, Chalice, Request, Response
+    from pydantic import BaseModel
+    from pydantic import ValidationError as PydanticValidationError
 
     from chalicelib.services.orders import IdempotentRequest
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+SCHEMAS = "chalicelib.api.schemas"
+
+
+def resolve_model(ref: type[BaseModel] | str) -> type[BaseModel]:
+    """A route's model from its name: "Class" in chalicelib.api.schemas, or "package.module:Class".
+
+    Routes name their models so that registering them all at import builds no pydantic model and
+    imports no pydantic (cold start); a model is imported when its route, or /openapi.json, needs it."""
+    if not isinstance(ref, str):
+        return ref
+    module, _, name = ref.rpartition(":")
+    model: type[BaseModel] = getattr(importlib.import_module(module or SCHEMAS), name)
+    return model
 
 
 @dataclass(frozen=True)
@@ -54,8 +67,8 @@ class RouteDoc:
     path: str
     summary: str
     roles: tuple[str, ...] | None  # None: public
-    request: type[BaseModel] | None
-    responses: dict[int, type[BaseModel] | None]
+    request_ref: type[BaseModel] | str | None
+    response_refs: dict[int, type[BaseModel] | str | None]
     query: tuple[QueryParam, ...] = ()
     idempotency: str | None = None  # "required" or "optional"
     produces: str = JSON
@@ -69,6 +82,14 @@ class RouteDoc:
     form: Callable[[dict[str, list[str]]], dict[str, Any]] | None = None
     signature: tuple[str, str] | None = None  # a provider's own signature header: (name, description)
     errors: tuple[int, ...] = ()  # error statuses the route answers beyond those its shape implies
+
+    @functools.cached_property
+    def request(self) -> type[BaseModel] | None:
+        return None if self.request_ref is None else resolve_model(self.request_ref)
+
+    @functools.cached_property
+    def responses(self) -> dict[int, type[BaseModel] | None]:
+        return {status: None if ref is None else resolve_model(ref) for status, ref in self.response_refs.items()}
 
 
 ROUTES: list[RouteDoc] = []
@@ -213,6 +234,8 @@ def parse_body(
             data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequestError("request body is not valid JSON", code="malformed_json") from exc
+    from pydantic import ValidationError as PydanticValidationError
+
     try:
         return model.model_validate(data), data
     except PydanticValidationError as exc:
@@ -229,8 +252,8 @@ def endpoint(
     *,
     summary: str,
     roles: tuple[str, ...] | None,
-    responses: dict[int, type[BaseModel] | None],
-    request: type[BaseModel] | None = None,
+    responses: dict[int, type[BaseModel] | str | None],
+    request: type[BaseModel] | str | None = None,
     query: tuple[QueryParam, ...] = (),
     idempotency: str | None = None,
     produces: str = JSON,
@@ -326,6 +349,7 @@ def _prepare_call(current: Request, doc: RouteDoc, verify: Callable[[Request, Se
     call = Call(request=current, settings=settings, principal=principal, query=dict(current.query_params or {}))
     call.verified = verified
     call.idempotency = doc.idempotency
-    if doc.request is not None and (JSON in doc.consumes or doc.form is not None):
-        call.body, call.raw_json = parse_body(current, doc.request, settings, optional=doc.optional_body, form=doc.form)
+    model = doc.request if JSON in doc.consumes or doc.form is not None else None  # pages read their own forms
+    if model is not None:
+        call.body, call.raw_json = parse_body(current, model, settings, optional=doc.optional_body, form=doc.form)
     return call

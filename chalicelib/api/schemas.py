@@ -6,13 +6,13 @@ included) and take money as strict integers in minor units.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+from chalicelib.domain.catalog import SKU_RE
+
 Money = Annotated[int, Field(strict=True, ge=0, le=10**11, description="integer minor units")]
 Sku = Annotated[str, Field(pattern=SKU_RE.pattern, examples=["MUG-1"])]
 CustomerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$", examples=["cus_alice"])]

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from chalice.app import Blueprint
 
-from chalicelib.api import support_schemas as ss
 from chalicelib.api.http import Call, QueryParam, endpoint, json_response
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.errors import ValidationError
@@ -17,6 +16,7 @@ from chalicelib.domain.errors import ValidationError
 if TYPE_CHECKING:
     from chalice.app import Response
 
+    from chalicelib.api import support_schemas as ss  # routes name their models: pydantic waits for a body
     from chalicelib.domain.tickets import Ticket
     from chalicelib.services.tickets import Caller
 
@@ -49,8 +49,8 @@ def ticket_response(call: Call, ticket: Ticket, status: int = 200) -> Response:
     "POST",
     summary="Open a ticket on an order (the customer, or an agent on their behalf)",
     roles=("customer", "agent"),
-    request=ss.TicketIn,
-    responses={201: ss.TicketOut},
+    request="chalicelib.api.support_schemas:TicketIn",
+    responses={201: "chalicelib.api.support_schemas:TicketOut"},
     idempotency="optional",
     tags=("support",),
 )
@@ -74,7 +74,7 @@ def open_ticket(call: Call) -> Response:
     "GET",
     summary="A ticket with its messages (customers: their own, without internal notes)",
     roles=("customer", "agent"),
-    responses={200: ss.TicketOut},
+    responses={200: "chalicelib.api.support_schemas:TicketOut"},
     tags=("support",),
 )
 def get_ticket(call: Call, ticket_id: str) -> Response:
@@ -87,8 +87,8 @@ def get_ticket(call: Call, ticket_id: str) -> Response:
     "POST",
     summary="Write on a ticket (agents: a public reply, emailed to the customer, or an internal note)",
     roles=("customer", "agent"),
-    request=ss.TicketMessageIn,
-    responses={201: ss.TicketOut},
+    request="chalicelib.api.support_schemas:TicketMessageIn",
+    responses={201: "chalicelib.api.support_schemas:TicketOut"},
     idempotency="optional",
     tags=("support",),
 )
@@ -106,7 +106,7 @@ def post_ticket_message(call: Call, ticket_id: str) -> Response:
     "POST",
     summary="Acknowledge a ticket (the first human answer stops the 24 h clock)",
     roles=("agent",),
-    responses={200: ss.TicketOut},
+    responses={200: "chalicelib.api.support_schemas:TicketOut"},
     idempotency="optional",
     tags=("support",),
 )
@@ -120,8 +120,8 @@ def acknowledge_ticket(call: Call, ticket_id: str) -> Response:
     "POST",
     summary="Resolve a ticket (closed automatically 7 days later)",
     roles=("agent",),
-    request=ss.ResolveIn,
-    responses={200: ss.TicketOut},
+    request="chalicelib.api.support_schemas:ResolveIn",
+    responses={200: "chalicelib.api.support_schemas:TicketOut"},
     idempotency="optional",
     tags=("support",),
 )
@@ -136,7 +136,7 @@ def resolve_ticket(call: Call, ticket_id: str) -> Response:
     "POST",
     summary="Reopen a resolved ticket within 7 days (restarts the resolution clock)",
     roles=("customer", "agent"),
-    responses={200: ss.TicketOut},
+    responses={200: "chalicelib.api.support_schemas:TicketOut"},
     idempotency="optional",
     tags=("support",),
 )
@@ -150,7 +150,7 @@ def reopen_ticket(call: Call, ticket_id: str) -> Response:
     "GET",
     summary="The ticket queue, oldest deadline first",
     roles=STAFF,
-    responses={200: ss.TicketQueueOut},
+    responses={200: "chalicelib.api.support_schemas:TicketQueueOut"},
     query=(
         *PAGE_QUERY,
         QueryParam(
@@ -186,7 +186,7 @@ def ticket_queue(call: Call) -> Response:
     "GET",
     summary="Inbound emails held for an agent (unknown or forged token, another sender, rate limit)",
     roles=STAFF,
-    responses={200: ss.HeldEmailListOut},
+    responses={200: "chalicelib.api.support_schemas:HeldEmailListOut"},
     query=PAGE_QUERY,
     tags=("support",),
 )
@@ -207,7 +207,7 @@ def held_inbound(call: Call) -> Response:
     "GET",
     summary="The whole story of an order for an agent, from one query over its item collection",
     roles=STAFF,
-    responses={200: ss.AgentOrderOut},
+    responses={200: "chalicelib.api.support_schemas:AgentOrderOut"},
     tags=("support",),
 )
 def agent_order(call: Call, order_id: str) -> Response:
@@ -222,7 +222,7 @@ def agent_order(call: Call, order_id: str) -> Response:
     "POST",
     summary="Local stack only: hand a raw RFC 5322 message to the inbound-email handler (404 elsewhere)",
     roles=None,
-    responses={202: ss.InboundEmailOut},
+    responses={202: "chalicelib.api.support_schemas:InboundEmailOut"},
     consumes=("message/rfc822", "application/octet-stream", "text/plain"),
     tags=("local",),
 )

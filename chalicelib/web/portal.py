@@ -14,33 +14,34 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
-from pydantic import BaseModel
-from pydantic import ValidationError as PydanticValidationError
 
-from chalicelib.api.http import FORM, Call, QueryParam, endpoint
+from chalicelib.api.http import FORM, Call, QueryParam, endpoint, resolve_model
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.errors import NotFoundError, OrderCareError
 from chalicelib.domain.sessions import SESSION_ABSOLUTE, safe_next
-from chalicelib.web.portal_forms import (
-    HelpForm,
-    PreferencesForm,
-    ReplyForm,
-    ReturnForm,
-    SignInForm,
-    SignOutForm,
-    VerifyForm,
-    parse_form,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from chalice.app import Response
+    from pydantic import BaseModel
 
     from chalicelib.domain.sessions import Session
     from chalicelib.services.portal import PortalService
 
+    # Pages name their forms (classes of chalicelib.web.portal_forms): pydantic waits for a POST.
+    from chalicelib.web.portal_forms import (
+        HelpForm,
+        PreferencesForm,
+        ReplyForm,
+        ReturnForm,
+        SignInForm,
+        SignOutForm,
+        VerifyForm,
+    )
+
 portal_routes = Blueprint(__name__)
+FORMS = "chalicelib.web.portal_forms"
 
 SESSION_COOKIE = "oc_session"
 PRE_COOKIE = "oc_pre"  # before sign-in: what the sign-in and code forms' CSRF tokens are bound to
@@ -137,9 +138,14 @@ class PortalPage:
 
     # --- requests ------------------------------------------------------------------
 
-    def read_form(self, model: type[BaseModel]) -> Any:
-        from chalicelib.api.http import raw_bytes
+    def read_form(self, name: str) -> Any:
+        """The posted form as the model `name` of chalicelib.web.portal_forms."""
+        from pydantic import ValidationError as PydanticValidationError
 
+        from chalicelib.api.http import raw_bytes
+        from chalicelib.web.portal_forms import parse_form
+
+        model = resolve_model(f"{FORMS}:{name}")
         self.form = parse_form(raw_bytes(self.call.request))
         try:
             return model.model_validate(self.form)
@@ -202,7 +208,7 @@ def page(
     method: str,
     summary: str,
     *,
-    form: type[BaseModel] | None = None,
+    form: str | None = None,
     errors: tuple[int, ...] = PAGE_ERRORS,
     query: tuple[QueryParam, ...] = (),
     success: int = 200,
@@ -226,7 +232,7 @@ def page(
 
         run.__name__ = view.__name__
         # 303: not signed in (or done) — on to /account; documented so every answer is.
-        responses: dict[int, type[BaseModel] | None] = {success: None, 303: None}
+        responses: dict[int, type[BaseModel] | str | None] = {success: None, 303: None}
         endpoint(
             portal_routes,
             path,
@@ -234,7 +240,7 @@ def page(
             summary=summary,
             roles=None,
             responses=responses,
-            request=form,
+            request=None if form is None else f"{FORMS}:{form}",
             query=query,
             produces="text/html",
             consumes=(FORM,) if method == "POST" else ("application/json",),
@@ -267,7 +273,7 @@ def _sign_in_form(portal: PortalPage, status: int = 200, *, email: str = "", err
     "/account/sign-in",
     "POST",
     "Email a one-time code and sign-in link (the same answer whether or not the address has orders)",
-    form=SignInForm,
+    form="SignInForm",
     errors=SIGN_IN_ERRORS,
 )
 def sign_in(portal: PortalPage) -> Response:
@@ -275,7 +281,7 @@ def sign_in(portal: PortalPage) -> Response:
     from chalicelib.services.portal import RateLimitedError
     from chalicelib.services.ports import PermanentDeliveryError, TransientDeliveryError
 
-    form: SignInForm = portal.read_form(SignInForm)
+    form: SignInForm = portal.read_form("SignInForm")
     portal.check_csrf(signed_in=False)
     try:
         email = portal.service.start_sign_in(form.email, portal.client, form.next or None, portal.lang)
@@ -299,14 +305,14 @@ def _code_form(portal: PortalPage, email: str, status: int = 200, error: str | N
     "/account/verify",
     "POST",
     "Check the code (or the link's token) → 303 to the orders with a new session cookie",
-    form=VerifyForm,
+    form="VerifyForm",
     errors=(403, 422),
     success=303,
 )
 def verify(portal: PortalPage) -> Response:
     from chalicelib.services.portal import SignInFailedError
 
-    form: VerifyForm = portal.read_form(VerifyForm)
+    form: VerifyForm = portal.read_form("VerifyForm")
     portal.check_csrf(signed_in=False)
     previous = portal.cookie(SESSION_COOKIE)
     try:
@@ -345,12 +351,12 @@ def verify_link(portal: PortalPage) -> Response:
     "/account/sign-out",
     "POST",
     "End this session (or every session of the address) → 303",
-    form=SignOutForm,
+    form="SignOutForm",
     errors=(403,),
     success=303,
 )
 def sign_out(portal: PortalPage) -> Response:
-    form: SignOutForm = portal.read_form(SignOutForm)
+    form: SignOutForm = portal.read_form("SignOutForm")
     session = portal.load_session()
     if session is None:  # signed out already (or expired): nothing to protect
         portal.drop_cookie(SESSION_COOKIE)
@@ -461,14 +467,14 @@ def _order_page(
     "/account/orders/{order_id}/returns",
     "POST",
     "Return items of one's own order (the returns service's rules) → 303 back to the order",
-    form=ReturnForm,
+    form="ReturnForm",
     errors=(403, 404, 422),
     success=303,
 )
 def request_return(portal: PortalPage, order_id: str) -> Response:
     from chalicelib.domain.errors import ConflictError, ValidationError
 
-    form: ReturnForm = portal.read_form(ReturnForm)
+    form: ReturnForm = portal.read_form("ReturnForm")
     session = portal.require_session()
     portal.check_csrf(signed_in=True)
     lines = []
@@ -495,14 +501,14 @@ def request_return(portal: PortalPage, order_id: str) -> Response:
     "/account/orders/{order_id}/help",
     "POST",
     "Get help: open a support ticket on one's own order → 303 back to the order",
-    form=HelpForm,
+    form="HelpForm",
     errors=(403, 404, 422),
     success=303,
 )
 def ask_for_help(portal: PortalPage, order_id: str) -> Response:
     from chalicelib.domain.errors import ValidationError
 
-    form: HelpForm = portal.read_form(HelpForm)
+    form: HelpForm = portal.read_form("HelpForm")
     session = portal.require_session()
     portal.check_csrf(signed_in=True)
     if not form.message.strip():
@@ -518,14 +524,14 @@ def ask_for_help(portal: PortalPage, order_id: str) -> Response:
     "/account/orders/{order_id}/tickets/{ticket_id}/messages",
     "POST",
     "Reply on a ticket of one's own order → 303 back to the order",
-    form=ReplyForm,
+    form="ReplyForm",
     errors=(403, 404, 422),
     success=303,
 )
 def reply_to_ticket(portal: PortalPage, order_id: str, ticket_id: str) -> Response:
     from chalicelib.domain.errors import ConflictError, ValidationError
 
-    form: ReplyForm = portal.read_form(ReplyForm)
+    form: ReplyForm = portal.read_form("ReplyForm")
     session = portal.require_session()
     portal.check_csrf(signed_in=True)
     if not form.message.strip():
@@ -573,12 +579,12 @@ def _preferences_page(portal: PortalPage, current: Any, *, saved: bool, status: 
     )
 
 
-@page("/account/preferences", "POST", "Save email / SMS / language", form=PreferencesForm, errors=(403, 422))
+@page("/account/preferences", "POST", "Save email / SMS / language", form="PreferencesForm", errors=(403, 422))
 def save_preferences(portal: PortalPage) -> Response:
     from chalicelib.services.ports import Preferences
     from chalicelib.web.portal_messages import LOCALES
 
-    form: PreferencesForm = portal.read_form(PreferencesForm)
+    form: PreferencesForm = portal.read_form("PreferencesForm")
     session = portal.require_session()
     portal.check_csrf(signed_in=True)
     if form.locale not in LOCALES:
