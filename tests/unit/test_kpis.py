@@ -95,3 +95,78 @@ def test_survey_tokens_are_bound_signed_and_expire() -> None:
     assert read_token(token, ("k1",), now=now + 31 * 86_400) is None
     assert read_token(token[:-3] + "abc", ("k1",), now=now) is None
     assert read_token("x" * 600, ("k1",), now=now) is None
+
+
+class DayCounters:
+    """The KPI store's day counters in memory; each `totals` call is one Query."""
+
+    def __init__(self, days: dict[date, dict[str, int]]) -> None:
+        self.days = days
+        self.queries: list[tuple[date, date]] = []
+
+    def totals(self, start: date, end: date) -> tuple[kpis.Totals, list[tuple[date, dict[str, int]]], int]:
+        self.queries.append((start, end))
+        found = sorted((day, counts) for day, counts in self.days.items() if start <= day < end)
+        totals = kpis.Totals()
+        for _, counts in found:
+            totals.add(counts)
+        return totals, found, len(found)
+
+
+class Archive:
+    def __init__(self) -> None:
+        self.saved: dict[tuple[str, date], dict[str, Any]] = {}
+
+    def load(self, period: str, start: date) -> dict[str, Any] | None:
+        return self.saved.get((period, start))
+
+    def save(self, period: str, start: date, report: dict[str, Any]) -> None:
+        self.saved[(period, start)] = report
+
+
+class FixedClock:
+    def __init__(self, now: datetime) -> None:
+        self.moment = now
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+def _kpi_service(days: dict[date, dict[str, int]], now: datetime) -> tuple[Any, DayCounters, Archive]:
+    from chalicelib.services.feedback import FeedbackSettings, KpiService
+
+    store, archive = DayCounters(days), Archive()
+    return KpiService(store, FixedClock(now), FeedbackSettings(), archive), store, archive  # type: ignore[arg-type]
+
+
+DAYS = {
+    date(2026, 9, 30): {kpis.num("shipped_on_time"): 1, kpis.den("shipped_on_time"): 4},  # previous quarter
+    date(2026, 10, 1): {kpis.num("shipped_on_time"): 3, kpis.den("shipped_on_time"): 4},
+    date(2026, 12, 31): {kpis.num("shipped_on_time"): 2, kpis.den("shipped_on_time"): 2},
+    date(2027, 1, 1): {kpis.num("shipped_on_time"): 0, kpis.den("shipped_on_time"): 9},  # next quarter
+}
+
+
+@pytest.mark.parametrize(("period", "start"), [("week", date(2026, 11, 30)), ("quarter", date(2026, 10, 1))])
+def test_a_report_and_its_previous_period_are_one_query_with_the_figures_of_two(period: str, start: date) -> None:
+    service, store, _ = _kpi_service(DAYS, datetime(2026, 12, 2, 10, tzinfo=UTC))
+    report = service.report(period, start)
+    previous_start = kpis.previous_start(period, start)
+    end = kpis.period_bounds(period, start)[1]
+    assert store.queries == [(previous_start, end)]
+    # The same figures as summing each period on its own.
+    this, before = (DayCounters(DAYS).totals(*kpis.period_bounds(period, s))[0] for s in (start, previous_start))
+    expected = kpis.build_report(period, start, end, this, before, service.config.targets)
+    assert report == {**expected, "closed": False}
+    if period == "quarter":
+        on_time = next(k for k in report["kpis"] if k["name"] == "shipped_on_time")
+        assert (on_time["value"], on_time["previous"]) == (round(5 / 6, 4), 0.25)
+
+
+def test_a_closed_period_is_its_frozen_snapshot_and_without_one_a_single_query() -> None:
+    service, store, archive = _kpi_service(DAYS, datetime(2027, 1, 2, 10, tzinfo=UTC))
+    computed = service.report("quarter", date(2026, 10, 1))
+    assert computed["closed"] is True and store.queries == [(date(2026, 7, 1), date(2027, 1, 1))]
+    archive.save("quarter", date(2026, 10, 1), {"frozen": True})
+    assert service.report("quarter", date(2026, 10, 1)) == {"frozen": True}
+    assert len(store.queries) == 1  # the snapshot: no counters read
