@@ -12,6 +12,7 @@ status and what to fix at the top.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
@@ -28,12 +29,33 @@ if TYPE_CHECKING:
 
 desk_routes = Blueprint(__name__)
 
+
 STAFF = ("agent", "admin")
 FORM = "application/x-www-form-urlencoded"
 CONSUMES = (FORM, "application/json")
 PAGE_ERRORS = (404, 422)  # answered as the desk page, saying what went wrong
 FORM_ERRORS = (403, 404, 409, 422)  # 403: the session's CSRF token is missing or wrong
 BROWSER_ONLY = (401,)  # a browser is sent to sign in (303); an API client gets JSON
+
+
+def desk_form(path: str, summary: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A desk form's route: staff only, a browser's form post (or JSON) answered 303 back to the order."""
+    return endpoint(
+        desk_routes,
+        path,
+        "POST",
+        summary=summary,
+        roles=STAFF,
+        responses={303: None},
+        consumes=CONSUMES,
+        produces="text/html",
+        html_errors=FORM_ERRORS,
+        errors=BROWSER_ONLY,
+        browser=True,
+        tags=("desk",),
+    )
+
+
 MAX_FORM_FIELDS = 2 * 100 + 10  # a receipt: quantity and condition for up to 100 lines
 DESK_HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
@@ -225,19 +247,9 @@ def _on(fields: dict[str, str], name: str) -> bool:
     return fields.get(name, "").lower() in ("1", "on", "true", "yes")
 
 
-@endpoint(
-    desk_routes,
+@desk_form(
     "/desk/tickets/{ticket_id}/reply",
-    "POST",
-    summary="Desk form: reply to the customer or write an internal note (303 back to the order)",
-    roles=STAFF,
-    responses={303: None},
-    consumes=CONSUMES,
-    produces="text/html",
-    html_errors=FORM_ERRORS,
-    errors=BROWSER_ONLY,
-    browser=True,
-    tags=("desk",),
+    "Desk form: reply to the customer or write an internal note (303 back to the order)",
 )
 def desk_reply(call: Call, ticket_id: str) -> Response:
     return _ticket_action(
@@ -253,37 +265,17 @@ def desk_reply(call: Call, ticket_id: str) -> Response:
     )
 
 
-@endpoint(
-    desk_routes,
+@desk_form(
     "/desk/tickets/{ticket_id}/acknowledge",
-    "POST",
-    summary="Desk form: acknowledge a ticket",
-    roles=STAFF,
-    responses={303: None},
-    consumes=CONSUMES,
-    produces="text/html",
-    html_errors=FORM_ERRORS,
-    errors=BROWSER_ONLY,
-    browser=True,
-    tags=("desk",),
+    "Desk form: acknowledge a ticket",
 )
 def desk_acknowledge(call: Call, ticket_id: str) -> Response:
     return _ticket_action(call, ticket_id, lambda tickets, caller, f: tickets.acknowledge(ticket_id, caller))
 
 
-@endpoint(
-    desk_routes,
+@desk_form(
     "/desk/tickets/{ticket_id}/resolve",
-    "POST",
-    summary="Desk form: resolve a ticket",
-    roles=STAFF,
-    responses={303: None},
-    consumes=CONSUMES,
-    produces="text/html",
-    html_errors=FORM_ERRORS,
-    errors=BROWSER_ONLY,
-    browser=True,
-    tags=("desk",),
+    "Desk form: resolve a ticket",
 )
 def desk_resolve(call: Call, ticket_id: str) -> Response:
     return _ticket_action(
@@ -338,37 +330,17 @@ def received_conditions(fields: dict[str, str]) -> dict[str, tuple[int, str]] | 
     return check_conditions([(line.sku, line.quantity, line.condition) for line in body.lines or []])
 
 
-@endpoint(
-    desk_routes,
+@desk_form(
     "/desk/returns/{return_id}/approve",
-    "POST",
-    summary="Desk form: approve a requested return (303 back to the order)",
-    roles=STAFF,
-    responses={303: None},
-    consumes=CONSUMES,
-    produces="text/html",
-    html_errors=FORM_ERRORS,
-    errors=BROWSER_ONLY,
-    browser=True,
-    tags=("desk",),
+    "Desk form: approve a requested return (303 back to the order)",
 )
 def desk_approve_return(call: Call, return_id: str) -> Response:
     return _return_action(call, return_id, lambda returns, f: returns.approve(return_id, call.actor))
 
 
-@endpoint(
-    desk_routes,
+@desk_form(
     "/desk/returns/{return_id}/reject",
-    "POST",
-    summary="Desk form: reject a requested return, saying why (shown to the customer)",
-    roles=STAFF,
-    responses={303: None},
-    consumes=CONSUMES,
-    produces="text/html",
-    html_errors=FORM_ERRORS,
-    errors=BROWSER_ONLY,
-    browser=True,
-    tags=("desk",),
+    "Desk form: reject a requested return, saying why (shown to the customer)",
 )
 def desk_reject_return(call: Call, return_id: str) -> Response:
     def reject(returns: Any, fields: dict[str, str]) -> Any:
@@ -380,19 +352,9 @@ def desk_reject_return(call: Call, return_id: str) -> Response:
     return _return_action(call, return_id, reject)
 
 
-@endpoint(
-    desk_routes,
+@desk_form(
     "/desk/returns/{return_id}/receive",
-    "POST",
-    summary="Desk form: record the returned parcel, per line the units received and their condition",
-    roles=STAFF,
-    responses={303: None},
-    consumes=CONSUMES,
-    produces="text/html",
-    html_errors=FORM_ERRORS,
-    errors=BROWSER_ONLY,
-    browser=True,
-    tags=("desk",),
+    "Desk form: record the returned parcel, per line the units received and their condition",
 )
 def desk_receive_return(call: Call, return_id: str) -> Response:
     return _return_action(
