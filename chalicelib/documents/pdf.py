@@ -323,6 +323,25 @@ def _font_template(style: str) -> Any:
     return scratch.fonts[f"{FAMILY}{style}"]
 
 
+class _Widths(dict[int, float]):
+    """A font's advance widths, read-only in practice: a character it lacks has the default
+    width, as in fpdf2's defaultdict, but asking does not add it — so every document can share one."""
+
+    def __init__(self, widths: collections.defaultdict[int, float]):
+        super().__init__(widths)
+        assert widths.default_factory is not None
+        self.default = widths.default_factory()
+
+    def __missing__(self, char: int) -> float:
+        return self.default
+
+
+@functools.cache
+def _widths(style: str) -> _Widths:
+    """Copied once per container instead of once per document (~6 000 entries per style)."""
+    return _Widths(_font_template(style).cw)
+
+
 @functools.cache
 def _font_bytes(style: str) -> bytes:
     return FONT_FILES[style].read_bytes()
@@ -345,7 +364,7 @@ def _add_fonts(pdf: Any) -> None:
             if hasattr(template, name):
                 setattr(font, name, getattr(template, name))
         font.i = len(pdf.fonts) + 1
-        font.cw = collections.defaultdict(template.cw.default_factory, template.cw)
+        font.cw = _widths(style)  # shared: fpdf2 only reads it, and a miss is not stored
         font.missing_glyphs = []
         font.biggest_size_pt = 0
         font._hbfont = None
