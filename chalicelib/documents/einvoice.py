@@ -1,4 +1,9 @@
-"""EN 16931 e-invoices: the CII XML of an invoice or credit note, built with drafthorse.
+"""EN 16931 e-invoices: the CII XML of an invoice or credit note.
+
+The XML is the tree drafthorse's CII model of the document serialises to, byte for byte
+(tests/cii_oracle.py keeps that model as the tests' oracle), written directly: drafthorse's
+per-field objects and its three serialisation passes were most of the time an e-invoice took.
+drafthorse still provides the Factur-X XSD and the XMP template.
 
 The XML is built from the same document record the PDF is drawn from
 (`chalicelib.documents.invoice`), amounts converted from integer minor units,
@@ -10,7 +15,7 @@ basis × rate rounded half up to the cent, which is BR-CO-17).
 `check_totals` reads the serialised XML back and compares its totals (BT-106,
 BT-107, BT-108, BT-109, BT-110, BT-112, BT-113, BT-115, BG-23 per rate) with the
 record: a document whose XML disagrees is never stored (the caller logs and
-alarms). drafthorse and lxml are imported on first use only.
+alarms). lxml is imported on first use only.
 
 Mapping:
 * invoice → type code 380; credit note → 381 with the invoice's number and
@@ -34,6 +39,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
+from xml.etree import ElementTree  # writes our own tree; it parses nothing # nosec B405
 from zoneinfo import ZoneInfo
 
 from chalicelib.documents.invoice import CreditNote, Invoice, Party, Row, TaxLine
@@ -131,65 +137,246 @@ def record_totals(document: EDocument, options: EInvoiceOptions) -> Totals:
 
 def build_cii(document: EDocument, options: EInvoiceOptions) -> bytes:
     """The EN 16931 CII XML of the document, checked against the Factur-X XSD."""
-    xml = _serialize(cii_model(document, options).to_etree())
+    xml = _serialize(_cii_tree(document, options))
     _validate_xsd(xml)
     return xml
 
 
-def cii_model(document: EDocument, options: EInvoiceOptions) -> Any:
-    """The document as drafthorse's CII model."""
-    from drafthorse.models.document import Document as CiiDocument
-
-    if document.seller.postal is None:  # BR-08 / BR-09: an e-invoice states where the seller is
-        raise EInvoiceError("the seller's postal address (BG-5) is not configured")
-    cii = CiiDocument()
-    amounts = _Amounts(document.currency)
-    zone = ZoneInfo(options.timezone)
-    cii.context.guideline_parameter.id = GUIDELINE
-    cii.header.id = document.number
-    cii.header.type_code = CREDIT_NOTE_TYPE if isinstance(document, CreditNote) else INVOICE_TYPE
-    cii.header.issue_date_time = _day(document.issued_at, zone)
-    _agreement(cii.trade.agreement, document)
-    _delivery(cii.trade.delivery, document, zone)
-    _settlement(cii.trade.settlement, document, options, amounts, zone)
-    for index, row in enumerate(_lines(document), start=1):
-        cii.trade.items.add(_line_item(index, row, document, options, amounts))
-    return cii
-
-
 def _serialize(root: Any) -> bytes:
-    """drafthorse's `Document.serialize(schema=None)`, byte for byte, in one pass instead of three.
+    """drafthorse's `Document.serialize(schema=None)` output, byte for byte, in one pass.
 
-    drafthorse writes the tree, re-parses it to pretty-print it (lxml), parses that again and
-    writes it once more, declaring its namespaces that the document does not use — half of
-    building an e-invoice. The same bytes come from indenting the tree in place (the text a
-    parser would read back: line ends as "\n") and writing it once; a test compares the two.
+    drafthorse writes its tree, re-parses it to pretty-print it (lxml), parses that again and
+    writes it once more, declaring its namespaces that the document does not use. The same
+    bytes come from indenting the tree in place (with the text a parser would read back: line
+    ends as "\\n") and writing it once.
     """
-    import xml.etree.ElementTree as ET  # writes our own tree; nothing is parsed here # nosec B405
-
-    from drafthorse.models import NS_QDT, NS_RAM, NS_RSM, NS_UDT
-
-    namespaces = {
-        "rsm": NS_RSM,
-        "qdt": NS_QDT,
-        "ram": NS_RAM,
-        "xs": "http://www.w3.org/2001/XMLSchema",
-        "xsi": "http://www.w3.org/2001/XMLSchema-instance",
-        "udt": NS_UDT,
-    }
     used = set()
-    for element in root.iter():  # drafthorse's tree: every tag is namespaced, tails are empty
+    for element in root.iter():  # every tag is namespaced, tails are empty
         used.add(element.tag[1 : element.tag.index("}")])
-        used.update(name[1 : name.index("}")] for name in element.attrib if name[:1] == "{")
         if element.text and "\r" in element.text:
             element.text = element.text.replace("\r\n", "\n").replace("\r", "\n")
     # drafthorse looks for "xmlns:<prefix>" in what it wrote (so "xmlns:xsi" also counts as "xmlns:xs").
-    declared = " ".join(f"xmlns:{prefix}" for prefix, uri in namespaces.items() if uri in used)
-    ET.indent(root)
-    for prefix, uri in namespaces.items():
+    declared = " ".join(f"xmlns:{prefix}" for prefix, uri in NAMESPACES.items() if uri in used)
+    ElementTree.indent(root)
+    for prefix, uri in NAMESPACES.items():
         if f"xmlns:{prefix}" not in declared:
             root.set(f"xmlns:{prefix}", uri)
-    return bytes(ET.tostring(root, "utf-8", xml_declaration=True))
+    return bytes(ElementTree.tostring(root, "utf-8", xml_declaration=True))
+
+
+# --- the CII tree ----------------------------------------------------------------------------
+# Written directly in the element order of drafthorse's models (the XSD's), an element only
+# when it has content: the bytes drafthorse's own model serialises to (a test compares them for
+# every kind of document), without its per-field objects (most of the time building an e-invoice).
+
+NAMESPACES = {
+    "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+    "qdt": "urn:un:unece:uncefact:data:standard:QualifiedDataType:100",
+    "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+    "xs": "http://www.w3.org/2001/XMLSchema",
+    "xsi": "http://www.w3.org/2001/XMLSchema-instance",
+    "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
+}
+_RSM, _RAM, _UDT, _QDT = ("{" + NAMESPACES[prefix] + "}" for prefix in ("rsm", "ram", "udt", "qdt"))
+
+
+def _cii_tree(document: EDocument, options: EInvoiceOptions) -> Any:
+    """The document's CrossIndustryInvoice element (ElementTree)."""
+    if document.seller.postal is None:  # BR-08 / BR-09: an e-invoice states where the seller is
+        raise EInvoiceError("the seller's postal address (BG-5) is not configured")
+    for prefix, uri in NAMESPACES.items():  # as drafthorse's Document does: the prefixes ET writes
+        ElementTree.register_namespace(prefix, uri)
+    amounts = _Amounts(document.currency)
+    zone = ZoneInfo(options.timezone)
+    root = ElementTree.Element(_RSM + "CrossIndustryInvoice")
+    context = _add(_add(root, _RSM + "ExchangedDocumentContext"), _RAM + "GuidelineSpecifiedDocumentContextParameter")
+    _add(context, _RAM + "ID", GUIDELINE)
+    header = _add(root, _RSM + "ExchangedDocument")
+    _add(header, _RAM + "ID", document.number)
+    _add(header, _RAM + "TypeCode", CREDIT_NOTE_TYPE if isinstance(document, CreditNote) else INVOICE_TYPE)
+    _date(header, _RAM + "IssueDateTime", _day(document.issued_at, zone))
+    trade = _add(root, _RSM + "SupplyChainTradeTransaction")
+    for index, row in enumerate(_lines(document), start=1):
+        _line_item(trade, index, row, document, options, amounts)
+    _agreement(_add(trade, _RAM + "ApplicableHeaderTradeAgreement"), document)
+    _delivery(_add(trade, _RAM + "ApplicableHeaderTradeDelivery"), document, zone)
+    _settlement(_add(trade, _RAM + "ApplicableHeaderTradeSettlement"), document, options, amounts, zone)
+    return root
+
+
+def _add(parent: Any, tag: str, text: object = None, **attributes: str) -> Any:
+    element = ElementTree.SubElement(parent, tag, attributes)
+    if text is not None:
+        element.text = str(text)
+    return element
+
+
+def _text(parent: Any, tag: str, value: str | None, **attributes: str) -> None:
+    """A text element, left out when empty (as drafthorse leaves out an unset or empty field)."""
+    if value:
+        _add(parent, tag, value, **attributes)
+
+
+def _date(parent: Any, tag: str, day: date, namespace: str = _UDT) -> None:
+    _add(_add(parent, tag), namespace + "DateTimeString", day.strftime("%Y%m%d"), format="102")
+
+
+def _day(moment: datetime, zone: ZoneInfo) -> date:
+    return moment.astimezone(zone).date()
+
+
+class _Amounts:
+    """Minor units as the decimal amounts of the currency (2 digits for EUR, 0 for JPY …)."""
+
+    def __init__(self, currency: str):
+        self.currency = currency
+        self.digits = exponent(currency)
+
+    def __call__(self, minor_units: int) -> Decimal:
+        return Decimal(minor_units).scaleb(-self.digits).quantize(Decimal(1).scaleb(-self.digits))
+
+
+def _percent(rate_bps: int) -> Decimal:
+    return (Decimal(rate_bps) / 100).quantize(Decimal("0.01"))
+
+
+def _prune(parent: Any, element: Any) -> None:
+    """Drop an optional aggregate that ended up empty (drafthorse writes only required ones empty)."""
+    if not len(element) and not element.text:
+        parent.remove(element)
+
+
+def _party(parent: Any, tag: str, party: Party, *, with_contact: bool = True, required: bool = True) -> None:
+    element = _add(parent, tag)
+    _text(element, _RAM + "Name", party.name)
+    if with_contact and party.contact:
+        _add(_add(element, _RAM + "DefinedTradeContact"), _RAM + "PersonName", party.contact)
+    postal = party.postal
+    if postal is not None or party.country:
+        address = _add(element, _RAM + "PostalTradeAddress")
+        if postal is not None:
+            _text(address, _RAM + "PostcodeCode", postal.postal_code)
+            _text(address, _RAM + "LineOne", postal.line1)
+            _text(address, _RAM + "LineTwo", postal.line2)
+            _text(address, _RAM + "CityName", postal.city)
+        _text(address, _RAM + "CountryID", (postal.country if postal is not None else party.country or "").upper())
+        if postal is not None:
+            _text(address, _RAM + "CountrySubDivisionName", postal.region)
+        _prune(element, address)
+    if party.email:  # BT-34 / BT-49, scheme EM: e-mail
+        _add(_add(element, _RAM + "URIUniversalCommunication"), _RAM + "URIID", party.email, schemeID="EM")
+    if party.vat_id:  # BT-31 / BT-48
+        _add(_add(element, _RAM + "SpecifiedTaxRegistration"), _RAM + "ID", party.vat_id, schemeID="VA")
+    if not required:
+        _prune(parent, element)
+
+
+def _agreement(agreement: Any, document: EDocument) -> None:
+    _text(agreement, _RAM + "BuyerReference", document.buyer_reference)
+    _party(agreement, _RAM + "SellerTradeParty", document.seller)
+    _party(agreement, _RAM + "BuyerTradeParty", document.buyer)
+    # BT-14, as the PDF prints it: the order's human number
+    order = _add(agreement, _RAM + "SellerOrderReferencedDocument")
+    _text(order, _RAM + "IssuerAssignedID", document.order_number or legacy_reference(document.order_id))
+    _prune(agreement, order)
+
+
+def _delivery(delivery: Any, document: EDocument, zone: ZoneInfo) -> None:
+    if document.ship_to is not None:
+        _party(delivery, _RAM + "ShipToTradeParty", document.ship_to, with_contact=False, required=False)
+    if document.supplied_at is not None:
+        event = _add(delivery, _RAM + "ActualDeliverySupplyChainEvent")
+        _date(event, _RAM + "OccurrenceDateTime", _day(document.supplied_at, zone))
+
+
+def _trade_tax(parent: Any, tag: str, category: str, rate_bps: int) -> Any:
+    tax = _add(parent, tag)
+    _add(tax, _RAM + "TypeCode", "VAT")
+    _add(tax, _RAM + "CategoryCode", category)
+    _add(tax, _RAM + "RateApplicablePercent", _percent(rate_bps))
+    return tax
+
+
+def _settlement(
+    settlement: Any, document: EDocument, options: EInvoiceOptions, amounts: _Amounts, zone: ZoneInfo
+) -> None:
+    totals = record_totals(document, options)
+    reference = document.refund_ref if isinstance(document, CreditNote) else document.payment_ref
+    _text(settlement, _RAM + "PaymentReference", reference)  # BT-83
+    _text(settlement, _RAM + "InvoiceCurrencyCode", document.currency)
+    method = document.paid_with if isinstance(document, Invoice) else None
+    code = PAYMENT_MEANS.get(method or "", UNDEFINED_MEANS)
+    if code in CREDIT_TRANSFER and not options.seller_iban:
+        code = UNDEFINED_MEANS
+    means = _add(settlement, _RAM + "SpecifiedTradeSettlementPaymentMeans")
+    _add(means, _RAM + "TypeCode", code)
+    if code in CREDIT_TRANSFER:
+        _add(_add(means, _RAM + "PayeePartyCreditorFinancialAccount"), _RAM + "IBANID", options.seller_iban)
+    for category, rate, basis, tax_amount in totals.vat:
+        tax = _add(settlement, _RAM + "ApplicableTradeTax")
+        _add(tax, _RAM + "CalculatedAmount", amounts(tax_amount))
+        _add(tax, _RAM + "TypeCode", "VAT")
+        exempt = options.exempt(rate)
+        if exempt:
+            _text(tax, _RAM + "ExemptionReason", options.exemption_reason)
+        _add(tax, _RAM + "BasisAmount", amounts(basis))
+        _add(tax, _RAM + "CategoryCode", category)
+        if exempt:
+            _text(tax, _RAM + "ExemptionReasonCode", options.exemption_code)
+        _add(tax, _RAM + "RateApplicablePercent", _percent(rate))
+    sign = _sign(document)
+    for row in document.rows:
+        if row.kind in ("discount", "shipping"):
+            _allowance_charge(settlement, row, sign, options, amounts)
+    summation = _add(settlement, _RAM + "SpecifiedTradeSettlementHeaderMonetarySummation")
+    _add(summation, _RAM + "LineTotalAmount", amounts(totals.line_total))
+    _add(summation, _RAM + "ChargeTotalAmount", amounts(totals.charge_total))
+    _add(summation, _RAM + "AllowanceTotalAmount", amounts(totals.allowance_total))
+    _add(summation, _RAM + "TaxBasisTotalAmount", amounts(totals.net_total))
+    _add(summation, _RAM + "TaxTotalAmount", amounts(totals.tax_total), currencyID=document.currency)
+    _add(summation, _RAM + "GrandTotalAmount", amounts(totals.grand_total))
+    _add(summation, _RAM + "TotalPrepaidAmount", amounts(totals.paid))
+    _add(summation, _RAM + "DuePayableAmount", amounts(totals.due))
+    if isinstance(document, CreditNote) and (document.invoice_number or document.invoice_issued_at is not None):
+        invoice = _add(settlement, _RAM + "InvoiceReferencedDocument")
+        _text(invoice, _RAM + "IssuerAssignedID", document.invoice_number)  # BT-25
+        if document.invoice_issued_at is not None:  # BT-26
+            _date(invoice, _RAM + "FormattedIssueDateTime", _day(document.invoice_issued_at, zone), _QDT)
+
+
+def _allowance_charge(parent: Any, row: Row, sign: int, options: EInvoiceOptions, amounts: _Amounts) -> None:
+    charge = row.kind == "shipping"
+    item = _add(parent, _RAM + "SpecifiedTradeAllowanceCharge")
+    _add(_add(item, _RAM + "ChargeIndicator"), _UDT + "Indicator", "true" if charge else "false")
+    _add(item, _RAM + "ActualAmount", amounts(abs(row.net * sign)))
+    _add(item, _RAM + "ReasonCode", FREIGHT_REASON if charge else DISCOUNT_REASON)
+    _text(item, _RAM + "Reason", f"Shipping ({row.description})" if charge else f"Discount {row.description}".strip())
+    _trade_tax(item, _RAM + "CategoryTradeTax", options.category(row.tax_rate_bps), row.tax_rate_bps)
+
+
+def _line_item(
+    trade: Any, index: int, row: Row, document: EDocument, options: EInvoiceOptions, amounts: _Amounts
+) -> None:
+    sign = _sign(document)
+    net = row.net * sign
+    item = _add(trade, _RAM + "IncludedSupplyChainTradeLineItem")
+    _add(_add(item, _RAM + "AssociatedDocumentLineDocument"), _RAM + "LineID", index)
+    product = _add(item, _RAM + "SpecifiedTradeProduct")
+    if row.kind == "item":
+        _text(product, _RAM + "SellerAssignedID", row.sku)
+        _text(product, _RAM + "Name", row.description or row.sku or "-")
+        quantity, unit, price = row.quantity or 1, PIECE, abs(row.unit_price or net)
+    else:
+        _text(product, _RAM + "Name", f"Refund {row.description}".strip())
+        quantity, unit, price = 1, ONE, net
+    price_element = _add(_add(item, _RAM + "SpecifiedLineTradeAgreement"), _RAM + "NetPriceProductTradePrice")
+    _add(price_element, _RAM + "ChargeAmount", amounts(price))
+    _add(_add(item, _RAM + "SpecifiedLineTradeDelivery"), _RAM + "BilledQuantity", Decimal(quantity), unitCode=unit)
+    settlement = _add(item, _RAM + "SpecifiedLineTradeSettlement")
+    _trade_tax(settlement, _RAM + "ApplicableTradeTax", options.category(row.tax_rate_bps), row.tax_rate_bps)
+    _add(
+        _add(settlement, _RAM + "SpecifiedTradeSettlementLineMonetarySummation"), _RAM + "LineTotalAmount", amounts(net)
+    )
 
 
 class XsdError(EInvoiceError):
@@ -221,157 +408,6 @@ def _validate_xsd(xml: bytes) -> None:
     if not valid:  # its message may quote names: only where and what kind
         assert error is not None
         raise XsdError(f"e-invoice XML fails the Factur-X XSD at line {error.line} ({error.type_name})")
-
-
-def _day(moment: datetime, zone: ZoneInfo) -> date:
-    return moment.astimezone(zone).date()
-
-
-class _Amounts:
-    """Minor units as the decimal amounts of the currency (2 digits for EUR, 0 for JPY …)."""
-
-    def __init__(self, currency: str):
-        self.currency = currency
-        self.digits = exponent(currency)
-
-    def __call__(self, minor_units: int) -> Decimal:
-        return Decimal(minor_units).scaleb(-self.digits).quantize(Decimal(1).scaleb(-self.digits))
-
-
-def _percent(rate_bps: int) -> Decimal:
-    return (Decimal(rate_bps) / 100).quantize(Decimal("0.01"))
-
-
-def _party(target: Any, party: Party, *, with_contact: bool = True) -> None:
-    from drafthorse.models.party import TaxRegistration
-
-    target.name = party.name
-    postal = party.postal
-    if postal is not None:
-        target.address.line_one = postal.line1
-        if postal.line2:
-            target.address.line_two = postal.line2
-        target.address.postcode = postal.postal_code
-        target.address.city_name = postal.city
-        if postal.region:
-            target.address.country_subdivision = postal.region
-        target.address.country_id = postal.country.upper()
-    elif party.country:
-        target.address.country_id = party.country.upper()
-    if with_contact and party.contact:
-        target.contact.person_name = party.contact
-    if party.email:
-        target.electronic_address.uri_ID = ("EM", party.email)  # BT-34 / BT-49, scheme EM: e-mail
-    if party.vat_id:
-        target.tax_registrations.add(TaxRegistration(id=("VA", party.vat_id)))  # BT-31 / BT-48
-
-
-def _agreement(agreement: Any, document: EDocument) -> None:
-    if document.buyer_reference:
-        agreement.buyer_reference = document.buyer_reference
-    _party(agreement.seller, document.seller)
-    _party(agreement.buyer, document.buyer)
-    # BT-14, as the PDF prints it: the order's human number
-    agreement.seller_order.issuer_assigned_id = document.order_number or legacy_reference(document.order_id)
-
-
-def _delivery(delivery: Any, document: EDocument, zone: ZoneInfo) -> None:
-    if document.ship_to is not None:
-        _party(delivery.ship_to, document.ship_to, with_contact=False)
-    if document.supplied_at is not None:
-        delivery.event.occurrence = _day(document.supplied_at, zone)
-
-
-def _settlement(
-    settlement: Any, document: EDocument, options: EInvoiceOptions, amounts: _Amounts, zone: ZoneInfo
-) -> None:
-    from drafthorse.models.accounting import ApplicableTradeTax
-    from drafthorse.models.payment import PaymentMeans
-
-    totals = record_totals(document, options)
-    settlement.currency_code = document.currency
-    reference = document.refund_ref if isinstance(document, CreditNote) else document.payment_ref
-    if reference:
-        settlement.payment_reference = reference  # BT-83
-    method = document.paid_with if isinstance(document, Invoice) else None
-    means = PaymentMeans()
-    code = PAYMENT_MEANS.get(method or "", UNDEFINED_MEANS)
-    if code in CREDIT_TRANSFER and not options.seller_iban:
-        code = UNDEFINED_MEANS
-    means.type_code = code
-    if code in CREDIT_TRANSFER:
-        means.payee_account.iban = options.seller_iban
-    settlement.payment_means.add(means)
-    for category, rate, basis, tax in totals.vat:
-        trade_tax = ApplicableTradeTax()
-        trade_tax.calculated_amount = amounts(tax)
-        trade_tax.type_code = "VAT"
-        if options.exempt(rate):
-            trade_tax.exemption_reason = options.exemption_reason
-            if options.exemption_code:
-                trade_tax.exemption_reason_code = options.exemption_code
-        trade_tax.basis_amount = amounts(basis)
-        trade_tax.category_code = category
-        trade_tax.rate_applicable_percent = _percent(rate)
-        settlement.trade_tax.add(trade_tax)
-    sign = _sign(document)
-    for row in document.rows:
-        if row.kind in ("discount", "shipping"):
-            settlement.allowance_charge.add(_allowance_charge(row, sign, options, amounts))
-    if isinstance(document, CreditNote):
-        settlement.invoice_referenced_document.issuer_assigned_id = document.invoice_number  # BT-25
-        if document.invoice_issued_at is not None:
-            settlement.invoice_referenced_document.issue_date_time = _day(document.invoice_issued_at, zone)  # BT-26
-    summation = settlement.monetary_summation
-    summation.line_total = amounts(totals.line_total)
-    summation.charge_total = amounts(totals.charge_total)
-    summation.allowance_total = amounts(totals.allowance_total)
-    summation.tax_basis_total = amounts(totals.net_total)
-    summation.tax_total = (amounts(totals.tax_total), document.currency)
-    summation.grand_total = amounts(totals.grand_total)
-    summation.prepaid_total = amounts(totals.paid)
-    summation.due_amount = amounts(totals.due)
-
-
-def _allowance_charge(row: Row, sign: int, options: EInvoiceOptions, amounts: _Amounts) -> Any:
-    from drafthorse.models.accounting import CategoryTradeTax, TradeAllowanceCharge
-
-    charge = row.kind == "shipping"
-    item = TradeAllowanceCharge()
-    item.indicator = charge
-    item.actual_amount = amounts(abs(row.net * sign))
-    item.reason_code = FREIGHT_REASON if charge else DISCOUNT_REASON
-    item.reason = f"Shipping ({row.description})" if charge else f"Discount {row.description}".strip()
-    tax = CategoryTradeTax()
-    tax.type_code = "VAT"
-    tax.category_code = options.category(row.tax_rate_bps)
-    tax.rate_applicable_percent = _percent(row.tax_rate_bps)
-    item.trade_tax.add(tax)
-    return item
-
-
-def _line_item(index: int, row: Row, document: EDocument, options: EInvoiceOptions, amounts: _Amounts) -> Any:
-    from drafthorse.models.tradelines import LineItem
-
-    sign = _sign(document)
-    net = row.net * sign
-    item = LineItem()
-    item.document.line_id = str(index)
-    if row.kind == "item":
-        if row.sku:
-            item.product.seller_assigned_id = row.sku
-        item.product.name = row.description or row.sku or "-"
-        quantity, unit, price = row.quantity or 1, PIECE, abs(row.unit_price or net)
-    else:
-        item.product.name = f"Refund {row.description}".strip()
-        quantity, unit, price = 1, ONE, net
-    item.agreement.net.amount = amounts(price)
-    item.delivery.billed_quantity = (Decimal(quantity), unit)
-    item.settlement.trade_tax.type_code = "VAT"
-    item.settlement.trade_tax.category_code = options.category(row.tax_rate_bps)
-    item.settlement.trade_tax.rate_applicable_percent = _percent(row.tax_rate_bps)
-    item.settlement.monetary_summation.total_amount = amounts(net)
-    return item
 
 
 # --- checking ------------------------------------------------------------------------------
