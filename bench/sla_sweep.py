@@ -1,18 +1,20 @@
 """SLA sweep cost on DynamoDB Local: items read ÷ items due (bar <= 1.2, flat as the table grows 10x).
 
-A table holds the timers of BASE open orders (four each: shipping and delivery,
-"at risk" and breached, due over the next two weeks), 50 of which have one timer
-due; the sweep's cursor says it last ran two hours ago. One `SlaService.sweep(now)`
-then runs while every DynamoDB response is counted at botocore's API-call layer
-(pynamodb's calls included): items returned by Query/Scan (`Count`), 1 per
-GetItem hit, the items of BatchGetItem / TransactGetItems. The due orders exist,
-so the sweep really acts on them (conditional writes, which read nothing).
+A table holds BASE open orders, each filed in the sweep's index (GSI4) by its next
+due timer as the order repository files it; 50 of them are real orders (placed and
+paid through the services) with one timer due in the last two hours, the others
+are due over the next four days (minimal order items: the key attributes and the
+index key, which is all the sweep could see of them, since it never reads them).
+The sweep's cursor says it last ran two hours ago. One `SlaService.sweep(now)` then
+runs while every DynamoDB response is counted at botocore's API-call layer
+(pynamodb's calls included): items returned by Query/Scan (`Count`), 1 per GetItem
+hit, the items of BatchGetItem / TransactGetItems. The sweep really acts on the due
+orders (conditional writes, which read nothing).
 
 Then the table grows 10x (more open orders, 50 fresh due ones, the cursor set
-back again) and the same sweep is measured once more. 200 000 open orders would
-be 800 000 timer items, about 5 minutes of loading alone into DynamoDB Local on a
-2-core machine (~3 000 items/s), so by default the 10x step is 2 000 -> 20 000
-open orders; OC_BENCH_SWEEP_BASE=20000 measures 20 000 -> 200 000.
+back again) and the same sweep is measured once more. By default the 10x step is
+2 000 -> 20 000 open orders; OC_BENCH_SWEEP_BASE=20000 measures 20 000 -> 200 000
+(200 000 items, about a minute of loading into DynamoDB Local on a 2-core machine).
 """
 
 from __future__ import annotations
@@ -90,27 +92,13 @@ def _environment(**values: str) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def _future_timers(order_id: str, now: datetime, rng: random.Random) -> list[Any]:
-    """An open order's four timers, all due within the next two weeks (in promise order)."""
-    from chalicelib.domain.sla import Timer
-
-    ship_risk = now + timedelta(seconds=rng.uniform(60, 4 * 86400))
-    ship_by = ship_risk + timedelta(seconds=rng.uniform(2 * 3600, 86400))
-    deliver_risk = ship_by + timedelta(seconds=rng.uniform(3600, 4 * 86400))
-    deliver_by = deliver_risk + timedelta(seconds=rng.uniform(2 * 3600, 3 * 86400))
-    return [
-        Timer(moment.replace(microsecond=0), order_id, kind)
-        for moment, kind in (
-            (ship_risk, "shipping:at_risk"),
-            (ship_by, "shipping:breached"),
-            (deliver_risk, "delivery:at_risk"),
-            (deliver_by, "delivery:breached"),
-        )
-    ]
+def _future_due(now: datetime, rng: random.Random) -> datetime:
+    """An open order's next due timer: its shipping "at risk" point, within the next four days."""
+    return (now + timedelta(seconds=rng.uniform(60, 4 * 86400))).replace(microsecond=0)
 
 
 class Loader:
-    """Timer items written in parallel BatchWriteItem calls, serialized by the adapter's own model."""
+    """Open orders' index entries written in parallel BatchWriteItem calls."""
 
     def __init__(self, client: Any, table: str) -> None:
         self.client = client
@@ -123,12 +111,23 @@ class Loader:
         while request:
             request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or None
 
-    def write(self, timers: list[Any]) -> None:
-        # The very item DynamoTimerStore.apply() writes (keys, bucket, attribute formats).
-        from chalicelib.adapters.dynamo.timers import _timer_item
+    def write(self, due: list[tuple[str, datetime]]) -> None:
+        # The keys the order repository writes (order_to_item: the item key and the GSI4 entry).
+        from chalicelib.adapters.dynamo.repositories import ORDER_SK, order_due_key, order_pk
 
         started = time.perf_counter()
-        items = [_timer_item(timer, "standard").serialize() for timer in timers]
+        items = []
+        for order_id, due_at in due:
+            bucket, stamp = order_due_key(due_at, order_id)
+            items.append(
+                {
+                    "pk": {"S": order_pk(order_id)},
+                    "sk": {"S": ORDER_SK},
+                    "type": {"S": "order"},
+                    "gsi4pk": {"S": bucket},
+                    "gsi4sk": {"S": stamp},
+                }
+            )
         batches = [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
         with ThreadPoolExecutor(LOADERS) as pool:
             list(pool.map(self._write, batches))
@@ -136,16 +135,29 @@ class Loader:
         self.seconds += time.perf_counter() - started
 
 
-def _due_orders(container: Any, now: datetime, rng: random.Random) -> list[Any]:
+@dataclass
+class _Fixed:
+    at: datetime
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def _due_orders(container: Any, now: datetime, rng: random.Random) -> None:
     """50 real, paid orders whose shipping promise has a timer due in the last two hours.
 
-    Half are at the "at risk" point, half past ship-by (their "at risk" timer already gone)."""
+    Half are at the "at risk" point, half past ship-by (warned already: no "at risk" timer
+    left); their delivery promise is days away. Their promise facts are set so, and the order
+    saved through the repository as any change is, filed at that due time (a clock a day back:
+    the write happened before the timer came due, as in production)."""
+    from chalicelib.adapters.dynamo.repositories import DynamoOrderRepository
+    from chalicelib.bootstrap import sweep_schedule
     from chalicelib.domain.address import Address
-    from chalicelib.domain.orders import Customer, Payment
-    from chalicelib.domain.sla import Timer
+    from chalicelib.domain.orders import Customer, Payment, SlaState
     from chalicelib.services.orders import IdempotentRequest, PlaceOrder
+    from chalicelib.services.ports import Effects
 
-    timers: list[Any] = []
+    filing = DynamoOrderRepository(sweep_schedule(container.settings), _Fixed(now - timedelta(days=1)))
     for n in range(DUE):
         command = PlaceOrder(
             customer=Customer(f"cus_{n}", f"bench{n}@example.com", "Bench", None, "de-DE"),
@@ -167,24 +179,24 @@ def _due_orders(container: Any, now: datetime, rng: random.Random) -> list[Any]:
             "storefront:bench",
             lambda o: {},
         )
-        future = _future_timers(order_id, now, rng)
+        order = container.orders.get(order_id)  # paid
         due_at = (now - timedelta(seconds=rng.uniform(60, 110 * 60))).replace(microsecond=0)
-        kind = "shipping:at_risk" if n % 2 == 0 else "shipping:breached"
-        timers.append(Timer(due_at, order_id, kind))
-        timers += [t for t in future if not t.kind.startswith("shipping")]
-        if kind == "shipping:at_risk":
-            timers.append(next(t for t in future if t.kind == "shipping:breached"))
-    return timers
+        order.placed_at = order.paid_at = start = now - timedelta(days=3)
+        if n % 2 == 0:  # the "at risk" point (75 % of the window) is due_at
+            order.ship_by = (start + (due_at - start) / 0.75).replace(microsecond=0)
+            order.deliver_by = order.ship_by + timedelta(days=10)
+        else:  # past ship-by, warned before
+            order.ship_by, order.sla_shipping = due_at, SlaState.AT_RISK
+            order.deliver_by = now + timedelta(days=10)
+        filing.save(order, Effects())
 
 
 def _measure(container: Any, loader: Loader, new_open: int, open_total: int, rng: random.Random) -> dict[str, Any]:
     """Add `new_open` open orders (50 of them due now), sweep once, count what was read."""
     now = datetime.now(UTC)
-    timers = _due_orders(container, now, rng)
-    for n in range(new_open - DUE):
-        timers += _future_timers(f"{uuid.uuid4().hex[:20]}{n}", now, rng)
-    loader.write(timers)
-    # The last sweep ran two hours ago: every due timer is in a bucket after the cursor.
+    _due_orders(container, now, rng)
+    loader.write([(f"{uuid.uuid4().hex[:20]}{n}", _future_due(now, rng)) for n in range(new_open - DUE)])
+    # The last sweep ran two hours ago: every due order is in a bucket after the cursor.
     store = container.sla.timers
     store.advance(now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=2))
     with counting_reads() as reads:
@@ -235,7 +247,7 @@ def run() -> list[str]:
     growth = f"sweep_reads_per_due_growth_x{GROWTH}: {ratio_large / ratio_small:.2f} ({BASE} -> {BASE * GROWTH} open"
     if BASE * GROWTH >= 200_000:
         return [_line(small), _line(large), growth + ")"]
-    minutes = 200_000 * 4 * per_item / 60
+    minutes = 200_000 * per_item / 60
     note = (
         f"; the x{GROWTH} step is measured from {BASE}, not to 200000: loading 200000 open orders "
         f"would take ~{minutes:.0f} min here, OC_BENCH_SWEEP_BASE=20000 runs it"

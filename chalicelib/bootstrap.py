@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from chalicelib.services.intents import Intent, IntentRunner
     from chalicelib.services.orders import OrderService
     from chalicelib.services.portal import PortalService
-    from chalicelib.services.ports import CatalogRepository, IdempotencyStore, OrderRepository, PreferenceStore
+    from chalicelib.services.ports import CatalogRepository, Clock, IdempotencyStore, OrderRepository, PreferenceStore
     from chalicelib.services.return_intents import ReturnIntents
     from chalicelib.services.returns import ReturnService
     from chalicelib.services.sla import SlaService
@@ -420,14 +420,22 @@ class Adapters:
     idempotency: IdempotencyStore
 
 
-def dynamo_adapters() -> Adapters:
+def sweep_schedule(settings: Settings) -> Callable[[Order], datetime | None]:
+    """When the SLA sweep next has work on an order (its promise and stall timers, in the shop's calendar)."""
+    from chalicelib.domain.sla import next_due
+
+    return functools.partial(next_due, calendar=calendar_from(settings), stall_days=settings.stall_business_days)
+
+
+def dynamo_adapters(settings: Settings, clock: Clock) -> Adapters:
     from chalicelib.adapters.dynamo.repositories import (
         DynamoCatalogRepository,
         DynamoIdempotencyStore,
         DynamoOrderRepository,
     )
 
-    return Adapters(DynamoOrderRepository(), DynamoCatalogRepository(), DynamoIdempotencyStore())
+    orders = DynamoOrderRepository(sweep_schedule(settings), clock)
+    return Adapters(orders, DynamoCatalogRepository(), DynamoIdempotencyStore())
 
 
 def build_container(
@@ -445,12 +453,12 @@ def build_container(
         from chalicelib.adapters.faults import install
 
         install()
+    clock = clock or SystemClock()
     if adapters is None:
         from chalicelib.adapters.dynamo import models
 
         models.configure(settings.table_name, settings.region)
-        adapters = dynamo_adapters()
-    clock = clock or SystemClock()
+        adapters = dynamo_adapters(settings, clock)
     current = source or (lambda: settings)
     calendar = calendar_from(settings)
     catalog_repository = adapters.catalog

@@ -65,7 +65,9 @@ def changed_at(change: dict[str, Any], fallback: datetime | None = None) -> date
 
 
 def handle_order_record(record: DynamoDBRecord) -> dict[str, str]:
-    """Open/close the SLA timers, record every intent of the change, drive them; what was done."""
+    """Count the KPI facts, plan the survey, record every intent of the change, drive them; what was done.
+
+    The order's SLA timers need nothing here: the order write filed the item by its next due one."""
     from chalicelib.bootstrap import get_container
 
     raw = record.raw_event.get("dynamodb", {})
@@ -77,7 +79,6 @@ def handle_order_record(record: DynamoDBRecord) -> dict[str, str]:
     if change is None:
         return handle_return_record(record)
     container = get_container()
-    container.sla.on_order_change(change.before, change.after)
     container.kpis.on_order_change(change.before, change.after)
     container.surveys.on_order_change(change.before, change.after)
     outcome = container.intents.handle_change(change.before, change.after)

@@ -149,7 +149,7 @@ class InMemoryOrderRepository:
             if item is None or item.stock < units:
                 raise StockShortError([sku])
 
-    def get(self, order_id: str) -> Order | None:
+    def get(self, order_id: str, *, consistent: bool = False) -> Order | None:
         found = self.store.orders.get(order_id)
         return copy.deepcopy(found) if found is not None else None
 

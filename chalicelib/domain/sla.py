@@ -2,14 +2,15 @@
 
 An order has up to four open timers: the "at risk" point (75 % of the window
 gone) and the deadline itself, for shipping (ship_by) and for delivery
-(deliver_by). They follow from the order's facts, so the stream handler only
-has to diff the timers of the old and the new image. A timer that comes due is
-acted on once by the sweep, which deletes it in the same transaction.
+(deliver_by). They follow from the order's facts alone, so nothing stores them:
+the order item carries its `next_due` (the earliest of them and of its stall
+timers) in the sweep's index, and the sweep that reads it there lets the
+aggregate flag what is due (`flag_due`), which closes those timers and so moves
+the order on in the index in that same write.
 
 Each parcel on its way also has a stall timer (`stall:<shipment id>`): the end of the
 Nth business day (the shop's calendar, as for the promise) after the carrier's latest
-scan. A newer scan moves it (the old timer is deleted, and were it to fire anyway it
-finds the parcel's deadline still ahead and does nothing); a delivered parcel, one
+scan. A newer scan moves it (the order's next due moves with it); a delivered parcel, one
 waiting at a pickup point (the customer's move, not the carrier's) and one that
 already needs a person have none.
 """
@@ -29,10 +30,13 @@ __all__ = [
     "SHIPPING",
     "SlaState",
     "Timer",
+    "already_flagged",
+    "due_timers",
+    "flag_due",
+    "next_due",
     "open_timers",
     "stall_deadline",
     "stall_timers",
-    "timer_changes",
 ]
 
 RISK_SHARE = 0.75  # "at risk" once three quarters of the window are gone
@@ -71,13 +75,6 @@ def open_timers(order: Order) -> set[Timer]:
             timers.add(Timer(_risk_point(start, order.deliver_by), order.id, "delivery:at_risk"))
         timers.add(Timer(order.deliver_by, order.id, "delivery:breached"))
     return timers
-
-
-def timer_changes(before: Order | None, after: Order) -> tuple[set[Timer], set[Timer]]:
-    """(timers to create, timers to delete) for a change of the order."""
-    old = open_timers(before) if before is not None else set()
-    new = open_timers(after)
-    return new - old, old - new
 
 
 def estimate_after_breach(promise: str, shipping_method: str, now: datetime, calendar: BusinessCalendar) -> datetime:
@@ -125,8 +122,58 @@ def stall_timers(order: Order, calendar: BusinessCalendar, days: int) -> set[Tim
     return timers
 
 
-def is_stalled(order: Order, shipment_id: str, now: datetime, calendar: BusinessCalendar, days: int) -> bool:
-    """Whether a stall timer firing at `now` finds its parcel still silent (else it is stale)."""
-    shipment = next((s for s in order.shipments if s.id == shipment_id), None)
-    deadline = stall_deadline(shipment, calendar, days) if shipment is not None else None
-    return deadline is not None and deadline <= now
+# --- what the sweep does with an order ----------------------------------------------------------
+
+
+def _watched(order: Order, calendar: BusinessCalendar, stall_days: int) -> set[Timer]:
+    return open_timers(order) | stall_timers(order, calendar, stall_days)
+
+
+def next_due(order: Order, calendar: BusinessCalendar, stall_days: int) -> datetime | None:
+    """When the sweep next has work on this order: its earliest open promise or stall timer (None: none)."""
+    return min((timer.due_at for timer in _watched(order, calendar, stall_days)), default=None)
+
+
+def due_timers(order: Order, now: datetime, calendar: BusinessCalendar, stall_days: int) -> list[Timer]:
+    """The order's timers due by `now`, earliest first."""
+    return sorted(timer for timer in _watched(order, calendar, stall_days) if timer.due_at <= now)
+
+
+def _rank(timer: Timer) -> int:
+    # Breaches first: a broken promise decides which "at risk" warnings are left to give.
+    if stalled_shipment_id(timer.kind) is not None:
+        return 1
+    return 0 if timer.state == SlaState.BREACHED else 2
+
+
+def flag_due(order: Order, now: datetime, calendar: BusinessCalendar, stall_days: int) -> list[tuple[Timer, str]]:
+    """Let the aggregate flag every timer of the order due by `now`; each timer's outcome.
+
+    "acted": flagged (Order.flag_sla / flag_stalled recorded it); "superseded": an
+    "at risk" point whose promise a breach flagged here already covers (one escalation
+    and one delay notice say it all); "stale": the aggregate found nothing to flag."""
+    outcomes = []
+    for timer in sorted(due_timers(order, now, calendar, stall_days), key=lambda t: (_rank(t), t)):
+        shipment_id = stalled_shipment_id(timer.kind)
+        if shipment_id is not None:
+            flagged = order.flag_stalled(shipment_id, now, "sla_sweep", business_days=stall_days)
+        elif timer.state == SlaState.AT_RISK and timer not in open_timers(order):
+            outcomes.append((timer, "superseded"))
+            continue
+        else:
+            estimate = None
+            if timer.state == SlaState.BREACHED:
+                estimate = estimate_after_breach(timer.promise, order.shipping_method, now, calendar)
+            flagged = order.flag_sla(timer.promise, timer.state, now, due_at=timer.due_at, estimate=estimate)
+        outcomes.append((timer, "acted" if flagged else "stale"))
+    return outcomes
+
+
+def already_flagged(order: Order, timer: Timer) -> bool:
+    """Whether what `timer` would flag is already on the order (another sweep had it)."""
+    shipment_id = stalled_shipment_id(timer.kind)
+    if shipment_id is not None:
+        shipment = next((s for s in order.shipments if s.id == shipment_id), None)
+        return shipment is not None and shipment.stalled
+    current = order.sla_shipping if timer.promise == SHIPPING else order.sla_delivery
+    return current == SlaState.BREACHED or (timer.state == SlaState.AT_RISK and current == SlaState.AT_RISK)

@@ -8,7 +8,7 @@ run against fake and DynamoDB Local alike. Services keep only their own extensio
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -132,7 +132,9 @@ class OrderRepository(Protocol):
         TrackingNumberTakenError or StockShortError; on success bumps order.version."""
         ...
 
-    def get(self, order_id: str) -> Order | None: ...
+    def get(self, order_id: str, *, consistent: bool = False) -> Order | None:
+        """The order (`consistent`: a strongly consistent read, for deciding again after a conflict)."""
+        ...
 
     def find_by_number(self, number: str) -> Order | None:
         """The order with this human number (canonical form), in one round trip."""
@@ -261,17 +263,29 @@ class PdfStore(Protocol):
 
 
 class TimerStore(Protocol):
-    def apply(self, create: Iterable[Timer], delete: Iterable[Timer], shipping_method: str) -> None: ...
+    """The sweep's due work: orders filed by their next due timer (the order repository files
+    them on every write), ticket deadlines as timer items, and the sweep's cursor."""
 
-    def due(self, now: datetime, real_now: datetime) -> tuple[list[tuple[Timer, str]], datetime]: ...
+    def apply(self, create: Iterable[Timer], delete: Iterable[Timer], shipping_method: str) -> None:
+        """Create and delete timer items (ticket deadlines)."""
+        ...
+
+    def window(self, now: datetime, real_now: datetime) -> tuple[datetime, datetime]:
+        """(the first hour a sweep at `now` reads, the hour the cursor may move to afterwards)."""
+        ...
+
+    def due(self, start: datetime, now: datetime) -> list[Timer]:
+        """The timer items due by `now`, from the hour `start` on."""
+        ...
+
+    def due_orders(self, start: datetime, now: datetime) -> Iterator[Order]:
+        """The orders with a timer due by `now`, from the hour `start` on (the index's copies:
+        possibly stale, saving one is conditional on its version)."""
+        ...
 
     def advance(self, through: datetime) -> None: ...
 
-    def act(self, timer: Timer, order: Order) -> str:
-        """Save the flagged order and delete the timer in one transaction: "acted" | "done"."""
-        ...
-
-    def discard(self, timer: Timer) -> str: ...
+    def discard(self, timer: Timer) -> None: ...
 
 
 class TicketTimers(Protocol):

@@ -1,7 +1,7 @@
 """Stall detection end to end on moto: a parcel the carrier goes quiet about is flagged by the sweep
-(due-work timers), escalated once (email + SNS), gets one system ticket, one `shipment.attention`
-webhook, a timeline entry and honest words on the tracking page; a newer scan supersedes the
-timer, a later scan clears the flag, delivery disarms it."""
+(the order is filed by its due stall timer), escalated once (email + SNS), gets one system ticket,
+one `shipment.attention` webhook, a timeline entry and honest words on the tracking page; a newer
+scan supersedes the timer, a later scan clears the flag, delivery disarms it."""
 
 from __future__ import annotations
 
@@ -119,17 +119,19 @@ def test_a_newer_scan_supersedes_the_timer(api: Api, tap: StreamTap) -> None:
     assert parcel(api, order["id"])["attention_reason"] == "stalled"
 
 
-def test_a_stale_timer_firing_does_nothing(api: Api, tap: StreamTap) -> None:
+def test_a_legacy_timer_item_is_discarded_and_does_nothing(api: Api, tap: StreamTap) -> None:
     from chalicelib.domain.sla import Timer
 
     order = ship(api, tap, "STALL-3")
     carrier(api, "STALL-3", "in_transit", occurred_at="2026-12-01T08:00:00Z")  # a Tuesday scan
     drain(tap)
-    # Monday's timer written again after that scan (a stream record replayed late): it fires, stale.
+    # A stall timer item as the stream wrote them before orders carried their timers, for
+    # Monday's scan: the sweep drops it and leaves the parcel alone (its deadline is Friday's).
     shipment_id = parcel(api, order["id"])["id"]
     get_container().sla.timers.apply([Timer(DEADLINE, order["id"], f"stall:{shipment_id}")], [], "standard")
     assert stall_outcomes(sweep(DEADLINE + timedelta(minutes=5))) == {"stall:stale": 1}
     assert parcel(api, order["id"])["needs_attention"] is False
+    assert stall_outcomes(sweep(DEADLINE + timedelta(minutes=10))) == {}  # gone
     assert stall_outcomes(sweep(datetime(2026, 12, 4, 23, 5, tzinfo=UTC))) == {"stall:acted": 1}  # Wed, Thu, Fri
 
 

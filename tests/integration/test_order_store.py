@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.bootstrap import Adapters, Container, build_container, dynamo_adapters
+from chalicelib.bootstrap import Adapters, Container, SystemClock, build_container, dynamo_adapters
 from chalicelib.domain.address import Address
 from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.errors import ConflictError
@@ -187,7 +187,7 @@ def repository(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     from chalicelib.adapters.dynamo import models
 
     models.configure(request.getfixturevalue("table_name"), "eu-central-1")
-    return dynamo_adapters()
+    return dynamo_adapters(Settings(), SystemClock())
 
 
 def test_every_write_condition_maps_to_its_domain_error(repository: Adapters) -> None:

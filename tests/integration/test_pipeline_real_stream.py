@@ -248,7 +248,7 @@ def test_concurrent_sweeps_flag_a_late_order_once_one_delay_notice_one_escalatio
     delay = [m["subject"] for m in new if m["to"] == [CUSTOMER_EMAIL]]
     ops = [m["subject"] for m in new if m["to"] == [Settings().ops_email]]
     assert len(delay) == 1 and "neuer Liefertermin" in delay[0], new
-    assert len(ops) == 1 and "shipping promise broken" in ops[0], new
+    assert len(ops) == 1 and "shipping and delivery promise broken" in ops[0], new
     sent = Counter(
         (e.data["template"], e.data["channel"]) for e in pipeline.timeline(order_id) if e.kind == "notification_sent"
     )

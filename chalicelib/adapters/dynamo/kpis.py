@@ -17,15 +17,21 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from pynamodb.attributes import UTCDateTimeAttribute
 from pynamodb.connection import Connection
 
 from chalicelib.adapters.dynamo.conditions import client_condition_failed
 from chalicelib.adapters.dynamo.models import OrderItem
+from chalicelib.adapters.dynamo.schema import GSI4
 from chalicelib.domain.kpis import Fact, Totals
+from chalicelib.domain.orders import NOT_SHIPPED
 from chalicelib.domain.surveys import Survey
 
 COUNTERS_PK = "KPI#DAY"
 FACT_SK = "#FACT"
+SWEEP_LAG_HOURS = 1  # how long past its due an order may wait for the SLA sweep (every 5 minutes)
+_NOT_SHIPPED = frozenset(str(status) for status in NOT_SHIPPED)
+_DATETIME = UTCDateTimeAttribute()  # how the order item stores its times
 
 
 def _nonzero(counts: dict[str, int]) -> dict[str, int]:
@@ -450,20 +456,44 @@ class DynamoOpsBoard(DynamoKpiStore):
         ]
 
     def shipping_due_within(self, now: datetime, hours: int) -> list[dict[str, str]]:
-        """Orders whose ship-by falls in the next `hours` (their breach timers, hour bucket by hour bucket)."""
+        """Orders not shipped whose ship-by falls in the next `hours`, from the sweep's index (GSI4).
+
+        While its shipping promise is open an order's next due timer is never later than its
+        ship-by, and is not long past (the sweep flags it within minutes): the buckets from an
+        hour ago to `now + hours` hold every such order."""
+        stamp = "%Y-%m-%dT%H:%M:%S"  # the index's sort keys: "<due>#<order id>", no Z
+        lower, end = now - timedelta(hours=SWEEP_LAG_HOURS), now + timedelta(hours=hours)
+        bounds = {
+            ":start": {"S": lower.astimezone(UTC).strftime(stamp)},
+            ":upper": {"S": end.astimezone(UTC).strftime(stamp) + "#~"},
+        }
         found = []
-        stamp = "%Y-%m-%dT%H:%M:%S"  # the timers' sort keys: "<due>#<order id>#<kind>", no Z
-        start = now.astimezone(UTC).strftime(stamp)
-        upper = (now + timedelta(hours=hours)).astimezone(UTC).strftime(stamp) + "#~"
-        for offset in range(hours + 1):
-            bucket = f"DUE#{(now + timedelta(hours=offset)).astimezone(UTC).strftime('%Y-%m-%dT%H')}"
-            page = self.client.query(
-                TableName=self.table,
-                KeyConditionExpression="pk = :pk AND sk BETWEEN :start AND :upper",
-                ExpressionAttributeValues={":pk": {"S": bucket}, ":start": {"S": start}, ":upper": {"S": upper}},
-            )
-            for item in page.get("Items", []):
-                due, order_id, kind = item["sk"]["S"].split("#", 2)
-                if kind == "shipping:breached":
-                    found.append({"kind": "ship_soon", "order_id": order_id, "number": "", "due_at": due + "Z"})
-        return found
+        hour = lower.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        while hour <= end:
+            query: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": GSI4,
+                "KeyConditionExpression": "gsi4pk = :pk AND gsi4sk BETWEEN :start AND :upper",
+                "ExpressionAttributeValues": {":pk": {"S": f"DUE#{hour.strftime('%Y-%m-%dT%H')}"}, **bounds},
+                "ProjectionExpression": "id, #n, #s, ship_by, sla_shipping",
+                "ExpressionAttributeNames": {"#n": "number", "#s": "status"},
+            }
+            while True:
+                page = self.client.query(**query)
+                for item in page.get("Items", []):
+                    ship_by = _DATETIME.deserialize(item["ship_by"]["S"])
+                    open_promise = item.get("sla_shipping", {}).get("S") not in ("breached", "met")
+                    if item["status"]["S"] in _NOT_SHIPPED and open_promise and now <= ship_by <= end:
+                        found.append(
+                            {
+                                "kind": "ship_soon",
+                                "order_id": item["id"]["S"],
+                                "number": item.get("number", {}).get("S", ""),
+                                "due_at": ship_by.strftime(stamp) + "Z",
+                            }
+                        )
+                if "LastEvaluatedKey" not in page:
+                    break
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            hour += timedelta(hours=1)
+        return sorted(found, key=lambda row: (row["due_at"], row["order_id"]))

@@ -25,7 +25,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo.schema import GSI1, GSI2, GSI3
+from chalicelib.adapters.dynamo.schema import GSI1, GSI2, GSI3, GSI4
 
 
 class _Meta:
@@ -77,6 +77,17 @@ class ByNumberIndex(GlobalSecondaryIndex["OrderItem"]):
     gsi3sk = UnicodeAttribute(range_key=True)
 
 
+class ByDueIndex(GlobalSecondaryIndex["OrderItem"]):
+    """GSI4 (sparse): DUE#<hour> / <due iso>#<order id>, the orders the SLA sweep has work on."""
+
+    class Meta:
+        index_name = GSI4
+        projection = AllProjection()
+
+    gsi4pk = UnicodeAttribute(hash_key=True)
+    gsi4sk = UnicodeAttribute(range_key=True)
+
+
 class CustomerMap(MapAttribute[str, Any]):
     id = UnicodeAttribute()
     email = UnicodeAttribute()
@@ -118,7 +129,7 @@ class HoldMap(MapAttribute[str, Any]):
 
 class OrderItem(TableItem):
     """The order aggregate: pk ORDER#<id>, sk #ORDER; GSI1 CUSTOMER#<id> / ORDER#<id>;
-    GSI2 EMAIL#<hash> / ORDER#<id>; GSI3 ORDERNO#<number> / #ORDER."""
+    GSI2 EMAIL#<hash> / ORDER#<id>; GSI3 ORDERNO#<number> / #ORDER; GSI4 DUE#<hour> / <due>#<id>."""
 
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
@@ -129,6 +140,9 @@ class OrderItem(TableItem):
     gsi3pk = UnicodeAttribute(null=True)
     gsi3sk = UnicodeAttribute(null=True)
     by_number = ByNumberIndex()
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
+    by_due = ByDueIndex()
 
     id = UnicodeAttribute()
     number = UnicodeAttribute(null=True)

@@ -6,7 +6,7 @@ TransactWriteItems), so each route keeps its round-trip budget (`make bench` cou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,6 +52,7 @@ from chalicelib.domain.orders import (
 )
 from chalicelib.domain.sessions import email_key, normalise_email
 from chalicelib.services.ports import (
+    Clock,
     DuplicateEventError,
     Effects,
     IdempotencyKeyTakenError,
@@ -103,6 +104,21 @@ def order_number_pk(number: str) -> str:
 # ('~' sorts after every digit, so a follow-up comes after its cause and before the
 # next change.) Entries written before this scheme (EVENT#<iso time>#<ulid>) sort
 # before every 'V' key, which is where they belong: they happened earlier.
+
+
+def due_bucket(moment: datetime) -> str:
+    """The hour partition of due work (GSI4 on orders, the timer items of tickets): DUE#<yyyy-mm-ddThh>."""
+    return f"DUE#{moment.astimezone(UTC).strftime('%Y-%m-%dT%H')}"
+
+
+def due_stamp(moment: datetime) -> str:
+    """A due time as its sort key starts (second precision, UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def order_due_key(due: datetime, order_id: str) -> tuple[str, str]:
+    """An order's key in the sweep's index (GSI4): DUE#<hour> / <due>#<order id>."""
+    return due_bucket(due), f"{due_stamp(due)}#{order_id}"
 
 
 def change_key(version: int, index: int) -> str:
@@ -184,9 +200,12 @@ def _shipment_from_json(data: dict[str, Any]) -> Shipment:
     )
 
 
-def order_to_item(order: Order, *, new: bool = False) -> OrderItem:
-    """The pynamodb item; for a new order the version is left for pynamodb to start at 1."""
+def order_to_item(order: Order, *, new: bool = False, due: datetime | None = None) -> OrderItem:
+    """The pynamodb item; for a new order the version is left for pynamodb to start at 1.
+
+    `due` files the order in the sweep's index (GSI4) at that time; None keeps it off."""
     totals = order.totals
+    gsi4pk, gsi4sk = order_due_key(due, order.id) if due is not None else (None, None)
     item = OrderItem(
         pk=order_pk(order.id),
         sk=ORDER_SK,
@@ -199,6 +218,8 @@ def order_to_item(order: Order, *, new: bool = False) -> OrderItem:
         number=order.number,
         gsi3pk=order_number_pk(order.number) if order.number else None,
         gsi3sk=ORDER_SK if order.number else None,
+        gsi4pk=gsi4pk,
+        gsi4sk=gsi4sk,
         status=str(order.status),
         customer_id=order.customer.id,
         customer=CustomerMap(**vars(order.customer)),
@@ -339,6 +360,19 @@ def _typed_key(key: dict[str, Any] | None, names: set[str]) -> dict[str, Any] | 
 
 
 class DynamoOrderRepository(Transactional):
+    """Orders; each write files the order in the sweep's index (GSI4) by `next_due(order)`."""
+
+    def __init__(self, next_due: Callable[[Order], datetime | None], clock: Clock) -> None:
+        self.next_due = next_due  # domain.sla.next_due with the shop's calendar (bootstrap)
+        self.clock = clock
+
+    def due_at(self, order: Order) -> datetime | None:
+        """When the sweep should read the order: its next due timer, but never before now — a
+        deadline already past (a scan reported days late) is filed as due now, since the sweep
+        reads buckets from its cursor on."""
+        due = self.next_due(order)
+        return None if due is None else max(due, self.clock.now().replace(microsecond=0))
+
     def add(self, order: Order, response: StoredResponse | None = None) -> None:
         """One TransactWriteItems: the order, its timeline events, its idempotency record."""
         self._write(order, Effects(response=response), new=True)
@@ -347,11 +381,11 @@ class DynamoOrderRepository(Transactional):
         self._write(order, effects, new=False)
 
     def _write(self, order: Order, effects: Effects, *, new: bool) -> None:
-        write_change(self.transaction(), order, effects, new=new)
+        write_change(self.transaction(), order, effects, new=new, due=self.due_at(order))
 
-    def get(self, order_id: str) -> Order | None:
+    def get(self, order_id: str, *, consistent: bool = False) -> Order | None:
         try:
-            return order_from_item(OrderItem.get(order_pk(order_id), ORDER_SK))
+            return order_from_item(OrderItem.get(order_pk(order_id), ORDER_SK, consistent_read=consistent))
         except OrderItem.DoesNotExist:
             return None
 
@@ -462,30 +496,30 @@ def _payment_ref_item(provider_ref: str, order_id: str) -> PaymentRefItem:
     return PaymentRefItem(pk=payment_ref_pk(provider_ref), sk="#PAYREF", type="payment_ref", order_id=order_id)
 
 
-Extra = Callable[[Guarded], None]
-
-
 def write_change(
-    transaction: TransactWrite, order: Order, effects: Effects, *, new: bool, extra: Sequence[Extra] = ()
+    transaction: TransactWrite,
+    order: Order,
+    effects: Effects,
+    *,
+    new: bool,
+    due: datetime | None = None,
 ) -> None:
     """One TransactWriteItems for one change: the order (conditional on the version read, or
-    new), its events as timeline entries under the new version, and every effect.
-
-    `extra` adds items of other adapters (a due timer to delete) to the same transaction."""
+    new; filed in the sweep's index at `due`), its events as timeline entries under the new
+    version, and every effect."""
     version = 1 if new else order.version + 1
     try:
         with transaction:
             guarded = Guarded(transaction)
             stale = lambda: StaleVersionError("the order changed meanwhile; read it and retry")  # noqa: E731
             if new:
-                guarded.save(order_to_item(order, new=True), condition=OrderItem.pk.does_not_exist(), error=stale)
+                item = order_to_item(order, new=True, due=due)
+                guarded.save(item, condition=OrderItem.pk.does_not_exist(), error=stale)
             else:
-                guarded.save(order_to_item(order), error=stale)  # pynamodb adds the version condition
+                guarded.save(order_to_item(order, due=due), error=stale)  # pynamodb adds the version condition
             for index, event in enumerate(order.events):
                 guarded.save(timeline_item(order.id, event, change_key(version, index)))
             _write_effects(guarded, order, effects, new=new)
-            for add in extra:
-                add(guarded)
     except TransactWriteError as exc:
         conflict = lambda: StaleVersionError("the order is being changed by another request; retry")  # noqa: E731
         raise guarded.map(exc, conflict=conflict) from exc

@@ -1,4 +1,4 @@
-"""The physical DynamoDB layout: one table, one stream, three GSIs.
+"""The physical DynamoDB layout: one table, one stream, four GSIs.
 
 Single-table design so that each read route is one round trip:
   ORDER#<id> / #ORDER        the order aggregate (GSI1: CUSTOMER#<id> / ORDER#<id>)
@@ -12,6 +12,9 @@ GSI2 is overloaded for the customer portal (each read one Query):
   EMAIL#<hash of the normalised address> / ORDER#<id>   every order of an address, newest first
   DOCUMENT#<doc id> / DOCUMENT                          a document by its id (the download link)
   SESSIONS#<hash of the address> / SESSION#<created>    an address's portal sessions (sign out everywhere)
+GSI4 is the SLA sweep's due work, sparse (only orders with an open promise or stall timer):
+  DUE#<yyyy-mm-ddThh> / <due iso>#<order id>   on the order item: the hour and time of its next due
+                             timer, so a sweep reads each due order once (timers.py)
 
 `table_spec` is what the local stack and the tests create; the CDK stack builds
 the same table and a test compares the two.
@@ -24,6 +27,7 @@ from typing import Any
 GSI1 = "gsi1"
 GSI2 = "gsi2"
 GSI3 = "gsi3"  # sparse: finds an order by its human number in one Query
+GSI4 = "gsi4"  # sparse: orders by the hour their next SLA timer comes due
 TTL_ATTRIBUTE = "expires_at"
 
 
@@ -34,7 +38,18 @@ def table_spec(table_name: str) -> dict[str, Any]:
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [
             {"AttributeName": name, "AttributeType": "S"}
-            for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
+            for name in (
+                "pk",
+                "sk",
+                "gsi1pk",
+                "gsi1sk",
+                "gsi2pk",
+                "gsi2sk",
+                "gsi3pk",
+                "gsi3sk",
+                "gsi4pk",
+                "gsi4sk",
+            )
         ],
         "KeySchema": [
             {"AttributeName": "pk", "KeyType": "HASH"},
@@ -64,6 +79,14 @@ def table_spec(table_name: str) -> dict[str, Any]:
                     {"AttributeName": "gsi3sk", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": GSI4,
+                "KeySchema": [
+                    {"AttributeName": "gsi4pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi4sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},  # the sweep decides from the index copy alone
             },
         ],
         "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
