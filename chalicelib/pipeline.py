@@ -126,13 +126,18 @@ def process_order_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point for the orders table stream (partial batch responses)."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
+    from chalicelib.services.batch_reads import shared_reads
+
     # With the logger, a failing record is logged with its exception (not only at DEBUG).
     processor = BatchProcessor(
         event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False, logger=get_logger()
     )
-    return dict(
-        process_partial_response(event=event, record_handler=handle_order_record, processor=processor, context=context)
-    )
+    with shared_reads():  # webhook subscriptions and a customer's preferences: read once per batch
+        return dict(
+            process_partial_response(
+                event=event, record_handler=handle_order_record, processor=processor, context=context
+            )
+        )
 
 
 def process_webhook_deliveries(event: dict[str, Any]) -> dict[str, Any]:

@@ -366,7 +366,9 @@ class _Consumer:
         return str(arn)
 
     def _fetch(self, shard: _Shard) -> bool:
-        """Read the next records of `shard` into `pending`; True if there were any."""
+        """Read the next records of `shard` into `pending`; True if any passed the filter, or the page
+        was full (more are waiting). A page of filtered-out records alone is an idle poll: re-reading at
+        once would make a consumer that wants little (webhooks) poll as fast as the table is written."""
         streams = self.replayer.streams
         assert self.stream_arn is not None
         try:
@@ -384,6 +386,7 @@ class _Consumer:
             shard.exhausted = True
             return False
         records: list[dict[str, Any]] = response.get("Records", [])
+        passed: list[dict[str, Any]] = []
         if records:
             # As Lambda's event filtering: records the pattern rejects are dropped, no invocation.
             passed = [r for r in records if matches_filter(self.filter, r)]
@@ -401,7 +404,7 @@ class _Consumer:
         shard.iterator = response.get("NextShardIterator")
         if shard.iterator is None:
             shard.exhausted = True
-        return bool(records)
+        return bool(passed) or len(records) >= self.replayer.batch_size
 
     def _iterator(self, shard: _Shard) -> str:
         kwargs: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": shard.shard_id}

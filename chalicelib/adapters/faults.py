@@ -63,12 +63,15 @@ class Fault:
         return f"{self.service}: {calls} — {self.ratio:.0%} fail ({self.error})"
 
 
+_REPO_LOCAL = Path(__file__).resolve().parents[2] / ".local"  # resolved once: this runs before every AWS call
+
+
 def faults_path() -> Path:
     configured = os.environ.get("OC_LOCAL_FAULTS", "").strip()
     if configured:
         return Path(configured)
     local = os.environ.get("OC_LOCAL_DIR", "").strip()
-    return (Path(local) if local else Path(__file__).resolve().parents[2] / ".local") / "faults.json"
+    return (Path(local) if local else _REPO_LOCAL) / "faults.json"
 
 
 class FaultStore:

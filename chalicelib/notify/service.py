@@ -21,6 +21,7 @@ from chalicelib.domain.orders import DomainEvent, Order, Shipment
 from chalicelib.domain.privacy import mask_email, mask_phone, mask_text
 from chalicelib.notify.milestones import Milestone, attention, escalations, milestones
 from chalicelib.notify.render import ShopIdentity, render_email, render_sms
+from chalicelib.services.batch_reads import read_once
 from chalicelib.services.intents import DONE, SKIPPED, Intent, Outcome, PermanentEffectError
 from chalicelib.services.ports import (
     CHANNELS,
@@ -141,7 +142,8 @@ class NotificationService:
         return self._plan_milestones(order, order, found)
 
     def _plan_milestones(self, before: Order | None, after: Order, found: list[Milestone]) -> list[Intent]:
-        preferences = self.preferences.get(after.customer.id)
+        customer_id = after.customer.id
+        preferences = read_once(("preferences", customer_id), lambda: self.preferences.get(customer_id))
         order = after
         if preferences.locale:
             order = replace(after, customer=replace(after.customer, locale=preferences.locale))

@@ -1,9 +1,9 @@
 """Issue, store and hand out invoices, receipts and credit notes — once per business event.
 
-Flow for each document: find its record (one per order for the invoice, one per
-payment for a receipt, one per refund event for a credit note); if missing,
-take the next number of its series and write the record in one transaction
-(`DocumentRecords.issue`); then, if the record says the PDF is not stored yet,
+Flow for each document: take the next number of its series and write its record
+in one transaction (`DocumentRecords.issue`: one record per order for the invoice,
+one per payment for a receipt, one per refund event for a credit note; an existing
+record is returned instead, so nothing is read first); then, if the record says the PDF is not stored yet,
 render it and put it to S3 under the key the record already holds, and mark it
 stored. A retry or a replayed stream record at any point finds the record and
 only finishes what is missing, so numbers are never burnt or duplicated and a
@@ -185,6 +185,8 @@ class DocumentService:
     einvoice: EInvoiceOptions = field(default_factory=EInvoiceOptions)
     alarm: Callable[[str], None] = _alarm_metric
     _recent: dict[str, bytes] = field(default_factory=dict, init=False, repr=False)  # s3 key -> PDF, oldest first
+    # (order id, key) -> its stored record, oldest first: the attachments of the email that follows
+    _recent_records: dict[tuple[str, str], IssuedDocument] = field(default_factory=dict, init=False, repr=False)
 
     def render(self, document: Document) -> Rendered:
         renderer = self.renderer or _default_renderer(self.paper, self.timezone, self.einvoice)
@@ -291,10 +293,16 @@ class DocumentService:
         reference: str | None,
         build: Callable[[str, datetime], Document],
     ) -> IssuedDocument:
-        record = self.records.get(order.id, key)
-        if record is None:
-            now = self.clock.now()
+        now = self.clock.now()
+        try:
             build("PENDING", now)  # raises before a number is taken if the document cannot be built
+        except DocumentError:
+            found = self.records.get(order.id, key)  # issued before: finish it as it is (or fail as before)
+            if found is None:
+                raise
+            record = found
+        else:
+            # No read first: `issue` hands back the record if there is one (a retry, a replay, another worker).
             record = self.records.issue(
                 NewDocument(
                     id=new_id("doc", now),
@@ -332,6 +340,7 @@ class DocumentService:
             self.pdfs.put_pdf(record.s3_key, rendered.pdf, **ids)
             self._just_stored(record.s3_key, rendered.pdf)
             record = self.records.mark_stored(record)
+        self._seen(record)
         return record
 
     # --- reading ------------------------------------------------------------------------
@@ -381,7 +390,13 @@ class DocumentService:
         ]
 
     def attachments_for(self, order_id: str, keys: Sequence[str]) -> list[dict[str, str]]:
-        """Attachment references for the stored documents of an order among `keys` (one Query)."""
+        """Attachment references for the stored documents of an order among `keys` (one Query, none
+        when this container has just issued and stored them all: the receipt email follows its documents)."""
+        with _RECENT_LOCK:
+            known = [self._recent_records.get((order_id, key)) for key in dict.fromkeys(keys)]
+        if all(document is not None and document.pdf_stored for document in known):
+            # by key, as the Query returns them
+            return self.email_attachments(sorted((d for d in known if d is not None), key=lambda d: d.key))
         wanted = set(keys)
         return self.email_attachments([d for d in self.records.list_for_order(order_id) if d.key in wanted])
 
@@ -393,6 +408,16 @@ class DocumentService:
         with _RECENT_LOCK:
             data = self._recent.get(reference["s3_key"])
         return data if data is not None else self.pdfs.get_pdf(reference["s3_key"])
+
+    def _seen(self, record: IssuedDocument) -> None:
+        """Keep a stored record at hand (records never change once stored; keys are never reused)."""
+        if not record.pdf_stored:
+            return
+        with _RECENT_LOCK:
+            self._recent_records.pop((record.order_id, record.key), None)
+            self._recent_records[(record.order_id, record.key)] = record
+            while len(self._recent_records) > RECENT_PDFS:
+                self._recent_records.pop(next(iter(self._recent_records)))  # the oldest
 
     def _just_stored(self, key: str, data: bytes) -> None:
         with _RECENT_LOCK:

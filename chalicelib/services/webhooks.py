@@ -29,6 +29,7 @@ from chalicelib.domain.outbound import EVENT_TYPES, OutboundEvent, UnsafeUrlErro
 from chalicelib.domain.webhooks import HEADER as SIGNATURE_HEADER
 from chalicelib.domain.webhooks import signature_header
 from chalicelib.observability import get_logger
+from chalicelib.services.batch_reads import read_once
 from chalicelib.services.intents import DONE, SKIPPED, Intent, Outcome, backoff, persist
 from chalicelib.services.ports import Clock, Page, StoredResponse
 
@@ -176,7 +177,7 @@ class WebhookService:
                 key=f"{subscription.id}#{event.type}#{event.key}",
                 payload={"subscription_id": subscription.id, "event": event.body()},
             )
-            for subscription in self.store.active_subscriptions()
+            for subscription in read_once("webhook_subscriptions", self.store.active_subscriptions)
             for event in events
             if event.type in subscription.events
         ]

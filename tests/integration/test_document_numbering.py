@@ -171,3 +171,34 @@ def test_owner_and_documents_in_one_query(
     entries, _ = container.orders.timeline(order_id, customer_id="cus_it", limit=100, cursor=None)
     issued_entries = [entry.data for entry in entries if entry.kind == "document_issued"]
     assert sorted(entry["number"] for entry in issued_entries) == sorted(doc.number for doc in issued)
+
+
+def test_issue_reads_nothing_first_and_a_stale_guess_costs_no_number(dynamo_records: DocumentRecords) -> None:
+    """The counter is read once per series and container; a record that exists comes back with the
+    failed condition (no read); another container's numbers make the guess stale, never a gap."""
+    from chalicelib.adapters.dynamo.documents import DocumentItem, DynamoDocumentRecords, SequenceItem
+
+    records = dynamo_records
+    assert isinstance(records, DynamoDocumentRecords)
+    writes: list[str] = []  # the repository's own connection: its transactions
+    reads: list[str] = []  # the models' connection: GetItem
+    records.connection().client.meta.events.register(
+        "before-call.dynamodb", lambda model, **_: writes.append(model.name)
+    )
+    for model in (DocumentItem, SequenceItem):
+        client = model._get_connection().connection.client
+        client.meta.events.register("before-call.dynamodb", lambda model, **_: reads.append(model.name))
+
+    first = records.issue(_new("ord_g1"))
+    assert first.number == "INV-2026-000001"
+    assert (writes, reads) == (["TransactWriteItems"], ["GetItem"])  # the series' counter, read once
+    assert records.issue(_new("ord_g2")).number == "INV-2026-000002"
+    assert (writes[1:], reads[1:]) == (["TransactWriteItems"], [])
+    assert records.issue(_new("ord_g1")) == first  # the record, handed back by the cancelled transaction
+    assert (writes[2:], reads[1:]) == (["TransactWriteItems"], [])
+
+    other = DynamoDocumentRecords()  # another container takes the next numbers meanwhile
+    assert [other.issue(_new(f"ord_o{i}")).number for i in range(2)] == ["INV-2026-000003", "INV-2026-000004"]
+    assert records.issue(_new("ord_g3")).number == "INV-2026-000005"  # a stale guess: retried from the counter
+    numbers = sorted(doc.number for i in range(1, 4) for doc in records.list_for_order(f"ord_g{i}"))
+    assert numbers == ["INV-2026-000001", "INV-2026-000002", "INV-2026-000005"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -85,6 +86,28 @@ def test_replays_return_the_same_documents_without_new_numbers_or_renders(
     assert pdfs.puts == 2
     second = service.issue_for_payment(paid_order("ord_other", provider_ref="pi_other"))
     assert [doc.number for doc in second] == ["INV-2026-000002", "RCT-2026-000002"]
+
+
+def test_the_email_after_its_documents_attaches_them_without_reading_them_back(
+    service: DocumentService, records: InMemoryDocumentRecords, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order = paid_order()
+    queried: list[str] = []
+    listing = records.list_for_order
+
+    def counted(order_id: str) -> list[Any]:
+        queried.append(order_id)
+        return listing(order_id)
+
+    monkeypatch.setattr(records, "list_for_order", counted)
+    invoice, receipt = service.issue_for_payment(order)
+    keys = [receipt.key, invoice.key]
+    expected = [
+        {"filename": d.filename, "content_type": "application/pdf", "s3_key": d.s3_key} for d in (invoice, receipt)
+    ]
+    assert service.attachments_for(order.id, keys) == expected and queried == []  # just stored here
+    other = DocumentService(records, FakePdfStore(), FixedClock(), SELLER)  # another container: one Query
+    assert other.attachments_for(order.id, keys) == expected and queried == [order.id]
 
 
 def test_a_failed_upload_keeps_the_number_and_is_finished_by_the_retry(

@@ -19,6 +19,7 @@ from pynamodb.exceptions import PynamoDBException, TransactWriteError
 CONDITION_FAILED = "ConditionalCheckFailed"
 CONDITION_FAILED_EXCEPTION = "ConditionalCheckFailedException"
 CONFLICT = "TransactionConflict"
+ALL_OLD = "ALL_OLD"  # ReturnValuesOnConditionCheckFailure: the item as it is, with the cancellation
 
 
 def condition_failed(error: PynamoDBException) -> bool:
@@ -63,8 +64,12 @@ class Guarded:
     def _guard(self, operation: str, error: ErrorFactory | None) -> None:
         self._errors.setdefault(operation, []).append(error)
 
-    def save(self, item: Any, *, condition: Any = None, error: ErrorFactory | None = None) -> None:
-        self.transaction.save(item, condition=condition)
+    def save(
+        self, item: Any, *, condition: Any = None, error: ErrorFactory | None = None, return_old: bool = False
+    ) -> None:
+        """`return_old`: a failed condition hands back the item as it is (see `failed_items`)."""
+        extra = {"return_values": ALL_OLD} if return_old else {}
+        self.transaction.save(item, condition=condition, **extra)
         self._guard("save", error)
 
     def delete(self, item: Any, *, condition: Any = None, error: ErrorFactory | None = None) -> None:
@@ -72,10 +77,28 @@ class Guarded:
         self._guard("delete", error)
 
     def update(
-        self, item: Any, actions: list[Any], *, condition: Any = None, error: ErrorFactory | None = None
+        self,
+        item: Any,
+        actions: list[Any],
+        *,
+        condition: Any = None,
+        error: ErrorFactory | None = None,
+        return_old: bool = False,
     ) -> None:
-        self.transaction.update(item, actions=actions, condition=condition)
+        extra = {"return_values": ALL_OLD} if return_old else {}
+        self.transaction.update(item, actions=actions, condition=condition, **extra)
         self._guard("update", error)
+
+    def failed_items(self, error: TransactWriteError) -> list[tuple[Exception, dict[str, Any] | None]]:
+        """Each failed condition's domain error with the item as it is, as DynamoDB JSON (when the write
+        asked for it with `return_old`, and the engine returned it; else None)."""
+        reasons = error.cancellation_reasons or []
+        factories = [factory for kind in _SENT_ORDER for factory in self._errors.get(kind, [])]
+        return [
+            (factory(), getattr(reason, "raw_item", None))
+            for reason, factory in zip(reasons, factories, strict=False)
+            if reason is not None and reason.code == CONDITION_FAILED and factory is not None
+        ]
 
     def failures(self, error: TransactWriteError) -> list[Exception]:
         """The domain error of every item whose condition failed, in the order the items were sent."""

@@ -16,6 +16,7 @@ gap-free and unique, and a retry (or a second worker) never takes a second one.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from dataclasses import replace
 from typing import Any
@@ -25,7 +26,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
-from chalicelib.adapters.dynamo.conditions import CONDITION_FAILED, CONFLICT, cancellation_codes
+from chalicelib.adapters.dynamo.conditions import CONFLICT, Guarded, cancellation_codes
 from chalicelib.adapters.dynamo.models import TableItem, Transactional
 from chalicelib.adapters.dynamo.repositories import ORDER_SK, follow_up_key, order_pk, timeline_item
 from chalicelib.adapters.dynamo.schema import GSI2
@@ -122,9 +123,20 @@ def _issued_event(new: NewDocument, number: str) -> DomainEvent:
     return DomainEvent("document_issued", new.issued_at, "documents", data)
 
 
+class _Issued(Exception):
+    """The document's record exists already."""
+
+
+class _NumberTaken(Exception):
+    """The series' counter is no longer at the number the transaction was built on."""
+
+
 class DynamoDocumentRecords(Transactional):
     def __init__(self, connection: Connection | None = None) -> None:
         self._connection = connection
+        # The last number this container saw each series at: the guess its next number is taken with.
+        self._series: dict[tuple[str, int], int] = {}
+        self._lock = threading.Lock()
         for model in DOCUMENT_MODELS:  # the table may have been re-configured since the last container
             model._connection = None
 
@@ -142,12 +154,19 @@ class DynamoDocumentRecords(Transactional):
         return int(item.last or 0)
 
     def issue(self, new: NewDocument) -> IssuedDocument:
-        """Next number + record in one transaction; on a lost race read again and retry."""
-        for attempt in range(MAX_ATTEMPTS):
-            existing = self.get(new.order_id, new.key)
-            if existing is not None:
-                return existing
+        """Next number + record in one transaction, nothing read first on the usual path.
+
+        The counter's condition names the number this container last saw the series at (read once,
+        then kept up to date by its own writes), and a failed condition hands back the item as it is:
+        the record itself (a retry, another worker — returned as it is) or the counter moved on by
+        someone else (the transaction retried with the number after it). Whatever the guess, a number
+        is taken only if the counter still held the one before it, so the series stays gap-free."""
+        series = (new.prefix, new.year)
+        with self._lock:
+            last = self._series.get(series)
+        if last is None:
             last = self._last(new.prefix, new.year)
+        for attempt in range(MAX_ATTEMPTS):
             number = format_number(new.prefix, new.year, last + 1)
             item = DocumentItem(
                 pk=order_pk(new.order_id),
@@ -170,18 +189,21 @@ class DynamoDocumentRecords(Transactional):
             counter = SequenceItem(pk=sequence_pk(new.prefix, new.year), sk=SEQ_SK)
             try:
                 with self.transaction() as transaction:
-                    transaction.update(
+                    guarded = Guarded(transaction)
+                    guarded.update(
                         counter,
-                        actions=[
+                        [
                             SequenceItem.last.set(last + 1),
                             SequenceItem.type.set("document_sequence"),
                             SequenceItem.prefix.set(new.prefix),
                             SequenceItem.year.set(new.year),
                         ],
                         condition=(SequenceItem.last == last) if last else SequenceItem.pk.does_not_exist(),
+                        error=_NumberTaken,
+                        return_old=True,
                     )
-                    transaction.save(item, condition=DocumentItem.pk.does_not_exist())
-                    transaction.save(
+                    guarded.save(item, condition=DocumentItem.pk.does_not_exist(), error=_Issued, return_old=True)
+                    guarded.save(
                         timeline_item(
                             new.order_id,
                             _issued_event(new, number),
@@ -189,14 +211,34 @@ class DynamoDocumentRecords(Transactional):
                         )
                     )
             except TransactWriteError as error:
-                codes = cancellation_codes(error)
-                if not any(code in (CONDITION_FAILED, CONFLICT) for code in codes):
+                failed = guarded.failed_items(error)
+                issued = [raw for failure, raw in failed if isinstance(failure, _Issued)]
+                if issued:  # the record exists: a retry, or another worker got there first
+                    existing = _document(DocumentItem.from_raw_data(issued[0])) if issued[0] else None
+                    found = existing or self.get(new.order_id, new.key)
+                    if found is not None:
+                        return found
+                    continue  # not readable yet (it cannot be deleted): try again
+                taken = [raw for failure, raw in failed if isinstance(failure, _NumberTaken)]
+                if taken:  # someone else took that number: go on from the counter as it is now
+                    raw = taken[0]
+                    last = int(raw["last"]["N"]) if raw and "last" in raw else self._last(new.prefix, new.year)
+                    self._saw(series, last)
+                    continue
+                if CONFLICT not in cancellation_codes(error):
                     raise
-                # Someone else took this number (or wrote this very record): read again, back off.
+                # Another transaction on the counter or this record is in flight: back off, read again.
                 time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.004 * 2 ** min(attempt, 8))))  # noqa: S311 - back-off jitter, not cryptography # nosec B311
+                last = self._last(new.prefix, new.year)
                 continue
+            self._saw(series, last + 1)
             return _document(item)
         raise DocumentNumberingError(f"could not take a number in series {new.prefix}-{new.year}")
+
+    def _saw(self, series: tuple[str, int], last: int) -> None:
+        """Remember where a series stands (numbers only grow: the highest sight wins)."""
+        with self._lock:
+            self._series[series] = max(last, self._series.get(series, 0))
 
     def mark_stored(self, document: IssuedDocument) -> IssuedDocument:
         """Record that the PDF is in S3 (conditional on the key the record holds)."""
