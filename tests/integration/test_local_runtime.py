@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local.lambda_runtime import LambdaContext
+from local.lambda_runtime import LambdaContext, iso_z
 from local.scheduler import Scheduler, run_all_once
 from local.streams import StreamReplayer
 
@@ -221,6 +221,8 @@ def test_a_record_that_always_fails_goes_to_the_failure_destination_and_later_re
     assert info["batchSize"] == 1
     assert info["startSequenceNumber"] == failure["records"][0]["dynamodb"]["SequenceNumber"]
     assert info["streamArn"] == failure["records"][0]["eventSourceARN"]
+    arrived = failure["records"][0]["dynamodb"]["ApproximateCreationDateTime"]  # epoch seconds, as sent
+    assert info["approximateArrivalOfFirstRecord"] == iso_z(datetime.fromtimestamp(arrived, UTC))
     assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert failure["function"] == "consumer"
     assert "ValueError: cannot process poison" in failure["error"]
