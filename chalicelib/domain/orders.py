@@ -223,6 +223,10 @@ class Order:
     ship_by_met: bool | None = None
     deliver_by_met: bool | None = None
     revised_deliver_by: datetime | None = None
+    # The promise made at placement, which the KPIs judge by (a re-promise on a late payment moves
+    # ship_by / deliver_by, not these); None on orders placed before it was kept on the order.
+    promised_ship_by: datetime | None = None
+    promised_deliver_by: datetime | None = None
     # Promise tracking (see domain/sla.py): on_track | at_risk | breached | met.
     sla_shipping: SlaState = SlaState.ON_TRACK
     sla_delivery: SlaState = SlaState.ON_TRACK
@@ -629,6 +633,8 @@ class Order:
             placed_at=placed_at,
             ship_by=ship_by,
             deliver_by=deliver_by,
+            promised_ship_by=ship_by,
+            promised_deliver_by=deliver_by,
             holds=list(holds),
             billing_address=billing_address,
             buyer_reference=buyer_reference,

@@ -122,7 +122,7 @@ class KpiService:
 
     def on_order_change(self, before: Order | None, after: Order) -> int:
         """Count what this change of an order means for the KPIs; how many new facts."""
-        if before is None:
+        if before is None and after.promised_ship_by is None:  # an order that does not carry its promise
             self.store.save_promise(after.id, after.ship_by, after.deliver_by)
         interesting = (
             before is None
@@ -139,8 +139,11 @@ class KpiService:
         self.update_board(before, after)
         if not kpis.yields_facts(before, after):
             return 0  # neither shipped, delivered nor late just now: no fact, so no promise to read
-        promised = self.store.promise(after.id)
-        promise = kpis.Promise(*promised) if promised else kpis.Promise(after.ship_by, after.deliver_by)
+        if after.promised_ship_by is not None and after.promised_deliver_by is not None:
+            promise = kpis.Promise(after.promised_ship_by, after.promised_deliver_by)  # on the order: no read
+        else:  # placed before the order kept its promise: the one stored at its placement
+            promised = self.store.promise(after.id)
+            promise = kpis.Promise(*promised) if promised else kpis.Promise(after.ship_by, after.deliver_by)
         return self.count_all(kpis.order_facts(before, after, promise, self.zone))
 
     def on_ticket_change(self, before: Ticket | None, after: Ticket) -> int:

@@ -177,10 +177,19 @@ def test_a_change_that_yields_no_fact_reads_no_promise_and_the_board_is_written_
     assert store.promise_reads == 0 and store.writes == [] and board.placed == []
 
     service.on_order_change(order, late)  # broke the shipping promise: a miss, and onto the board
-    assert store.promise_reads == 1
+    assert store.promise_reads == 0  # the order carries the promise made at its placement
     assert board.placed == [("late_shipping", True)]
     service.on_order_change(late, replace(late, status=OrderStatus.PROCESSING))  # still late: nothing to write
     assert board.placed == [("late_shipping", True)]
+
+
+def test_an_order_placed_before_it_kept_its_promise_reads_the_stored_one() -> None:
+    service, store, _ = _service()
+    order = replace(sample_order("de"), promised_ship_by=None, promised_deliver_by=None)
+    order.shipped_at = order.delivered_at = None
+    order.shipments = []
+    service.on_order_change(order, replace(order, sla_shipping=SlaState.BREACHED))
+    assert store.promise_reads == 1
 
 
 def test_stream_tuning_comes_from_settings_within_lambdas_bounds() -> None:

@@ -173,6 +173,8 @@ class OrderItem(TableItem):
     ship_by_met = BooleanAttribute(null=True)
     deliver_by_met = BooleanAttribute(null=True)
     revised_deliver_by = UTCDateTimeAttribute(null=True)
+    promised_ship_by = UTCDateTimeAttribute(null=True)  # the placement promise (KPIs)
+    promised_deliver_by = UTCDateTimeAttribute(null=True)
     sla_shipping = UnicodeAttribute(default="on_track")
     sla_delivery = UnicodeAttribute(default="on_track")
     replaces_order_id = UnicodeAttribute(null=True)
