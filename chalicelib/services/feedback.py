@@ -184,7 +184,9 @@ class KpiService:
         self, kind: str, subject: str, csat: int, nps: int | None, source: str, at: datetime, comment: str | None = None
     ) -> bool:
         day = kpis.local_day(at, self.zone)
-        return all(self.count(f) for f in kpis.score_facts(kind, subject, day, csat, nps, source, comment))
+        # Every fact tried (not all() over a generator: one counted before must not skip the rest on a retry).
+        counted = [self.count(f) for f in kpis.score_facts(kind, subject, day, csat, nps, source, comment)]
+        return all(counted)
 
     def record_complaint(self, order_id: str, category: str, at: datetime) -> None:
         """A wrong_item / missing_item / damaged complaint makes a shipped order inaccurate after the fact."""
@@ -431,26 +433,36 @@ class SurveyService:
         return survey
 
     def answer(self, token: str, answer: Answer) -> Survey:
+        """Store the answer once, then what follows from it (its KPI facts, a detractor's follow-up ticket).
+
+        The same answer again is a client retrying a request that failed after the answer was stored:
+        it finishes the follow-ups (each lands once, by its key) and is then told the survey is answered."""
         survey = self.open(token)
-        if survey.status == "answered":
-            raise ConflictError("this survey has already been answered", code="already_answered")
-        if survey.kind != "delivery" and answer.nps is not None:
-            raise ValidationError("nps is asked after delivery only", details=[{"field": "nps"}])
-        now = self.clock.now()
         stored: dict[str, object] = {
             "csat": answer.csat,
             "nps": answer.nps,
             "aspects": answer.aspects,
             "comment": answer.comment,
         }
-        if not self.store.answer(survey, stored, now):
-            raise ConflictError("this survey has already been answered", code="already_answered")
-        self.kpis.record_rating(survey.kind, survey.id, answer.csat, answer.nps, "survey", now, answer.comment)
-        day = kpis.local_day(now, self.kpis.zone)
+        if survey.status != "answered":
+            if survey.kind != "delivery" and answer.nps is not None:
+                raise ValidationError("nps is asked after delivery only", details=[{"field": "nps"}])
+            now = self.clock.now()
+            if self.store.answer(survey, stored, now):
+                survey.status, survey.answered_at, survey.answer = "answered", now, stored
+                self._follow_up(survey, answer, now)
+                return survey
+            survey = self.open(token)  # another request answered it meanwhile
+        if survey.answer == stored and survey.answered_at is not None:
+            self._follow_up(survey, answer, survey.answered_at)
+        raise ConflictError("this survey has already been answered", code="already_answered")
+
+    def _follow_up(self, survey: Survey, answer: Answer, answered_at: datetime) -> None:
+        """Idempotent by key (facts by their key, the ticket by the survey), dated when it was answered."""
+        self.kpis.record_rating(survey.kind, survey.id, answer.csat, answer.nps, "survey", answered_at, answer.comment)
+        day = kpis.local_day(answered_at, self.kpis.zone)
         self.kpis.count(
             kpis.Fact(f"survey_answered#{survey.id}", day, {kpis.num("survey_response_rate"): 1}, survey.id)
         )
         if self.open_ticket is not None and (answer.detractor or (answer.comment and answer.csat <= 3)):
             self.open_ticket(survey, answer)
-        survey.status, survey.answered_at, survey.answer = "answered", now, stored
-        return survey

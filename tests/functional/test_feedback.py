@@ -307,6 +307,38 @@ def test_no_survey_while_a_ticket_is_open_and_a_detractor_gets_one_follow_up(api
     assert len(follow_ups) == 1 and follow_ups[0]["order_id"] == second
 
 
+def test_a_retried_answer_finishes_what_a_failure_after_storing_it_left_undone(
+    api: Api, tap: StreamTap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fault harness lost a detractor's follow-up ticket: the answer was stored, a later write of
+    the same request failed (5xx), and the client's retry was told 409 before anything else happened."""
+    from chalicelib.bootstrap import get_container
+
+    order_id = delivered(api, tap)
+    run_feedback(clock.now() + timedelta(days=4))
+    token = survey_links()[0].split("/surveys/")[1].split("?")[0]
+    store = get_container().kpis.store
+    record, calls = store.record, []
+
+    def flaky(fact: Any) -> bool:
+        calls.append(fact.key)
+        if len(calls) == 2:  # the answer is stored, its first fact counted; then DynamoDB fails
+            raise ConnectionError("DynamoDB did not answer")
+        return bool(record(fact))
+
+    monkeypatch.setattr(store, "record", flaky)
+    answer = {"csat": 1, "nps": 2, "comment": "Kaputt"}
+    assert api.call("POST", f"/v1/surveys/{token}", answer).status_code == 500
+    assert api.call("POST", f"/v1/surveys/{token}", answer).status_code == 409  # answered once, finished now
+    assert api.call("POST", f"/v1/surveys/{token}", {"csat": 5}).status_code == 409  # a different answer: no
+
+    kpis = report(api)
+    assert (kpis["csat"]["numerator"], kpis["csat"]["denominator"]) == (0, 1)
+    assert kpis["nps"]["value"] == -100.0 and kpis["survey_response_rate"]["value"] == 1.0
+    queue = api.call("GET", "/v1/tickets?limit=100", role="agent", sub="agt_1").data["items"]
+    assert [t["order_id"] for t in queue if t["channel"] == "survey"] == [order_id]  # one follow-up
+
+
 def test_the_dashboard_shows_every_kpi_the_trend_and_the_board(api: Api, tap: StreamTap) -> None:
     delivered(api, tap)
     late = processing_order(api)
