@@ -161,8 +161,8 @@ load: install
 	$(PY) -m bench.load
 
 # The fault-injection harness (tests/functional/chaos.py): N orders under 20 % failing S3/SES/SNS/DynamoDB
-# calls (after the SDK's retries) and 2-5x stream replays, against a calm run of the same scenario;
-# prints what it injected, replayed and retried. Not in `make test` yet: it still finds differences.
+# SDK attempts, requests failing part-way (5xx, retried) and 2-5x stream replays, against a calm run of
+# the same scenario; prints what it injected, replayed and retried. `make test` plays it with 10 orders.
 FAULT_ORDERS ?= 200
 faults: $(VENV)/.stamp-python .stamp-qpdf
 	OC_FAULT_ORDERS=$(FAULT_ORDERS) $(PY) -m pytest tests/functional/test_fault_harness.py -q -s -p no:cacheprovider

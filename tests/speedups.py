@@ -21,6 +21,7 @@ def apply() -> None:
         share_botocore_loader()
         cheap_moto_transactions()
         fast_moto_scalars()
+        fast_moto_queries()
         share_pynamodb_sessions()
 
 
@@ -160,3 +161,64 @@ def fast_moto_scalars() -> None:
         return general(self)
 
     DynamoType.cast_value = property(cast_value)  # type: ignore[assignment,method-assign]
+
+
+def fast_moto_queries() -> None:
+    """moto's Query without sorting the whole table first.
+
+    moto answers every Query from `Table.all_items()`, a sorted copy of every item, and then filters
+    it by the key: O(table · log table) per query, so a run's cost grew with the square of its size
+    (the fault harness's 200 orders did not finish). The query now starts from the candidates the
+    key can match — a table query from its partition, an index query from the items whose index
+    hash key attributes are equal — and moto filters and sorts those exactly as before (its own
+    sort decides the order: the full table key is in it, so the input order cannot show).
+    tests/functional/test_moto_transactions.py holds both to the same answers.
+    """
+    import threading
+
+    from moto.dynamodb.models.table import Table
+
+    hint = threading.local()
+    every_item, query = Table.all_items, Table.query
+
+    @functools.wraps(every_item)
+    def all_items(self: Any) -> Any:
+        candidates = getattr(hint, "candidates", None)
+        if candidates is not None and candidates[0] is self:
+            return list(candidates[1])
+        return every_item(self)
+
+    def candidates(table: Any, hash_key: Any, index_name: Any, conditions: Any) -> list[Any] | None:
+        if not index_name:
+            if hash_key is None or not table.range_key_attr:
+                return None
+            return list(table.items.get(hash_key, {}).values())
+        if not conditions:
+            return None
+        wanted = [(name, value.type, value.value) for name, value in conditions]
+        found = []
+        for by_range in table.items.values():
+            for item in by_range.values() if table.range_key_attr else (by_range,):
+                attrs = item.attrs
+                for name, kind, value in wanted:
+                    have = attrs.get(name)
+                    if have is None or have.type != kind or have.value != value:
+                        break
+                else:
+                    found.append(item)
+        return found
+
+    @functools.wraps(query)
+    def fast_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        found = candidates(self, hash_key, index_name, kwargs.get("hash_key_conditions"))
+        if found is None:
+            return query(self, hash_key, *args, **kwargs)
+        hint.candidates = (self, found)
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            hint.candidates = None
+
+    Table.all_items = all_items  # type: ignore[method-assign]
+    Table.query = fast_query  # type: ignore[method-assign]

@@ -6,8 +6,9 @@ turned on, an outbound webhook subscription with a receiver on 127.0.0.1 — is 
 twice through the real app (moto, chalice's test client, one frozen clock):
 
 * calm: no faults, every stream record delivered once;
-* chaos: 20 % of the S3, SES, SNS and DynamoDB calls fail (throttling, 5xx or read
-  timeouts, through the local fault switch's botocore hook, seeded), every stream batch
+* chaos: 20 % of the S3, SES, SNS and DynamoDB SDK attempts fail (throttling, 5xx or read
+  timeouts, the local fault switch's answers, seeded; in front of every botocore client),
+  while a request is served 1 in 10 of its AWS calls fails outright, every stream batch
   is delivered 2–5 times (half of them concurrently, from threads), the clients retry
   what answered 5xx, failing records are retried as Lambda would (from the earliest
   failure, 5 times, then the failure destination), the retry schedule and `redrive`
@@ -31,14 +32,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
-from boto3.dynamodb.types import TypeDeserializer
-
-from chalicelib.adapters.faults import Fault, FaultInjector, FaultStore
+from chalicelib.adapters.faults import THROTTLE, Fault, FaultInjector, FaultStore, injected
 from chalicelib.domain.outbound import EVENT_TYPES
 from chalicelib.domain.webhooks import signature_header
 from chalicelib.events import STREAM_FILTERS, matches_filter
@@ -105,6 +103,9 @@ class Figures:
     faults: Counter[str] = field(default_factory=Counter)
     api_calls: int = 0
     api_retries: int = 0
+    outage_calls: int = 0
+    aws_calls: int = 0
+    aws_calls_serving: int = 0
     batches: int = 0
     invocations: int = 0
     replays: int = 0
@@ -115,6 +116,8 @@ class Figures:
     sweeps: int = 0
     sweeps_failed: int = 0
     intents_retried: Counter[str] = field(default_factory=Counter)
+    mail_waits: int = 0
+    mail_waited: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
     def lines(self, orders: int) -> list[str]:
@@ -125,20 +128,25 @@ class Figures:
         services = ", ".join(f"{k} {v}" for k, v in sorted(by_service.items()))
         return [
             f"fault_harness_orders: {orders}",
+            f"fault_harness_aws_calls: {self.aws_calls} (while serving a request: {self.aws_calls_serving})",
             f"fault_harness_faults_injected: {injected} ({services})",
             f"fault_harness_faults_by_kind: {dict(sorted(self.faults.items()))}",
-            f"fault_harness_api_calls: {self.api_calls} (retried after a 5xx: {self.api_retries})",
+            f"fault_harness_api_calls: {self.api_calls} (retried after a 5xx: {self.api_retries}; "
+            f"AWS calls failed outright while serving: {self.outage_calls})",
             f"fault_harness_stream_batches: {self.batches} (invocations {self.invocations}, "
             f"extra deliveries {self.replays}, of them concurrent {self.concurrent_replays})",
             f"fault_harness_stream_retries: {self.stream_retries} "
             f"(records to the failure queue {self.to_failure_queue}, redriven {self.redriven})",
             f"fault_harness_sweeps: {self.sweeps} (failed {self.sweeps_failed}; intents "
             f"{dict(sorted(self.intents_retried.items()))})",
+            f"fault_harness_survey_mail_waits: {self.mail_waits} (5-minute steps; still pending then: "
+            f"{len(self.mail_waited)} survey emails)",
             f"fault_harness_seconds: {self.seconds:.1f}",
         ]
 
 
 SDK_ATTEMPTS = 3  # botocore's standard retry mode
+OUTAGE = 0.1  # of the AWS calls made while a request is served: fail outright (CountingInjector)
 
 
 class CountingInjector(FaultInjector):
@@ -148,12 +156,27 @@ class CountingInjector(FaultInjector):
         super().__init__(store, rng)
         self.figures = figures
         self.lock = threading.Lock()
+        # While a request is served, this share of its AWS calls fails outright (every SDK attempt):
+        # an outage the SDK's retries do not ride out, so requests answer 5xx part-way through their
+        # writes and the clients retry them — at any size (20 % of attempts alone fail a call 0.8 %
+        # of the time: no 5xx at all below ~50 orders).
+        self.outage = 0.0
+        self.serving = False
 
     def __call__(self, event_name: str = "", **kwargs: Any) -> Any:
         """A share of every SDK *attempt* fails: the hook sits before the call (outside botocore's
         retry loop), so it draws once per attempt and fails the call only when all of them failed,
         as the SDK's own retries (standard mode, 3 attempts) would see it."""
         with self.lock:  # one seeded sequence of draws, whichever thread calls
+            service, _, operation = event_name.partition(".")[2].partition(".")
+            self.figures.aws_calls += 1
+            self.figures.aws_calls_serving += self.serving
+            if self.serving and service in THROTTLE and self.rng.random() < self.outage:
+                error = self.rng.choice(ERRORS)
+                for _ in range(SDK_ATTEMPTS):
+                    self._count(event_name, error)
+                self.figures.outage_calls += 1
+                return injected(Fault(service, 1.0, error), service, operation)
             for attempt in range(1, SDK_ATTEMPTS + 1):
                 try:
                     answer = super().__call__(event_name, **kwargs)
@@ -276,17 +299,28 @@ class Run:
 
     @contextmanager
     def hooked(self) -> Iterator[None]:
-        """The injector on every botocore client of this process (boto3's default session included)."""
-        from botocore import handlers
+        """The injector in front of every botocore client of this process, whenever it was made.
 
-        handlers.BUILTIN_HANDLERS.append(("before-call", self.injector))
-        session = boto3._get_default_session()
-        session.events.register("before-call", self.injector)
+        botocore copies a session's handlers into each client it creates, and pynamodb's sessions are
+        shared across tests (tests/speedups.py): a handler registered now would miss every client made
+        before, the request path's included. So the hook sits in the emitter itself, where each
+        client asks its `before-call` handlers for an answer."""
+        from botocore.hooks import HierarchicalEmitter
+
+        injector, original = self.injector, HierarchicalEmitter.emit_until_response
+
+        def emit_until_response(emitter: Any, event_name: str, **kwargs: Any) -> Any:
+            if event_name.startswith("before-call."):
+                answer = injector(event_name, **kwargs)
+                if answer is not None:
+                    return injector, answer
+            return original(emitter, event_name, **kwargs)
+
+        HierarchicalEmitter.emit_until_response = emit_until_response
         try:
             yield
         finally:
-            handlers.BUILTIN_HANDLERS.remove(("before-call", self.injector))
-            session.events.unregister("before-call", self.injector)
+            HierarchicalEmitter.emit_until_response = original
 
     def faults_on(self) -> None:
         if not self.chaos:
@@ -295,16 +329,22 @@ class Run:
         for service in SERVICES:
             for error in ERRORS:
                 self.store.add(Fault(service, share, error))
+        self.injector.outage = OUTAGE
 
     def faults_off(self) -> None:
         self.store.clear()
+        self.injector.outage = 0.0
 
     # --- clients that retry what answered 5xx (a storefront, an agent's browser, a carrier) -----
 
     def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Any:
         for _ in range(30):
             self.figures.api_calls += 1
-            response = self.api.call(method, path, body, **kwargs)
+            self.injector.serving = True
+            try:
+                response = self.api.call(method, path, body, **kwargs)
+            finally:
+                self.injector.serving = False
             if response.status_code < 500:
                 return response
             self.figures.api_retries += 1
@@ -438,10 +478,27 @@ class Run:
         """Move the clock to `to` as a running stack lives through it: the retry schedule keeps
         firing (see `sweep`)."""
         while self.chaos and self.next_sweep < to:
+            # A firing with no intent due does nothing: the clock goes straight to the next one that
+            # has work (each firing cost a few GSI queries, O(table) each in moto: 200 orders ran for hours).
+            due = self.next_due()
+            if due is None or due >= to:
+                break
+            self.next_sweep = max(self.next_sweep, due)
             clock.advance_to(self.next_sweep)
             self.sweep(clock.now())
             self.pump()
         clock.advance_to(to)
+
+    def next_due(self) -> datetime | None:
+        """When the retry schedule next finds an intent due (its earliest next attempt), or None."""
+        from chalicelib.adapters.dynamo.intents import DUE_PREFIX
+
+        stamps = [
+            str(attrs["gsi1sk"].value)
+            for attrs in self.table_attrs()
+            if "gsi1pk" in attrs and "gsi1sk" in attrs and str(attrs["gsi1pk"].value).startswith(DUE_PREFIX)
+        ]
+        return datetime.strptime(min(stamps), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) if stamps else None
 
     def settle(self) -> None:
         """What the running stack does between two steps: the stream, then a retry sweep or two."""
@@ -557,6 +614,7 @@ class Run:
 
         self.schedule("feedback", timedelta(minutes=15))
         self.settle()
+        self.await_messages("survey:")
         links: dict[str, str] = {}
         for message in emails():
             text = message.get_body(preferencelist=("plain",)).get_content()
@@ -566,6 +624,30 @@ class Run:
             token = links.get(plan.customer["email"])
             if plan.survey is not None and token:
                 self.ok("POST", f"/v1/surveys/{token}", {"csat": plan.survey}, expect=(201, 409))
+
+    def await_messages(self, prefix: str) -> None:
+        """A customer answers a survey once its email has come: under chaos a send that failed waits for
+        the retry schedule (its backoff), so the clock moves on until no such message is pending."""
+        for _ in range(60):
+            waiting = self.pending_messages(prefix)
+            if not waiting:
+                return
+            self.figures.mail_waits += 1
+            self.figures.mail_waited.update(waiting)
+            clock.advance_to(clock.now() + timedelta(minutes=5))
+            self.sweep(clock.now())
+            self.pump()
+        raise AssertionError(f"messages {prefix}* never went out")
+
+    def pending_messages(self, prefix: str) -> set[str]:
+        """The keys of message intents starting with `prefix` not ended yet (read from the table)."""
+        return {
+            str(item["key"])
+            for item in self.scan_intents()
+            if item.get("kind") == "message"
+            and str(item.get("key", "")).startswith(prefix)
+            and item.get("status") == "pending"
+        }
 
     def returns(self) -> None:
         for plan in self.plan:
@@ -669,19 +751,28 @@ class Run:
 
     def intents(self) -> Counter[str]:
         """Intents not done: (kind, status) counts, read from the table itself."""
-        client = boto3.client("dynamodb")
         left: Counter[str] = Counter()
-        kwargs: dict[str, Any] = {"TableName": "ordercare-test"}
-        deserialize = TypeDeserializer().deserialize
-        while True:
-            page = client.scan(**kwargs)
-            for raw in page["Items"]:
-                item = {k: deserialize(v) for k, v in raw.items()}
-                if item.get("type") == "intent" and item.get("status") not in ("done", "skipped"):
-                    left[f"{item.get('kind')}/{item.get('status')}"] += 1
-            if "LastEvaluatedKey" not in page:
-                return left
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for item in self.scan_intents():
+            if item.get("status") not in ("done", "skipped"):
+                left[f"{item.get('kind')}/{item.get('status')}"] += 1
+        return left
+
+    def scan_intents(self) -> Iterator[dict[str, str]]:
+        """Every intent's kind, key and status (see `table_attrs`)."""
+        for attrs in self.table_attrs():
+            if "type" in attrs and attrs["type"].value == "intent":
+                yield {name: str(attrs[name].value) for name in ("kind", "key", "status") if name in attrs}
+
+    def table_attrs(self) -> Iterator[dict[str, Any]]:
+        """Every item's attributes, read from moto's table itself: not through the SDK, so the fault hook
+        neither fails this look nor draws for it (the chaos stays one sequence), and no sort or copy."""
+        from moto.core.models import DEFAULT_ACCOUNT_ID
+        from moto.dynamodb.models import dynamodb_backends
+
+        table = dynamodb_backends[DEFAULT_ACCOUNT_ID]["eu-central-1"].get_table("ordercare-test")
+        for by_range in list(table.items.values()):
+            for item in list(by_range.values()):
+                yield item.attrs
 
     def failure_queue(self) -> set[str]:
         if not self.failures.exists():

@@ -1,10 +1,12 @@
 """Issue 19 (6): 20 % of AWS calls failing and every stream batch delivered 2–5 times change nothing.
 
-The scenario and the checks are in tests/functional/chaos.py. `make faults` plays 200 orders
-(FAULT_ORDERS=… to change) and prints its figures. The 20 % apply to every SDK attempt
-(botocore's standard mode tries 3 times), so a call fails when all its attempts did. Skipped
-without OC_FAULT_ORDERS, so not yet part of `make test`: with 12 orders one `ticket.updated`
-still differs between the calm and the chaotic run (20 orders pass), not yet explained.
+The scenario and the checks are in tests/functional/chaos.py. The functional tier plays a
+bounded run by default (10 orders, seed 5: a cancellation, tickets, inbound email, a refund
+and an exchange, a detractor's survey, SMS); `make faults` plays 200 orders (FAULT_ORDERS=…,
+OC_FAULT_SEED=…) and prints its figures. The 20 % apply to every SDK attempt (botocore's
+standard mode tries 3 times), so a call fails when all its attempts did; while a request is
+served, 1 in 10 AWS calls also fails outright, so requests answer 5xx part-way through
+and the clients retry them at any size.
 """
 
 from __future__ import annotations
@@ -27,13 +29,10 @@ from tests.functional.chaos import Run, plans
 from tests.functional.conftest import CATALOG, Api
 from tests.functional.moto_speed import fast_moto
 
-ORDERS = int(os.environ.get("OC_FAULT_ORDERS", "0"))
-SEED = int(os.environ.get("OC_FAULT_SEED", "19"))
+ORDERS = int(os.environ.get("OC_FAULT_ORDERS", "10"))
+SEED = int(os.environ.get("OC_FAULT_SEED", "5"))
 
-pytestmark = [
-    pytest.mark.timeout(max(900, ORDERS * 30)),
-    pytest.mark.skipif(ORDERS <= 0, reason="the fault harness runs with `make faults` (OC_FAULT_ORDERS)"),
-]
+pytestmark = pytest.mark.timeout(max(900, ORDERS * 30))
 
 
 @pytest.fixture
@@ -93,11 +92,11 @@ def test_faults_and_replays_leave_every_effect_exactly_once(
 
     # The faults really happened, on every service, and the stream really repeated itself.
     services = {key.split(":")[0] for key in run.figures.faults}
-    assert services == {"s3", "ses", "sns", "dynamodb"} or ORDERS < 10, run.figures.faults
+    assert services == {"s3", "ses", "sns", "dynamodb"}, run.figures.faults
     assert run.figures.replays >= run.figures.batches and run.figures.concurrent_replays > 0
     assert run.figures.stream_retries > 0
-    # A request fails (5xx) only when every SDK attempt of one of its calls failed: rare below ~50 orders.
-    assert run.figures.api_retries > 0 or ORDERS < 50, run.figures
+    # Requests failed part-way (5xx) and were retried by their clients.
+    assert run.figures.api_retries > 0 and run.figures.outage_calls > 0, run.figures
 
     # Exactly the same effects, each once: per order, in the outbox, at the receiver, in the KPIs.
     for label, expected in calm["orders"].items():

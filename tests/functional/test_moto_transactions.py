@@ -1,4 +1,4 @@
-"""The tests' faster moto TransactWriteItems (tests/speedups.py) rolls back as moto's own does."""
+"""The tests' faster moto (tests/speedups.py): TransactWriteItems rolls back and Query answers as moto's own do."""
 
 from __future__ import annotations
 
@@ -80,3 +80,42 @@ def test_a_committed_transaction_writes_every_item_and_its_stream_records(ddb: A
     items, stream = _state(ddb)
     assert [(item["pk"]["S"], item["sk"]["S"]) for item in items] == [("A", "1"), ("A", "2")]
     assert len(stream) == len(stream_before) + 2
+
+
+def test_queries_answer_as_moto_s_own_whole_table_queries(ddb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb.models.table import Table
+
+    for n in range(12):  # three partitions, two index buckets, items without index keys among them
+        extra = {"gsi1pk": {"S": f"DUE#{n % 2}"}, "gsi1sk": {"S": f"2026-12-0{n % 4 + 1}"}} if n % 3 else {}
+        ddb.put_item(TableName=TABLE, Item={"pk": {"S": f"P{n % 3}"}, "sk": {"S": f"S{n:02d}"}, **extra})
+
+    def q(condition: str, values: dict[str, str], **extra: Any) -> dict[str, Any]:
+        bound = {name: {"S": value} for name, value in values.items()}
+        return {"KeyConditionExpression": condition, "ExpressionAttributeValues": bound, **extra}
+
+    queries = [
+        q("pk = :p", {":p": "P1"}),
+        q("pk = :p AND sk > :s", {":p": "P0", ":s": "S03"}),
+        q("pk = :p", {":p": "P2"}, ScanIndexForward=False, Limit=2),
+        q("pk = :p", {":p": "none"}),
+        q("gsi1pk = :p", {":p": "DUE#1"}, IndexName="gsi1"),
+        q("gsi1pk = :p AND gsi1sk <= :s", {":p": "DUE#0", ":s": "2026-12-03"}, IndexName="gsi1", Limit=2),
+    ]
+
+    def answers() -> list[Any]:
+        found = []
+        for query in queries:
+            pages, start = [], None
+            while True:
+                page = ddb.query(TableName=TABLE, **query, **({"ExclusiveStartKey": start} if start else {}))
+                pages.append(page["Items"])
+                start = page.get("LastEvaluatedKey")
+                if not start:
+                    break
+            found.append(pages)
+        return found
+
+    fast = answers()
+    monkeypatch.setattr(Table, "query", Table.query.__wrapped__)  # type: ignore[attr-defined]
+    monkeypatch.setattr(Table, "all_items", Table.all_items.__wrapped__)  # type: ignore[attr-defined]
+    assert fast == answers() and all(fast)
