@@ -13,15 +13,17 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BAR_MB = 15.0
+TOP = 8  # the API zip's largest top-level entries reported
 HEAVY = ("fpdf", "PIL", "fontTools", "lxml", "drafthorse", "pypdf", "saxonche", "facturx")
 
 
-def _package(project: Path, out: str, package: str) -> tuple[int, int, set[str]]:
-    """(unpruned, pruned) bytes of the project's zips and the top-level names they ship."""
+def _package(project: Path, out: str, package: str) -> tuple[int, int, Counter[str]]:
+    """(unpruned, pruned) bytes of the project's zips and the compressed bytes per top-level name."""
     from infra.stacks.packaging import prune_zip
 
     subprocess.run(
@@ -32,13 +34,15 @@ def _package(project: Path, out: str, package: str) -> tuple[int, int, set[str]]
         env={**os.environ, "AWS_DEFAULT_REGION": "eu-central-1"},
     )
     before = after = 0
-    tops: set[str] = set()
+    tops: Counter[str] = Counter()
     for name in os.listdir(out):
         if name.endswith(".zip"):
             unpruned, pruned = prune_zip(os.path.join(out, name), package)
             before, after = before + unpruned, after + pruned
             with zipfile.ZipFile(os.path.join(out, name)) as archive:
-                tops |= {n.split("/")[0] for n in archive.namelist()}
+                for info in archive.infolist():
+                    top = info.filename.split("/")[0]
+                    tops["*.dist-info" if top.endswith(".dist-info") else top] += info.compress_size
     return before, after, tops
 
 
@@ -51,9 +55,11 @@ def run() -> list[str]:
         documents = stage_documents_project(ROOT)
         doc_before, doc_after, _ = _package(documents, os.path.join(out, "documents"), DOCUMENTS)
     heavy = sorted(name for name in HEAVY if name in api_tops) or ["none"]
+    top = ", ".join(f"{name} {size / 1e6:.2f}" for name, size in api_tops.most_common(TOP))
     return [
         f"package_mb: {api_after / 1e6:.1f} (the API function's zip, pruned as deployed; bar <= {BAR_MB}, aim <= 8)",
         f"package_documents_mb: {doc_after / 1e6:.1f} (the documents function's: fpdf2, Pillow, fontTools, lxml)",
+        f"package_api_top_mb: {top} (compressed, by top-level name)",
         f"package_api_heavy_libraries: {', '.join(heavy)}",
         f"package_unpruned_mb: api {api_before / 1e6:.1f}, documents {doc_before / 1e6:.1f}",
     ]

@@ -77,6 +77,9 @@ class StageConfig:
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise ConfigError(f"stage must be one of {', '.join(STAGES)}, not {self.stage!r}")
+        if self.shop_country not in Settings().supported_countries:
+            # The package keeps the holiday calendars of the shipping countries only (infra/stacks/packaging.py).
+            raise ConfigError(f"shop_country must be one of the shipping countries, not {self.shop_country!r}")
         if self.ses_domain and not _DOMAIN_RE.match(self.ses_domain):
             raise ConfigError(f"ses_domain is not a domain name: {self.ses_domain!r}")
         if not _EMAIL_RE.match(self.ses_sender):

@@ -53,6 +53,7 @@ def test_context_values_are_read_and_typed() -> None:
         {"public_base_url": "http://insecure.example.com"},
         {"sms_monthly_spend_limit": "ten"},
         {"webhook_payment_failed_on_hold": "yes please"},
+        {"shop_country": "US"},  # the package ships the shipping countries' holidays only
     ],
 )
 def test_invalid_context_is_rejected(context: dict[str, str]) -> None:

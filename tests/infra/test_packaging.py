@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("chalice.cdk")
 
-from infra.stacks.packaging import DOCUMENTS, dropped, prune_zip, stage_documents_project
+from infra.stacks.packaging import DOCUMENTS, HolidayPlan, dropped, prune_zip, rewritten, stage_documents_project
 
 
 @pytest.mark.parametrize(
@@ -34,6 +34,19 @@ from infra.stacks.packaging import DOCUMENTS, dropped, prune_zip, stage_document
         "python/lib/python3.11/site-packages/dns/resolver.py",
         "en16931-cii/EN16931-CII-validation.xslt",
         "chalicelib/documents/fonts/DejaVuSans.ttf",
+        "stripe-16.1.0.dist-info/RECORD",
+        "cryptography-50.0.2.dist-info/licenses/LICENSE",
+        "pydantic/main.pyi",
+        "holidays/py.typed",
+        "pydantic/mypy.py",
+        "stripe/_customer_service.py",
+        "stripe/issuing/_card_service.py",
+        "stripe/_stripe_client.py",
+        "aws_lambda_powertools/utilities/idempotency/base.py",
+        "holidays/financial/ice_futures_europe.py",
+        "pycparser/c_parser.py",
+        "dateutil/zoneinfo/dateutil-zoneinfo.tar.gz",
+        "phonenumbers/shortdata/region_DE.py",
     ],
 )
 def test_dropped(name: str) -> None:
@@ -82,6 +95,17 @@ def test_the_documents_project_is_staged_with_both_requirements(tmp_path: Path) 
         "stripe/_charge.py",
         "dnspython-2.7.0.dist-info/METADATA",
         "chalicelib/documents/pdf.py",
+        "pydantic-2.14.3.dist-info/METADATA",
+        "pydantic-2.14.3.dist-info/entry_points.txt",
+        "stripe/_customer.py",
+        "stripe/_webhook.py",
+        "stripe/issuing/_card.py",
+        "aws_lambda_powertools/utilities/parameters/ssm.py",
+        "aws_lambda_powertools/utilities/data_classes/dynamo_db_stream_event.py",
+        "dateutil/zoneinfo/__init__.py",
+        "_cffi_backend.cpython-311-x86_64-linux-gnu.so",
+        "phonenumbers/shortdata/__init__.py",
+        "phonenumbers/data/region_DE.py",
     ],
 )
 def test_kept(name: str) -> None:
@@ -97,3 +121,83 @@ def test_prune_zip_rewrites_in_place(tmp_path: Path) -> None:
     assert after < before
     with zipfile.ZipFile(path) as archive:
         assert sorted(archive.namelist()) == ["app.py", "babel/locale-data/de.dat"]
+
+
+REGISTRY = b"""
+COUNTRIES: RegistryDict = {
+    "aland_islands": ("AlandIslands", "AX", "ALA"),
+    "finland": ("Finland", "FI", "FIN"),
+    "germany": ("Germany", "DE", "DEU"),
+    "united_states": ("UnitedStates", "US", "USA"),
+}
+"""
+
+
+def _plan() -> HolidayPlan:
+    files = {
+        "holidays/registry.py": REGISTRY,
+        "holidays/countries/aland_islands.py": b"from holidays.countries.finland import Finland\n",
+        "holidays/countries/finland.py": b"",
+        "holidays/countries/germany.py": b"",
+    }
+    return HolidayPlan.of(files.get, frozenset({"DE", "AX"}))
+
+
+def test_holidays_keep_the_shop_countries_and_what_they_import() -> None:
+    plan = _plan()
+    assert plan.modules == {"germany", "aland_islands", "finland"} and plan.codes == {"DE", "AX", "FI"}
+    for name in ("holidays/countries/germany.py", "holidays/countries/finland.py", "holidays/countries/__init__.py"):
+        assert not dropped(name, holidays=plan)
+    assert dropped("holidays/countries/united_states.py", holidays=plan)
+    assert not dropped("holidays/locale/de/LC_MESSAGES/DE.mo", holidays=plan)
+    assert not dropped("holidays/locale/sv_FI/LC_MESSAGES/AX.mo", holidays=plan)
+    assert dropped("holidays/locale/en_US/LC_MESSAGES/US.mo", holidays=plan)
+    assert not dropped("holidays/countries/united_states.py")  # no plan: no holiday rule
+
+
+def test_holidays_without_a_shop_country_calendar_refuse_to_package() -> None:
+    with pytest.raises(AssertionError, match="ZZ"):
+        HolidayPlan.of({"holidays/registry.py": REGISTRY}.get, frozenset({"DE", "ZZ"}))
+
+
+def test_the_countries_init_imports_the_kept_countries_only() -> None:
+    source = (
+        b"# header\nfrom holidays.countries.germany import Germany, DE, DEU\n"
+        b"from holidays.countries.united_states import (\n    UnitedStates,\n    US,\n)\n"
+    )
+    result = rewritten("holidays/countries/__init__.py", source, _plan()).decode()
+    assert result == "from holidays.countries.germany import Germany, DE, DEU\n"
+
+
+def test_metadata_keeps_its_headers() -> None:
+    metadata = b"Metadata-Version: 2.4\nName: pydantic\nVersion: 2.14.3\n\n# Pydantic\n\nlong text\n"
+    assert rewritten("pydantic-2.14.3.dist-info/METADATA", metadata) == (
+        b"Metadata-Version: 2.4\nName: pydantic\nVersion: 2.14.3\n\n"
+    )
+    assert rewritten("pydantic/main.py", metadata) == metadata
+
+
+@pytest.mark.parametrize("prefix", ["", "python/lib/python3.11/site-packages/"])
+def test_prune_zip_plans_holidays_at_the_root_and_in_a_layer(tmp_path: Path, prefix: str) -> None:
+    import holidays
+
+    registry = (Path(holidays.__file__).parent / "registry.py").read_bytes()
+    files = {
+        "holidays/registry.py": registry,
+        "holidays/countries/__init__.py": b"from holidays.countries.germany import Germany\n"
+        b"from holidays.countries.japan import Japan\n",
+        "holidays/countries/germany.py": b"",
+        "holidays/countries/japan.py": b"",
+        "holidays/locale/de/LC_MESSAGES/DE.mo": b"",
+        "holidays/locale/ja/LC_MESSAGES/JP.mo": b"",
+    }
+    path = tmp_path / "layer.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(prefix + name, data)
+    prune_zip(str(path))
+    with zipfile.ZipFile(path) as archive:
+        kept = {name.removeprefix(prefix) for name in archive.namelist()}
+        countries = archive.read(prefix + "holidays/countries/__init__.py")
+    assert kept == set(files) - {"holidays/countries/japan.py", "holidays/locale/ja/LC_MESSAGES/JP.mo"}
+    assert countries == b"from holidays.countries.germany import Germany\n"
