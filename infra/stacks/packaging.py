@@ -12,7 +12,7 @@ Two things in the dependency zip are dead weight on Lambda:
   validates with the EN 16931 one only), lxml's C sources and headers and the parts
   of lxml nothing here uses (objectify, html, isoschematron), python-stdnum's big
   lookup tables for numbers other than VAT ids and IBANs (MAC prefixes, IMSI,
-  Chinese regions, NZ banks);
+  Chinese regions, NZ banks) and its packages for countries outside the EU and UK;
 * files nothing reads at run time (FILES_NEVER_READ): typing stubs, and of each *.dist-info
   everything but METADATA (ulid, holidays and pydantic call importlib.metadata.version, which reads
   its headers; the long description after them is cut) and entry_points.txt (pydantic's plugin lookup);
@@ -52,6 +52,14 @@ KEPT_LOCALES = re.compile(r"^(root|en|de)(_[A-Za-z0-9]+)*\.dat$")
 KEPT_DRAFTHORSE_SCHEMA = re.compile(r"^Factur-X_1\.0\.07_EN16931(_.*)?\.(xsd|xml)$")
 UNUSED_LXML = re.compile(r"^(objectify\..*|html|isoschematron|includes|.*\.(pyx|pxd|pxi|h|c))$")
 UNUSED_STDNUM = {"oui.dat", "imsi.dat", "cn/loc.dat", "nz/banks.dat"}
+# python-stdnum's country packages kept: VAT ids are checked with stdnum.eu.vat (which imports the
+# member states' modules, Greece's as gr) and stdnum.gb.vat; no other country's numbers are asked for.
+EU_MEMBER_STATES = frozenset(
+    {"at", "be", "bg", "cy", "cz", "de", "dk", "ee", "es", "fi", "fr", "gr", "hr", "hu"}
+    | {"ie", "it", "lt", "lu", "lv", "mt", "nl", "pl", "pt", "ro", "se", "si", "sk"}
+)
+KEPT_STDNUM_COUNTRIES = EU_MEMBER_STATES | {"eu", "gb"}
+STDNUM_COUNTRY = re.compile(r"^[a-z]{2}_?$")  # "de", "in_" (a keyword); not shared code such as iso7064/
 # Imported by nothing here: Powertools' REST resolver (Chalice routes), Stripe's request-parameter
 # TypedDicts and thin-event classes (only webhook signatures are verified: construct_event needs
 # neither), dnspython (email-validator loads it for deliverability checks, which are off), the
@@ -189,7 +197,9 @@ def dropped(name: str, package: str = API, holidays: HolidayPlan | None = None) 
         if part == "lxml" and index + 1 < len(parts):
             return bool(UNUSED_LXML.match(parts[index + 1]))
         if part == "stdnum" and index + 1 < len(parts):
-            return "/".join(parts[index + 1 :]) in UNUSED_STDNUM
+            country = STDNUM_COUNTRY.match(parts[index + 1]) and parts[index + 1] not in KEPT_STDNUM_COUNTRIES
+            in_country = bool(country) and index + 2 < len(parts)
+            return in_country or "/".join(parts[index + 1 :]) in UNUSED_STDNUM
         if part == "schema" and index > 0 and parts[index - 1] == "drafthorse" and index + 1 < len(parts):
             return not KEPT_DRAFTHORSE_SCHEMA.match(parts[index + 1])
     return False

@@ -47,6 +47,8 @@ from infra.stacks.packaging import DOCUMENTS, HolidayPlan, dropped, prune_zip, r
         "pycparser/c_parser.py",
         "dateutil/zoneinfo/dateutil-zoneinfo.tar.gz",
         "phonenumbers/shortdata/region_DE.py",
+        "stdnum/us/ssn.py",
+        "stdnum/in_/gstin.py",
     ],
 )
 def test_dropped(name: str) -> None:
@@ -106,6 +108,12 @@ def test_the_documents_project_is_staged_with_both_requirements(tmp_path: Path) 
         "_cffi_backend.cpython-311-x86_64-linux-gnu.so",
         "phonenumbers/shortdata/__init__.py",
         "phonenumbers/data/region_DE.py",
+        "stdnum/gr/vat.py",
+        "stdnum/gb/vat.py",
+        "stdnum/eu/oss.py",
+        "stdnum/at/postleitzahl.dat",
+        "stdnum/isbn.py",
+        "stdnum/iso7064/mod_11_10.py",
     ],
 )
 def test_kept(name: str) -> None:
@@ -201,3 +209,11 @@ def test_prune_zip_plans_holidays_at_the_root_and_in_a_layer(tmp_path: Path, pre
         countries = archive.read(prefix + "holidays/countries/__init__.py")
     assert kept == set(files) - {"holidays/countries/japan.py", "holidays/locale/ja/LC_MESSAGES/JP.mo"}
     assert countries == b"from holidays.countries.germany import Germany\n"
+
+
+def test_the_kept_stdnum_countries_are_the_ones_eu_vat_checks() -> None:
+    from stdnum.eu import vat
+
+    from infra.stacks.packaging import EU_MEMBER_STATES
+
+    assert vat.MEMBER_STATES - {"xi"} == EU_MEMBER_STATES  # xi: Northern Ireland, checked as gb

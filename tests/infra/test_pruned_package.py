@@ -51,8 +51,11 @@ from datetime import UTC, date, datetime, timedelta
 package, layer, runtime, token = sys.argv[1:5]
 sys.path[:0] = [package, layer, runtime]  # Lambda's order: /var/task, /opt/python/lib/…, the runtime's
 report = {"failed_imports": {}}
-for path in sorted(pathlib.Path(package, "chalicelib").rglob("*.py")):
-    name = ".".join(path.relative_to(package).with_suffix("").parts).removesuffix(".__init__")
+# Every chalicelib module, and every python-stdnum module left (its country packages were cut).
+shipped = [(package, path) for path in sorted(pathlib.Path(package, "chalicelib").rglob("*.py"))]
+shipped += [(layer, path) for path in sorted(pathlib.Path(layer, "stdnum").rglob("*.py"))]
+for root, path in shipped:
+    name = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
     try:
         importlib.import_module(name)
     except Exception as exc:
@@ -117,6 +120,13 @@ certificate = (
 loaded = x509.load_pem_x509_certificate(certificate.public_bytes(Encoding.PEM))
 report["x509"] = loaded.subject.rfc4514_string()
 
+from chalicelib.api.schemas import _vat_id
+from stdnum.eu import vat as eu_vat
+from stdnum.util import get_cc_module
+
+report["vat_modules"] = {cc: getattr(get_cc_module(cc, "vat"), "__name__", None) for cc in sorted(eu_vat.MEMBER_STATES)}
+report["vat_ids"] = [_vat_id("DE 136 695 976"), _vat_id("ATU13585627"), _vat_id("GB 980 7806 84")]
+
 import phonenumbers
 from babel.numbers import format_currency
 from email_validator import validate_email
@@ -179,7 +189,7 @@ def probed(dev: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     return report
 
 
-def test_every_shipped_chalicelib_module_imports(probed: dict[str, Any]) -> None:
+def test_every_shipped_chalicelib_and_stdnum_module_imports(probed: dict[str, Any]) -> None:
     assert probed["failed_imports"] == {}
 
 
@@ -219,6 +229,15 @@ def test_phone_numbers_money_and_addresses(probed: dict[str, Any]) -> None:
     assert probed["phone"] == [True, "+4930901820"]
     assert probed["money"] == "1.234,50\xa0€"
     assert probed["email"] == "kunde@example.org"
+
+
+def test_vat_ids_of_every_member_state_and_the_uk_are_checked(probed: dict[str, Any]) -> None:
+    from stdnum.eu import vat as eu_vat
+    from stdnum.util import get_cc_module
+
+    expected = {cc: getattr(get_cc_module(cc, "vat"), "__name__", None) for cc in sorted(eu_vat.MEMBER_STATES)}
+    assert probed["vat_modules"] == expected
+    assert probed["vat_ids"] == ["DE136695976", "ATU13585627", "980780684"]
 
 
 def test_dist_info_metadata_answers_version_lookups(probed: dict[str, Any]) -> None:
