@@ -105,6 +105,10 @@ FILES_NEVER_READ = re.compile(
     # phonenumbers' short-number (emergency, service code) tables, loaded per region on a short-number
     # query only; the app parses, validates and formats full numbers (shortdata/__init__.py stays).
     r"|phonenumbers/shortdata/region_[A-Z0-9]+\.py"
+    # charset_normalizer's mypyc builds of md.py and cd.py, which ship beside them and load instead:
+    # only requests' guess at a response body's encoding runs them (stripe imports requests; the app
+    # makes no Stripe API call), and the pure-Python modules give the same answers.
+    r"|charset_normalizer/(md|cd)\.cpython-[^/]+\.so"
     r")$"
 )
 # In a *.dist-info directory only these are read (importlib.metadata.version, entry_points).

@@ -49,6 +49,7 @@ from infra.stacks.packaging import DOCUMENTS, HolidayPlan, dropped, prune_zip, r
         "phonenumbers/shortdata/region_DE.py",
         "stdnum/us/ssn.py",
         "stdnum/in_/gstin.py",
+        "charset_normalizer/md.cpython-311-x86_64-linux-gnu.so",
     ],
 )
 def test_dropped(name: str) -> None:
@@ -114,6 +115,7 @@ def test_the_documents_project_is_staged_with_both_requirements(tmp_path: Path) 
         "stdnum/at/postleitzahl.dat",
         "stdnum/isbn.py",
         "stdnum/iso7064/mod_11_10.py",
+        "charset_normalizer/md.py",
     ],
 )
 def test_kept(name: str) -> None:

@@ -136,6 +136,13 @@ report["phone"] = [phonenumbers.is_valid_number(number), phonenumbers.format_num
 report["money"] = format_currency(1234.5, "EUR", locale="de_DE")
 report["email"] = validate_email("kunde@example.org", check_deliverability=False).normalized
 
+import charset_normalizer
+import requests
+
+german = "Grüße aus München, die Bestellung über 1.234,50 € ist unterwegs. Vielen Dank für Ihren Einkauf!"
+report["encoding"] = [charset_normalizer.from_bytes(german.encode("cp1252")).best().encoding, requests.__name__]
+report["encoding"].append(pathlib.Path(importlib.import_module("charset_normalizer.md").__file__).name)
+
 distributions = ("holidays", "pydantic", "python-ulid", "stripe")
 report["versions"] = {name: importlib.metadata.version(name) for name in distributions}
 files = {getattr(module, "__file__", None) or "" for module in list(sys.modules.values())}
@@ -238,6 +245,15 @@ def test_vat_ids_of_every_member_state_and_the_uk_are_checked(probed: dict[str, 
     expected = {cc: getattr(get_cc_module(cc, "vat"), "__name__", None) for cc in sorted(eu_vat.MEMBER_STATES)}
     assert probed["vat_modules"] == expected
     assert probed["vat_ids"] == ["DE136695976", "ATU13585627", "980780684"]
+
+
+def test_requests_and_its_encoding_guess_work(probed: dict[str, Any]) -> None:
+    import charset_normalizer
+
+    german = "Grüße aus München, die Bestellung über 1.234,50 € ist unterwegs. Vielen Dank für Ihren Einkauf!"
+    best = charset_normalizer.from_bytes(german.encode("cp1252")).best()
+    assert best is not None
+    assert probed["encoding"] == [best.encoding, "requests", "md.py"]  # the pure-Python module answered
 
 
 def test_dist_info_metadata_answers_version_lookups(probed: dict[str, Any]) -> None:
