@@ -85,6 +85,9 @@ UNUSED_TREES = (
             "validation",
         )
     ),
+    # Babel's message-catalog tooling (extraction, .po/.mo files, the pybabel CLI): the app's strings
+    # live in Python (chalicelib/notify/i18n.py); it uses Babel's locale data, numbers and dates only.
+    ("babel", "messages"),
     # Financial-market calendars: holidays loads them lazily, by name, and the shop asks for a country.
     ("holidays", "financial"),
     # pycparser parses C declarations for cffi's ffi.cdef; cryptography ships compiled bindings and

@@ -50,6 +50,7 @@ from infra.stacks.packaging import DOCUMENTS, HolidayPlan, dropped, prune_zip, r
         "stdnum/us/ssn.py",
         "stdnum/in_/gstin.py",
         "charset_normalizer/md.cpython-311-x86_64-linux-gnu.so",
+        "babel/messages/pofile.py",
     ],
 )
 def test_dropped(name: str) -> None:

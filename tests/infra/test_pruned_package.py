@@ -47,6 +47,7 @@ PROBE = (
     + r"""
 import hashlib, hmac, importlib, importlib.metadata, json, pathlib, sys, time
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 package, layer, runtime, token = sys.argv[1:5]
 sys.path[:0] = [package, layer, runtime]  # Lambda's order: /var/task, /opt/python/lib/…, the runtime's
@@ -134,6 +135,10 @@ from email_validator import validate_email
 number = phonenumbers.parse("+49 30 901820", None)
 report["phone"] = [phonenumbers.is_valid_number(number), phonenumbers.format_number(number, 0)]
 report["money"] = format_currency(1234.5, "EUR", locale="de_DE")
+from babel.dates import format_datetime
+
+moment = datetime(2027, 5, 6, 14, 30, tzinfo=UTC)
+report["when"] = format_datetime(moment, "full", tzinfo=ZoneInfo("Europe/Berlin"), locale="de_AT")
 report["email"] = validate_email("kunde@example.org", check_deliverability=False).normalized
 
 import charset_normalizer
@@ -235,6 +240,7 @@ def test_cryptography_does_what_the_app_asks_of_it(probed: dict[str, Any]) -> No
 def test_phone_numbers_money_and_addresses(probed: dict[str, Any]) -> None:
     assert probed["phone"] == [True, "+4930901820"]
     assert probed["money"] == "1.234,50\xa0€"
+    assert probed["when"] == "Donnerstag, 6. Mai 2027, 16:30:00 Mitteleuropäische Sommerzeit"
     assert probed["email"] == "kunde@example.org"
 
 
