@@ -50,6 +50,18 @@ class Answer:
         return self.csat <= 2 or (self.nps is not None and self.nps <= 6)
 
 
+def stored_answer(stored: dict[str, object]) -> Answer:
+    """The Answer a survey's stored answer (its JSON: csat, nps, aspects, comment) records."""
+    csat, nps, comment = stored["csat"], stored.get("nps"), stored.get("comment")
+    aspects = stored.get("aspects") or {}
+    return Answer(
+        csat=int(str(csat)),
+        nps=None if nps is None else int(str(nps)),
+        aspects={str(name): int(str(score)) for name, score in dict(aspects).items()},  # type: ignore[call-overload]
+        comment=None if comment is None else str(comment),
+    )
+
+
 def recipient_tag(email: str) -> str:
     """A short, non-reversible binding of a token to the address it was sent to."""
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:12]

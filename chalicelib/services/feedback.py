@@ -21,7 +21,7 @@ from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationErr
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.orders import Order, OrderStatus
 from chalicelib.domain.returns import Return
-from chalicelib.domain.surveys import Answer, Survey, read_token, recipient_tag, survey_token
+from chalicelib.domain.surveys import Answer, Survey, read_token, recipient_tag, stored_answer, survey_token
 from chalicelib.domain.tickets import Ticket
 from chalicelib.observability import get_logger
 from chalicelib.services.ports import Clock
@@ -435,8 +435,9 @@ class SurveyService:
     def answer(self, token: str, answer: Answer) -> Survey:
         """Store the answer once, then what follows from it (its KPI facts, a detractor's follow-up ticket).
 
-        The same answer again is a client retrying a request that failed after the answer was stored:
-        it finishes the follow-ups (each lands once, by its key) and is then told the survey is answered."""
+        Any answer to an answered survey (a client retrying a request that failed after the answer
+        was stored, or the customer changing their mind) finishes the stored answer's follow-ups
+        (each lands once, by its key) and is then told the survey is answered."""
         survey = self.open(token)
         stored: dict[str, object] = {
             "csat": answer.csat,
@@ -453,8 +454,10 @@ class SurveyService:
                 self._follow_up(survey, answer, now)
                 return survey
             survey = self.open(token)  # another request answered it meanwhile
-        if survey.answer == stored and survey.answered_at is not None:
-            self._follow_up(survey, answer, survey.answered_at)
+        if survey.answer and survey.answered_at is not None:
+            # Whatever this request says, the stored answer's follow-ups are finished: the one
+            # that stored it may have failed after it, and its customer may never retry as it was.
+            self._follow_up(survey, stored_answer(survey.answer), survey.answered_at)
         raise ConflictError("this survey has already been answered", code="already_answered")
 
     def _follow_up(self, survey: Survey, answer: Answer, answered_at: datetime) -> None:

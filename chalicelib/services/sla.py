@@ -33,14 +33,28 @@ class SlaService:
 
         {"due": timers due, "<kind>:<outcome>": n}, the outcomes being "acted", "superseded"
         (an "at risk" point a breach flagged in the same sweep covers), "done" (another sweep
-        had it), "stale" (the order moved on), "retry_later" (it kept changing: the next sweep)."""
+        had it), "stale" (the order moved on), "retry_later" (it kept changing: the next sweep),
+        "legacy" (an order timer item from before orders carried their timers: dropped, its
+        order decided), and "error:<exception>" for an order the sweep could not decide."""
         start, through = self.timers.window(now, self.clock.now())
         outcome: Counter[str] = Counter()
-        due = self._ticket_timers(self.timers.due(start, now), now, outcome)
-        for order in self.timers.due_orders(start, now):
-            due += self._act(order, now, outcome)
+        due, legacy = self._ticket_timers(self.timers.due(start, now), now, outcome)
+        for order in [*legacy, *self.timers.due_orders(start, now)]:
+            due += self._isolated(order, now, outcome)
         self.timers.advance(through)
         return {"due": due, **outcome}
+
+    def _isolated(self, order: Order, now: datetime, outcome: Counter[str]) -> int:
+        """`_act`, so that one order the sweep cannot save (bad data, an item the table refuses)
+        is logged and left for the next sweep instead of stopping every order after it."""
+        try:
+            return self._act(order, now, outcome)
+        except Exception as error:
+            from chalicelib.observability import get_logger
+
+            get_logger().exception("sla sweep: order not decided", extra={"order_id": order.id})
+            outcome[f"error:{type(error).__name__}"] += 1
+            return 0
 
     def _act(self, order: Order, now: datetime, outcome: Counter[str]) -> int:
         """Let the aggregate flag the order's due timers and save it once; how many were due.
@@ -76,13 +90,21 @@ class SlaService:
             outcome[f"{_name(timer)}:{'done' if already_flagged(order, timer) else 'stale'}"] += 1
         return len(first | decided)
 
-    def _ticket_timers(self, due: list[Timer], now: datetime, outcome: Counter[str]) -> int:
+    def _ticket_timers(self, due: list[Timer], now: datetime, outcome: Counter[str]) -> tuple[int, list[Order]]:
         """Act on the ticket deadlines among the timer items (a breach supersedes its own warning);
-        how many were due. Order timer items (from before orders carried their timers) are discarded."""
+        (how many were due, the orders of legacy order timer items).
+
+        An order timer item dates from before orders carried their timers: its order may never
+        have been written since, so it is not on the index. The item is dropped, and its order
+        returned to be decided (and so filed) like one the index found."""
         ticket_due = sorted(t for t in due if t.kind.startswith("ticket:"))
+        legacy: dict[str, Order] = {}
         for timer in sorted(t for t in due if not t.kind.startswith("ticket:")):
-            self.timers.discard(timer)  # the order itself is in the index: this copy is stale
-            outcome[f"{_name(timer)}:stale"] += 1
+            order = legacy.get(timer.order_id) or self.orders.get(timer.order_id, consistent=True)
+            if order is not None:
+                legacy[order.id] = order
+            self.timers.discard(timer)
+            outcome[f"{_name(timer)}:legacy"] += 1
         breaking = {t.kind.rsplit(":", 1)[0] for t in ticket_due if t.kind.endswith(":breached")}
         for timer in ticket_due:
             clock = timer.kind.rsplit(":", 1)[0]
@@ -94,4 +116,4 @@ class SlaService:
                 outcome[f"{name}:superseded"] += 1
                 continue
             outcome[f"{name}:{self.tickets.act_on_timer(timer, now)}"] += 1
-        return len(ticket_due)
+        return len(ticket_due), list(legacy.values())

@@ -144,3 +144,56 @@ def test_the_board_lists_orders_whose_ship_by_is_within_8_hours_from_the_sweeps_
     clock.advance_to(ship_by + timedelta(minutes=5))
     sweep(clock.now())
     assert ship_soon() == []  # broken now: on the board as late instead
+
+
+def test_an_order_from_before_the_index_is_found_by_its_legacy_timer_and_decided(api: Api, tap: StreamTap) -> None:
+    import boto3
+
+    from chalicelib.domain.sla import open_timers
+
+    placed = paid_order(api, tap)
+    # As an order paid before orders carried their timers: off the index, one timer item per deadline.
+    boto3.client("dynamodb").update_item(
+        TableName="ordercare-test",
+        Key={"pk": {"S": f"ORDER#{placed['id']}"}, "sk": {"S": "#ORDER"}},
+        UpdateExpression="REMOVE gsi4pk, gsi4sk",
+    )
+    container = get_container()
+    paid = container.orders.get(placed["id"])
+    assert paid is not None
+    container.sla.timers.apply(open_timers(paid), [], paid.shipping_method)
+    ship_by = datetime.fromisoformat(order(api, placed["id"])["ship_by"].replace("Z", "+00:00"))
+    result = sweep(ship_by + timedelta(minutes=5))
+    assert result["shipping:at_risk:legacy"] == 1 and result["shipping:breached:legacy"] == 1, result
+    assert result["shipping:breached:acted"] == 1, result
+    assert order(api, placed["id"])["sla"]["shipping"] == "breached"
+    # The delivery deadline: found by its legacy item and on the index (filed by that save), acted once.
+    deliver_by = datetime.fromisoformat(order(api, placed["id"])["deliver_by"].replace("Z", "+00:00"))
+    later = sweep(deliver_by + timedelta(minutes=5))
+    assert later["delivery:breached:acted"] == 1 and later["delivery:breached:legacy"] == 1, later
+    assert order(api, placed["id"])["sla"]["delivery"] == "breached"
+    assert sweep(deliver_by + timedelta(hours=1))["due"] == 0  # the legacy items are gone
+
+
+def test_an_order_the_sweep_cannot_save_is_left_for_the_next_sweep_without_stopping_the_others(
+    api: Api, tap: StreamTap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken, healthy = paid_order(api, tap), paid_order(api, tap)
+    repository = get_container().sla.orders
+    save = repository.save
+
+    def refusing(order: Any, effects: Any, *args: Any, **kwargs: Any) -> Any:
+        if order.id == broken["id"]:
+            raise ValueError("the table refused the item")
+        return save(order, effects, *args, **kwargs)
+
+    monkeypatch.setattr(repository, "save", refusing)
+    later = datetime.now(UTC) + timedelta(days=10)
+    first = sweep(later)
+    assert first["error:ValueError"] == 1 and first["shipping:breached:acted"] == 1, first
+    assert order(api, healthy["id"])["sla"]["shipping"] == "breached"
+    assert order(api, broken["id"])["sla"]["shipping"] != "breached"
+    monkeypatch.setattr(repository, "save", save)
+    second = sweep(later + timedelta(minutes=5))  # the cursor trails the clock: still in the window
+    assert second["shipping:breached:acted"] == 1 and "error:ValueError" not in second, second
+    assert order(api, broken["id"])["sla"]["shipping"] == "breached"

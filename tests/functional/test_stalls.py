@@ -119,17 +119,18 @@ def test_a_newer_scan_supersedes_the_timer(api: Api, tap: StreamTap) -> None:
     assert parcel(api, order["id"])["attention_reason"] == "stalled"
 
 
-def test_a_legacy_timer_item_is_discarded_and_does_nothing(api: Api, tap: StreamTap) -> None:
+def test_a_legacy_timer_item_is_dropped_and_its_order_decided_on_its_own_facts(api: Api, tap: StreamTap) -> None:
     from chalicelib.domain.sla import Timer
 
     order = ship(api, tap, "STALL-3")
     carrier(api, "STALL-3", "in_transit", occurred_at="2026-12-01T08:00:00Z")  # a Tuesday scan
     drain(tap)
     # A stall timer item as the stream wrote them before orders carried their timers, for
-    # Monday's scan: the sweep drops it and leaves the parcel alone (its deadline is Friday's).
+    # Monday's scan: the sweep drops it, decides the order on its facts and leaves the parcel alone
+    # (its deadline is Friday's).
     shipment_id = parcel(api, order["id"])["id"]
     get_container().sla.timers.apply([Timer(DEADLINE, order["id"], f"stall:{shipment_id}")], [], "standard")
-    assert stall_outcomes(sweep(DEADLINE + timedelta(minutes=5))) == {"stall:stale": 1}
+    assert stall_outcomes(sweep(DEADLINE + timedelta(minutes=5))) == {"stall:legacy": 1}
     assert parcel(api, order["id"])["needs_attention"] is False
     assert stall_outcomes(sweep(DEADLINE + timedelta(minutes=10))) == {}  # gone
     assert stall_outcomes(sweep(datetime(2026, 12, 4, 23, 5, tzinfo=UTC))) == {"stall:acted": 1}  # Wed, Thu, Fri

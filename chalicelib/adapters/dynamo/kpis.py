@@ -3,7 +3,8 @@
   KPI#DAY / <yyyy-mm-dd>                 the day's counters (one numeric attribute per counter)
   KPIFACT#<fact key> / #FACT             a fact already counted (replays find it and add nothing)
   KPIMISS#<kpi> / <yyyy-mm-dd>#<subject> a subject that missed, for the drill-down
-  KPIPROMISE#<order id> / #PROMISE       the promise made at placement (re-promises don't move the goal)
+  KPIPROMISE#<order id> / #PROMISE       the promise made at placement, for orders from before the order
+                                         item carried it (promised_ship_by / promised_deliver_by)
 
 Counting a fact is one transaction: the fact marker (only if new), the counter ADDs and
 the misses — so a replayed stream record, or two consumers at once, count it once. A
