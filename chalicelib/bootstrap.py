@@ -193,6 +193,7 @@ class Container:
             clock=self.clock,
             deadlines=Deadlines(s.ticket_acknowledge_hours, s.ticket_resolve_hours),
             timers=DynamoTimerStore(),
+            answers=self.orders,
         )
 
     @functools.cached_property

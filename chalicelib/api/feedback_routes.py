@@ -6,6 +6,7 @@ the report and the dashboard are for admins.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from chalice.app import Response
 
     from chalicelib.api import schemas as s  # routes name their models: pydantic waits for a body
+    from chalicelib.services.ports import StoredResponse
+
+Record = Callable[[str | None, Callable[[dict[str, Any]], "StoredResponse"] | None], dict[str, Any]]
 
 feedback_routes = Blueprint(__name__)
 
@@ -146,6 +150,7 @@ def answer_survey(call: Call, token: str) -> Response:
     roles=("customer",),
     request="FeedbackIn",
     responses={201: "FeedbackOut"},
+    idempotency="optional",
     tags=("feedback",),
 )
 def website_feedback(call: Call) -> Response:
@@ -153,10 +158,38 @@ def website_feedback(call: Call) -> Response:
     container = get_container()
     if body.order_id is not None:
         container.orders.get(body.order_id, customer_id=call.caller.subject)  # 404 unless it is theirs
-    recorded = container.kpis.record_feedback(
-        "website", body.rating, body.order_id, body.comment, None, container.clock.now()
+    return _feedback_answer(
+        call,
+        lambda feedback_id, stored: container.kpis.record_feedback(
+            "website",
+            body.rating,
+            body.order_id,
+            body.comment,
+            None,
+            container.clock.now(),
+            feedback_id=feedback_id,
+            stored=stored,
+        ),
     )
-    return json_response(201, recorded)
+
+
+def _feedback_answer(call: Call, record: Record) -> Response:
+    """Record feedback once per Idempotency-Key: the key names the feedback (a retry counts the same
+    fact again, i.e. nothing) and its response is stored with it; the same key with another body: 409."""
+    from chalicelib.domain.ids import keyed_id
+    from chalicelib.services.ports import IdempotencyKeyTakenError
+
+    request = call.idempotent_request()
+    if request is None:
+        return json_response(201, record(None, None))
+    orders = get_container().orders
+    if orders.idempotency.get(request.principal, request.key) is not None:
+        return json_response(*orders.replay(request))  # answered before: nothing is counted again
+    try:
+        answer = record(keyed_id("fbk", request.principal, request.key), lambda body: orders.stored(request, 201, body))
+    except IdempotencyKeyTakenError:  # a concurrent retry stored it first
+        return json_response(*orders.replay(request))
+    return json_response(201, answer)
 
 
 @endpoint(
@@ -167,6 +200,7 @@ def website_feedback(call: Call) -> Response:
     roles=("agent", "admin"),
     request="ExternalFeedbackIn",
     responses={201: "FeedbackOut"},
+    idempotency="optional",
     tags=("feedback",),
 )
 def external_feedback(call: Call) -> Response:
@@ -174,10 +208,19 @@ def external_feedback(call: Call) -> Response:
     container = get_container()
     if body.order_id is not None:
         container.orders.get(body.order_id)  # 404 for an unknown order
-    recorded = container.kpis.record_feedback(
-        body.source, body.rating, body.order_id, body.comment, body.url, body.occurred_at
+    return _feedback_answer(
+        call,
+        lambda feedback_id, stored: container.kpis.record_feedback(
+            body.source,
+            body.rating,
+            body.order_id,
+            body.comment,
+            body.url,
+            body.occurred_at,
+            feedback_id=feedback_id,
+            stored=stored,
+        ),
     )
-    return json_response(201, recorded)
 
 
 @endpoint(

@@ -5,7 +5,8 @@ Thin views (parse → service → present); registered by app.py as a blueprint.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
     from chalicelib.api import support_schemas as ss  # routes name their models: pydantic waits for a body
     from chalicelib.domain.tickets import Ticket
-    from chalicelib.services.tickets import Caller
+    from chalicelib.services.tickets import Caller, TicketReply
 
 support_routes = Blueprint(__name__)
 
@@ -36,11 +37,21 @@ def caller_of(call: Call) -> Caller:
 
 
 def ticket_response(call: Call, ticket: Ticket, status: int = 200) -> Response:
+    return json_response(status, _ticket_presenter(call)(ticket))
+
+
+def _ticket_presenter(call: Call) -> Callable[[Ticket], dict[str, Any]]:
     from chalicelib.presentation.support_presenters import present_ticket
 
     container = get_container()
-    body = present_ticket(ticket, staff_reader=call.caller.role in STAFF, link=container.attachment_link)
-    return json_response(status, body)
+    staff_reader = call.caller.role in STAFF
+    return lambda ticket: present_ticket(ticket, staff_reader=staff_reader, link=container.attachment_link)
+
+
+def ticket_answer(call: Call, run: Callable[[TicketReply | None], Ticket], status: int = 200) -> Response:
+    """Answer with the changed ticket; an Idempotency-Key's response is stored in the same transaction."""
+    code, body = get_container().tickets.answer(call.idempotent_request(), _ticket_presenter(call), status, run)
+    return json_response(code, body)
 
 
 @endpoint(
@@ -58,14 +69,19 @@ def open_ticket(call: Call) -> Response:
     body: ss.TicketIn = call.body
     if call.caller.role == "customer" and body.channel != "web":
         raise ValidationError("customers open tickets on the web channel", details=[{"field": "channel"}])
-    ticket = get_container().tickets.open(
-        order_id=body.order_id,
-        category=body.category,
-        message=body.message,
-        channel=body.channel,
-        caller=caller_of(call),
+    tickets = get_container().tickets
+    return ticket_answer(
+        call,
+        lambda reply: tickets.open(
+            order_id=body.order_id,
+            category=body.category,
+            message=body.message,
+            channel=body.channel,
+            caller=caller_of(call),
+            reply=reply,
+        ),
+        201,
     )
-    return ticket_response(call, ticket, 201)
 
 
 @endpoint(
@@ -94,10 +110,19 @@ def get_ticket(call: Call, ticket_id: str) -> Response:
 )
 def post_ticket_message(call: Call, ticket_id: str) -> Response:
     body: ss.TicketMessageIn = call.body
-    ticket = get_container().tickets.add_message(
-        ticket_id, caller_of(call), body.message, internal=body.internal, await_customer=body.await_customer
+    tickets = get_container().tickets
+    return ticket_answer(
+        call,
+        lambda reply: tickets.add_message(
+            ticket_id,
+            caller_of(call),
+            body.message,
+            internal=body.internal,
+            await_customer=body.await_customer,
+            reply=reply,
+        ),
+        201,
     )
-    return ticket_response(call, ticket, 201)
 
 
 @endpoint(
@@ -111,7 +136,8 @@ def post_ticket_message(call: Call, ticket_id: str) -> Response:
     tags=("support",),
 )
 def acknowledge_ticket(call: Call, ticket_id: str) -> Response:
-    return ticket_response(call, get_container().tickets.acknowledge(ticket_id, caller_of(call)))
+    tickets = get_container().tickets
+    return ticket_answer(call, lambda reply: tickets.acknowledge(ticket_id, caller_of(call), reply))
 
 
 @endpoint(
@@ -127,7 +153,8 @@ def acknowledge_ticket(call: Call, ticket_id: str) -> Response:
 )
 def resolve_ticket(call: Call, ticket_id: str) -> Response:
     body: ss.ResolveIn = call.body
-    return ticket_response(call, get_container().tickets.resolve(ticket_id, caller_of(call), body.resolution))
+    tickets = get_container().tickets
+    return ticket_answer(call, lambda reply: tickets.resolve(ticket_id, caller_of(call), body.resolution, reply))
 
 
 @endpoint(
@@ -141,7 +168,8 @@ def resolve_ticket(call: Call, ticket_id: str) -> Response:
     tags=("support",),
 )
 def reopen_ticket(call: Call, ticket_id: str) -> Response:
-    return ticket_response(call, get_container().tickets.reopen(ticket_id, caller_of(call)))
+    tickets = get_container().tickets
+    return ticket_answer(call, lambda reply: tickets.reopen(ticket_id, caller_of(call), reply))
 
 
 @endpoint(

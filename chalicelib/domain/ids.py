@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import datetime
 
 PREFIXES = ("ord", "evt", "tkt", "ret", "doc", "shp", "msg", "inb", "srv", "fbk", "whs")
@@ -15,6 +17,14 @@ def new_id(prefix: str, at: datetime | None = None) -> str:
         raise ValueError(f"unknown id prefix '{prefix}'")
     value = ULID.from_datetime(at) if at is not None else ULID()
     return f"{prefix}_{value}"
+
+
+def keyed_id(prefix: str, *parts: str) -> str:
+    """An id derived from `parts` (a caller and their Idempotency-Key): a retry names the same entity."""
+    if prefix not in PREFIXES:
+        raise ValueError(f"unknown id prefix '{prefix}'")
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return f"{prefix}_{base64.b32encode(digest).decode()[:26]}"
 
 
 def has_prefix(value: str, prefix: str) -> bool:

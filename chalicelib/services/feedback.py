@@ -24,7 +24,7 @@ from chalicelib.domain.returns import Return
 from chalicelib.domain.surveys import Answer, Survey, read_token, recipient_tag, stored_answer, survey_token
 from chalicelib.domain.tickets import Ticket
 from chalicelib.observability import get_logger
-from chalicelib.services.ports import Clock
+from chalicelib.services.ports import Clock, StoredResponse
 
 
 class KpiStore(Protocol):
@@ -38,7 +38,9 @@ class KpiStore(Protocol):
 
     def save_promise(self, order_id: str, ship_by: datetime, deliver_by: datetime) -> None: ...
 
-    def save_feedback(self, feedback_id: str, fields: dict[str, str | int | None]) -> None: ...
+    def save_feedback(
+        self, feedback_id: str, fields: dict[str, str | int | None], response: StoredResponse | None = None
+    ) -> None: ...
 
     def set_case(self, customer_id: str, case_id: str, is_open: bool) -> None: ...
 
@@ -215,10 +217,23 @@ class KpiService:
         return sum(self.count(fact) for fact in facts)  # one of them was counted already (a replay)
 
     def record_feedback(
-        self, source: str, rating: int, order_id: str | None, comment: str | None, url: str | None, at: datetime
+        self,
+        source: str,
+        rating: int,
+        order_id: str | None,
+        comment: str | None,
+        url: str | None,
+        at: datetime,
+        *,
+        feedback_id: str | None = None,
+        stored: Callable[[dict[str, Any]], StoredResponse] | None = None,
     ) -> dict[str, Any]:
-        """Website feedback or an outside rating (review, social, chat, phone): kept and counted in CSAT."""
-        feedback_id = new_id("fbk")
+        """Website feedback or an outside rating (review, social, chat, phone): kept and counted in CSAT.
+
+        A request with an Idempotency-Key names the feedback itself (`feedback_id`, from the key), so a
+        retry counts the same fact, i.e. nothing; `stored` makes the request's idempotency record, written
+        with the feedback (IdempotencyKeyTakenError when a retry finds it) after the rating is counted, so
+        a retry after a failure in between still completes the feedback."""
         recorded = self.clock.now()
         fields: dict[str, str | int | None] = {
             "source": source,
@@ -229,15 +244,21 @@ class KpiService:
             "occurred_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "recorded_at": recorded.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
-        self.store.save_feedback(feedback_id, fields)
-        self.record_rating("delivery", feedback_id, rating, None, source, at, comment)
-        return {
+        feedback_id = feedback_id or new_id("fbk")
+        answer = {
             "id": feedback_id,
             "source": source,
             "rating": rating,
             "order_id": order_id,
             "recorded_at": fields["recorded_at"],
         }
+        if stored is None:
+            self.store.save_feedback(feedback_id, fields)
+            self.record_rating("delivery", feedback_id, rating, None, source, at, comment)
+        else:  # counted first: a retry after a failed save counts nothing again and saves it
+            self.record_rating("delivery", feedback_id, rating, None, source, at, comment)
+            self.store.save_feedback(feedback_id, fields, stored(answer))
+        return answer
 
     # --- reading ------------------------------------------------------------------------------------------
 

@@ -358,6 +358,7 @@ class TicketRepository(Protocol):
         timer: Timer | None = None,
         auto_key: str | None = None,
         sender_quota: tuple[str, datetime, int] | None = None,
+        response: StoredResponse | None = None,
     ) -> None: ...
 
     def delete_timer(self, timer: Timer) -> None: ...

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
+from chalicelib.domain.errors import ConflictError, NotFoundError, OrderCareError, ValidationError
 from chalicelib.domain.ids import has_prefix, new_id
 from chalicelib.domain.orders import Order
 from chalicelib.domain.sla import Timer
@@ -26,7 +26,19 @@ from chalicelib.domain.tickets import (
     ticket_number,
     ticket_timers,
 )
-from chalicelib.services.ports import Clock, CustomerOrderReader, Page, StaleVersionError, TicketRepository, TimerWriter
+from chalicelib.services.ports import (
+    Clock,
+    CustomerOrderReader,
+    IdempotencyKeyTakenError,
+    Page,
+    StaleVersionError,
+    StoredResponse,
+    TicketRepository,
+    TimerWriter,
+)
+
+if TYPE_CHECKING:
+    from chalicelib.services.orders import IdempotentRequest, OrderService
 
 ATTEMPTS = 3
 QUEUE_BUCKETS = {"open": "active", "acknowledged": "active", "waiting_on_customer": "active"}
@@ -52,6 +64,23 @@ class Caller:
         return self.subject if self.role == "customer" else None
 
 
+TicketPresenter = Callable[[Ticket], dict[str, Any]]
+
+
+@dataclass
+class TicketReply:
+    """An idempotent request being answered: its response is written in the change's own transaction."""
+
+    request: IdempotentRequest
+    present: TicketPresenter
+    status: int
+    body: dict[str, Any] | None = None
+
+    def record(self, ticket: Ticket, answers: OrderService) -> StoredResponse:
+        self.body = self.present(replace(ticket, version=ticket.version + 1))  # the version being written
+        return answers.stored(self.request, self.status, self.body)
+
+
 @dataclass
 class TicketService:
     tickets: TicketRepository
@@ -60,6 +89,34 @@ class TicketService:
     deadlines: Deadlines
     timers: TimerWriter | None = None
     queue_key: Callable[[Ticket], tuple[str, str]] | None = None
+    answers: OrderService | None = None  # idempotency records: stored and replayed as for orders
+
+    def answer(
+        self,
+        request: IdempotentRequest | None,
+        present: TicketPresenter,
+        status: int,
+        run: Callable[[TicketReply | None], Ticket],
+    ) -> tuple[int, dict[str, Any]]:
+        """Run a ticket change as the answer to a request; with an Idempotency-Key the response is
+        written in the change's transaction, so a retry adds no second message (nor its email) and
+        gets the first answer back; the same key with another body is a 409."""
+        if request is None or self.answers is None:
+            return status, present(run(None))
+        reply = TicketReply(request, present, status)
+        try:
+            ticket = run(reply)
+        except IdempotencyKeyTakenError:
+            return self.answers.replay(request)
+        except OrderCareError:
+            # A retry of a change that landed can fail the domain checks (already acknowledged).
+            if self.answers.idempotency.get(request.principal, request.key) is not None:
+                return self.answers.replay(request)
+            raise
+        return status, reply.body if reply.body is not None else present(ticket)
+
+    def _stored(self, reply: TicketReply | None, ticket: Ticket) -> StoredResponse | None:
+        return reply.record(ticket, self.answers) if reply is not None and self.answers is not None else None
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -98,6 +155,7 @@ class TicketService:
         email_message_id: str | None = None,
         once_key: str | None = None,
         sender_quota: tuple[str, datetime, int] | None = None,
+        reply: TicketReply | None = None,
     ) -> Ticket:
         """A new ticket; with `once_key` (a fact's marker, e.g. an inbound email's) only the first
         request that records it succeeds — the others raise DuplicateAutoTicketError; `sender_quota`
@@ -113,6 +171,7 @@ class TicketService:
             first=self._message_factory(caller.actor, message, channel, attachments, email_message_id),
             auto_key=once_key,
             sender_quota=sender_quota,
+            reply=reply,
         )
 
     def open_for_shipment(self, order: Order, shipment_id: str, reason: str) -> Ticket | None:
@@ -185,6 +244,7 @@ class TicketService:
         shipment_id: str | None = None,
         auto_key: str | None = None,
         sender_quota: tuple[str, datetime, int] | None = None,
+        reply: TicketReply | None = None,
     ) -> Ticket:
         now = self.clock.now()
         ticket_id = new_id("tkt", now)
@@ -201,26 +261,37 @@ class TicketService:
             first=first(ticket_id, now),
             shipment_id=shipment_id,
         )
-        self.tickets.save(ticket, new=True, previous_queue_key=None, auto_key=auto_key, sender_quota=sender_quota)
+        response = self._stored(reply, ticket)
+        self.tickets.save(
+            ticket, new=True, previous_queue_key=None, auto_key=auto_key, sender_quota=sender_quota, response=response
+        )
         return ticket
 
     # --- changing --------------------------------------------------------------------------
 
     def _change(
-        self, ticket_id: str, caller: Caller, change: Callable[[Ticket], None], *, once_key: str | None = None
+        self,
+        ticket_id: str,
+        caller: Caller,
+        change: Callable[[Ticket], None],
+        *,
+        once_key: str | None = None,
+        reply: TicketReply | None = None,
     ) -> Ticket:
         """Read, apply, write conditionally on the version read; retry a lost race.
 
         `once_key` is written in the same transaction, so a fact recorded by another request
-        fails this one (DuplicateAutoTicketError) instead of landing twice."""
+        fails this one (DuplicateAutoTicketError) instead of landing twice; so is the
+        request's idempotency record (`reply`: IdempotencyKeyTakenError on a retry)."""
         from chalicelib.adapters.dynamo.tickets import queue_key
 
         for attempt in range(ATTEMPTS):
             ticket = self._load(ticket_id, caller)
             before = queue_key(ticket)
             change(ticket)
+            response = self._stored(reply, ticket)
             try:
-                self.tickets.save(ticket, new=False, previous_queue_key=before, auto_key=once_key)
+                self.tickets.save(ticket, new=False, previous_queue_key=before, auto_key=once_key, response=response)
                 return ticket
             except StaleVersionError:
                 if attempt == ATTEMPTS - 1:
@@ -240,6 +311,7 @@ class TicketService:
         email_message_id: str | None = None,
         once_key: str | None = None,
         reopen_resolved: bool = False,
+        reply: TicketReply | None = None,
     ) -> Ticket:
         """Append a message; `reopen_resolved` reopens a resolved ticket in the same change (a customer's
         email answer), `once_key` makes the append happen once whatever retries race (see `_change`)."""
@@ -268,16 +340,20 @@ class TicketService:
             else:
                 ticket.add_customer_message(message)
 
-        return self._visible(self._change(ticket_id, caller, change, once_key=once_key), caller)
+        return self._visible(self._change(ticket_id, caller, change, once_key=once_key, reply=reply), caller)
 
-    def acknowledge(self, ticket_id: str, caller: Caller) -> Ticket:
-        return self._change(ticket_id, caller, lambda t: t.acknowledge(self.clock.now(), caller.actor))
+    def acknowledge(self, ticket_id: str, caller: Caller, reply: TicketReply | None = None) -> Ticket:
+        return self._change(ticket_id, caller, lambda t: t.acknowledge(self.clock.now(), caller.actor), reply=reply)
 
-    def resolve(self, ticket_id: str, caller: Caller, resolution: str) -> Ticket:
-        return self._change(ticket_id, caller, lambda t: t.resolve(resolution, self.clock.now(), caller.actor))
+    def resolve(self, ticket_id: str, caller: Caller, resolution: str, reply: TicketReply | None = None) -> Ticket:
+        return self._change(
+            ticket_id, caller, lambda t: t.resolve(resolution, self.clock.now(), caller.actor), reply=reply
+        )
 
-    def reopen(self, ticket_id: str, caller: Caller) -> Ticket:
-        ticket = self._change(ticket_id, caller, lambda t: t.reopen(self.clock.now(), caller.actor, self.deadlines))
+    def reopen(self, ticket_id: str, caller: Caller, reply: TicketReply | None = None) -> Ticket:
+        ticket = self._change(
+            ticket_id, caller, lambda t: t.reopen(self.clock.now(), caller.actor, self.deadlines), reply=reply
+        )
         return self._visible(ticket, caller)
 
     def _visible(self, ticket: Ticket, caller: Caller) -> Ticket:
@@ -347,4 +423,4 @@ def is_ticket_timer(timer: Timer) -> bool:
     return timer.kind.startswith("ticket:")
 
 
-__all__ = ["ACTIVE", "Caller", "TicketService", "is_ticket_timer", "visible_to_customer"]
+__all__ = ["ACTIVE", "Caller", "TicketReply", "TicketService", "is_ticket_timer", "visible_to_customer"]

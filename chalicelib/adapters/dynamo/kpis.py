@@ -23,10 +23,12 @@ from pynamodb.connection import Connection
 
 from chalicelib.adapters.dynamo.conditions import client_condition_failed
 from chalicelib.adapters.dynamo.models import OrderItem
+from chalicelib.adapters.dynamo.repositories import _idempotency_item
 from chalicelib.adapters.dynamo.schema import GSI4
 from chalicelib.domain.kpis import Fact, Totals
 from chalicelib.domain.orders import NOT_SHIPPED
 from chalicelib.domain.surveys import Survey
+from chalicelib.services.ports import IdempotencyKeyTakenError, StoredResponse
 
 COUNTERS_PK = "KPI#DAY"
 FACT_SK = "#FACT"
@@ -190,8 +192,11 @@ class DynamoKpiStore:
             datetime.fromisoformat(item["deliver_by"]["S"].replace("Z", "+00:00")),
         )
 
-    def save_feedback(self, feedback_id: str, fields: dict[str, str | int | None]) -> None:
-        """Keep the rating and comment itself (the counters only know numbers)."""
+    def save_feedback(
+        self, feedback_id: str, fields: dict[str, str | int | None], response: StoredResponse | None = None
+    ) -> None:
+        """Keep the rating and comment itself (the counters only know numbers); with `response`, the
+        request's idempotency record in the same transaction (IdempotencyKeyTakenError if it exists)."""
         item: dict[str, Any] = {
             "pk": {"S": f"FEEDBACK#{feedback_id}"},
             "sk": {"S": "#FEEDBACK"},
@@ -200,7 +205,22 @@ class DynamoKpiStore:
         for name, value in fields.items():
             if value is not None:
                 item[name] = {"N": str(value)} if isinstance(value, int) else {"S": value}
-        self.client.put_item(TableName=self.table, Item=item)
+        if response is None:
+            self.client.put_item(TableName=self.table, Item=item)
+            return
+        record = {
+            "TableName": self.table,
+            "Item": _idempotency_item(response).serialize(),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        try:
+            self.client.transact_write_items(
+                TransactItems=[{"Put": {"TableName": self.table, "Item": item}}, {"Put": record}]
+            )
+        except Exception as error:
+            if client_condition_failed(error):
+                raise IdempotencyKeyTakenError("idempotency key already used") from error
+            raise
 
     def set_case(self, customer_id: str, case_id: str, is_open: bool) -> None:
         """Track the customer's open tickets and returns (a string set: ADD/DELETE are idempotent)."""

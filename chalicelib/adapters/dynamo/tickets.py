@@ -35,8 +35,9 @@ from pynamodb.attributes import (
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
-from chalicelib.adapters.dynamo.models import TableItem, Transactional
+from chalicelib.adapters.dynamo.models import IdempotencyItem, TableItem, Transactional
 from chalicelib.adapters.dynamo.repositories import (
+    _idempotency_item,
     _plain_key,
     _typed_key,
     current_version,
@@ -48,7 +49,7 @@ from chalicelib.adapters.dynamo.timers import TimerItem, _timer_item
 from chalicelib.domain.errors import ConflictError
 from chalicelib.domain.sla import Timer
 from chalicelib.domain.tickets import ACTIVE, Ticket, TicketAttachment, TicketMessage, TicketStatus
-from chalicelib.services.ports import Page, StaleVersionError
+from chalicelib.services.ports import IdempotencyKeyTakenError, Page, StaleVersionError, StoredResponse
 
 TICKET_PREFIX = "TICKET#"
 QUEUE_PREFIX = "TICKETQ#"
@@ -370,12 +371,14 @@ class DynamoTicketRepository(Transactional):
         timer: Timer | None = None,
         auto_key: str | None = None,
         sender_quota: tuple[str, datetime, int] | None = None,
+        response: StoredResponse | None = None,
     ) -> None:
         """One TransactWriteItems for the whole change (see the module docstring).
 
         `auto_key`: the marker of a fact that must reach a ticket once; `sender_quota`
         (sender, now, cap): one of the sender's hourly tickets by email, counted only if the
-        change lands (a duplicate delivery that loses on the marker costs the sender nothing)."""
+        change lands (a duplicate delivery that loses on the marker costs the sender nothing);
+        `response`: the request's idempotency record — a retry with its key fails the whole change."""
         causes: list[Callable[[], Exception] | None] = []
         order_version = current_version(ticket.order_id) if ticket.events else 0
         try:
@@ -383,6 +386,9 @@ class DynamoTicketRepository(Transactional):
                 if timer is not None:  # deletes go first: the due timer, gone once acted on
                     transaction.delete(_timer_item(timer), condition=TimerItem.pk.exists())
                     causes.append(lambda: ConflictError("timer already handled", code="timer_done"))
+                if response is not None:
+                    transaction.save(_idempotency_item(response), condition=IdempotencyItem.pk.does_not_exist())
+                    causes.append(lambda: IdempotencyKeyTakenError("idempotency key already used"))
                 new_key = queue_key(ticket)
                 if previous_queue_key is not None and previous_queue_key != new_key:
                     transaction.delete(TicketQueueItem(pk=previous_queue_key[0], sk=previous_queue_key[1]))
