@@ -146,6 +146,18 @@ def test_the_board_lists_orders_whose_ship_by_is_within_8_hours_from_the_sweeps_
     assert ship_soon() == []  # broken now: on the board as late instead
 
 
+def test_the_board_still_lists_an_order_to_ship_soon_while_the_sweep_is_down(api: Api, tap: StreamTap) -> None:
+    from tests import clock
+
+    sweep(clock.now())  # the last sweep ran: its cursor trails that moment
+    soon = paid_order(api, tap)
+    ship_by = datetime.fromisoformat(order(api, soon["id"])["ship_by"].replace("Z", "+00:00"))
+    clock.advance_to(ship_by - timedelta(hours=4))
+    # No sweep since: the order is still filed at its "at risk" point, hours before the last hour.
+    board = get_container().kpis.dashboard()["board"]
+    assert [row["order_id"] for row in board if row["kind"] == "ship_soon"] == [soon["id"]]
+
+
 def test_an_order_from_before_the_index_is_found_by_its_legacy_timer_and_decided(api: Api, tap: StreamTap) -> None:
     import boto3
 

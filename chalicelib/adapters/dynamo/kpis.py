@@ -33,6 +33,7 @@ from chalicelib.services.ports import IdempotencyKeyTakenError, StoredResponse
 COUNTERS_PK = "KPI#DAY"
 FACT_SK = "#FACT"
 SWEEP_LAG_HOURS = 1  # how long past its due an order may wait for the SLA sweep (every 5 minutes)
+BOARD_LOOKBACK_HOURS = 48  # the board looks back to the sweep's cursor, but no further than this
 _NOT_SHIPPED = frozenset(str(status) for status in NOT_SHIPPED)
 _DATETIME = UTCDateTimeAttribute()  # how the order item stores its times
 
@@ -476,14 +477,28 @@ class DynamoOpsBoard(DynamoKpiStore):
             for item in page.get("Items", [])
         ]
 
+    def _unswept_since(self, now: datetime) -> datetime:
+        from chalicelib.adapters.dynamo.timers import CURSOR_PK, CURSOR_SK
+
+        lag = now - timedelta(hours=SWEEP_LAG_HOURS)
+        item = self.client.get_item(
+            TableName=self.table, Key={"pk": {"S": CURSOR_PK}, "sk": {"S": CURSOR_SK}}, ProjectionExpression="through"
+        ).get("Item")
+        if item is None:
+            return lag
+        cursor: datetime = _DATETIME.deserialize(item["through"]["S"])
+        return max(now - timedelta(hours=BOARD_LOOKBACK_HOURS), min(lag, cursor))
+
     def shipping_due_within(self, now: datetime, hours: int) -> list[dict[str, str]]:
         """Orders not shipped whose ship-by falls in the next `hours`, from the sweep's index (GSI4).
 
         While its shipping promise is open an order's next due timer is never later than its
-        ship-by, and is not long past (the sweep flags it within minutes): the buckets from an
-        hour ago to `now + hours` hold every such order."""
+        ship-by, and not before the sweep's cursor (what the sweep passed it acted on, refiling
+        the order by its next timer): the buckets from the cursor (an hour ago at the latest; an
+        "at risk" point left unflagged while the sweep was down stays listed) to `now + hours`
+        hold every such order."""
         stamp = "%Y-%m-%dT%H:%M:%S"  # the index's sort keys: "<due>#<order id>", no Z
-        lower, end = now - timedelta(hours=SWEEP_LAG_HOURS), now + timedelta(hours=hours)
+        lower, end = self._unswept_since(now), now + timedelta(hours=hours)
         bounds = {
             ":start": {"S": lower.astimezone(UTC).strftime(stamp)},
             ":upper": {"S": end.astimezone(UTC).strftime(stamp) + "#~"},
