@@ -266,7 +266,7 @@ class TimerStore(Protocol):
     """The sweep's due work: orders filed by their next due timer (the order repository files
     them on every write), ticket deadlines as timer items, and the sweep's cursor."""
 
-    def apply(self, create: Iterable[Timer], delete: Iterable[Timer], shipping_method: str) -> None:
+    def apply(self, create: Iterable[Timer], delete: Iterable[Timer]) -> None:
         """Create and delete timer items (ticket deadlines)."""
         ...
 
@@ -373,7 +373,7 @@ class CustomerOrderReader(Protocol):
 
 
 class TimerWriter(Protocol):
-    def apply(self, create: Iterable[Timer], delete: Iterable[Timer], shipping_method: str) -> None: ...
+    def apply(self, create: Iterable[Timer], delete: Iterable[Timer]) -> None: ...
 
 
 # --- customer portal: sign-in, sessions, orders by email ------------------------------------------

@@ -370,7 +370,7 @@ class TicketService:
         create = [Timer(due, after.order_id, kind) for due, kind in new - old]
         delete = [Timer(due, after.order_id, kind) for due, kind in old - new]
         if create or delete:
-            self.timers.apply(create, delete, "")
+            self.timers.apply(create, delete)
         return len(create) + len(delete)
 
     def act_on_timer(self, timer: Timer, now: datetime) -> str:

@@ -173,7 +173,7 @@ def test_an_order_from_before_the_index_is_found_by_its_legacy_timer_and_decided
     container = get_container()
     paid = container.orders.get(placed["id"])
     assert paid is not None
-    container.sla.timers.apply(open_timers(paid), [], paid.shipping_method)
+    container.sla.timers.apply(open_timers(paid), [])
     ship_by = datetime.fromisoformat(order(api, placed["id"])["ship_by"].replace("Z", "+00:00"))
     result = sweep(ship_by + timedelta(minutes=5))
     assert result["shipping:at_risk:legacy"] == 1 and result["shipping:breached:legacy"] == 1, result

@@ -129,7 +129,7 @@ def test_a_legacy_timer_item_is_dropped_and_its_order_decided_on_its_own_facts(a
     # Monday's scan: the sweep drops it, decides the order on its facts and leaves the parcel alone
     # (its deadline is Friday's).
     shipment_id = parcel(api, order["id"])["id"]
-    get_container().sla.timers.apply([Timer(DEADLINE, order["id"], f"stall:{shipment_id}")], [], "standard")
+    get_container().sla.timers.apply([Timer(DEADLINE, order["id"], f"stall:{shipment_id}")], [])
     assert stall_outcomes(sweep(DEADLINE + timedelta(minutes=5))) == {"stall:legacy": 1}
     assert parcel(api, order["id"])["needs_attention"] is False
     assert stall_outcomes(sweep(DEADLINE + timedelta(minutes=10))) == {}  # gone

@@ -37,7 +37,6 @@ class TimerItem(TableItem):
     order_id = UnicodeAttribute()
     kind = UnicodeAttribute()
     due_at = UTCDateTimeAttribute()
-    shipping_method = UnicodeAttribute()
 
 
 class SweepCursorItem(TableItem):
@@ -52,7 +51,7 @@ def _sort_key(timer: Timer) -> str:
     return f"{due_stamp(timer.due_at)}#{timer.order_id}#{timer.kind}"
 
 
-def _timer_item(timer: Timer, shipping_method: str = "") -> TimerItem:
+def _timer_item(timer: Timer) -> TimerItem:
     return TimerItem(
         pk=due_bucket(timer.due_at),
         sk=_sort_key(timer),
@@ -60,7 +59,6 @@ def _timer_item(timer: Timer, shipping_method: str = "") -> TimerItem:
         order_id=timer.order_id,
         kind=timer.kind,
         due_at=timer.due_at,
-        shipping_method=shipping_method,
     )
 
 
@@ -76,12 +74,12 @@ def _upper(now: datetime) -> str:
 
 
 class DynamoTimerStore:
-    def apply(self, create: Iterable[Timer], delete: Iterable[Timer], shipping_method: str) -> None:
+    def apply(self, create: Iterable[Timer], delete: Iterable[Timer]) -> None:
         """Create and delete timers (idempotent: puts and deletes by key)."""
         creating = {_sort_key(timer) for timer in create}
         with TimerItem.batch_write() as batch:
             for timer in create:
-                batch.save(_timer_item(timer, shipping_method))
+                batch.save(_timer_item(timer))
             for timer in delete:
                 if _sort_key(timer) not in creating:  # the same record: keep it
                     batch.delete(_timer_item(timer))
