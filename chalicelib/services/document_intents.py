@@ -20,7 +20,8 @@ from datetime import datetime
 
 from chalicelib.documents.invoice import INVOICE, RECEIPT, DocumentError
 from chalicelib.domain.orders import DomainEvent, Order, Refund
-from chalicelib.services.documents import DocumentService
+from chalicelib.observability import get_logger
+from chalicelib.services.documents import DocumentService, IssuedDocument
 from chalicelib.services.intents import DOCUMENTS_LANE, DONE, Intent, Outcome, PermanentEffectError
 from chalicelib.services.ports import OrderReader
 
@@ -69,6 +70,8 @@ class DocumentIntents:
             raise PermanentEffectError("the order does not exist")
         if intent.cause_version:  # the document's timeline entry follows the change that paid or refunded
             order = replace(order, version=intent.cause_version)
+        # PDFs put to S3 by this attempt: marked stored by the intent's completion, in its transaction.
+        stored: list[IssuedDocument] = []
         try:
             if "refund" in intent.payload:
                 refund = next((r for r in order.refunds if r.event_id == intent.payload["refund"]), None)
@@ -76,12 +79,25 @@ class DocumentIntents:
                     raise PermanentEffectError("the refund is not recorded on the order")
                 if self.claimed_by_return is not None and self.claimed_by_return(order, refund):
                     return Outcome(DONE, None, "claimed_by_return")
-                self.documents.issue_credit_note(order, refund)
+                self.documents.issue_credit_note(order, refund, unmarked=stored)
             else:
-                self.documents.issue_for_payment(order)
-        except DocumentError as error:  # the document cannot be built: no retry changes that
-            raise PermanentEffectError(str(error)) from error
-        return Outcome(DONE, None, "issued")
+                self.documents.issue_for_payment(order, unmarked=stored)
+        except Exception as error:
+            self._mark(stored)
+            if isinstance(error, DocumentError):  # the document cannot be built: no retry changes that
+                raise PermanentEffectError(str(error)) from error
+            raise
+        return Outcome(DONE, None, "issued", stored=tuple(stored))
+
+    def _mark(self, stored: list[IssuedDocument]) -> None:
+        """The attempt failed after storing some PDFs: mark those now, so no retry renders them again."""
+        for document in stored:
+            try:
+                self.documents.records.mark_stored(document)
+            except Exception:  # the attempt's own error is the one to report; a retry stores it again
+                get_logger().warning(
+                    "document stored but not marked", extra={"order_id": document.order_id, "number": document.number}
+                )
 
     def failed(self, intent: Intent, reason: str, now: datetime) -> DomainEvent:
         return DomainEvent("document_failed", now, "documents", {"document": intent.key, "reason": reason})

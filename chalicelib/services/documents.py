@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -194,18 +194,24 @@ class DocumentService:
 
     # --- issuing ------------------------------------------------------------------------
 
-    def issue_for_payment(self, order: Order) -> list[IssuedDocument]:
-        """The invoice and one receipt per payment of a paid order (existing ones are returned)."""
+    def issue_for_payment(self, order: Order, *, unmarked: list[IssuedDocument] | None = None) -> list[IssuedDocument]:
+        """The invoice and one receipt per payment of a paid order (existing ones are returned).
+
+        `unmarked`: see `_ensure`."""
         if not order.payments:
             raise DocumentError(f"order {order.id} has no payment to invoice")
-        invoice = self._ensure_invoice(order)
-        return [invoice, *(self._ensure_receipt(order, payment, invoice) for payment in order.payments)]
+        invoice = self._ensure_invoice(order, unmarked)
+        return [invoice, *(self._ensure_receipt(order, payment, invoice, unmarked) for payment in order.payments)]
 
-    def issue_credit_note(self, order: Order, refund: Refund) -> IssuedDocument:
-        """The credit note for one refund, referencing the order's invoice (issued first if missing)."""
+    def issue_credit_note(
+        self, order: Order, refund: Refund, *, unmarked: list[IssuedDocument] | None = None
+    ) -> IssuedDocument:
+        """The credit note for one refund, referencing the order's invoice (issued first if missing).
+
+        `unmarked`: see `_ensure`."""
         if not any(existing.event_id == refund.event_id for existing in order.refunds):
             raise DocumentError(f"refund '{refund.event_id}' is not recorded on order {order.id}")
-        invoice_record = self._ensure_invoice(order)
+        invoice_record = self._ensure_invoice(order, unmarked)
         invoice = self._invoice(order, invoice_record)
 
         def build(number: str, issued_at: datetime) -> Document:
@@ -221,6 +227,7 @@ class DocumentService:
             total=-refund.amount,
             reference=invoice_record.number,
             build=build,
+            unmarked=unmarked,
         )
 
     def issue_return_credit_note(self, order: Order, ret: Return) -> IssuedDocument:
@@ -249,7 +256,7 @@ class DocumentService:
         """A credit note for every refund of the order (for replays and sweeps)."""
         return [self.issue_credit_note(order, refund) for refund in order.refunds]
 
-    def _ensure_invoice(self, order: Order) -> IssuedDocument:
+    def _ensure_invoice(self, order: Order, unmarked: list[IssuedDocument] | None = None) -> IssuedDocument:
         def build(number: str, issued_at: datetime) -> Document:
             return build_invoice(order, seller=self.seller, number=number, issued_at=issued_at)
 
@@ -261,9 +268,12 @@ class DocumentService:
             total=order.totals.total,
             reference=None,
             build=build,
+            unmarked=unmarked,
         )
 
-    def _ensure_receipt(self, order: Order, payment: Payment, invoice: IssuedDocument) -> IssuedDocument:
+    def _ensure_receipt(
+        self, order: Order, payment: Payment, invoice: IssuedDocument, unmarked: list[IssuedDocument] | None
+    ) -> IssuedDocument:
         def build(number: str, issued_at: datetime) -> Document:
             return build_receipt(
                 order, payment, seller=self.seller, number=number, issued_at=issued_at, invoice_number=invoice.number
@@ -277,6 +287,7 @@ class DocumentService:
             total=payment.amount,
             reference=invoice.number,
             build=build,
+            unmarked=unmarked,
         )
 
     def _invoice(self, order: Order, record: IssuedDocument) -> Invoice:
@@ -292,7 +303,14 @@ class DocumentService:
         total: int,
         reference: str | None,
         build: Callable[[str, datetime], Document],
+        unmarked: list[IssuedDocument] | None = None,
     ) -> IssuedDocument:
+        """Issue (or find) the document and store its PDF if the record says it is not stored yet.
+
+        `unmarked` given: a PDF put to S3 here is not marked stored on its record; the record is
+        appended to `unmarked` instead and returned as stored, for the caller to mark in a write
+        of its own (the document intent's completion). Until then a retry renders it again and
+        puts it under the same key, as after a failed `mark_stored`."""
         now = self.clock.now()
         try:
             build("PENDING", now)  # raises before a number is taken if the document cannot be built
@@ -339,7 +357,11 @@ class DocumentService:
                 self.pdfs.put_xml(record.xml_key, rendered.xml, **ids)
             self.pdfs.put_pdf(record.s3_key, rendered.pdf, **ids)
             self._just_stored(record.s3_key, rendered.pdf)
-            record = self.records.mark_stored(record)
+            if unmarked is None:
+                record = self.records.mark_stored(record)
+            else:
+                unmarked.append(record)
+                record = replace(record, pdf_stored=True)
         self._seen(record)
         return record
 

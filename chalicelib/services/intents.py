@@ -23,11 +23,14 @@ from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.orders import DomainEvent, Order
 from chalicelib.observability import get_logger
 from chalicelib.services.ports import Clock, IntentRecords
+
+if TYPE_CHECKING:
+    from chalicelib.services.documents import IssuedDocument
 
 PENDING, DONE, FAILED, SKIPPED = "pending", "done", "failed", "skipped"
 # Lanes: which function drives an intent. The main lane is the API package's stream consumer and
@@ -79,6 +82,8 @@ class Outcome:
     status: str  # DONE or SKIPPED
     event: DomainEvent | None = None
     summary: str = "done"
+    # Documents whose PDFs the attempt put to S3: marked stored by the same write that ends the intent.
+    stored: tuple[IssuedDocument, ...] = ()
 
 
 class PermanentEffectError(Exception):
@@ -290,7 +295,7 @@ class IntentRunner:
 
     def _complete(self, attempt: Attempt, result: Outcome, now: datetime) -> None:
         """Record the effect that happened (idempotent: an intent already ended stays as it is)."""
-        persist(lambda: self.records.complete(attempt, result.status, result.event, now=now))
+        persist(lambda: self.records.complete(attempt, result.status, result.event, now=now, stored=result.stored))
 
     def _check_after(self, intent: Intent, ended: set[str]) -> None:
         waiting = [other for other in intent.after if other not in ended]

@@ -315,8 +315,18 @@ class IntentRecords(Protocol):
         """Lease a pending intent whose next attempt is due; None if ended or not due."""
         ...
 
-    def complete(self, attempt: Attempt, status: str, event: DomainEvent | None, *, now: datetime) -> None:
-        """End the intent (done/failed/skipped) and add its timeline entry, atomically."""
+    def complete(
+        self,
+        attempt: Attempt,
+        status: str,
+        event: DomainEvent | None,
+        *,
+        now: datetime,
+        stored: Sequence[IssuedDocument] = (),
+    ) -> None:
+        """End the intent (done/failed/skipped), add its timeline entry and mark the `stored`
+        documents' PDFs stored, atomically (an intent another worker ended first: the documents
+        are still marked)."""
         ...
 
     def retry_later(self, attempt: Attempt, *, at: datetime, error: str) -> None:

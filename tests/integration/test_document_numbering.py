@@ -202,3 +202,25 @@ def test_issue_reads_nothing_first_and_a_stale_guess_costs_no_number(dynamo_reco
     assert records.issue(_new("ord_g3")).number == "INV-2026-000005"  # a stale guess: retried from the counter
     numbers = sorted(doc.number for i in range(1, 4) for doc in records.list_for_order(f"ord_g{i}"))
     assert numbers == ["INV-2026-000001", "INV-2026-000002", "INV-2026-000005"]
+
+
+def test_an_intents_completion_marks_its_documents_stored_in_the_same_write(dynamo_records: DocumentRecords) -> None:
+    from datetime import timedelta
+
+    from chalicelib.adapters.dynamo.intents import DynamoIntentRecords
+    from chalicelib.services.intents import DOCUMENTS_LANE, DONE, Attempt, Intent
+
+    intents = DynamoIntentRecords()
+    invoice, receipt = dynamo_records.issue(_new("ord_m")), dynamo_records.issue(_new("ord_m", "receipt#pi", "RCT"))
+    intent = Intent("ord_m", "document", "payment#pi", {"payment": "pi"}, lane=DOCUMENTS_LANE)
+    intents.record([intent], now=AT, give_up_at=AT + timedelta(days=1))
+    attempt = Attempt(intent, 0, AT, AT + timedelta(days=1))
+    intents.complete(attempt, DONE, None, now=AT, stored=[invoice])
+    assert intents.statuses("ord_m", [intent.id]) == {intent.id: DONE}
+    assert [(d.key, d.pdf_stored) for d in dynamo_records.list_for_order("ord_m")] == [
+        ("invoice", True),
+        ("receipt#pi", False),  # not named: left as it is
+    ]
+    # Ended by another worker meanwhile: the PDFs this attempt put are marked all the same.
+    intents.complete(attempt, DONE, None, now=AT, stored=[receipt])
+    assert all(d.pdf_stored for d in dynamo_records.list_for_order("ord_m"))

@@ -13,6 +13,7 @@ import pytest
 
 from chalicelib.domain import kpis
 from chalicelib.domain.orders import DomainEvent, OrderStatus, SlaState
+from chalicelib.services.documents import IssuedDocument
 from chalicelib.services.feedback import FeedbackSettings, KpiService
 from chalicelib.services.intents import (
     DONE,
@@ -66,7 +67,15 @@ class Records:
         item["next_at"] = now + timedelta(seconds=lease_seconds)
         return Attempt(item["intent"], 0, now, now + timedelta(hours=24))  # the stored intent, as the adapter
 
-    def complete(self, attempt: Attempt, status: str, event: DomainEvent | None, *, now: datetime) -> None:
+    def complete(
+        self,
+        attempt: Attempt,
+        status: str,
+        event: DomainEvent | None,
+        *,
+        now: datetime,
+        stored: Sequence[IssuedDocument] = (),
+    ) -> None:
         self.items[attempt.intent.id]["status"] = status
 
     def retry_later(self, attempt: Attempt, *, at: datetime, error: str) -> None:

@@ -24,6 +24,8 @@ from typing import Any
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.adapters.dynamo.conditions import CONFLICT, Guarded, cancellation_codes
@@ -121,6 +123,13 @@ def _issued_event(new: NewDocument, number: str) -> DomainEvent:
     if new.reference:
         data["reference"] = new.reference
     return DomainEvent("document_issued", new.issued_at, "documents", data)
+
+
+def stored_update(document: IssuedDocument) -> tuple[DocumentItem, list[Action], Condition]:
+    """The update that marks a document's PDF stored, alone or in another write's transaction:
+    conditional on the S3 key the record holds."""
+    item = DocumentItem(pk=order_pk(document.order_id), sk=document_sk(document.key))
+    return item, [DocumentItem.pdf_stored.set(True)], DocumentItem.s3_key == document.s3_key
 
 
 class _Issued(Exception):
@@ -242,10 +251,8 @@ class DynamoDocumentRecords(Transactional):
 
     def mark_stored(self, document: IssuedDocument) -> IssuedDocument:
         """Record that the PDF is in S3 (conditional on the key the record holds)."""
-        DocumentItem(pk=order_pk(document.order_id), sk=document_sk(document.key)).update(
-            actions=[DocumentItem.pdf_stored.set(True)],
-            condition=DocumentItem.s3_key == document.s3_key,
-        )
+        item, actions, condition = stored_update(document)
+        item.update(actions=actions, condition=condition)
         return replace(document, pdf_stored=True)
 
     def by_id(self, document_id: str) -> IssuedDocument | None:

@@ -23,10 +23,12 @@ from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.adapters.dynamo.conditions import AlreadyDone, Guarded, condition_failed
+from chalicelib.adapters.dynamo.documents import DynamoDocumentRecords, stored_update
 from chalicelib.adapters.dynamo.models import TableItem, Transactional
 from chalicelib.adapters.dynamo.repositories import follow_up_key, order_pk, timeline_item
 from chalicelib.adapters.dynamo.schema import GSI1
 from chalicelib.domain.orders import DomainEvent
+from chalicelib.services.documents import IssuedDocument
 from chalicelib.services.intents import MAIN_LANE, PENDING, Attempt, Intent
 
 INTENT_PREFIX = "INTENT#"
@@ -107,6 +109,7 @@ def _attempt(item: IntentItem) -> Attempt:
 class DynamoIntentRecords(Transactional):
     def __init__(self, connection: Connection | None = None, *, lookback_days: int = 2) -> None:
         self._connection = connection
+        self._documents = DynamoDocumentRecords(connection)
         self.lookback_days = min(lookback_days, MAX_DUE_DAYS)  # the give-up window, in days, plus one
         IntentItem._connection = None  # the table may have been re-configured since the last container
 
@@ -198,7 +201,15 @@ class DynamoIntentRecords(Transactional):
         # `update` returns the item's new attributes (ALL_NEW) as DynamoDB JSON.
         return _attempt(IntentItem.from_raw_data(updated["Attributes"]))
 
-    def complete(self, attempt: Attempt, status: str, event: DomainEvent | None, *, now: datetime) -> None:
+    def complete(
+        self,
+        attempt: Attempt,
+        status: str,
+        event: DomainEvent | None,
+        *,
+        now: datetime,
+        stored: Sequence[IssuedDocument] = (),
+    ) -> None:
         intent = attempt.intent
         actions: list[Action] = [
             IntentItem.status.set(status),
@@ -219,9 +230,15 @@ class DynamoIntentRecords(Transactional):
                 )
                 if event is not None:
                     guarded.save(timeline_item(intent.order_id, event, _follow_up(intent, event)))
+                for document in stored:  # two UpdateItem calls fewer per paid order than marking each alone
+                    item, marked, condition = stored_update(document)
+                    guarded.update(item, marked, condition=condition)
         except TransactWriteError as error:
             if isinstance(guarded.map(error), AlreadyDone):
-                return  # another worker ended it first
+                # Another worker ended it first; the PDFs this attempt put are in S3 all the same.
+                for document in stored:
+                    self._documents.mark_stored(document)
+                return
             raise
 
     def retry_later(self, attempt: Attempt, *, at: datetime, error: str) -> None:
