@@ -1,7 +1,7 @@
 """OrderCare's Chalice app: thin routes (parse → service → map), nothing heavy at import.
 
 Services come from the lazy composition root in chalicelib/bootstrap.py; request
-and response shapes from chalicelib/api/schemas.py, which /openapi.json documents.
+and response shapes from chalicelib/api/schemas/, which /openapi.json documents.
 """
 
 from __future__ import annotations
@@ -946,7 +946,7 @@ def sms_inbound(call: Call) -> Response:
     if message.get("sns_type") == "SubscriptionConfirmation":
         confirm_subscription(str(message.get("subscribe_url")))
         return json_response(200, {"received": True, "action": "subscription_confirmed"})
-    from chalicelib.api.schemas import SmsInboundIn
+    from chalicelib.api.schemas.notifications import SmsInboundIn
 
     inbound = _parse_model(SmsInboundIn, message)
     action = keyword_action(inbound.messageBody)

@@ -42,7 +42,8 @@ SCHEMAS = "chalicelib.api.schemas"
 
 
 def resolve_model(ref: type[BaseModel] | str) -> type[BaseModel]:
-    """A route's model from its name: "Class" in chalicelib.api.schemas, or "package.module:Class".
+    """A route's model from its name: "Class" in chalicelib.api.schemas (which imports only the area
+    module defining it), or "package.module:Class".
 
     Routes name their models so that registering them all at import builds no pydantic model and
     imports no pydantic (cold start); a model is imported when its route, or /openapi.json, needs it."""

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.api.http import IDEMPOTENCY_HEADER, ROUTES, RouteDoc
-from chalicelib.api.schemas import ErrorOut
+from chalicelib.api.schemas.common import ErrorOut
 
 REF = "#/components/schemas/{model}"
 LOCAL_ONLY = "/local/"

@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from chalicelib.api.schemas import Out, ReturnOut, Strict, Timestamp
+from chalicelib.api.schemas.common import Out, Strict, Timestamp
+from chalicelib.api.schemas.returns import ReturnOut
 
 Category = Literal["delay", "wrong_item", "damaged", "missing_item", "payment", "invoice", "return", "other"]
 MessageText = Annotated[str, Field(min_length=1, max_length=20_000)]

@@ -1,4 +1,4 @@
-"""Domain objects → API response bodies (the shapes in chalicelib/api/schemas.py)."""
+"""Domain objects → API response bodies (the shapes in chalicelib/api/schemas/)."""
 
 from __future__ import annotations
 

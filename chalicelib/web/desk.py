@@ -304,7 +304,7 @@ def received_conditions(fields: dict[str, str]) -> dict[str, tuple[int, str]] | 
     """The receipt form's lines (`quantity:<sku>`, `condition:<sku>`), checked by the API's own model."""
     from pydantic import ValidationError as PydanticValidationError
 
-    from chalicelib.api.schemas import ReceiveReturnIn
+    from chalicelib.api.schemas.returns import ReceiveReturnIn
     from chalicelib.services.returns import check_conditions
 
     lines: list[dict[str, Any]] = []

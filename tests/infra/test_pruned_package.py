@@ -121,7 +121,7 @@ certificate = (
 loaded = x509.load_pem_x509_certificate(certificate.public_bytes(Encoding.PEM))
 report["x509"] = loaded.subject.rfc4514_string()
 
-from chalicelib.api.schemas import _vat_id
+from chalicelib.api.schemas.common import _vat_id
 from stdnum.eu import vat as eu_vat
 from stdnum.util import get_cc_module
 

@@ -48,6 +48,16 @@ print(status, "pydantic" in sys.modules)
     assert _run(code) == "200 False"
 
 
+def test_a_route_model_imports_only_its_area_of_the_schemas() -> None:
+    code = """
+import sys, app
+from chalicelib.api.http import resolve_model
+resolve_model("PlaceOrderIn")
+print(sorted(m.rpartition(".")[2] for m in sys.modules if m.startswith("chalicelib.api.schemas")))
+"""
+    assert _run(code) == "['common', 'orders', 'schemas']"
+
+
 def test_every_route_names_models_that_exist() -> None:
     import app  # noqa: F401 - registers every route
     from chalicelib.api.http import ROUTES
