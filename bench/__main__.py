@@ -1,7 +1,12 @@
-"""Run every benchmark and print one `name: value` line per figure."""
+"""Run every benchmark and print one `name: value` line per figure.
+
+Only the figures go to stdout: what the code under measurement prints meanwhile (the
+metrics' EMF lines, which Lambda sends to CloudWatch; tool banners) goes to stderr.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 from bench import (
@@ -30,7 +35,9 @@ def main() -> int:
         inbound_email.run,
     )
     for figure in figures:
-        for line in figure():
+        with contextlib.redirect_stdout(sys.stderr):
+            lines = figure()
+        for line in lines:
             print(line, flush=True)
     return 0
 
