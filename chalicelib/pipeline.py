@@ -14,7 +14,6 @@ document writes do not invoke this function at all; `OrderChange.of` drops the r
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -181,8 +180,7 @@ def process_document_intents(event: dict[str, Any]) -> dict[str, Any]:
             continue
         if image.get("lane", {}).get("S") != DOCUMENTS_LANE or image.get("status", {}).get("S") != "pending":
             continue
-        payload = json.loads(image.get("payload", {}).get("S") or "{}")  # names the intents waiting for it
-        intent = Intent(image["order_id"]["S"], image["kind"]["S"], image["key"]["S"], payload, lane=DOCUMENTS_LANE)
+        intent = Intent(image["order_id"]["S"], image["kind"]["S"], image["key"]["S"], lane=DOCUMENTS_LANE)
         by_order.setdefault(intent.order_id, []).append((record["dynamodb"].get("SequenceNumber", ""), intent))
     runner, failures, outcome = get_container().intents, [], {}
     for order_id, entries in by_order.items():

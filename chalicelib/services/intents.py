@@ -37,7 +37,6 @@ PENDING, DONE, FAILED, SKIPPED = "pending", "done", "failed", "skipped"
 # retry schedule; the documents lane (PDF/XML rendering) is the documents function's, whose package
 # alone carries fpdf2, drafthorse and lxml (README.md, "Architecture").
 MAIN_LANE, DOCUMENTS_LANE = "", "documents"
-FOLLOWERS = "then"  # payload key of another lane's intent: ids of the main-lane intents waiting for it
 LEASE_SECONDS = 120  # a worker that crashed mid-attempt is taken over after this
 FIRST_RETRY_SECONDS = 60
 MAX_RETRY_SECONDS = 3600
@@ -122,21 +121,6 @@ def error_label(error: BaseException) -> str:
     return f"{type(error).__name__}: {aws_code}" if aws_code else type(error).__name__
 
 
-def with_followers(intents: Sequence[Intent]) -> list[Intent]:
-    """Another lane's intents with the ids of the intents of the same change that wait for them, in
-    their payload (FOLLOWERS): that lane's consumer takes those next without looking them up."""
-    waiting: dict[str, list[str]] = {}
-    for intent in intents:
-        for other in intent.after:
-            waiting.setdefault(other, []).append(intent.id)
-    return [
-        replace(intent, payload={**intent.payload, FOLLOWERS: waiting.get(intent.id, [])})
-        if intent.lane != MAIN_LANE
-        else intent
-        for intent in intents
-    ]
-
-
 def persist(write: Callable[[], None]) -> None:
     """Write what records an effect that has happened, retrying transient errors a few times in
     place: left to the retry schedule, the retry would repeat the effect (a second email, POST)."""
@@ -183,7 +167,7 @@ class IntentRunner:
     def handle_change(self, before: Order | None, after: Order) -> dict[str, str]:
         """Record every intent of the change, then drive each; {intent id: what happened}."""
         intents = [replace(intent, cause_version=after.version) for intent in self.plan(before, after)]
-        return self.record_and_drive(with_followers(intents))
+        return self.record_and_drive(intents)
 
     def record_and_drive(self, intents: Sequence[Intent]) -> dict[str, str]:
         """Record the intents (raises only if they could not be stored: the caller's event is retried),
@@ -216,20 +200,13 @@ class IntentRunner:
         for them (the receipt email waits for the invoice), in one pass so they follow at once."""
         mine = [intent for intent in intents if intent.lane == lane]
         ids = {intent.id for intent in mine}
-        # Named by the intent itself (recorded with the change): taken by id, the take reads the rest.
         followers = [
-            Intent(intent.order_id, kind, key, after=(intent.id,))
-            for intent in mine
-            for kind, _, key in (follower.partition(":") for follower in intent.payload.get(FOLLOWERS, ()))
-        ]
-        unnamed = [intent.order_id for intent in mine if FOLLOWERS not in intent.payload]  # recorded before
-        followers += [
             intent
-            for order_id in dict.fromkeys(unnamed)
+            for order_id in dict.fromkeys(intent.order_id for intent in mine)
             for intent in self.records.pending(order_id)
             if intent.lane == MAIN_LANE and ids.intersection(intent.after)
         ]
-        return self.drive(list({intent.id: intent for intent in [*mine, *followers]}.values()), now=now)
+        return self.drive([*mine, *followers], now=now)
 
     def drive(self, intents: Sequence[Intent], now: datetime | None = None) -> list[tuple[Intent, str]]:
         """Attempt each due intent once; one failing never stops the next."""

@@ -15,16 +15,7 @@ from chalicelib.domain import kpis
 from chalicelib.domain.orders import DomainEvent, OrderStatus, SlaState
 from chalicelib.services.documents import IssuedDocument
 from chalicelib.services.feedback import FeedbackSettings, KpiService
-from chalicelib.services.intents import (
-    DONE,
-    FOLLOWERS,
-    PENDING,
-    Attempt,
-    Intent,
-    IntentRunner,
-    Outcome,
-    with_followers,
-)
+from chalicelib.services.intents import DONE, PENDING, Attempt, Intent, IntentRunner, Outcome
 from chalicelib.settings import Settings
 from tests.unit.test_notify_render import sample_order
 
@@ -42,7 +33,6 @@ class Records:
 
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
     takes: list[str] = field(default_factory=list)
-    lookups: list[str] = field(default_factory=list)  # pending() Queries
 
     def record(
         self,
@@ -65,7 +55,7 @@ class Records:
         if item["status"] != PENDING or item["next_at"] > now:
             return None
         item["next_at"] = now + timedelta(seconds=lease_seconds)
-        return Attempt(item["intent"], 0, now, now + timedelta(hours=24))  # the stored intent, as the adapter
+        return Attempt(intent, 0, now, now + timedelta(hours=24))
 
     def complete(
         self,
@@ -85,7 +75,6 @@ class Records:
         return []
 
     def pending(self, order_id: str) -> list[Intent]:
-        self.lookups.append(order_id)
         return [i["intent"] for i in self.items.values() if i["status"] == PENDING and i["intent"].order_id == order_id]
 
     def statuses(self, order_id: str, ids: Iterable[str]) -> dict[str, str]:
@@ -128,30 +117,6 @@ def test_a_replay_while_the_first_delivery_holds_the_lease_does_nothing() -> Non
     runner.record([intent], leased={intent.id})  # the first delivery stored it leased, then stalled
     assert runner.record_and_drive([intent]) == {"message:a": "duplicate"}
     assert effect.performed == []
-
-
-def test_the_documents_lane_takes_the_intents_waiting_for_it_by_name_without_a_query() -> None:
-    records, effect = Records(), Effect()
-    runner = IntentRunner(records, {"document": effect, "message": effect}, Clock())
-    document = Intent("ord_1", "document", "payment#pi_1", {"payment": "pi_1"}, lane="documents")
-    receipt = Intent("ord_1", "message", "receipt#email", {"to": "x"}, after=(document.id,))
-    sms = Intent("ord_1", "message", "receipt#sms", {"to": "y"})
-    recorded = with_followers([document, receipt, sms])
-    assert recorded[0].payload == {"payment": "pi_1", FOLLOWERS: [receipt.id]} and recorded[1:] == [receipt, sms]
-    runner.record_and_drive(recorded)  # the order consumer: the SMS now, the rest is the documents lane's
-    assert effect.performed == [sms.id]
-
-    as_streamed = Intent("ord_1", "document", "payment#pi_1", recorded[0].payload, lane="documents")
-    results = runner.drive_lane("documents", [as_streamed])
-    assert [(intent.id, result) for intent, result in results] == [(document.id, "done"), (receipt.id, "done")]
-    assert effect.performed == [sms.id, document.id, receipt.id] and records.lookups == []
-    # one recorded before intents named their followers: found by the order's pending intents (a Query)
-    old = Intent("ord_2", "document", "payment#pi_2", lane="documents")
-    follower = Intent("ord_2", "message", "receipt2#email", {"to": "z"}, after=(old.id,))
-    runner.record([old, follower])
-    results = runner.drive_lane("documents", [old])
-    assert [(intent.id, result) for intent, result in results] == [(old.id, "done"), (follower.id, "done")]
-    assert records.lookups == ["ord_2"]
 
 
 @dataclass
