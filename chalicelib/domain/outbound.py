@@ -10,14 +10,15 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from chalicelib.domain.orders import Order, OrderStatus
 from chalicelib.domain.returns import Return, ReturnStatus
 from chalicelib.domain.tickets import Ticket
 
-EVENT_TYPES = (
+# The event types receivers can subscribe to (the API schema names the same type).
+OutboundEventType = Literal[
     "order.placed",
     "order.paid",
     "order.shipped",
@@ -30,7 +31,8 @@ EVENT_TYPES = (
     "refund.requested",
     "return.updated",
     "ticket.updated",
-)
+]
+EVENT_TYPES: tuple[str, ...] = get_args(OutboundEventType)
 ATTENTION_STATUSES = ("exception", "returned_to_sender", "lost")
 
 

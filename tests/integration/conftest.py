@@ -62,3 +62,31 @@ def table_name(dynamodb_client: Any) -> Iterator[str]:
     yield name
     with contextlib.suppress(Exception):
         dynamodb_client.delete_table(TableName=name)
+
+
+@pytest.fixture(params=["moto", "dynamodb_local"])
+def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A container on a fresh table, on moto and on DynamoDB Local (a module may add its in-memory fake)."""
+    import boto3
+    from moto import mock_aws
+
+    from chalicelib.adapters.dynamo.schema import ensure_table
+    from tests.integration.test_order_store import _container
+
+    if request.param == "moto":
+        with mock_aws():
+            ensure_table(boto3.client("dynamodb", region_name="eu-central-1"), "it-moto")
+            yield _container("it-moto")
+    else:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", request.getfixturevalue("dynamodb_local_endpoint"))
+        yield _container(request.getfixturevalue("table_name"))
+
+
+@pytest.fixture
+def real_store(dynamodb_local_endpoint: str, table_name: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A container on DynamoDB Local only: moto's transactions are not atomic across threads, so races
+    (and their one-winner guarantee) need the real engine."""
+    from tests.integration.test_order_store import _container
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local_endpoint)
+    return _container(table_name)

@@ -20,15 +20,9 @@ from chalicelib.bootstrap import Container
 from chalicelib.domain.order_numbers import parse_order_number
 from chalicelib.domain.orders import Payment
 from chalicelib.services.orders import CarrierUpdate, IdempotentRequest
-from tests.integration.test_order_store import _container, _place, _race
+from tests.integration.test_order_store import _place, _race
 
 pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture
-def real_store(dynamodb_local_endpoint: str, table_name: str, monkeypatch: pytest.MonkeyPatch) -> Container:
-    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local_endpoint)
-    return _container(table_name)
 
 
 def test_fifty_concurrent_placements_get_fifty_distinct_numbers(real_store: Container) -> None:

@@ -4,41 +4,17 @@ concurrent requests never return more than was delivered."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from chalicelib.bootstrap import Container
 from chalicelib.domain.errors import OrderCareError
 from chalicelib.services.orders import CarrierUpdate
 from chalicelib.services.returns import RequestReturn
-from tests.integration.test_order_store import _container, _processing, _race
+from tests.integration.test_order_store import _processing, _race
 
 pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture(params=["moto", "dynamodb_local"])
-def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Container]:
-    """Returns have DynamoDB adapters only (no in-memory fake): moto and DynamoDB Local."""
-    from chalicelib.adapters.dynamo.schema import ensure_table
-
-    if request.param == "moto":
-        with mock_aws():
-            ensure_table(boto3.client("dynamodb", region_name="eu-central-1"), "it-moto")
-            yield _container("it-moto")
-    else:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", request.getfixturevalue("dynamodb_local_endpoint"))
-        yield _container(request.getfixturevalue("table_name"))
-
-
-@pytest.fixture
-def real_store(dynamodb_local_endpoint: str, table_name: str, monkeypatch: pytest.MonkeyPatch) -> Container:
-    """DynamoDB Local: moto's transactions are not atomic across threads, so races need the real engine."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local_endpoint)
-    return _container(table_name)
 
 
 def _delivered(container: Container, quantity: int = 2) -> str:

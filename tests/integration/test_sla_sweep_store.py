@@ -11,9 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from chalicelib.adapters.dynamo.repositories import ORDER_SK, due_bucket, due_stamp, order_pk
 from chalicelib.adapters.dynamo.timers import DynamoTimerStore
@@ -22,7 +20,7 @@ from chalicelib.domain.orders import Order
 from chalicelib.domain.sla import next_due
 from chalicelib.services.ports import Effects
 from chalicelib.services.sla import SlaService
-from tests.integration.test_order_store import _container, _pay, _place
+from tests.integration.test_order_store import _pay, _place
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -37,26 +35,6 @@ def _clock() -> Iterator[None]:
 
     with frozen():
         yield
-
-
-@pytest.fixture(params=["moto", "dynamodb_local"])
-def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Container]:
-    from chalicelib.adapters.dynamo.schema import ensure_table
-
-    if request.param == "moto":
-        with mock_aws():
-            ensure_table(boto3.client("dynamodb", region_name="eu-central-1"), "it-moto")
-            yield _container("it-moto")
-    else:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", request.getfixturevalue("dynamodb_local_endpoint"))
-        yield _container(request.getfixturevalue("table_name"))
-
-
-@pytest.fixture
-def real_store(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Container:
-    """DynamoDB Local only: moto's transactions are not atomic across threads."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", request.getfixturevalue("dynamodb_local_endpoint"))
-    return _container(request.getfixturevalue("table_name"))
 
 
 def _paid(container: Container) -> str:

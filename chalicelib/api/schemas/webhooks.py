@@ -14,6 +14,7 @@ from chalicelib.api.schemas.common import (
     Strict,
     Timestamp,
 )
+from chalicelib.domain.outbound import OutboundEventType
 
 CarrierStatus = Literal[
     "label_created",
@@ -71,22 +72,6 @@ class PaymentWebhookIn(Strict):
 class WebhookAck(Out):
     received: bool
     outcome: str = Field(examples=["applied", "duplicate", "already_recorded"])
-
-
-OutboundEventType = Literal[
-    "order.placed",
-    "order.paid",
-    "order.shipped",
-    "order.out_for_delivery",
-    "order.delivered",
-    "order.cancelled",
-    "order.delayed",
-    "order.on_hold",
-    "shipment.attention",
-    "refund.requested",
-    "return.updated",
-    "ticket.updated",
-]
 
 
 class WebhookSubscriptionIn(Strict):
