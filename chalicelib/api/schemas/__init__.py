@@ -98,7 +98,6 @@ AREAS: dict[str, tuple[str, ...]] = {
         "CarrierWebhookIn",
         "PaymentWebhookIn",
         "WebhookAck",
-        "OutboundEventType",
         "WebhookSubscriptionIn",
         "WebhookSubscriptionOut",
         "WebhookAttemptOut",
