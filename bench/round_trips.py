@@ -46,6 +46,114 @@ def _order_body() -> dict[str, Any]:
     return order_body(customer=customer, discounts=[])
 
 
+class _Browser:
+    """A cookie-keeping browser over chalice.test.Client: the portal's pages as a customer's browser sees them."""
+
+    def __init__(self, client: Any, results: list[tuple[str, Counter[str]]]):
+        self.client, self.results = client, results
+        self.jar: dict[str, str] = {}
+
+    def visit(
+        self, name: str | None, method: str, path: str, form: dict[str, str] | None = None, bearer: str | None = None
+    ) -> tuple[Any, str]:
+        from urllib.parse import urlencode
+
+        all_headers = {"Accept-Language": "en"}
+        if bearer:
+            all_headers["Authorization"] = f"Bearer {bearer}"
+        if self.jar:
+            all_headers["Cookie"] = "; ".join(f"{key}={value}" for key, value in self.jar.items())
+        if form is not None:
+            all_headers["Content-Type"] = "application/x-www-form-urlencoded"
+        body = urlencode(form).encode() if form is not None else b""
+        with counting() as calls:
+            response = self.client.http.request(method, path, headers=all_headers, body=body)
+        assert response.status_code < 400, (name or path, response.status_code, response.body[:300])
+        cookies = response.headers.get("Set-Cookie") or []
+        for cookie in cookies if isinstance(cookies, list) else [cookies]:
+            key, _, value = cookie.split(";", 1)[0].partition("=")
+            if "Max-Age=0" in cookie or not value:
+                self.jar.pop(key, None)
+            else:
+                self.jar[key] = value
+        if name:
+            self.results.append((name, calls))
+        return response, response.body.decode() if response.body else ""
+
+    def warm_get(self, name: str, path: str, bearer: str | None = None) -> str:
+        """A GET measured on its second visit, as a warm container serves it."""
+        self.visit(None, "GET", path, bearer=bearer)
+        return self.visit(name, "GET", path, bearer=bearer)[1]
+
+
+def _field(html: str, name: str) -> str:
+    import re
+
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, f"no field {name}"
+    return match.group(1)
+
+
+def _html_page_round_trips(client: Any, tokens: dict[str, str], settings: Any, order_id: str) -> list[Any]:
+    """The HTML pages: the customer portal signed in for real (the emailed code), the KPI dashboard, the desk."""
+    import re
+
+    import boto3
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    from chalicelib.bootstrap import get_container
+
+    boto3.client("ses").verify_email_identity(EmailAddress=settings.sender_email)
+    boto3.client("s3").create_bucket(
+        Bucket=settings.documents_bucket, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
+    )
+    container = get_container()
+    order = container.orders.orders.get(order_id)
+    assert order is not None
+    container.documents.issue_for_payment(order)  # what the documents lane issues for a paid order
+
+    results: list[tuple[str, Counter[str]]] = []
+    browser = _Browser(client, results)
+    email = order.customer.email
+    form = browser.warm_get("GET /account (signed out)", "/account")
+    csrf = _field(form, "csrf_token")  # bound to the pre-session cookie: the code form takes it too
+    browser.visit("POST /account/sign-in", "POST", "/account/sign-in", {"email": email, "csrf_token": csrf})
+    mail = ses_backends[DEFAULT_ACCOUNT_ID]["eu-central-1"].sent_messages[-1]
+    code = re.search(r"\b(\d{6})\b", str(getattr(mail, "raw_data", "")))
+    assert code, "no sign-in code emailed"
+    verify = {"email": email, "code": code.group(1), "csrf_token": csrf}
+    browser.visit("POST /account/verify", "POST", "/account/verify", verify)
+    assert any("oc_session" in name for name in browser.jar), "the code did not sign in"
+
+    browser.warm_get("GET /account (signed in)", "/account")
+    browser.warm_get("GET /account/orders", "/account/orders")
+    order_page = browser.warm_get("GET /account/orders/{id}", f"/account/orders/{order_id}")
+    document_id = re.findall(r"/account/documents/(doc_[0-9A-Za-z]+)", order_page)[0]
+    browser.warm_get("GET /account/documents/{id}", f"/account/documents/{document_id}")
+    prefs = browser.warm_get("GET /account/preferences", "/account/preferences")
+    saved = {"csrf_token": _field(prefs, "csrf_token"), "email": "on", "locale": "de-DE"}
+    browser.visit("POST /account/preferences", "POST", "/account/preferences", saved)
+    csrf = _field(order_page, "csrf_token")
+    help_form = {"csrf_token": csrf, "category": "damaged", "message": "The mug arrived broken."}
+    browser.visit("POST /account/orders/{id}/help", "POST", f"/account/orders/{order_id}/help", help_form)
+    _, thread = browser.visit(None, "GET", f"/account/orders/{order_id}?done=sent")
+    ticket_id = re.findall(r'data-ticket="(tkt_[0-9A-Za-z]+)"', thread)[0]
+    reply = {"csrf_token": csrf, "message": "Photos attached."}
+    path = f"/account/orders/{order_id}/tickets/{ticket_id}/messages"
+    browser.visit("POST /account/orders/{id}/tickets/{id}/messages", "POST", path, reply)
+    sku = order.lines[0].sku
+    returned = {"csrf_token": csrf, f"qty_{sku}": "1", "reason": "damaged", "resolution": "refund"}
+    browser.visit("POST /account/orders/{id}/returns", "POST", f"/account/orders/{order_id}/returns", returned)
+    browser.visit("POST /account/sign-out", "POST", "/account/sign-out", {"csrf_token": csrf})
+
+    staff = _Browser(client, results)
+    staff.warm_get("GET /reports/dashboard", "/reports/dashboard", tokens["admin"])
+    staff.warm_get("GET /desk", "/desk", tokens["agent"])
+    staff.warm_get("GET /desk?order=", f"/desk?order={order_id}", tokens["agent"])
+    return results
+
+
 def run() -> list[str]:
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="eu-central-1")
     os.environ["OC_TABLE_NAME"] = "ordercare-bench"
@@ -200,6 +308,7 @@ def run() -> list[str]:
             call("GET /v1/tickets", "GET", "/v1/tickets", role="agent")
             call("GET /v1/agent/orders/{id}", "GET", f"/v1/agent/orders/{oid}", role="agent")
             call("GET /v1/reports/kpis", "GET", "/v1/reports/kpis?period=quarter&start=2026-10-01", role="admin")
+            results += _html_page_round_trips(client, tokens, settings, oid)
 
     lines = []
     worst: dict[str, tuple[int, str]] = {"reads": (0, ""), "writes": (0, "")}

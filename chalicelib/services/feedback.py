@@ -98,6 +98,9 @@ def _board_places(order: Order) -> dict[str, bool]:
     }
 
 
+TREND_WEEKS = 13  # the dashboard's trend; at least 2, so it holds the week before this one too
+
+
 @dataclass(frozen=True)
 class FeedbackSettings:
     timezone: str = "Europe/Berlin"
@@ -277,9 +280,17 @@ class KpiService:
     def _compute(self, period: str, begin: date, end: date) -> dict[str, Any]:
         # The previous period ends where this one begins: one Query over both (one round trip), split by day.
         _, days, _ = self.store.totals(kpis.previous_start(period, begin), end)
+        return self._build(period, begin, end, days)
+
+    def _build(self, period: str, begin: date, end: date, days: list[tuple[date, dict[str, int]]]) -> dict[str, Any]:
+        """The report of [begin, end) against the period before, from day counters covering at least both."""
+        first = kpis.previous_start(period, begin)
         totals, previous = kpis.Totals(), kpis.Totals()
         for day, counts in days:
-            (totals if day >= begin else previous).add(counts)
+            if begin <= day < end:
+                totals.add(counts)
+            elif first <= day < begin:
+                previous.add(counts)
         return kpis.build_report(period, begin, end, totals, previous, self.config.targets)
 
     def freeze_closed(self, now: datetime) -> list[str]:
@@ -300,10 +311,13 @@ class KpiService:
 
     def trend(self, weeks: int) -> list[dict[str, Any]]:
         """Weekly values of every KPI for the last `weeks` weeks (oldest first): one Query."""
-        today = kpis.local_day(self.clock.now(), self.zone)
-        this_week = today - timedelta(days=today.weekday())
+        this_week = _period_start("week", kpis.local_day(self.clock.now(), self.zone))
         first = this_week - timedelta(weeks=weeks - 1)
         _, days, _ = self.store.totals(first, this_week + timedelta(days=7))
+        return self._weekly(first, weeks, days)
+
+    @staticmethod
+    def _weekly(first: date, weeks: int, days: list[tuple[date, dict[str, int]]]) -> list[dict[str, Any]]:
         buckets = [kpis.Totals() for _ in range(weeks)]
         for day, counts in days:
             buckets[(day - first).days // 7].add(counts)
@@ -316,12 +330,19 @@ class KpiService:
         ]
 
     def dashboard(self) -> dict[str, Any]:
-        """This week against the targets, 13 weeks of trend, the causes, and who needs someone now."""
-        today = kpis.local_day(self.clock.now(), self.zone)
-        week = today - timedelta(days=today.weekday())
+        """This week against the targets, 13 weeks of trend, the causes, and who needs someone now.
+
+        The trend's weeks include this one and the one before: one Query of the day counters gives
+        the week's report (open, so never the archive's) and the trend. The board: one Query of its
+        partition, plus `shipping_due_within`'s (the sweep cursor's GetItem, one Query per hour bucket)."""
         now = self.clock.now()
+        week = _period_start("week", kpis.local_day(now, self.zone))
+        first = week - timedelta(weeks=TREND_WEEKS - 1)
+        _, days, _ = self.store.totals(first, week + timedelta(days=7))
+        report = self._build("week", week, week + timedelta(days=7), days)
+        report["closed"] = False  # this week is still running
         board = self.board.board() + self.board.shipping_due_within(now, 8) if self.board is not None else []
-        return {"report": self.report("week", week), "trend": self.trend(13), "board": board}
+        return {"report": report, "trend": self._weekly(first, TREND_WEEKS, days), "board": board}
 
     def misses(self, name: str, period: str, start: date, limit: int, cursor: str | None) -> dict[str, Any]:
         if name not in kpis.KPI_NAMES:

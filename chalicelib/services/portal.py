@@ -2,7 +2,7 @@
 
 The rules live in chalicelib/domain/sessions.py; this module orchestrates them over a
 small store Protocol, the order and document repositories and the mailer. What a
-signed-in customer may see is decided in one place, `_own_order`: an order placed
+signed-in customer may see is decided in one place, `_is_theirs`: an order placed
 with another address is NotFoundError, exactly like an order that does not exist.
 """
 
@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from chalicelib.domain import sessions as rules
 from chalicelib.domain.errors import ConflictError, NotFoundError, OrderCareError, ValidationError
@@ -214,9 +214,26 @@ class PortalService:
 
     def session(self, token: str | None) -> rules.Session | None:
         """The live session behind a cookie (one GetItem; a write at most every few minutes)."""
-        if not token or len(token) > 100:
+        if not _token_ok(token):
             return None
-        session = self.store.session(rules.token_hash(token))
+        return self._live(self.store.session(rules.token_hash(token)))
+
+    def session_and_order(self, token: str | None, order_id: str) -> tuple[rules.Session | None, Order | None]:
+        """The cookie's live session and the path's order: one BatchGetItem, both keys come from the request.
+
+        The order is None unless it is the session's own: another address's order is exactly a missing one."""
+        if not _token_ok(token):
+            return None, None
+        if not _order_id_ok(order_id):
+            return self.session(token), None
+        session, order = self.store.session_and_order(rules.token_hash(token), order_id)
+        session = self._live(session)
+        if session is None or order is None or not _is_theirs(session, order):
+            return session, None
+        return session, order
+
+    def _live(self, session: rules.Session | None) -> rules.Session | None:
+        """The session if it is still valid (idle and absolute limits), its idle clock refreshed now and then."""
         now = self.clock.now()
         if session is None or not session.valid(now):
             return None
@@ -246,20 +263,23 @@ class PortalService:
 
     def own_order(self, session: rules.Session, order_id: str) -> Order:
         """The order, if it was placed with the session's address; NotFoundError otherwise."""
-        if not has_prefix(order_id, "ord") or len(order_id) > 40:
+        if not _order_id_ok(order_id):
             raise NotFoundError("order not found")
-        order = self.orders.orders.get(order_id)
-        if order is None or rules.normalise_email(order.customer.email) != session.email:
+        return self._owned(session, self.orders.orders.get(order_id))
+
+    @staticmethod
+    def _owned(session: rules.Session, order: Order | None) -> Order:
+        if order is None or not _is_theirs(session, order):
             raise NotFoundError("order not found")
         return order
 
     def order_story(self, session: rules.Session, order_id: str) -> OrderStory:
         """The order page's data: with `read_story`, one Query of the order's partition; else three reads."""
-        if not has_prefix(order_id, "ord") or len(order_id) > 40:
+        if not _order_id_ok(order_id):
             raise NotFoundError("order not found")
         if self.read_story is not None:
             story = self.read_story(order_id)
-            if story is None or rules.normalise_email(story.order.customer.email) != session.email:
+            if story is None or not _is_theirs(session, story.order):
                 raise NotFoundError("order not found")
         else:
             order = self.own_order(session, order_id)
@@ -289,55 +309,55 @@ class PortalService:
     def request_return(
         self,
         session: rules.Session,
-        order_id: str,
+        order: Order,
         lines: list[tuple[str, int]],
         reason: str,
         resolution: str,
         comment: str | None,
     ) -> Any:
-        """A return of one's own order, with every rule (window, quantities, reasons) the service applies."""
+        """A return of one's own order (from `session_and_order`), with every rule the returns service applies."""
         from chalicelib.services.returns import RequestReturn
 
-        order = self.own_order(session, order_id)
+        order = self._owned(session, order)
         command = RequestReturn(lines=lines, reason=reason, resolution=resolution, comment=comment)
         return self.returns.request(order.id, command, f"customer:{order.customer.id}", customer_id=order.customer.id)
 
     # --- help: tickets through the support service ----------------------------------------
 
-    def open_ticket(self, session: rules.Session, order_id: str, category: str, message: str) -> Any:
-        """A ticket on one's own order, opened by the support service with its rules and clocks."""
+    def open_ticket(self, session: rules.Session, order: Order, category: str, message: str) -> Any:
+        """A ticket on one's own order (from `session_and_order`), opened by the support service."""
         from chalicelib.services.tickets import Caller
 
-        order = self.own_order(session, order_id)
+        order = self._owned(session, order)
         caller = Caller("customer", order.customer.id)
         return self.tickets.open(order_id=order.id, category=category, message=message, channel="web", caller=caller)
 
-    def reply(self, session: rules.Session, order_id: str, ticket_id: str, message: str) -> Any:
+    def reply(self, session: rules.Session, order: Order, ticket_id: str, message: str) -> Any:
         """A customer reply on a ticket of one's own order (another order's ticket: 404)."""
         from chalicelib.services.tickets import Caller
 
-        order = self.own_order(session, order_id)
+        order = self._owned(session, order)
         caller = Caller("customer", order.customer.id)
         ticket = self.tickets.get(ticket_id, caller)
         if ticket.order_id != order.id:
             raise NotFoundError("ticket not found")
         return self.tickets.add_message(ticket_id, caller, message, channel="web")
 
-    def document_url(self, session: rules.Session, document_id: str) -> str:
-        """A presigned link (≤ 300 s), issued only after the document's order proved to be the caller's."""
-        if not has_prefix(document_id, "doc") or len(document_id) > 40:
-            raise NotFoundError("document not found")
-        document = self.documents.records.by_id(document_id)
+    def document_url(self, token: str | None, document_id: str) -> tuple[rules.Session | None, str | None]:
+        """The cookie's live session and, if the document is of its own order, a presigned link (≤ 300 s).
+
+        Two round trips: the document by id (its order is not in the path), then the session and
+        that order together. No link (None) for a document that is missing, not ready yet or of
+        another address's order — the caller cannot tell which."""
+        if not _token_ok(token):
+            return None, None
+        document = self.documents.records.by_id(document_id) if _id_ok(document_id, "doc") else None
         if document is None:
-            raise NotFoundError("document not found")
-        try:
-            self.own_order(session, document.order_id)
-        except NotFoundError as error:
-            raise NotFoundError("document not found") from error
-        url = self.documents.download_url(document)
-        if url is None:
-            raise NotFoundError("document not ready yet")
-        return url
+            return self.session(token), None
+        session, order = self.session_and_order(token, document.order_id)
+        if session is None or order is None:
+            return session, None
+        return session, self.documents.download_url(document)
 
     # --- preferences -------------------------------------------------------------------
 
@@ -350,11 +370,32 @@ class PortalService:
         customer_id = self.customer_id(session)
         return customer_id, self.preferences_store.get(customer_id) if customer_id else None
 
-    def save_preferences(self, session: rules.Session, preferences: Preferences) -> str | None:
+    def save_preferences(self, session: rules.Session, preferences: Preferences) -> rules.Session | None:
+        """Save them for the address's customer; the session as it is now (its language follows the locale).
+
+        None: the address has no order, so no customer to keep preferences for."""
         customer_id = self.customer_id(session)
         if customer_id is None:
             return None
         self.preferences_store.put(customer_id, preferences, self.clock.now())
         if preferences.locale:
-            self.store.save_session(rules.Session(**{**vars(session), "lang": language_of(preferences.locale)}))
-        return customer_id
+            session = rules.Session(**{**vars(session), "lang": language_of(preferences.locale)})
+            self.store.save_session(session)
+        return session
+
+
+def _token_ok(token: str | None) -> TypeGuard[str]:
+    return bool(token) and len(token or "") <= 100
+
+
+def _id_ok(value: str, prefix: str) -> bool:
+    return has_prefix(value, prefix) and len(value) <= 40
+
+
+def _order_id_ok(order_id: str) -> bool:
+    return _id_ok(order_id, "ord")
+
+
+def _is_theirs(session: rules.Session, order: Order) -> bool:
+    """The one rule of what a signed-in customer may see: orders placed with the session's address."""
+    return rules.normalise_email(order.customer.email) == session.email

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from chalice.app import Response
     from pydantic import BaseModel
 
+    from chalicelib.domain.orders import Order
     from chalicelib.domain.sessions import Session
     from chalicelib.services.portal import PortalService
 
@@ -161,6 +162,13 @@ class PortalPage:
         if session is None:
             raise SignInNeededError("sign in first")
         return session
+
+    def require_session_and_order(self, order_id: str) -> tuple[Session, Order | None]:
+        """The session and the path's order in one read; the order is None unless it is the session's own."""
+        self.session, order = self.service.session_and_order(self.cookie(SESSION_COOKIE), order_id)
+        if self.session is None:
+            raise SignInNeededError("sign in first")
+        return self.session, order
 
     @property
     def client(self) -> str:
@@ -475,8 +483,10 @@ def request_return(portal: PortalPage, order_id: str) -> Response:
     from chalicelib.domain.errors import ConflictError, ValidationError
 
     form: ReturnForm = portal.read_form("ReturnForm")
-    session = portal.require_session()
+    session, own = portal.require_session_and_order(order_id)
     portal.check_csrf(signed_in=True)
+    if own is None:
+        raise NotFoundError("order not found")
     lines = []
     for name, value in portal.form.items():
         if name.startswith("qty_") and value.strip() not in ("", "0"):
@@ -489,9 +499,7 @@ def request_return(portal: PortalPage, order_id: str) -> Response:
     if not lines or form.reason not in REASONS or form.resolution not in RESOLUTIONS:
         return _order_page(portal, order_id, 422, return_error=True)
     try:
-        portal.service.request_return(
-            session, order_id, lines, form.reason, form.resolution, form.comment.strip() or None
-        )
+        portal.service.request_return(session, own, lines, form.reason, form.resolution, form.comment.strip() or None)
     except (ValidationError, ConflictError):
         return _order_page(portal, order_id, 422, return_error=True)
     return portal.redirect(f"/account/orders/{order_id}?done=returned#return")
@@ -509,12 +517,14 @@ def ask_for_help(portal: PortalPage, order_id: str) -> Response:
     from chalicelib.domain.errors import ValidationError
 
     form: HelpForm = portal.read_form("HelpForm")
-    session = portal.require_session()
+    session, own = portal.require_session_and_order(order_id)
     portal.check_csrf(signed_in=True)
+    if own is None:
+        raise NotFoundError("order not found")
     if not form.message.strip():
         return _order_page(portal, order_id, 422, help_error=True)
     try:
-        portal.service.open_ticket(session, order_id, form.category, form.message.strip())
+        portal.service.open_ticket(session, own, form.category, form.message.strip())
     except ValidationError:
         return _order_page(portal, order_id, 422, help_error=True)
     return portal.redirect(f"/account/orders/{order_id}?done=sent#help")
@@ -532,12 +542,14 @@ def reply_to_ticket(portal: PortalPage, order_id: str, ticket_id: str) -> Respon
     from chalicelib.domain.errors import ConflictError, ValidationError
 
     form: ReplyForm = portal.read_form("ReplyForm")
-    session = portal.require_session()
+    session, own = portal.require_session_and_order(order_id)
     portal.check_csrf(signed_in=True)
+    if own is None:
+        raise NotFoundError("order not found")
     if not form.message.strip():
         return _order_page(portal, order_id, 422)
     try:
-        portal.service.reply(session, order_id, ticket_id, form.message.strip())
+        portal.service.reply(session, own, ticket_id, form.message.strip())
     except (ValidationError, ConflictError):
         return _order_page(portal, order_id, 422)
     return portal.redirect(f"/account/orders/{order_id}?done=replied#help")
@@ -550,8 +562,11 @@ def reply_to_ticket(portal: PortalPage, order_id: str, ticket_id: str) -> Respon
     success=302,
 )
 def document(portal: PortalPage, document_id: str) -> Response:
-    session = portal.require_session()
-    url = portal.service.document_url(session, document_id)
+    portal.session, url = portal.service.document_url(portal.cookie(SESSION_COOKIE), document_id)
+    if portal.session is None:
+        raise SignInNeededError("sign in first")
+    if url is None:  # missing, not ready yet or another address's: the same page
+        raise NotFoundError("document not found")
     return portal.respond(302, "", {"Location": url})
 
 
@@ -591,7 +606,8 @@ def save_preferences(portal: PortalPage) -> Response:
         _, current = portal.service.preferences(session)
         return _preferences_page(portal, current, saved=False, status=422)
     chosen = Preferences(email=form.email == "on", sms=form.sms == "on", locale=form.locale)
-    if portal.service.save_preferences(session, chosen) is None:
+    saved = portal.service.save_preferences(session, chosen)
+    if saved is None:
         return _preferences_page(portal, None, saved=False)
-    portal.session = portal.service.session(portal.cookie(SESSION_COOKIE)) or session
+    portal.session = saved  # the page answers in the language just chosen
     return _preferences_page(portal, chosen, saved=True)

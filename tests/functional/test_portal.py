@@ -576,7 +576,7 @@ def test_round_trips_and_weight_per_page(api: Api, alice: Browser, tap: StreamTa
         "POST /account/sign-in": (0, 1),  # one transaction: both rate counters, the challenge, its link
         "GET /account/orders": (2, 0),  # the session, then one Query for the page
         "GET /account/orders/{id}": (2, 0),  # session, then one Query of the order's partition
-        "GET /account/documents/{id}": (3, 0),  # session, the document by id (GSI2), its order
+        "GET /account/documents/{id}": (2, 0),  # the document by id (GSI2), then its order and the session together
         "GET /account/preferences": (3, 0),  # session, newest order (whose customer id), preferences
     }
     measured = {}
@@ -592,6 +592,78 @@ def test_round_trips_and_weight_per_page(api: Api, alice: Browser, tap: StreamTa
     artifacts = Path(__file__).resolve().parents[1] / "artifacts"
     artifacts.mkdir(exist_ok=True)
     (artifacts / "portal-round-trips.json").write_text(json.dumps(measured, indent=1))
+
+
+def _recording() -> Any:
+    """Every DynamoDB call as (operation, the keys' partition prefixes) — which reads a request makes."""
+    from contextlib import contextmanager
+
+    from botocore.client import BaseClient
+
+    @contextmanager
+    def recording() -> Iterator[list[tuple[str, list[str]]]]:
+        calls: list[tuple[str, list[str]]] = []
+        original = BaseClient._make_api_call
+
+        def recorded(self: Any, operation: str, params: dict[str, Any]) -> Any:
+            if self.meta.service_model.service_name == "dynamodb":
+                keys = [key for request in params.get("RequestItems", {}).values() for key in request.get("Keys", [])]
+                keys += [params["Key"]] if "Key" in params else []
+                calls.append((operation, sorted(key["pk"]["S"].split("#", 1)[0] for key in keys)))
+            return original(self, operation, params)
+
+        BaseClient._make_api_call = recorded
+        try:
+            yield calls
+        finally:
+            BaseClient._make_api_call = original
+
+    return recording()
+
+
+def test_a_document_link_is_two_reads_the_document_then_its_order_with_the_session(
+    api: Api, alice: Browser, tap: StreamTap
+) -> None:
+    order = place(api)
+    pay(api, order)
+    drain(tap)
+    alice.sign_in(ALICE)
+    doc_id = re.findall(r"/account/documents/(doc_[0-9A-Z]+)", alice.get(f"/account/orders/{order['id']}").html)[0]
+    alice.get(f"/account/documents/{doc_id}")  # warm
+    with _recording() as calls:
+        download = alice.get(f"/account/documents/{doc_id}")
+    assert download.status == 302
+    assert calls == [("Query", []), ("BatchGetItem", ["ORDER", "SESSION"])]
+    stranger = Browser(api)  # no cookie: nothing read, on to sign in
+    with _recording() as calls:
+        assert stranger.get(f"/account/documents/{doc_id}").status == 303
+    assert calls == []
+
+
+def test_the_forms_read_the_session_and_the_order_in_one_batch(api: Api, alice: Browser) -> None:
+    order = place(api)
+    alice.sign_in(ALICE)
+    page = alice.get(f"/account/orders/{order['id']}")
+    help_form = {"csrf_token": page.csrf, "category": "damaged", "message": "The mug arrived broken."}
+    with _recording() as calls:
+        assert alice.post(f"/account/orders/{order['id']}/help", help_form).status == 303
+    reply_to = re.findall(r'data-ticket="(tkt_[0-9A-Z]+)"', alice.get(f"/account/orders/{order['id']}").html)[0]
+    with _recording() as replied:
+        path = f"/account/orders/{order['id']}/tickets/{reply_to}/messages"
+        assert alice.post(path, {"csrf_token": page.csrf, "message": "Photos attached."}).status == 303
+    for recorded in (calls, replied):
+        # The portal's own read is the first call: the session and the order together; the
+        # support service's reads and its write follow (its own figures: bench/round_trips.py).
+        assert recorded[0] == ("BatchGetItem", ["ORDER", "SESSION"]), recorded
+        assert not any("SESSION" in prefixes for _, prefixes in recorded[1:]), recorded
+    preferences = alice.get("/account/preferences")
+    chosen = {"csrf_token": preferences.csrf, "email": "on", "locale": "de-DE"}
+    with _recording() as saved:
+        answer = alice.post("/account/preferences", chosen)
+    assert answer.status == 200 and '<html lang="de">' in answer.html  # the language just chosen, not read again
+    assert '<html lang="de">' in alice.get("/account/orders").html  # and kept in the session
+    # The session, the address's newest order (whose customer), the preferences and the session's language.
+    assert [operation for operation, _ in saved] == ["GetItem", "Query", "PutItem", "PutItem"]
 
 
 # --- get help: tickets through the support service --------------------------------------------

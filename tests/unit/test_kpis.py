@@ -170,3 +170,21 @@ def test_a_closed_period_is_its_frozen_snapshot_and_without_one_a_single_query()
     archive.save("quarter", date(2026, 10, 1), {"frozen": True})
     assert service.report("quarter", date(2026, 10, 1)) == {"frozen": True}
     assert len(store.queries) == 1  # the snapshot: no counters read
+
+
+def test_the_dashboard_reads_the_week_and_its_trend_in_one_query_with_their_own_figures() -> None:
+    days = {
+        date(2026, 11, 24): {kpis.num("shipped_on_time"): 1, kpis.den("shipped_on_time"): 4},  # the week before
+        date(2026, 12, 1): {kpis.num("shipped_on_time"): 3, kpis.den("shipped_on_time"): 4},  # this week
+        date(2026, 9, 7): {kpis.num("shipped_on_time"): 2, kpis.den("shipped_on_time"): 2},  # 13th week back
+        date(2026, 8, 31): {kpis.num("shipped_on_time"): 0, kpis.den("shipped_on_time"): 9},  # before the trend
+    }
+    service, store, _ = _kpi_service(days, datetime(2026, 12, 2, 10, tzinfo=UTC))
+    dashboard = service.dashboard()
+    assert store.queries == [(date(2026, 9, 7), date(2026, 12, 7))]  # 13 weeks, this one included
+    # The same figures as the report and the trend read on their own.
+    assert dashboard["report"] == service.report("week", date(2026, 11, 30))
+    assert dashboard["trend"] == service.trend(13)
+    on_time = next(k for k in dashboard["report"]["kpis"] if k["name"] == "shipped_on_time")
+    assert (on_time["value"], on_time["previous"]) == (0.75, 0.25)
+    assert dashboard["trend"][0]["values"]["shipped_on_time"] == 1.0 and dashboard["board"] == []

@@ -13,8 +13,9 @@ under 5 attempts), the new session put, the browser's previous session deleted.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.connection import Connection
@@ -26,11 +27,15 @@ from chalicelib.adapters.dynamo.schema import GSI2
 from chalicelib.domain.sessions import MAX_CODE_ATTEMPTS, Challenge, RateLimit, Session, email_key, token_hash
 from chalicelib.services.portal import ChallengeSpentError, RateLimitedError
 
+if TYPE_CHECKING:
+    from chalicelib.domain.orders import Order
+
 RATE_SK = "#RATE"
 CHALLENGE_SK = "#CHALLENGE"
 LINK_SK = "#LINK"
 SESSION_SK = "#SESSION"
 SLACK = timedelta(hours=1)  # TTL deletes lazily; every read checks expiry itself
+BATCH_ATTEMPTS = 5
 
 
 class RateItem(TableItem):
@@ -257,6 +262,33 @@ class DynamoPortalStore(Transactional):
             return _session(SessionItem.get(session_pk(id_hash), SESSION_SK))
         except SessionItem.DoesNotExist:
             return None
+
+    def session_and_order(self, id_hash: str, order_id: str) -> tuple[Session | None, Order | None]:
+        """The session and an order in one BatchGetItem: a portal request names both keys (cookie, path).
+
+        Whose order it is, is the caller's to check (PortalService)."""
+        from chalicelib.adapters.dynamo.repositories import ORDER_SK, order_from_item, order_pk
+
+        table = TableItem.Meta.table_name
+        keys = [(session_pk(id_hash), SESSION_SK), (order_pk(order_id), ORDER_SK)]
+        request: dict[str, Any] = {table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys]}}
+        found: list[dict[str, Any]] = []
+        for attempt in range(BATCH_ATTEMPTS):
+            answer = self.connection().client.batch_get_item(RequestItems=request)
+            found += answer.get("Responses", {}).get(table, [])
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(0.05 * 2**attempt)  # throttled: DynamoDB hands the keys back
+        else:
+            raise RuntimeError("BatchGetItem left keys unprocessed")
+        session = order = None
+        for raw in found:
+            if raw["sk"]["S"] == SESSION_SK:
+                session = _session(SessionItem.from_raw_data(raw))
+            else:
+                order = order_from_item(OrderItem.from_raw_data(raw))
+        return session, order
 
     def save_session(self, session: Session) -> None:
         """Refresh the idle clock (or the language); a session deleted meanwhile stays deleted."""
