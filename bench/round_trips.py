@@ -3,6 +3,8 @@
 Counted at botocore's API-call layer (every client, pynamodb's included) while
 the real app serves requests through chalice.test.Client against moto. Each
 route is measured warm, as a Lambda container serves it after its first call.
+A read route (GET) is held to its reads; a write route (any other method) to every
+round trip it makes, reads included: the order it reads is part of the request's cost.
 """
 
 from __future__ import annotations
@@ -178,7 +180,7 @@ def run() -> list[str]:
             ("customer", "cus_bench"),
         )
     }
-    results: list[tuple[str, Counter[str]]] = []
+    results: list[tuple[str, Counter[str]]] = []  # each route's name starts with its HTTP method
 
     with mock_aws():
         ensure_table(boto3.client("dynamodb"), "ordercare-bench")
@@ -311,18 +313,32 @@ def run() -> list[str]:
             results += _html_page_round_trips(client, tokens, settings, oid)
 
     lines = []
-    worst: dict[str, tuple[int, str]] = {"reads": (0, ""), "writes": (0, "")}
+    read_routes: dict[str, int] = {}  # GET routes: their reads
+    write_routes: dict[str, int] = {}  # every other route: all its round trips, reads and writes
     for name, calls in results:
         reads = sum(n for op, n in calls.items() if op in READS)
         writes = sum(n for op, n in calls.items() if op in WRITES)
         ops = ",".join(f"{op}x{n}" for op, n in sorted(calls.items())) or "none"
         lines.append(f"round_trips[{name}]: reads={reads} writes={writes} ({ops})")
-        if not writes:  # a read route: its reads are the figure (writes carry their condition reads)
-            worst["reads"] = max(worst["reads"], (reads, name))
-        worst["writes"] = max(worst["writes"], (writes, name))
-    (reads, read_route), (writes, write_route) = worst["reads"], worst["writes"]
+        if name.startswith("GET "):
+            read_routes[name] = reads
+        else:
+            write_routes[name] = sum(calls.values())
     return [
-        f"api_read_round_trips: {reads} (max over the {len(results)} routes measured: {read_route}; bar 1)",
-        f"api_write_round_trips: {writes} (max: {write_route}; bar <= 2 incl. idempotency)",
+        f"api_read_round_trips: {_worst(read_routes)} (max over the {len(read_routes)} read routes measured: "
+        f"{_reaching(read_routes)}; bar 1)",
+        f"api_write_round_trips: {_worst(write_routes)} (max over the {len(write_routes)} write routes measured, "
+        f"reads + writes: {_reaching(write_routes)}; bar <= 2 incl. idempotency)",
         *lines,
     ]
+
+
+def _worst(routes: dict[str, int]) -> int:
+    return max(routes.values())
+
+
+def _reaching(routes: dict[str, int], shown: int = 3) -> str:
+    """The routes at the maximum (the first few, and how many more)."""
+    names = [name for name, figure in routes.items() if figure == _worst(routes)]
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more

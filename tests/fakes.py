@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.bootstrap import Adapters
+from chalicelib.domain.accuracy import CatalogExpectation
 from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.orders import Order
 from chalicelib.services.ports import (
+    CatalogChangedError,
     DuplicateEventError,
     Effects,
     IdempotencyKeyTakenError,
@@ -89,6 +91,12 @@ class InMemoryIdempotencyStore:
         found = self.store.responses.get((principal, key))
         return found if found is not None and found.expires_at > datetime.now(UTC) else None
 
+    def get_with_catalog(
+        self, principal: str, key: str, skus: Iterable[str]
+    ) -> tuple[StoredResponse | None, Mapping[str, CatalogItem]]:
+        with self.store.lock:
+            return self.get(principal, key), InMemoryCatalogRepository(self.store).get_many(skus)
+
 
 class InMemoryOrderRepository:
     """OrderRepository: one write is all-or-nothing, conditions checked in the adapter's order."""
@@ -131,6 +139,9 @@ class InMemoryOrderRepository:
 
     def _check(self, order: Order, effects: Effects, *, new: bool) -> None:
         store = self.store
+        for sku, expected in sorted(effects.catalog.items()):  # the adapter's condition checks go first
+            if sku not in effects.stock and not _meets(store.catalog.get(sku), expected):
+                raise CatalogChangedError([sku])
         current = store.orders.get(order.id)
         if (current is not None) if new else (current is None or current.version != order.version):
             raise StaleVersionError("the order changed meanwhile; read it and retry")
@@ -146,6 +157,9 @@ class InMemoryOrderRepository:
                 raise TrackingNumberTakenError(f"tracking number '{number}' is already used by another shipment")
         for sku, units in sorted(effects.stock.items()):
             item = store.catalog.get(sku)
+            line_checks = effects.catalog.get(sku)
+            if line_checks is not None and not (_meets(item, line_checks) and item is not None and item.stock >= units):
+                raise CatalogChangedError([sku])  # one condition per item, as on the adapter's stock update
             if item is None or item.stock < units:
                 raise StockShortError([sku])
 
@@ -208,6 +222,12 @@ class InMemoryOrderRepository:
         page = entries[offset : offset + limit]
         last = {"n": str(offset + limit)} if offset + limit < len(entries) else None
         return (self.get(order_id) if start is None else None), Page(list(page), last)
+
+
+def _meets(item: CatalogItem | None, expected: CatalogExpectation) -> bool:
+    if item is None or item.stock < expected.min_stock:
+        return False
+    return expected.price is None or (item.currency, item.unit_price) == expected.price
 
 
 def _cursor(start: Mapping[str, Any], name: str) -> str:

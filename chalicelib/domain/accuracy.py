@@ -8,6 +8,7 @@ it is then.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 
 from chalicelib.domain.address import Address, address_problems
 from chalicelib.domain.catalog import CatalogItem
@@ -48,6 +49,34 @@ def check_lines(lines: Sequence[OrderLine], catalog: Mapping[str, CatalogItem], 
                 )
             )
     return holds
+
+
+@dataclass(frozen=True)
+class CatalogExpectation:
+    """What one catalogue item must say for its order line to pass `check_lines`: the line's checks
+    as a condition a write can carry instead of reading the item first."""
+
+    min_stock: int
+    price: tuple[str, int] | None  # (currency, unit price) the line was sold at; None: its price check is waived
+
+
+def catalog_expectations(
+    lines: Sequence[OrderLine], currency: str, waivers: Collection[Hold]
+) -> dict[str, CatalogExpectation] | None:
+    """Per SKU, what its catalogue item must say for `check_lines` to find no hold the order does not
+    waive: it exists, has the line's currency and unit price (unless a price_mismatch on that SKU is
+    waived) and at least the line's quantity in stock. Items that all meet theirs need no reading; one
+    that does not is read and checked (a hold's wording names the catalogue's values). None when the
+    lines repeat a SKU: one condition per item cannot say that."""
+    waived = {(waiver.code, waiver.sku) for waiver in waivers}
+    expectations: dict[str, CatalogExpectation] = {}
+    for line in lines:
+        if line.sku in expectations:
+            return None
+        priced = (PRICE_MISMATCH, line.sku) not in waived
+        price = (currency, line.unit_price) if priced else None
+        expectations[line.sku] = CatalogExpectation(min_stock=line.quantity, price=price)
+    return expectations
 
 
 def check_address(address: Address, supported_countries: Collection[str]) -> list[Hold]:

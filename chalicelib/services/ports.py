@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from chalicelib.domain.accuracy import CatalogExpectation
 from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.errors import ConflictError, OrderCareError
 from chalicelib.domain.orders import DomainEvent, Order
@@ -63,6 +64,8 @@ class Effects:
     event_key: str | None = None  # a webhook event id, recorded so a replay is ignored
     tracking: dict[str, str] = field(default_factory=dict)  # new tracking number → shipment id
     stock: dict[str, int] = field(default_factory=dict)  # units to take out of stock, per SKU
+    # The lines' accuracy checks as conditions on their catalogue items (unread): one failing → CatalogChangedError
+    catalog: dict[str, CatalogExpectation] = field(default_factory=dict)
     payment_ref: str | None = None  # a provider's payment reference → this order (refunds find it)
     answer: bool = True  # False: the change is saved but is not the request's answer (e.g. put on hold → 409)
 
@@ -105,6 +108,17 @@ class StockShortError(ConflictError):
         self.skus = skus
 
 
+class CatalogChangedError(ConflictError):
+    """A catalogue item no longer says what the order's lines expect (Effects.catalog): nothing was
+    written; read the catalogue and check again."""
+
+    code = "catalog_changed"
+
+    def __init__(self, skus: list[str]):
+        super().__init__(f"the catalogue changed for: {', '.join(skus)}", details=[{"sku": sku} for sku in skus])
+        self.skus = skus
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
@@ -129,7 +143,9 @@ class OrderRepository(Protocol):
         """Write a changed order if its version is still the one read, with its events and effects.
 
         Raises StaleVersionError, IdempotencyKeyTakenError, DuplicateEventError,
-        TrackingNumberTakenError or StockShortError; on success bumps order.version."""
+        TrackingNumberTakenError, StockShortError or CatalogChangedError (a SKU of `effects.catalog`:
+        one transaction touches each catalogue item once, so a SKU in both `stock` and `catalog` has
+        one condition, and either failing is CatalogChangedError); on success bumps order.version."""
         ...
 
     def get(self, order_id: str, *, consistent: bool = False) -> Order | None:
@@ -164,6 +180,13 @@ class OrderRepository(Protocol):
 class IdempotencyStore(Protocol):
     def get(self, principal: str, key: str) -> StoredResponse | None:
         """A stored response (written only inside a change's transaction: see OrderRepository)."""
+        ...
+
+    def get_with_catalog(
+        self, principal: str, key: str, skus: Iterable[str]
+    ) -> tuple[StoredResponse | None, Mapping[str, CatalogItem]]:
+        """The stored response (as `get`) and the catalogue items of these SKUs, read together:
+        a placement learns whether it is a retry in the round trip that reads its prices."""
         ...
 
 

@@ -14,13 +14,17 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from chalicelib.adapters.dynamo.models import CatalogItemModel
+from chalicelib.adapters.dynamo.repositories import ITEM_SK, sku_pk
 from chalicelib.bootstrap import Adapters, Container, SystemClock, build_container, dynamo_adapters
+from chalicelib.domain.accuracy import CatalogExpectation, check_order
 from chalicelib.domain.address import Address
 from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.errors import ConflictError
-from chalicelib.domain.orders import Customer, Order, OrderLine, Payment
+from chalicelib.domain.orders import Customer, Order, OrderLine, OrderOnHoldError, Payment
 from chalicelib.services.orders import CarrierUpdate, IdempotentRequest, PlaceOrder
 from chalicelib.services.ports import (
+    CatalogChangedError,
     DuplicateEventError,
     Effects,
     IdempotencyKeyTakenError,
@@ -30,7 +34,9 @@ from chalicelib.services.ports import (
     TrackingNumberTakenError,
 )
 from chalicelib.settings import Settings
-from tests.fakes import memory_adapters
+from tests.fakes import InMemoryCatalogRepository, memory_adapters
+
+SUPPORTED = Settings().supported_countries
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -160,6 +166,22 @@ def test_sixteen_threads_ship_the_same_order_once(real_store: Container) -> None
     assert real_store.catalog.get("BOOK-1").stock == 0  # 3 taken out, exactly once
 
 
+def test_sixteen_threads_one_scan_the_same_paid_order_once(real_store: Container) -> None:
+    """The one-scan path writes with the lines' checks as conditions: the winner takes the last
+    units out; the losers see a changed order (never a hold for the stock the winner took)."""
+    order_id = _place(real_store, quantity=3, sku="BOOK-1")["id"]
+    _pay(real_store, order_id)
+    results, errors = _race(
+        16,
+        lambda i: real_store.orders.ship(order_id, "dhl", f"SCAN{i:02d}{uuid.uuid4().hex[:6]}", None, "agent:a"),
+    )
+    assert len(results) == 1, errors
+    assert len(errors) == 15 and all(isinstance(error, ConflictError) for error in errors), errors
+    order = real_store.orders.get(order_id)
+    assert order.status == "shipped" and len(order.shipments) == 1 and order.holds == []
+    assert real_store.catalog.get("BOOK-1").stock == 0
+
+
 def test_concurrent_payments_one_winner(real_store: Container) -> None:
     order_id = _place(real_store)["id"]
     results, errors = _race(8, lambda i: _pay(real_store, order_id))
@@ -255,3 +277,98 @@ def _version(repository: Adapters, order_id: str) -> int:
     order = repository.orders.get(order_id)
     assert order is not None
     return order.version
+
+
+# --- the lines' accuracy checks as conditions of the write (Effects.catalog) -------------------------
+
+
+def _remove_sku(container: Container, sku: str) -> None:
+    """A SKU taken out of the catalogue (the API has no route for it)."""
+    repository = container.orders.catalog
+    if isinstance(repository, InMemoryCatalogRepository):
+        del repository.store.catalog[sku]
+    else:
+        CatalogItemModel(pk=sku_pk(sku), sk=ITEM_SK).delete()
+
+
+def test_catalogue_conditions_cancel_the_write_and_name_the_sku(store: Container) -> None:
+    """Each condition on its own (item exists, currency, unit price, stock), alone or joined to the
+    stock update of a shipment: the engine's cancellation reasons map to CatalogChangedError for
+    that SKU, and nothing of the write is kept."""
+    order_id = _place(store, quantity=2)["id"]
+    _pay(store, order_id)
+    repository = store.orders.orders
+    mug, book = CatalogExpectation(2, ("EUR", 1299)), CatalogExpectation(3, ("EUR", 2500))
+    failing = [
+        replace(mug, price=("EUR", 1300)),
+        replace(mug, price=("USD", 1299)),
+        replace(mug, min_stock=101),
+    ]
+    cases = [
+        *(Effects(catalog={"MUG-1": expected, "BOOK-1": book}) for expected in failing),  # condition checks
+        *(Effects(catalog={"MUG-1": expected, "BOOK-1": book}, stock={"MUG-1": 2}) for expected in failing),
+        Effects(catalog={"MUG-1": mug, "BOOK-1": book}, stock={"MUG-1": 101}),  # the stock update's own condition
+    ]
+    for effects in cases:
+        current = store.orders.get(order_id)
+        with pytest.raises(CatalogChangedError) as failed:
+            repository.save(current, effects)
+        assert failed.value.skus == ["MUG-1"], effects
+        assert store.orders.get(order_id).version == 2 and store.catalog.get("MUG-1").stock == 100
+    # A waived price is no condition; both items meet theirs: written, stock taken once.
+    current = store.orders.get(order_id)
+    repository.save(current, Effects(catalog={"MUG-1": replace(mug, price=None), "BOOK-1": book}, stock={"MUG-1": 2}))
+    assert store.orders.get(order_id).version == 3 and store.catalog.get("MUG-1").stock == 98
+    _remove_sku(store, "BOOK-1")
+    current = store.orders.get(order_id)
+    with pytest.raises(CatalogChangedError) as failed:
+        repository.save(current, Effects(catalog={"BOOK-1": replace(book, price=None)}))
+    assert failed.value.skus == ["BOOK-1"] and store.orders.get(order_id).version == 3
+    # The item is gone for a stock update too, and a stale version still reads as a conflict.
+    with pytest.raises(CatalogChangedError):
+        repository.save(current, Effects(catalog={"BOOK-1": book}, stock={"BOOK-1": 1}))
+    with pytest.raises(ConflictError):
+        repository.save(replace(current, version=1), Effects(catalog={"MUG-1": replace(mug, min_stock=1)}))
+
+
+@pytest.mark.parametrize("one_scan", [False, True], ids=["processing", "one-scan shipment"])
+def test_a_changed_catalogue_puts_check_orders_holds(store: Container, one_scan: bool) -> None:
+    """Against each backend's real conditions: a price changed, stock short, a SKU removed → the
+    holds check_order words from a fresh read, and no stock moves."""
+    for change in ("price", "stock", "removed"):
+        order_id = _place(store, quantity=2, sku="BOOK-1")["id"]
+        _pay(store, order_id)
+        if change == "price":
+            store.catalog.upsert(CatalogItem("BOOK-1", "Book-1", 2600, "EUR", 3, 1900))
+        elif change == "stock":
+            store.catalog.upsert(CatalogItem("BOOK-1", "Book-1", 2500, "EUR", 1, 1900))
+        else:
+            _remove_sku(store, "BOOK-1")
+        before = store.orders.catalog.get_many(["BOOK-1"])
+        order = store.orders.get(order_id)
+        expected = check_order(order.lines, before, "EUR", order.shipping_address, SUPPORTED)
+        with pytest.raises(OrderOnHoldError):
+            if one_scan:
+                store.orders.ship(order_id, "dhl", f"T{uuid.uuid4().hex[:10]}", None, "agent:a")
+            else:
+                store.orders.start_processing(order_id, "agent:a")
+        held = store.orders.get(order_id)
+        assert held.status == "paid" and held.holds == expected and expected, change
+        assert held.shipments == [] and store.orders.catalog.get_many(["BOOK-1"]) == before
+        store.catalog.upsert(CatalogItem("BOOK-1", "Book-1", 2500, "EUR", 3, 1900))  # as it was
+
+
+def test_an_idempotency_record_is_read_with_the_catalogue(store: Container) -> None:
+    idempotency, key = store.orders.idempotency, str(uuid.uuid4())
+    stored, catalog = idempotency.get_with_catalog("web", key, ["MUG-1", "NOPE-1", "MUG-1"])
+    assert stored is None and list(catalog) == ["MUG-1"] and catalog["MUG-1"].unit_price == 1299
+    placed = _place(store, key=key)
+    stored, catalog = idempotency.get_with_catalog("web", key, ["BOOK-1"])
+    assert stored is not None and stored.body == placed and stored.status_code == 201
+    assert list(catalog) == ["BOOK-1"]
+    # More SKUs than one BatchGetItem takes (100 keys, the record's among them): every one comes back.
+    skus = [f"SKU-{n:03d}" for n in range(120)]
+    for sku in skus:
+        store.catalog.upsert(CatalogItem(sku, sku, 100, "EUR", 1, 1900))
+    stored, catalog = idempotency.get_with_catalog("web", key, skus)
+    assert stored is not None and sorted(catalog) == skus

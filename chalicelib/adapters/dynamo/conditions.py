@@ -89,6 +89,14 @@ class Guarded:
         self.transaction.update(item, actions=actions, condition=condition, **extra)
         self._guard("update", error)
 
+    def condition_check(
+        self, model: Any, key: tuple[str, str], *, condition: Any, error: ErrorFactory | None = None
+    ) -> None:
+        """A condition on an item the transaction does not write (`key`: its hash and range key)."""
+        hash_key, range_key = key
+        self.transaction.condition_check(model, hash_key, range_key, condition=condition)
+        self._guard("condition_check", error)
+
     def failed_items(self, error: TransactWriteError) -> list[tuple[Exception, dict[str, Any] | None]]:
         """Each failed condition's domain error with the item as it is, as DynamoDB JSON (when the write
         asked for it with `return_old`, and the engine returned it; else None)."""

@@ -6,14 +6,15 @@ TransactWriteItems), so each route keeps its round-trip budget (`make bench` cou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo.conditions import Guarded
+from chalicelib.adapters.dynamo.conditions import ErrorFactory, Guarded
 from chalicelib.adapters.dynamo.models import (
     AddressMap,
     CatalogItemModel,
@@ -31,6 +32,7 @@ from chalicelib.adapters.dynamo.models import (
     TrackingItem,
     Transactional,
 )
+from chalicelib.domain.accuracy import CatalogExpectation
 from chalicelib.domain.address import Address
 from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.errors import ValidationError
@@ -52,6 +54,7 @@ from chalicelib.domain.orders import (
 )
 from chalicelib.domain.sessions import email_key, normalise_email
 from chalicelib.services.ports import (
+    CatalogChangedError,
     Clock,
     DuplicateEventError,
     Effects,
@@ -70,6 +73,7 @@ EVENT_PREFIX = "EVENT#"
 PROCESSED_EVENT_DAYS = 30
 ITEM_SK = "#ITEM"
 IDEM_SK = "#IDEM"
+BATCH_GET_KEYS = 100  # DynamoDB's most keys per BatchGetItem
 
 
 def order_pk(order_id: str) -> str:
@@ -569,12 +573,35 @@ def _write_effects(guarded: Guarded, order: Order, effects: Effects, *, new: boo
     if effects.payment_ref is not None:  # unconditional: a provider's refund finds the order by it
         guarded.save(_payment_ref_item(effects.payment_ref, order.id))
     for sku, units in sorted(effects.stock.items()):
+        condition = CatalogItemModel.stock >= units
+        error: ErrorFactory = functools.partial(StockShortError, [sku])
+        expected = effects.catalog.get(sku)
+        if expected is not None:  # a transaction touches an item once: the line's checks join this condition
+            condition &= _meets(expected)
+            error = functools.partial(CatalogChangedError, [sku])
         guarded.update(
             CatalogItemModel(pk=sku_pk(sku), sk=ITEM_SK),
             [CatalogItemModel.stock.add(-units)],
-            condition=CatalogItemModel.stock >= units,
-            error=lambda sku=sku: StockShortError([sku]),  # type: ignore[misc]
+            condition=condition,
+            error=error,
         )
+    for sku, expected in sorted(effects.catalog.items()):
+        if sku not in effects.stock:
+            guarded.condition_check(
+                CatalogItemModel,
+                (sku_pk(sku), ITEM_SK),
+                condition=_meets(expected),
+                error=functools.partial(CatalogChangedError, [sku]),
+            )
+
+
+def _meets(expected: CatalogExpectation) -> Any:
+    """The condition on a catalogue item that it says what an order line expects (see check_lines)."""
+    condition = CatalogItemModel.pk.exists() & (CatalogItemModel.stock >= expected.min_stock)
+    if expected.price is not None:
+        currency, unit_price = expected.price
+        condition &= (CatalogItemModel.currency == currency) & (CatalogItemModel.unit_price == unit_price)
+    return condition
 
 
 # --- idempotency -------------------------------------------------------------------
@@ -592,23 +619,57 @@ def _idempotency_item(response: StoredResponse) -> IdempotencyItem:
     )
 
 
+def _stored_response(item: IdempotencyItem, principal: str, key: str) -> StoredResponse | None:
+    expires_at: datetime = item.expires_at
+    if expires_at <= datetime.now(UTC):
+        return None  # TTL deletes lazily; an expired record no longer counts
+    return StoredResponse(
+        principal=principal,
+        key=key,
+        request_hash=item.request_hash,
+        status_code=int(item.status_code),
+        body=item.response,
+        expires_at=expires_at,
+    )
+
+
+def _batch_get(keys: list[tuple[str, str]], *, consistent: bool) -> Iterator[dict[str, Any]]:
+    """The raw items of these (pk, sk) keys, of any type: one BatchGetItem per 100 keys (and again
+    for whatever DynamoDB leaves unprocessed, as pynamodb's batch_get does)."""
+    client = TableItem._get_connection().connection.client
+    table = TableItem.Meta.table_name
+    for start in range(0, len(keys), BATCH_GET_KEYS):
+        chunk = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys[start : start + BATCH_GET_KEYS]]
+        request: dict[str, Any] = {table: {"Keys": chunk, "ConsistentRead": consistent}}
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            yield from response.get("Responses", {}).get(table, [])
+            request = response.get("UnprocessedKeys") or {}
+
+
 class DynamoIdempotencyStore:
     def get(self, principal: str, key: str) -> StoredResponse | None:
         try:
             item = IdempotencyItem.get(idempotency_pk(principal, key), IDEM_SK, consistent_read=True)
         except IdempotencyItem.DoesNotExist:
             return None
-        expires_at: datetime = item.expires_at
-        if expires_at <= datetime.now(UTC):
-            return None  # TTL deletes lazily; an expired record no longer counts
-        return StoredResponse(
-            principal=principal,
-            key=key,
-            request_hash=item.request_hash,
-            status_code=int(item.status_code),
-            body=item.response,
-            expires_at=expires_at,
-        )
+        return _stored_response(item, principal, key)
+
+    def get_with_catalog(
+        self, principal: str, key: str, skus: Iterable[str]
+    ) -> tuple[StoredResponse | None, Mapping[str, CatalogItem]]:
+        """One BatchGetItem (up to 99 SKUs), strongly consistent as `get` is: a client's quick retry
+        finds the record its first attempt wrote."""
+        keys = [(idempotency_pk(principal, key), IDEM_SK), *((sku_pk(sku), ITEM_SK) for sku in dict.fromkeys(skus))]
+        stored: StoredResponse | None = None
+        catalog: dict[str, CatalogItem] = {}
+        for raw in _batch_get(keys, consistent=True):
+            if raw["sk"]["S"] == IDEM_SK:
+                stored = _stored_response(IdempotencyItem.from_raw_data(raw), principal, key)
+            else:
+                item = _catalog_from_item(CatalogItemModel.from_raw_data(raw))
+                catalog[item.sku] = item
+        return stored, catalog
 
 
 # --- catalogue ---------------------------------------------------------------------
