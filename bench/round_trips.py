@@ -308,6 +308,23 @@ def run() -> list[str]:
             reply = {"message": "On its way"}
             call("POST /v1/tickets/{id}/messages", "POST", f"/v1/tickets/{tid}/messages", reply, "agent")
             call("GET /v1/tickets", "GET", "/v1/tickets", role="agent")
+            ticket_key = {"Idempotency-Key": str(uuid.uuid4())}
+            keyed = call("POST /v1/tickets (key)", "POST", "/v1/tickets", ticket_body, "customer", ticket_key)
+            call("POST /v1/tickets (replay)", "POST", "/v1/tickets", ticket_body, "customer", ticket_key)
+            messages = f"/v1/tickets/{keyed['id']}/messages"
+            first_reply = {"message": "Looking into it", "await_customer": True}
+            call("POST /v1/tickets/{id}/messages (acknowledges)", "POST", messages, first_reply, "agent")
+            call("POST /v1/tickets/{id}/messages (customer)", "POST", messages, {"message": "Still not"}, "customer")
+            resolve, reopen = (f"/v1/tickets/{keyed['id']}/{action}" for action in ("resolve", "reopen"))
+            key = {"Idempotency-Key": str(uuid.uuid4())}
+            call("POST /v1/tickets/{id}/resolve (key)", "POST", resolve, {"resolution": "Found"}, "agent", key)
+            call("POST /v1/tickets/{id}/resolve (replay)", "POST", resolve, {"resolution": "Found"}, "agent", key)
+            key = {"Idempotency-Key": str(uuid.uuid4())}
+            call("POST /v1/tickets/{id}/reopen (key)", "POST", reopen, None, "customer", key)
+            call("POST /v1/tickets/{id}/reopen (replay)", "POST", reopen, None, "customer", key)
+            message_key = {"Idempotency-Key": str(uuid.uuid4())}
+            call("POST /v1/tickets/{id}/messages (key)", "POST", messages, reply, "agent", message_key)
+            call("POST /v1/tickets/{id}/messages (replay)", "POST", messages, reply, "agent", message_key)
             call("GET /v1/agent/orders/{id}", "GET", f"/v1/agent/orders/{oid}", role="agent")
             call("GET /v1/reports/kpis", "GET", "/v1/reports/kpis?period=quarter&start=2026-10-01", role="admin")
             results += _html_page_round_trips(client, tokens, settings, oid)

@@ -106,6 +106,9 @@ class Ticket:
     shipment_id: str | None = None  # automatic tickets: the parcel that needs attention
     resolution_started_at: datetime | None = None  # the resolution clock's start (creation, or the last reopen)
     version: int = 0
+    # The order version its last timeline entries followed: where the next change expects the order
+    # (its store checks that in the change's transaction rather than reading the order first).
+    order_version: int = field(default=0, repr=False, compare=False)
     messages: list[TicketMessage] = field(default_factory=list)
     new_messages: list[TicketMessage] = field(default_factory=list, repr=False, compare=False)
     events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)

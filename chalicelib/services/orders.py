@@ -187,7 +187,9 @@ class OrderService:
         skus = (sku for sku, _, _ in command.lines)
         stored, catalog = self.idempotency.get_with_catalog(request.principal, request.key, skus)
         if stored is not None:
-            return self._replayed(request, stored)
+            from chalicelib.services.idempotency import replay
+
+            return replay(self.idempotency, request, stored)
         lines = [
             OrderLine(
                 sku=sku,
@@ -242,20 +244,9 @@ class OrderService:
 
     def replay(self, request: IdempotentRequest) -> tuple[int, dict[str, Any]]:
         """The stored response for a key already used, or 409 if the body differs."""
-        stored = self.idempotency.get(request.principal, request.key)
-        if stored is None:
-            # Only possible if the record expired between the write and this read.
-            raise ConflictError("idempotency key is being reused; retry", code="idempotency_conflict")
-        return self._replayed(request, stored)
+        from chalicelib.services.idempotency import replay
 
-    @staticmethod
-    def _replayed(request: IdempotentRequest, stored: StoredResponse) -> tuple[int, dict[str, Any]]:
-        if stored.request_hash != request.fingerprint:
-            raise ConflictError(
-                "this Idempotency-Key was already used with a different request body",
-                code="idempotency_key_reused",
-            )
-        return stored.status_code, stored.body
+        return replay(self.idempotency, request)
 
     # --- reading -------------------------------------------------------------------
 
@@ -360,21 +351,18 @@ class OrderService:
         """Run an order change as the answer to a request. With an Idempotency-Key the
         response is written atomically with the change (one TransactWriteItems), so of
         concurrent retries exactly one changes the order and all get the same answer."""
+        from chalicelib.services.idempotency import answer_once
+
         if request is None:
             return status, present(run(None))
         reply = Reply(request, present, status)
-        try:
+
+        def change() -> tuple[int, dict[str, Any]]:
             run(reply)
-        except IdempotencyKeyTakenError:
-            return self.replay(request)
-        except OrderCareError:
-            # A retry of a request that already succeeded fails the domain checks
-            # (e.g. the order is paid now): answer it from the stored response.
-            if self.idempotency.get(request.principal, request.key) is not None:
-                return self.replay(request)
-            raise
-        assert reply.body is not None  # set by the write that succeeded
-        return status, reply.body
+            assert reply.body is not None  # set by the write that succeeded
+            return status, reply.body
+
+        return answer_once(self.idempotency, request, change)
 
     def pay(
         self, order_id: str, payment: Payment, request: IdempotentRequest, actor: str, present: Presenter

@@ -71,9 +71,14 @@ class Effects:
 
 
 class IdempotencyKeyTakenError(ConflictError):
-    """The idempotency key was used before; the caller reads the stored response."""
+    """The idempotency key was used before; the caller replays the stored response — `stored`
+    when the failed write handed it back (no read needed), else read by key."""
 
     code = "idempotency_key_reused"
+
+    def __init__(self, message: str, stored: StoredResponse | None = None) -> None:
+        super().__init__(message)
+        self.stored = stored
 
 
 class OrderNumberTakenError(ConflictError):

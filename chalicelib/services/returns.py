@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.accuracy import PRICE_MISMATCH, check_order
 from chalicelib.domain.calendar import BusinessCalendar
-from chalicelib.domain.errors import ConflictError, NotFoundError, OrderCareError, ValidationError
+from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.domain.ids import has_prefix, new_id
 from chalicelib.domain.order_numbers import new_order_number
 from chalicelib.domain.orders import Order, OrderLine, Payment, Refund
@@ -40,7 +40,6 @@ from chalicelib.observability import get_logger
 from chalicelib.services.ports import (
     CatalogRepository,
     Clock,
-    IdempotencyKeyTakenError,
     OrderNumberTakenError,
     OrderRepository,
     Page,
@@ -150,18 +149,17 @@ class ReturnService:
     ) -> tuple[int, dict[str, Any]]:
         """Run a return change as the answer to a request; with an Idempotency-Key the response is
         written in the change's transaction, so concurrent retries change it once and answer alike."""
+        from chalicelib.services.idempotency import answer_once
+
         if request is None or self.answers is None:
             return status, present(run(None))
         reply = ReturnReply(request, present, status)
-        try:
+
+        def change() -> tuple[int, dict[str, Any]]:
             ret = run(reply)
-        except IdempotencyKeyTakenError:
-            return self.answers.replay(request)
-        except OrderCareError:
-            if self.answers.idempotency.get(request.principal, request.key) is not None:
-                return self.answers.replay(request)
-            raise
-        return status, reply.body if reply.body is not None else present(ret)
+            return status, reply.body if reply.body is not None else present(ret)
+
+        return answer_once(self.answers.idempotency, request, change)
 
     def _stored(self, reply: ReturnReply | None, ret: Return) -> StoredResponse | None:
         return reply.record(ret, self.answers) if reply is not None and self.answers is not None else None

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain.errors import ConflictError, NotFoundError, OrderCareError, ValidationError
+from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.domain.ids import has_prefix, new_id
 from chalicelib.domain.orders import Order
 from chalicelib.domain.sla import Timer
@@ -29,7 +29,6 @@ from chalicelib.domain.tickets import (
 from chalicelib.services.ports import (
     Clock,
     CustomerOrderReader,
-    IdempotencyKeyTakenError,
     Page,
     StaleVersionError,
     StoredResponse,
@@ -101,19 +100,17 @@ class TicketService:
         """Run a ticket change as the answer to a request; with an Idempotency-Key the response is
         written in the change's transaction, so a retry adds no second message (nor its email) and
         gets the first answer back; the same key with another body is a 409."""
+        from chalicelib.services.idempotency import answer_once
+
         if request is None or self.answers is None:
             return status, present(run(None))
         reply = TicketReply(request, present, status)
-        try:
+
+        def change() -> tuple[int, dict[str, Any]]:
             ticket = run(reply)
-        except IdempotencyKeyTakenError:
-            return self.answers.replay(request)
-        except OrderCareError:
-            # A retry of a change that landed can fail the domain checks (already acknowledged).
-            if self.answers.idempotency.get(request.principal, request.key) is not None:
-                return self.answers.replay(request)
-            raise
-        return status, reply.body if reply.body is not None else present(ticket)
+            return status, reply.body if reply.body is not None else present(ticket)
+
+        return answer_once(self.answers.idempotency, request, change)
 
     def _stored(self, reply: TicketReply | None, ticket: Ticket) -> StoredResponse | None:
         return reply.record(ticket, self.answers) if reply is not None and self.answers is not None else None
@@ -261,6 +258,7 @@ class TicketService:
             first=first(ticket_id, now),
             shipment_id=shipment_id,
         )
+        ticket.order_version = order.version  # its first entries follow the order as just read
         response = self._stored(reply, ticket)
         self.tickets.save(
             ticket, new=True, previous_queue_key=None, auto_key=auto_key, sender_quota=sender_quota, response=response

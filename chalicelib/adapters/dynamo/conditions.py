@@ -90,11 +90,19 @@ class Guarded:
         self._guard("update", error)
 
     def condition_check(
-        self, model: Any, key: tuple[str, str], *, condition: Any, error: ErrorFactory | None = None
+        self,
+        model: Any,
+        key: tuple[str, str],
+        *,
+        condition: Any,
+        error: ErrorFactory | None = None,
+        return_old: bool = False,
     ) -> None:
         """A condition on an item the transaction does not write (`key`: its hash and range key)."""
         hash_key, range_key = key
         self.transaction.condition_check(model, hash_key, range_key, condition=condition)
+        if return_old:  # pynamodb's condition_check takes no return values: set them on the item it queued
+            self.transaction._condition_check_items[-1]["ReturnValuesOnConditionCheckFailure"] = ALL_OLD
         self._guard("condition_check", error)
 
     def failed_items(self, error: TransactWriteError) -> list[tuple[Exception, dict[str, Any] | None]]:

@@ -13,13 +13,14 @@
 Because tickets live in the order's partition, the agent's view of an order is one
 Query; because ticket and messages share a GSI1 partition, reading a ticket by id is
 one Query too. Every change is one TransactWriteItems: the ticket (conditional on its
-version), new messages, the queue entry moved, the order's timeline entry.
+version), new messages, the queue entry moved, the order's timeline entries and, with
+them, a check that the order is at the version those entries follow (so no change reads
+the order first: see `DynamoTicketRepository.save`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,10 +36,13 @@ from pynamodb.attributes import (
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
-from chalicelib.adapters.dynamo.models import IdempotencyItem, TableItem, Transactional
+from chalicelib.adapters.dynamo.conditions import CONFLICT, Guarded, cancellation_codes
+from chalicelib.adapters.dynamo.models import IdempotencyItem, OrderItem, TableItem, Transactional
 from chalicelib.adapters.dynamo.repositories import (
+    ORDER_SK,
     _idempotency_item,
     _plain_key,
+    _stored_response,
     _typed_key,
     current_version,
     follow_up_key,
@@ -89,6 +93,7 @@ class TicketItem(TableItem):
     sla_acknowledgement = UnicodeAttribute(default="on_track")
     sla_resolution = UnicodeAttribute(default="on_track")
     shipment_id = UnicodeAttribute(null=True)
+    order_version = NumberAttribute(default=0)  # the order version its last timeline entries followed
     version = VersionAttribute()
 
 
@@ -232,6 +237,7 @@ def ticket_item(ticket: Ticket) -> TicketItem:
         sla_acknowledgement=ticket.sla_acknowledgement,
         sla_resolution=ticket.sla_resolution,
         shipment_id=ticket.shipment_id,
+        order_version=ticket.order_version,
         **versioned,
     )
 
@@ -258,6 +264,7 @@ def ticket_from_item(item: TicketItem, messages: list[TicketMessage] | None = No
         sla_resolution=item.sla_resolution or "on_track",
         shipment_id=item.shipment_id,
         version=int(item.version or 0),
+        order_version=int(item.order_version or 0),
         messages=sorted(messages or [], key=lambda m: m.id),
     )
 
@@ -314,8 +321,15 @@ def items_to_tickets(raw_items: list[dict[str, Any]]) -> list[Ticket]:
     return [ticket_from_item(item, messages.get(ticket_id)) for ticket_id, item in sorted(tickets.items())]
 
 
-def _condition_failed(error: Exception) -> bool:
-    return "ConditionalCheckFailed" in str(getattr(error, "cause_response_code", "") or error)
+ORDER_VERSION_ATTEMPTS = 3  # writes of one change while the order keeps moving on under it
+
+
+class _OrderMoved(Exception):
+    """The order is no longer at the version the change expected; `version`: where it is (None: not told)."""
+
+    def __init__(self, version: int | None = None) -> None:
+        super().__init__(version)
+        self.version = version
 
 
 class TicketNumberTakenError(ConflictError):
@@ -378,39 +392,85 @@ class DynamoTicketRepository(Transactional):
         `auto_key`: the marker of a fact that must reach a ticket once; `sender_quota`
         (sender, now, cap): one of the sender's hourly tickets by email, counted only if the
         change lands (a duplicate delivery that loses on the marker costs the sender nothing);
-        `response`: the request's idempotency record — a retry with its key fails the whole change."""
-        causes: list[Callable[[], Exception] | None] = []
-        order_version = current_version(ticket.order_id) if ticket.events else 0
+        `response`: the request's idempotency record — a retry with its key fails the whole change
+        (IdempotencyKeyTakenError, carrying the stored record so the replay reads nothing).
+
+        Timeline entries follow the order change current when they are recorded: the change
+        expects the order at `ticket.order_version` and checks that in its own transaction
+        instead of reading the order first. If the order moved on, the failed check hands back
+        its version and the change is written again under it."""
+        for _ in range(ORDER_VERSION_ATTEMPTS):
+            try:
+                self._write(ticket, new, previous_queue_key, timer, auto_key, sender_quota, response)
+            except _OrderMoved as moved:
+                ticket.order_version = moved.version if moved.version is not None else current_version(ticket.order_id)
+                continue
+            ticket.version = 1 if new else ticket.version + 1
+            ticket.events.clear()
+            ticket.new_messages.clear()
+            return
+        raise StaleVersionError("the order kept changing meanwhile; retry")
+
+    def _write(
+        self,
+        ticket: Ticket,
+        new: bool,
+        previous_queue_key: tuple[str, str] | None,
+        timer: Timer | None,
+        auto_key: str | None,
+        sender_quota: tuple[str, datetime, int] | None,
+        response: StoredResponse | None,
+    ) -> None:
         try:
             with self.transaction() as transaction:
-                if timer is not None:  # deletes go first: the due timer, gone once acted on
-                    transaction.delete(_timer_item(timer), condition=TimerItem.pk.exists())
-                    causes.append(lambda: ConflictError("timer already handled", code="timer_done"))
+                guarded = Guarded(transaction)
+                if ticket.events:
+                    guarded.condition_check(
+                        OrderItem,
+                        (order_pk(ticket.order_id), ORDER_SK),
+                        condition=(OrderItem.version == ticket.order_version)
+                        if ticket.order_version
+                        else OrderItem.pk.does_not_exist(),
+                        error=lambda: _OrderMoved(),
+                        return_old=True,
+                    )
+                if timer is not None:  # the due timer, gone once acted on
+                    guarded.delete(
+                        _timer_item(timer),
+                        condition=TimerItem.pk.exists(),
+                        error=lambda: ConflictError("timer already handled", code="timer_done"),
+                    )
                 if response is not None:
-                    transaction.save(_idempotency_item(response), condition=IdempotencyItem.pk.does_not_exist())
-                    causes.append(lambda: IdempotencyKeyTakenError("idempotency key already used"))
+                    guarded.save(
+                        _idempotency_item(response),
+                        condition=IdempotencyItem.pk.does_not_exist(),
+                        error=lambda: IdempotencyKeyTakenError("idempotency key already used"),
+                        return_old=True,
+                    )
                 new_key = queue_key(ticket)
                 if previous_queue_key is not None and previous_queue_key != new_key:
-                    transaction.delete(TicketQueueItem(pk=previous_queue_key[0], sk=previous_queue_key[1]))
-                    causes.append(None)
+                    guarded.delete(TicketQueueItem(pk=previous_queue_key[0], sk=previous_queue_key[1]))
                 if new:
-                    transaction.save(ticket_item(ticket), condition=TicketItem.pk.does_not_exist())
-                    causes.append(lambda: ConflictError("ticket exists", code="ticket_exists"))
-                else:
-                    transaction.save(ticket_item(ticket))  # conditional on the version read
-                    causes.append(lambda: StaleVersionError("the ticket changed meanwhile; read it and retry"))
+                    guarded.save(
+                        ticket_item(ticket),
+                        condition=TicketItem.pk.does_not_exist(),
+                        error=lambda: ConflictError("ticket exists", code="ticket_exists"),
+                    )
+                else:  # conditional on the version read (pynamodb adds it)
+                    guarded.save(
+                        ticket_item(ticket),
+                        error=lambda: StaleVersionError("the ticket changed meanwhile; read it and retry"),
+                    )
                 for message in ticket.new_messages:
-                    transaction.save(message_item(message, ticket.order_id))
-                    causes.append(None)
-                transaction.save(_queue_item(ticket))
-                causes.append(None)
+                    guarded.save(message_item(message, ticket.order_id))
+                guarded.save(_queue_item(ticket))
                 for index, event in enumerate(ticket.events):
                     # After the order change current when it was recorded (tickets are not order changes).
-                    key = follow_up_key(order_version, event.at, f"ticket#{ticket.id}#{ticket.version}#{index:03d}")
-                    transaction.save(timeline_item(ticket.order_id, event, key))
-                    causes.append(None)
+                    tie = f"ticket#{ticket.id}#{ticket.version}#{index:03d}"
+                    key = follow_up_key(ticket.order_version, event.at, tie)
+                    guarded.save(timeline_item(ticket.order_id, event, key))
                 if auto_key is not None:  # the fact's marker: a second writer fails the whole change
-                    transaction.save(
+                    guarded.save(
                         AutoTicketItem(
                             pk=order_pk(ticket.order_id),
                             sk=auto_key,
@@ -419,32 +479,36 @@ class DynamoTicketRepository(Transactional):
                             outcome="opened" if new else "appended",
                         ),
                         condition=AutoTicketItem.pk.does_not_exist(),
+                        error=lambda: DuplicateAutoTicketError("this is already on its ticket"),
                     )
-                    causes.append(lambda: DuplicateAutoTicketError("this is already on its ticket"))
                 if sender_quota is not None:
                     sender, now, cap = sender_quota
                     pk, sk = _sender_rate_key(sender, now)
-                    transaction.update(
+                    guarded.update(
                         InboundRateItem(pk=pk, sk=sk),
-                        actions=[
+                        [
                             InboundRateItem.sent.add(1),
                             InboundRateItem.type.set("inbound_rate"),
                             InboundRateItem.expires_at.set(now + timedelta(days=1)),
                         ],
                         condition=InboundRateItem.sent.does_not_exist() | (InboundRateItem.sent < cap),
+                        error=lambda: SenderQuotaExceededError("too many tickets by email this hour"),
                     )
-                    causes.append(lambda: SenderQuotaExceededError("too many tickets by email this hour"))
         except TransactWriteError as error:
-            reasons = error.cancellation_reasons or []
-            for reason, cause in zip(reasons, causes, strict=False):
-                if cause is not None and getattr(reason, "code", None) == "ConditionalCheckFailed":
-                    raise cause() from error
-            if any(getattr(reason, "code", None) == "TransactionConflict" for reason in reasons):
+            failed = guarded.failed_items(error)
+            for failure, raw in failed:  # any other failed condition decides: writing again would not help
+                if isinstance(failure, _OrderMoved):
+                    continue
+                if isinstance(failure, IdempotencyKeyTakenError) and raw and response is not None:
+                    record = IdempotencyItem.from_raw_data(raw)
+                    failure.stored = _stored_response(record, response.principal, response.key)
+                raise failure from error
+            if failed:  # the order check alone: write again under the version it handed back
+                order = failed[0][1]
+                raise _OrderMoved(int(order["version"]["N"]) if order and "version" in order else None) from error
+            if CONFLICT in cancellation_codes(error):
                 raise StaleVersionError("the ticket is being changed by another request; retry") from error
             raise
-        ticket.version = 1 if new else ticket.version + 1
-        ticket.events.clear()
-        ticket.new_messages.clear()
 
     def for_order(self, order_id: str) -> list[Ticket]:
         """Every ticket of the order with its messages: one Query (sk begins_with TICKET#)."""
