@@ -330,7 +330,9 @@ class PortalService:
 
         order = self._owned(session, order)
         caller = Caller("customer", order.customer.id)
-        return self.tickets.open(order_id=order.id, category=category, message=message, channel="web", caller=caller)
+        return self.tickets.open(
+            order_id=order.id, category=category, message=message, channel="web", caller=caller, order=order
+        )
 
     def reply(self, session: rules.Session, order: Order, ticket_id: str, message: str) -> Any:
         """A customer reply on a ticket of one's own order (another order's ticket: 404)."""
@@ -338,10 +340,7 @@ class PortalService:
 
         order = self._owned(session, order)
         caller = Caller("customer", order.customer.id)
-        ticket = self.tickets.get(ticket_id, caller)
-        if ticket.order_id != order.id:
-            raise NotFoundError("ticket not found")
-        return self.tickets.add_message(ticket_id, caller, message, channel="web")
+        return self.tickets.add_message(ticket_id, caller, message, channel="web", order_id=order.id)
 
     def document_url(self, token: str | None, document_id: str) -> tuple[rules.Session | None, str | None]:
         """The cookie's live session and, if the document is of its own order, a presigned link (≤ 300 s).

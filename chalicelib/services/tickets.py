@@ -121,9 +121,12 @@ class TicketService:
         """The ticket (one Query); customers get their own only, without internal notes."""
         return self._visible(self._load(ticket_id, caller), caller)
 
-    def _load(self, ticket_id: str, caller: Caller) -> Ticket:
+    def _load(self, ticket_id: str, caller: Caller, order_id: str | None = None) -> Ticket:
+        """The ticket if the caller may act on it (and, with `order_id`, if it is that order's)."""
         ticket = self.tickets.get(ticket_id) if has_prefix(ticket_id, "tkt") else None
         if ticket is None or (caller.customer_id is not None and ticket.customer_id != caller.customer_id):
+            raise NotFoundError("ticket not found")
+        if order_id is not None and ticket.order_id != order_id:
             raise NotFoundError("ticket not found")
         return ticket
 
@@ -153,11 +156,16 @@ class TicketService:
         once_key: str | None = None,
         sender_quota: tuple[str, datetime, int] | None = None,
         reply: TicketReply | None = None,
+        order: Order | None = None,
     ) -> Ticket:
         """A new ticket; with `once_key` (a fact's marker, e.g. an inbound email's) only the first
         request that records it succeeds — the others raise DuplicateAutoTicketError; `sender_quota`
-        counts it against its sender's hourly cap in the same transaction (SenderQuotaExceededError)."""
-        order = self.orders.get(order_id, customer_id=caller.customer_id)  # 404 for someone else's order
+        counts it against its sender's hourly cap in the same transaction (SenderQuotaExceededError).
+        `order`: the order as the caller has just read it (the portal, with the session), not read again."""
+        if order is None or order.id != order_id:
+            order = self.orders.get(order_id, customer_id=caller.customer_id)  # 404 for someone else's order
+        elif caller.customer_id is not None and order.customer.id != caller.customer_id:
+            raise NotFoundError("order not found")
         if category not in CATEGORIES:
             raise ValidationError("unknown category", details=[{"field": "category", "allowed": list(CATEGORIES)}])
         return self._open(
@@ -275,16 +283,18 @@ class TicketService:
         *,
         once_key: str | None = None,
         reply: TicketReply | None = None,
+        order_id: str | None = None,
     ) -> Ticket:
         """Read, apply, write conditionally on the version read; retry a lost race.
 
         `once_key` is written in the same transaction, so a fact recorded by another request
         fails this one (DuplicateAutoTicketError) instead of landing twice; so is the
-        request's idempotency record (`reply`: IdempotencyKeyTakenError on a retry)."""
+        request's idempotency record (`reply`: IdempotencyKeyTakenError on a retry).
+        `order_id`: only a ticket of that order (another's is a 404, like a missing one)."""
         from chalicelib.adapters.dynamo.tickets import queue_key
 
         for attempt in range(ATTEMPTS):
-            ticket = self._load(ticket_id, caller)
+            ticket = self._load(ticket_id, caller, order_id)
             before = queue_key(ticket)
             change(ticket)
             response = self._stored(reply, ticket)
@@ -310,6 +320,7 @@ class TicketService:
         once_key: str | None = None,
         reopen_resolved: bool = False,
         reply: TicketReply | None = None,
+        order_id: str | None = None,
     ) -> Ticket:
         """Append a message; `reopen_resolved` reopens a resolved ticket in the same change (a customer's
         email answer), `once_key` makes the append happen once whatever retries race (see `_change`)."""
@@ -338,7 +349,8 @@ class TicketService:
             else:
                 ticket.add_customer_message(message)
 
-        return self._visible(self._change(ticket_id, caller, change, once_key=once_key, reply=reply), caller)
+        changed = self._change(ticket_id, caller, change, once_key=once_key, reply=reply, order_id=order_id)
+        return self._visible(changed, caller)
 
     def acknowledge(self, ticket_id: str, caller: Caller, reply: TicketReply | None = None) -> Ticket:
         return self._change(ticket_id, caller, lambda t: t.acknowledge(self.clock.now(), caller.actor), reply=reply)

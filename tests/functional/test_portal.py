@@ -656,6 +656,13 @@ def test_the_forms_read_the_session_and_the_order_in_one_batch(api: Api, alice: 
         # support service's reads and its write follow (its own figures: bench/round_trips.py).
         assert recorded[0] == ("BatchGetItem", ["ORDER", "SESSION"]), recorded
         assert not any("SESSION" in prefixes for _, prefixes in recorded[1:]), recorded
+    # The support service takes the order the portal read (no second read of it) and, replying,
+    # reads the ticket once — checking there that it is this order's.
+    assert [operation for operation, _ in calls] == ["BatchGetItem", "TransactWriteItems"]
+    assert [operation for operation, _ in replied] == ["BatchGetItem", "Query", "TransactWriteItems"]
+    other = place(api)  # another order of Alice's: the ticket is not on it
+    elsewhere = f"/account/orders/{other['id']}/tickets/{reply_to}/messages"
+    assert alice.post(elsewhere, {"csrf_token": page.csrf, "message": "Wrong order"}).status == 404
     preferences = alice.get("/account/preferences")
     chosen = {"csrf_token": preferences.csrf, "email": "on", "locale": "de-DE"}
     with _recording() as saved:
