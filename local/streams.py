@@ -227,8 +227,8 @@ class _Consumer:
         self.shards: dict[str, _Shard] = {}
         self.counters = _Counters()
         self.next_discovery = 0.0
+        self.view_wanted_after = 0.0  # a stream view older than this (monotonic) will not do
         self.thread: threading.Thread | None = None
-        self._missing_table_logged = False
         self._counting = threading.Lock()  # lanes of one pass finish on several threads
         self._pool: ThreadPoolExecutor | None = None  # the lanes' concurrent invocations
 
@@ -282,7 +282,8 @@ class _Consumer:
         for shard in {id(shard): shard for shard, _ in ready}.values():
             if shard.done:
                 logger.debug("%s: shard %s finished", self.name, shard.shard_id)
-                self.next_discovery = 0.0  # its children may be there now
+                self.next_discovery = 0.0  # its children may be there now: look again, afresh
+                self.view_wanted_after = time.monotonic()
         if not busy and not waiting:
             self._mark_idle()
         return busy
@@ -328,54 +329,28 @@ class _Consumer:
     # -- shards ----------------------------------------------------------------------------------
 
     def discover(self) -> None:
+        """Take on the stream's shards as the replayer last saw them (one look per interval for every
+        consumer; a consumer that has just finished a shard asks for a look after that moment)."""
         replayer = self.replayer
-        self.next_discovery = time.monotonic() + replayer.discovery_interval
-        arn = self._latest_stream_arn()
-        if arn is None:
+        now = time.monotonic()
+        self.next_discovery = now + replayer.discovery_interval
+        view = replayer.stream_view(seen_after=max(now - replayer.discovery_interval, self.view_wanted_after))
+        if view.stream_arn is None:
+            self.stream_arn = None
             return
-        if arn != self.stream_arn:
+        if view.stream_arn != self.stream_arn:
             if self.stream_arn is not None:
                 logger.info("%s: table %s has a new stream; following it", self.name, replayer.table_name)
-            self.stream_arn = arn
+            self.stream_arn = view.stream_arn
             self.shards = {}
-        kwargs: dict[str, Any] = {"StreamArn": arn}
-        while True:
-            try:
-                description = replayer.streams.describe_stream(**kwargs)["StreamDescription"]
-            except replayer.streams.exceptions.ResourceNotFoundException:
-                self.stream_arn = None
-                return
-            for item in description.get("Shards", []):
-                shard_id = item["ShardId"]
-                if shard_id not in self.shards:
-                    self.shards[shard_id] = _Shard(
-                        shard_id=shard_id,
-                        parent_id=item.get("ParentShardId"),
-                        lanes=[_Lane(window=replayer.batch_size) for _ in range(replayer.parallelization_factor)],
-                    )
-                    logger.debug("%s: new shard %s", self.name, shard_id)
-            last = description.get("LastEvaluatedShardId")
-            if not last:
-                return
-            kwargs["ExclusiveStartShardId"] = last
-
-    def _latest_stream_arn(self) -> str | None:
-        replayer = self.replayer
-        try:
-            table = replayer.dynamodb.describe_table(TableName=replayer.table_name)["Table"]
-        except replayer.dynamodb.exceptions.ResourceNotFoundException:
-            if not self._missing_table_logged:
-                logger.warning("table %s does not exist (yet); waiting for it", replayer.table_name)
-                self._missing_table_logged = True
-            return None
-        self._missing_table_logged = False
-        hash_keys = [key["AttributeName"] for key in table.get("KeySchema", []) if key.get("KeyType") == "HASH"]
-        if hash_keys:
-            replayer.hash_key = hash_keys[0]
-        arn = table.get("LatestStreamArn")
-        if not arn or not table.get("StreamSpecification", {}).get("StreamEnabled", False):
-            return None
-        return str(arn)
+        for shard_id, parent_id in view.shards:
+            if shard_id not in self.shards:
+                self.shards[shard_id] = _Shard(
+                    shard_id=shard_id,
+                    parent_id=parent_id,
+                    lanes=[_Lane(window=replayer.batch_size) for _ in range(replayer.parallelization_factor)],
+                )
+                logger.debug("%s: new shard %s", self.name, shard_id)
 
     def _fetch(self, shard: _Shard) -> bool:
         """Read the next records of `shard` into `pending`; True if any passed the filter, or the page
@@ -561,6 +536,15 @@ def _iso_or_none(value: Any) -> str | None:
 # --- the replayer -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _StreamView:
+    """What DescribeTable + DescribeStream said at `seen_at` (monotonic): the stream and its shards."""
+
+    stream_arn: str | None
+    shards: tuple[tuple[str, str | None], ...]  # (shard id, parent shard id)
+    seen_at: float
+
+
 class StreamReplayer(Service):
     """Reads `table_name`'s stream and delivers it to `handlers` ({function name: handler})."""
 
@@ -617,6 +601,9 @@ class StreamReplayer(Service):
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._idle_changed = threading.Condition()
+        self._view: _StreamView | None = None
+        self._view_lock = threading.Lock()
+        self._missing_table_logged = False
 
     def lane_of(self, record: Mapping[str, Any], lanes: int) -> int:
         """The lane of a record: by its item's partition key, so one item's records keep their order."""
@@ -649,6 +636,50 @@ class StreamReplayer(Service):
             self._streams = self._client("dynamodbstreams")
             self._streams.meta.events.register("before-parse.dynamodb-streams.GetRecords", _records_as_sent)
         return self._streams
+
+    # -- the stream's shards, one look shared by every consumer ----------------------------------
+
+    def stream_view(self, *, seen_after: float) -> _StreamView:
+        """The latest look at the stream, taken anew unless one was taken after `seen_after`."""
+        with self._view_lock:
+            if self._view is None or self._view.seen_at <= seen_after:
+                seen_at = time.monotonic()
+                arn = self._latest_stream_arn()
+                shards = self._shards_of(arn) if arn else None
+                self._view = _StreamView(arn if shards is not None else None, shards or (), seen_at)
+            return self._view
+
+    def _latest_stream_arn(self) -> str | None:
+        try:
+            table = self.dynamodb.describe_table(TableName=self.table_name)["Table"]
+        except self.dynamodb.exceptions.ResourceNotFoundException:
+            if not self._missing_table_logged:
+                logger.warning("table %s does not exist (yet); waiting for it", self.table_name)
+                self._missing_table_logged = True
+            return None
+        self._missing_table_logged = False
+        hash_keys = [key["AttributeName"] for key in table.get("KeySchema", []) if key.get("KeyType") == "HASH"]
+        if hash_keys:
+            self.hash_key = hash_keys[0]
+        arn = table.get("LatestStreamArn")
+        if not arn or not table.get("StreamSpecification", {}).get("StreamEnabled", False):
+            return None
+        return str(arn)
+
+    def _shards_of(self, arn: str) -> tuple[tuple[str, str | None], ...] | None:
+        """Every shard of the stream (None: the stream is gone)."""
+        shards: list[tuple[str, str | None]] = []
+        kwargs: dict[str, Any] = {"StreamArn": arn}
+        while True:
+            try:
+                description = self.streams.describe_stream(**kwargs)["StreamDescription"]
+            except self.streams.exceptions.ResourceNotFoundException:
+                return None
+            shards.extend((item["ShardId"], item.get("ParentShardId")) for item in description.get("Shards", []))
+            last = description.get("LastEvaluatedShardId")
+            if not last:
+                return tuple(shards)
+            kwargs["ExclusiveStartShardId"] = last
 
     # -- lifecycle -------------------------------------------------------------------------------
 

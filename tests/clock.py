@@ -1,9 +1,10 @@
 """One clock for the tiers that run the app in-process: time is frozen, then moved on purpose.
 
 Tests never read the wall clock: the functional and browser tiers start every test at
-FROZEN_AT (time then ticks on from there), and a test that needs a later moment moves the
-clock there. `make test` runs the unit and functional tiers a second time under a clock
-400 days ahead, so a date that only works this month fails the day it is written.
+FROZEN_AT (time then ticks on from there; the functional modules are imported at it too),
+and a test that needs a later moment moves the clock there. `make test` runs the unit tier
+and canaries of the functional tier a second time under a clock 400 days ahead, so a date
+that only works this month fails the day it is written.
 """
 
 from __future__ import annotations

@@ -32,6 +32,32 @@ speedups.apply()
 
 E_INVOICES_CHECKED = {"documents": 0, "pdfs": 0}
 
+# The longest files (~40 s and more of one worker, measured), started first: pytest-xdist hands whole
+# files out in collection order, and one of these begun last keeps a worker busy while the other idles.
+LONGEST_FIRST = (
+    "e2e/test_providers_http.py",
+    "integration/test_sla_sweep_store.py",
+    "e2e/test_outage_drill_http.py",
+    "browser/test_portal_browser.py",
+    "browser/test_tracking_browser.py",
+    "functional/test_fault_harness.py",
+    "e2e/test_load_smoke.py",
+    "functional/test_feedback.py",
+    "integration/test_pipeline_real_stream.py",
+    "e2e/test_make_run.py",
+    "functional/test_portal.py",
+    "e2e/test_portal_http.py",
+    "functional/test_sla.py",
+    "functional/test_returns_api.py",
+    "functional/test_stalls.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    rank = {here / name: position for position, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path, len(rank)))  # stable: the rest keep their order
+
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     worker_output = getattr(session.config, "workeroutput", None)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from chalicelib.domain.calendar import BusinessCalendar
 from chalicelib.domain.orders import Order
-from chalicelib.domain.sla import Timer, already_flagged, flag_due, stalled_shipment_id
+from chalicelib.domain.sla import Timer, already_flagged, flag_due, next_due, stalled_shipment_id
 from chalicelib.services.ports import Clock, Effects, OrderRepository, StaleVersionError, TicketTimers, TimerStore
 
 ATTEMPTS = 3  # decisions on an order that keeps changing under the sweep; the next sweep tries again
@@ -40,13 +40,21 @@ class SlaService:
         outcome: Counter[str] = Counter()
         due, legacy = self._ticket_timers(self.timers.due(start, now), now, outcome)
         for order in [*legacy, *self.timers.due_orders(start, now)]:
-            due += self._isolated(order, now, outcome)
+            decided = self._isolated(order, now, outcome)
+            if decided is None:  # left for the next sweep: the cursor stays before its hour
+                through = min(through, self._hour_due(order, start))
+            due += decided or 0
         self.timers.advance(through)
         return {"due": due, **outcome}
 
-    def _isolated(self, order: Order, now: datetime, outcome: Counter[str]) -> int:
+    def _hour_due(self, order: Order, start: datetime) -> datetime:
+        """The hour bucket the next sweep must read again to meet the order (never before `start`)."""
+        due = next_due(order, self.calendar, self.stall_days) or start
+        return max(start, due.astimezone(UTC).replace(minute=0, second=0, microsecond=0))
+
+    def _isolated(self, order: Order, now: datetime, outcome: Counter[str]) -> int | None:
         """`_act`, so that one order the sweep cannot save (bad data, an item the table refuses)
-        is logged and left for the next sweep instead of stopping every order after it."""
+        is logged and left for the next sweep (None) instead of stopping every order after it."""
         try:
             return self._act(order, now, outcome)
         except Exception as error:
@@ -54,7 +62,7 @@ class SlaService:
 
             get_logger().exception("sla sweep: order not decided", extra={"order_id": order.id})
             outcome[f"error:{type(error).__name__}"] += 1
-            return 0
+            return None
 
     def _act(self, order: Order, now: datetime, outcome: Counter[str]) -> int:
         """Let the aggregate flag the order's due timers and save it once; how many were due.

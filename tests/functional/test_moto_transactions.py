@@ -20,7 +20,7 @@ TABLE = "ordercare-test"
 def ddb(settings_env: None) -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("dynamodb")
-        ensure_table(client, TABLE)
+        ensure_table(client, TABLE, start_sweeps=False)  # the table holds only what each test writes
         yield client
 
 

@@ -284,6 +284,11 @@ def test_queue_oldest_first_paginated(api: Api) -> None:
 
 
 def sweep(at: datetime) -> dict[str, Any]:
+    """The scheduled sweep at `at`: the clock moves there first, as the schedule fires in real time
+    (a sweep ahead of the clock, `make sweep AT=…`, is the e2e tier's)."""
+    from tests.clock import advance_to
+
+    advance_to(at)
     from app import sla_sweep
     from local.lambda_runtime import LambdaContext
 
@@ -302,7 +307,13 @@ def sweep(at: datetime) -> dict[str, Any]:
     return result
 
 
-def test_sweep_expires_approved_returns_not_received(api: Api, tap: StreamTap) -> None:
+@pytest.fixture
+def short_receipt(settings_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Approved returns expire 14 days unreceived, inside the 30-day return window."""
+    monkeypatch.setenv("OC_RETURN_RECEIPT_DAYS", "14")
+
+
+def test_sweep_expires_approved_returns_not_received(short_receipt: None, api: Api, tap: StreamTap) -> None:
     order = delivered_order(api)
     ret = request_return(api, order["id"]).data
     approved = act(api, ret["id"], "approve").data

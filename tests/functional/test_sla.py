@@ -25,6 +25,11 @@ def tap(api: Api) -> Iterator[StreamTap]:
 
 
 def sweep(at: datetime) -> dict[str, Any]:
+    """The scheduled sweep at `at`: the clock moves there first, as the schedule fires in real time
+    (a sweep ahead of the clock, `make sweep AT=…`, is the e2e tier's)."""
+    from tests.clock import advance_to
+
+    advance_to(at)
     event = {
         "version": "0",
         "id": "x",

@@ -53,12 +53,18 @@ def dynamodb_client(dynamodb_local_endpoint: str) -> Any:
 
 
 @pytest.fixture
-def table_name(dynamodb_client: Any) -> Iterator[str]:
+def start_sweeps() -> bool:
+    """Whether a new table starts with its sweeps' cursors (a module that reads the raw stream says no)."""
+    return True
+
+
+@pytest.fixture
+def table_name(dynamodb_client: Any, start_sweeps: bool) -> Iterator[str]:
     """A new OrderCare table (`ensure_table`: stream, TTL, GSI) for this test only."""
     from chalicelib.adapters.dynamo.schema import ensure_table
 
     name = f"it-{uuid.uuid4().hex[:12]}"
-    assert ensure_table(dynamodb_client, name)
+    assert ensure_table(dynamodb_client, name, start_sweeps=start_sweeps)
     yield name
     with contextlib.suppress(Exception):
         dynamodb_client.delete_table(TableName=name)

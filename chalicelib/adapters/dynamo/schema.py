@@ -93,8 +93,9 @@ def table_spec(table_name: str) -> dict[str, Any]:
     }
 
 
-def ensure_table(client: Any, table_name: str) -> bool:
-    """Create the table (and its TTL) if missing; return True when it was created."""
+def ensure_table(client: Any, table_name: str, *, start_sweeps: bool = True) -> bool:
+    """Create the table (and its TTL) if missing, its sweeps' cursors at this hour unless
+    `start_sweeps` is False (no item at all); return True when it was created."""
     existing = client.list_tables().get("TableNames", [])
     if table_name in existing:
         return False
@@ -104,4 +105,24 @@ def ensure_table(client: Any, table_name: str) -> bool:
         TableName=table_name,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
     )
+    if start_sweeps:
+        _start_sweeps_now(client, table_name)
     return True
+
+
+def _start_sweeps_now(client: Any, table_name: str) -> None:
+    """Nothing is due in a table before it exists: its sweeps start at its first hour rather than
+    catching up a week of empty hour buckets (a sweep without a cursor looks back that far)."""
+    from datetime import UTC, datetime
+
+    from pynamodb.attributes import UTCDateTimeAttribute
+
+    from chalicelib.adapters.dynamo.returns import CURSOR_PK as RETURNS_CURSOR
+    from chalicelib.adapters.dynamo.timers import CURSOR_PK as ORDERS_CURSOR
+    from chalicelib.adapters.dynamo.timers import CURSOR_SK
+
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    through = UTCDateTimeAttribute().serialize(hour)
+    for pk in (ORDERS_CURSOR, RETURNS_CURSOR):
+        item = {"pk": {"S": pk}, "sk": {"S": CURSOR_SK}, "type": {"S": "sweep_cursor"}, "through": {"S": through}}
+        client.put_item(TableName=table_name, Item=item, ConditionExpression="attribute_not_exists(pk)")
