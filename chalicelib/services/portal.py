@@ -9,7 +9,7 @@ with another address is NotFoundError, exactly like an order that does not exist
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -22,6 +22,7 @@ from chalicelib.presentation.formatting import language_of
 from chalicelib.services.ports import Clock, EmailOrders, PortalStore, TimelineEntry
 
 if TYPE_CHECKING:
+    from chalicelib.domain.catalog import CatalogItem
     from chalicelib.services.documents import DocumentService, IssuedDocument
     from chalicelib.services.orders import OrderService
     from chalicelib.services.ports import Mailer, Preferences, PreferenceStore
@@ -222,15 +223,22 @@ class PortalService:
         """The cookie's live session and the path's order: one BatchGetItem, both keys come from the request.
 
         The order is None unless it is the session's own: another address's order is exactly a missing one."""
+        session, order, _ = self.session_order_and_catalog(token, order_id, ())
+        return session, order
+
+    def session_order_and_catalog(
+        self, token: str | None, order_id: str, skus: Iterable[str]
+    ) -> tuple[rules.Session | None, Order | None, Mapping[str, CatalogItem]]:
+        """As `session_and_order`, with the catalogue items of these SKUs (a return form's lines) read alongside."""
         if not _token_ok(token):
-            return None, None
+            return None, None, {}
         if not _order_id_ok(order_id):
-            return self.session(token), None
-        session, order = self.store.session_and_order(rules.token_hash(token), order_id)
+            return self.session(token), None, {}
+        session, order, catalog = self.store.session_and_order(rules.token_hash(token), order_id, skus)
         session = self._live(session)
         if session is None or order is None or not _is_theirs(session, order):
-            return session, None
-        return session, order
+            return session, None, {}
+        return session, order, catalog
 
     def _live(self, session: rules.Session | None) -> rules.Session | None:
         """The session if it is still valid (idle and absolute limits), its idle clock refreshed now and then."""
@@ -309,18 +317,20 @@ class PortalService:
     def request_return(
         self,
         session: rules.Session,
-        order: Order,
+        read: tuple[Order, Mapping[str, CatalogItem]],
         lines: list[tuple[str, int]],
         reason: str,
         resolution: str,
         comment: str | None,
     ) -> Any:
-        """A return of one's own order (from `session_and_order`), with every rule the returns service applies."""
+        """A return of one's own order and the lines' catalogue items (from `session_order_and_catalog`),
+        with every rule the returns service applies."""
         from chalicelib.services.returns import RequestReturn
 
-        order = self._owned(session, order)
+        order = self._owned(session, read[0])
         command = RequestReturn(lines=lines, reason=reason, resolution=resolution, comment=comment)
-        return self.returns.request(order.id, command, f"customer:{order.customer.id}", customer_id=order.customer.id)
+        actor = f"customer:{order.customer.id}"
+        return self.returns.request(order.id, command, actor, customer_id=order.customer.id, read=(order, read[1]))
 
     # --- help: tickets through the support service ----------------------------------------
 

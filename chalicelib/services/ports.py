@@ -157,6 +157,10 @@ class OrderRepository(Protocol):
         """The order (`consistent`: a strongly consistent read, for deciding again after a conflict)."""
         ...
 
+    def get_with_catalog(self, order_id: str, skus: Iterable[str]) -> tuple[Order | None, Mapping[str, CatalogItem]]:
+        """The order (as `get`) and the catalogue items of these SKUs in one read: a return checks both."""
+        ...
+
     def find_by_number(self, number: str) -> Order | None:
         """The order with this human number (canonical form), in one round trip."""
         ...
@@ -434,8 +438,11 @@ class PortalStore(Protocol):
 
     def session(self, id_hash: str) -> sessions.Session | None: ...
 
-    def session_and_order(self, id_hash: str, order_id: str) -> tuple[sessions.Session | None, Order | None]:
-        """Both in one round trip; whether the order is the session's is not checked here."""
+    def session_and_order(
+        self, id_hash: str, order_id: str, skus: Iterable[str] = ()
+    ) -> tuple[sessions.Session | None, Order | None, Mapping[str, CatalogItem]]:
+        """The session, the order and these SKUs' catalogue items in one round trip; whether the
+        order is the session's is not checked here."""
         ...
 
     def save_session(self, session: sessions.Session) -> None: ...

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.accuracy import PRICE_MISMATCH, check_order
 from chalicelib.domain.calendar import BusinessCalendar
+from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.domain.ids import has_prefix, new_id
 from chalicelib.domain.order_numbers import new_order_number
@@ -172,6 +173,26 @@ class ReturnService:
             raise NotFoundError("order not found")
         return order
 
+    def _order_and_catalog(
+        self,
+        order_id: str,
+        customer_id: str | None,
+        skus: list[str],
+        read: tuple[Order, Mapping[str, CatalogItem]] | None,
+    ) -> tuple[Order, Mapping[str, CatalogItem]]:
+        """The order (the customer's own, else 404) and the lines' catalogue items: one round trip."""
+        order: Order | None
+        catalog: Mapping[str, CatalogItem]
+        if read is not None and read[0].id == order_id and set(skus) <= set(read[1]):
+            order, catalog = read
+        elif has_prefix(order_id, "ord"):
+            order, catalog = self.orders.get_with_catalog(order_id, skus)
+        else:
+            order, catalog = None, {}
+        if order is None or (customer_id is not None and order.customer.id != customer_id):
+            raise NotFoundError("order not found")
+        return order, catalog
+
     def _order_version(self, order_id: str) -> int:
         """The order's current version: a return's timeline entries follow the order change current then."""
         order = self.orders.get(order_id)
@@ -209,13 +230,17 @@ class ReturnService:
         *,
         customer_id: str | None,
         reply: ReturnReply | None = None,
+        read: tuple[Order, Mapping[str, CatalogItem]] | None = None,
     ) -> Return:
-        """Open a return for delivered units within the window (409 nothing delivered, 422 per line)."""
+        """Open a return for delivered units within the window (409 nothing delivered, 422 per line).
+
+        `read`: the order and the catalogue items of the lines, as the caller read them for this
+        request (the portal, with its session); a retry after a conflict reads both again."""
+        skus = [sku for sku, _ in command.lines]
         for attempt in range(ATTEMPTS):
             now = self.clock.now()
-            order = self._order(order_id, customer_id)
+            order, catalog = self._order_and_catalog(order_id, customer_id, skus, read if attempt == 0 else None)
             existing, guard = self.returns.for_order(order.id)
-            catalog = self.catalog.get_many(sku for sku, _ in command.lines)
             blocked = [sku for sku, item in catalog.items() if not item.returnable]
             check_request(order, command.lines, eligibility(order, existing, now, self.window_days), blocked)
             return_id = new_id("ret", now)

@@ -21,11 +21,12 @@ from chalicelib.domain.errors import NotFoundError, OrderCareError
 from chalicelib.domain.sessions import SESSION_ABSOLUTE, safe_next
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable, Mapping
 
     from chalice.app import Response
     from pydantic import BaseModel
 
+    from chalicelib.domain.catalog import CatalogItem
     from chalicelib.domain.orders import Order
     from chalicelib.domain.sessions import Session
     from chalicelib.services.portal import PortalService
@@ -165,10 +166,18 @@ class PortalPage:
 
     def require_session_and_order(self, order_id: str) -> tuple[Session, Order | None]:
         """The session and the path's order in one read; the order is None unless it is the session's own."""
-        self.session, order = self.service.session_and_order(self.cookie(SESSION_COOKIE), order_id)
+        session, order, _ = self.require_session_order_and_catalog(order_id, ())
+        return session, order
+
+    def require_session_order_and_catalog(
+        self, order_id: str, skus: Iterable[str]
+    ) -> tuple[Session, Order | None, Mapping[str, CatalogItem]]:
+        """As `require_session_and_order`, with the catalogue items of these SKUs in the same read."""
+        token = self.cookie(SESSION_COOKIE)
+        self.session, order, catalog = self.service.session_order_and_catalog(token, order_id, skus)
         if self.session is None:
             raise SignInNeededError("sign in first")
-        return self.session, order
+        return self.session, order, catalog
 
     @property
     def client(self) -> str:
@@ -483,23 +492,26 @@ def request_return(portal: PortalPage, order_id: str) -> Response:
     from chalicelib.domain.errors import ConflictError, ValidationError
 
     form: ReturnForm = portal.read_form("ReturnForm")
-    session, own = portal.require_session_and_order(order_id)
+    chosen = [(name[4:], value) for name, value in portal.form.items() if name.startswith("qty_")]
+    chosen = [(sku, value) for sku, value in chosen if value.strip() not in ("", "0")]
+    # The session, the order and the chosen lines' catalogue items: one read.
+    session, own, catalog = portal.require_session_order_and_catalog(order_id, [sku for sku, _ in chosen])
     portal.check_csrf(signed_in=True)
     if own is None:
         raise NotFoundError("order not found")
     lines = []
-    for name, value in portal.form.items():
-        if name.startswith("qty_") and value.strip() not in ("", "0"):
-            if not (value.isascii() and value.isdigit() and len(value) <= 4):
-                return _order_page(portal, order_id, 422, return_error=True)
-            lines.append((name[4:], int(value)))
+    for sku, value in chosen:
+        if not (value.isascii() and value.isdigit() and len(value) <= 4):
+            return _order_page(portal, order_id, 422, return_error=True)
+        lines.append((sku, int(value)))
     from chalicelib.domain.returns import REASONS, RESOLUTIONS
 
     # The API checks these in its request schema; the form checks the same domain lists.
     if not lines or form.reason not in REASONS or form.resolution not in RESOLUTIONS:
         return _order_page(portal, order_id, 422, return_error=True)
     try:
-        portal.service.request_return(session, own, lines, form.reason, form.resolution, form.comment.strip() or None)
+        comment = form.comment.strip() or None
+        portal.service.request_return(session, (own, catalog), lines, form.reason, form.resolution, comment)
     except (ValidationError, ConflictError):
         return _order_page(portal, order_id, 422, return_error=True)
     return portal.redirect(f"/account/orders/{order_id}?done=returned#return")

@@ -752,8 +752,11 @@ def test_return_form_requests_a_return_with_the_service_rules(api: Api, alice: B
         "resolution": "refund",
         "comment": "cracked",
     }
-    done = alice.post(path, form)
+    with _recording() as calls:
+        done = alice.post(path, form)
     assert done.status == 303 and done.location == f"/account/orders/{order['id']}?done=returned#return"
+    # The session, the order and the line's catalogue item in one read; the order's returns; the write.
+    assert calls == [("BatchGetItem", ["ORDER", "SESSION", "SKU"]), ("Query", []), ("TransactWriteItems", [])]
     shown = alice.get(f"/account/orders/{order['id']}?done=returned")
     return_ids = re.findall(r'data-return="(ret_[0-9A-Z]+)"', shown.html)
     assert len(return_ids) == 1 and 'data-return-status="requested"' in shown.html and 'role="status"' in shown.html

@@ -307,6 +307,15 @@ def sweep(at: datetime) -> dict[str, Any]:
     return result
 
 
+def test_a_return_request_reads_the_order_with_its_lines_catalogue_then_its_returns_then_writes(api: Api) -> None:
+    from bench.round_trips import counting
+
+    order = delivered_order(api)
+    with counting() as calls:
+        assert request_return(api, order["id"]).status_code == 201
+    assert calls == {"BatchGetItem": 1, "Query": 1, "TransactWriteItems": 1}
+
+
 @pytest.fixture
 def short_receipt(settings_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """Approved returns expire 14 days unreceived, inside the 30-day return window."""

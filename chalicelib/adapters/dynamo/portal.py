@@ -28,6 +28,9 @@ from chalicelib.domain.sessions import MAX_CODE_ATTEMPTS, Challenge, RateLimit, 
 from chalicelib.services.portal import ChallengeSpentError, RateLimitedError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from chalicelib.domain.catalog import CatalogItem
     from chalicelib.domain.orders import Order
 
 RATE_SK = "#RATE"
@@ -263,14 +266,27 @@ class DynamoPortalStore(Transactional):
         except SessionItem.DoesNotExist:
             return None
 
-    def session_and_order(self, id_hash: str, order_id: str) -> tuple[Session | None, Order | None]:
-        """The session and an order in one BatchGetItem: a portal request names both keys (cookie, path).
+    def session_and_order(
+        self, id_hash: str, order_id: str, skus: Iterable[str] = ()
+    ) -> tuple[Session | None, Order | None, Mapping[str, CatalogItem]]:
+        """The session, an order and the catalogue items of these SKUs (up to 98) in one BatchGetItem:
+        a portal request names every key (cookie, path, form).
 
         Whose order it is, is the caller's to check (PortalService)."""
-        from chalicelib.adapters.dynamo.repositories import ORDER_SK, order_from_item, order_pk
+        from chalicelib.adapters.dynamo.models import CatalogItemModel
+        from chalicelib.adapters.dynamo.repositories import (
+            BATCH_GET_KEYS,
+            ITEM_SK,
+            ORDER_SK,
+            catalog_from_item,
+            order_from_item,
+            order_pk,
+            sku_pk,
+        )
 
         table = TableItem.Meta.table_name
         keys = [(session_pk(id_hash), SESSION_SK), (order_pk(order_id), ORDER_SK)]
+        keys += [(sku_pk(sku), ITEM_SK) for sku in list(dict.fromkeys(skus))[: BATCH_GET_KEYS - len(keys)]]
         request: dict[str, Any] = {table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys]}}
         found: list[dict[str, Any]] = []
         for attempt in range(BATCH_ATTEMPTS):
@@ -283,12 +299,16 @@ class DynamoPortalStore(Transactional):
         else:
             raise RuntimeError("BatchGetItem left keys unprocessed")
         session = order = None
+        catalog: dict[str, CatalogItem] = {}
         for raw in found:
             if raw["sk"]["S"] == SESSION_SK:
                 session = _session(SessionItem.from_raw_data(raw))
-            else:
+            elif raw["sk"]["S"] == ORDER_SK:
                 order = order_from_item(OrderItem.from_raw_data(raw))
-        return session, order
+            else:
+                item = catalog_from_item(CatalogItemModel.from_raw_data(raw))
+                catalog[item.sku] = item
+        return session, order, catalog
 
     def save_session(self, session: Session) -> None:
         """Refresh the idle clock (or the language); a session deleted meanwhile stays deleted."""

@@ -397,6 +397,19 @@ class DynamoOrderRepository(Transactional):
         except OrderItem.DoesNotExist:
             return None
 
+    def get_with_catalog(self, order_id: str, skus: Iterable[str]) -> tuple[Order | None, Mapping[str, CatalogItem]]:
+        """One BatchGetItem (up to 99 SKUs), eventually consistent as `get` is."""
+        keys = [(order_pk(order_id), ORDER_SK), *((sku_pk(sku), ITEM_SK) for sku in dict.fromkeys(skus))]
+        order: Order | None = None
+        catalog: dict[str, CatalogItem] = {}
+        for raw in _batch_get(keys, consistent=False):
+            if raw["sk"]["S"] == ORDER_SK:
+                order = order_from_item(OrderItem.from_raw_data(raw))
+            else:
+                item = catalog_from_item(CatalogItemModel.from_raw_data(raw))
+                catalog[item.sku] = item
+        return order, catalog
+
     def find_by_number(self, number: str) -> Order | None:
         """One Query on GSI3 (eventually consistent: an order placed a moment ago may be missing)."""
         for item in OrderItem.by_number.query(order_number_pk(number), OrderItem.gsi3sk == ORDER_SK, limit=1):
@@ -667,7 +680,7 @@ class DynamoIdempotencyStore:
             if raw["sk"]["S"] == IDEM_SK:
                 stored = _stored_response(IdempotencyItem.from_raw_data(raw), principal, key)
             else:
-                item = _catalog_from_item(CatalogItemModel.from_raw_data(raw))
+                item = catalog_from_item(CatalogItemModel.from_raw_data(raw))
                 catalog[item.sku] = item
         return stored, catalog
 
@@ -675,7 +688,7 @@ class DynamoIdempotencyStore:
 # --- catalogue ---------------------------------------------------------------------
 
 
-def _catalog_from_item(item: CatalogItemModel) -> CatalogItem:
+def catalog_from_item(item: CatalogItemModel) -> CatalogItem:
     return CatalogItem(
         sku=item.sku,
         name=item.name,
@@ -691,13 +704,13 @@ def _catalog_from_item(item: CatalogItemModel) -> CatalogItem:
 class DynamoCatalogRepository:
     def get(self, sku: str) -> CatalogItem | None:
         try:
-            return _catalog_from_item(CatalogItemModel.get(sku_pk(sku), ITEM_SK))
+            return catalog_from_item(CatalogItemModel.get(sku_pk(sku), ITEM_SK))
         except CatalogItemModel.DoesNotExist:
             return None
 
     def get_many(self, skus: Iterable[str]) -> Mapping[str, CatalogItem]:
         keys = [(sku_pk(sku), ITEM_SK) for sku in dict.fromkeys(skus)]
-        return {item.sku: _catalog_from_item(item) for item in CatalogItemModel.batch_get(keys)}
+        return {item.sku: catalog_from_item(item) for item in CatalogItemModel.batch_get(keys)}
 
     def put(self, item: CatalogItem) -> None:
         # An upsert: last write wins (catalogue feeds are authoritative), so no version check.
