@@ -49,7 +49,10 @@ class SlaService:
 
     def _hour_due(self, order: Order, start: datetime) -> datetime:
         """The hour bucket the next sweep must read again to meet the order (never before `start`)."""
-        due = next_due(order, self.calendar, self.stall_days) or start
+        try:
+            due = next_due(order, self.calendar, self.stall_days) or start
+        except Exception:  # the order's data is what failed: read this sweep's whole window again
+            due = start
         return max(start, due.astimezone(UTC).replace(minute=0, second=0, microsecond=0))
 
     def _isolated(self, order: Order, now: datetime, outcome: Counter[str]) -> int | None:

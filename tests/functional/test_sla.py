@@ -192,25 +192,37 @@ def test_an_order_from_before_the_index_is_found_by_its_legacy_timer_and_decided
     assert sweep(deliver_by + timedelta(hours=1))["due"] == 0  # the legacy items are gone
 
 
+@pytest.mark.parametrize("failing", ["save", "decide"])
 def test_an_order_the_sweep_cannot_save_is_left_for_the_next_sweep_without_stopping_the_others(
-    api: Api, tap: StreamTap, monkeypatch: pytest.MonkeyPatch
+    api: Api, tap: StreamTap, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
+    """The table refuses the order's write, or its data breaks the rules themselves (flag_due and
+    next_due both raise): the others are decided, and the cursor stays before the order's hour."""
+    import chalicelib.services.sla as sla_service
+    from chalicelib.domain.sla import flag_due, next_due
+
     broken, healthy = paid_order(api, tap), paid_order(api, tap)
     repository = get_container().sla.orders
-    save = repository.save
+    originals = {"save": repository.save, "flag_due": flag_due, "next_due": next_due}
 
-    def refusing(order: Any, effects: Any, *args: Any, **kwargs: Any) -> Any:
-        if order.id == broken["id"]:
-            raise ValueError("the table refused the item")
-        return save(order, effects, *args, **kwargs)
+    def refusing(original: Any) -> Any:
+        def call(order: Any, *args: Any, **kwargs: Any) -> Any:
+            if order.id == broken["id"]:
+                raise ValueError("the order cannot be decided")
+            return original(order, *args, **kwargs)
 
-    monkeypatch.setattr(repository, "save", refusing)
+        return call
+
+    patched = [(repository, "save")] if failing == "save" else [(sla_service, "flag_due"), (sla_service, "next_due")]
+    for target, name in patched:
+        monkeypatch.setattr(target, name, refusing(originals[name]))
     later = datetime.now(UTC) + timedelta(days=10)
     first = sweep(later)
     assert first["error:ValueError"] == 1 and first["shipping:breached:acted"] == 1, first
     assert order(api, healthy["id"])["sla"]["shipping"] == "breached"
     assert order(api, broken["id"])["sla"]["shipping"] != "breached"
-    monkeypatch.setattr(repository, "save", save)
-    second = sweep(later + timedelta(minutes=5))  # the cursor trails the clock: still in the window
+    for target, name in patched:
+        monkeypatch.setattr(target, name, originals[name])
+    second = sweep(later + timedelta(hours=5))  # past the 2 h overlap: only the held cursor finds it
     assert second["shipping:breached:acted"] == 1 and "error:ValueError" not in second, second
     assert order(api, broken["id"])["sla"]["shipping"] == "breached"
