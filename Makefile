@@ -102,8 +102,8 @@ inbound-email: $(VENV)/.stamp-python
 # --- tests ---------------------------------------------------------------------
 # The tiers spread over the cores with pytest-xdist, whole files per worker (an e2e module keeps its
 # stack, a browser module its pages; each worker starts its own DynamoDB Local on a free port).
-# The CDK tier runs on its own afterwards: its one session synth writes Chalice's package caches
-# in the repository, which two workers must not do at once. WORKERS=0 runs everything in-process.
+# The CDK tier is never one of them: its one session synth writes Chalice's package caches in the
+# repository, which two workers must not do at once. WORKERS=0 runs everything in-process.
 # (xdist's loadgroup would keep a tier on one worker, but with pytest 9 its groups are ignored.)
 WORKERS ?= auto
 PARALLEL := -n $(WORKERS) --dist loadfile
@@ -140,9 +140,15 @@ integration: install
 e2e: install
 	$(PY) -m pytest tests/e2e -q
 
+# The CDK tier runs alongside the others, in one process of its own: most of its time is Node
+# (jsii) and `chalice package` waiting on the package index, which leaves the cores to the rest.
 test: install .stamp-chromium .stamp-qpdf lint typecheck security
-	$(PY) -m pytest tests -q $(PARALLEL) --durations=15 --ignore=tests/infra
-	$(PY) -m pytest tests/infra -q
+	@mkdir -p .local
+	@$(PY) -m pytest tests/infra -q -p no:cacheprovider > .local/cdk-tier.log 2>&1 & cdk=$$!; \
+	echo "$(PY) -m pytest tests -q $(PARALLEL) --durations=15 --ignore=tests/infra  (the CDK tier alongside)"; \
+	$(PY) -m pytest tests -q $(PARALLEL) --durations=15 --ignore=tests/infra; main=$$?; \
+	wait $$cdk; cdk=$$?; echo "--- the CDK tier (tests/infra):"; cat .local/cdk-tier.log; \
+	test $$main -eq 0 && test $$cdk -eq 0
 	@$(MAKE) --no-print-directory timeshift
 
 # The unit tier once more with the wall clock 400 days ahead, so a date that only works this month
