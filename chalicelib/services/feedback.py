@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from chalicelib.domain import kpis
 from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.domain.ids import new_id
-from chalicelib.domain.orders import Order, OrderStatus
+from chalicelib.domain.orders import NOT_SHIPPED, OPEN_SLA, Order, OrderStatus
 from chalicelib.domain.returns import Return
 from chalicelib.domain.surveys import Answer, Survey, read_token, recipient_tag, stored_answer, survey_token
 from chalicelib.domain.tickets import Ticket
@@ -76,7 +76,11 @@ class OpsBoard(Protocol):
 
     def board(self, limit: int = 200) -> list[dict[str, str]]: ...
 
-    def shipping_due_within(self, now: datetime, hours: int) -> list[dict[str, str]]: ...
+    def days_and_board(
+        self, start: date, end: date, now: datetime, hours: int
+    ) -> tuple[list[tuple[date, dict[str, int]]], list[dict[str, str]]]:
+        """The day counters of [start, end), the board, and the orders whose ship-by is within `hours`."""
+        ...
 
 
 class ReportArchive(Protocol):
@@ -91,14 +95,25 @@ def _board_places(order: Order) -> dict[str, bool]:
     """On which lists of the operations board the order belongs."""
     active = order.status != OrderStatus.CANCELLED
     stalled = any(s.stalled for s in order.shipments)  # flagged by the stall sweep (or AfterShip's Expired)
+    to_ship = active and order.shipped_at is None and order.status in NOT_SHIPPED
     return {
+        "ship_soon": to_ship and order.sla_shipping in OPEN_SLA,  # listed once its ship-by is 8 h away
         "late_shipping": active and order.shipped_at is None and order.sla_shipping == "breached",
         "late_delivery": active and order.delivered_at is None and order.sla_delivery == "breached",
         "stalled": stalled and order.delivered_at is None,
     }
 
 
+def _board_due(kind: str, order: Order) -> datetime | None:
+    if kind in ("ship_soon", "late_shipping"):
+        return order.ship_by
+    if kind == "late_delivery":
+        return order.revised_deliver_by or order.deliver_by
+    return None
+
+
 TREND_WEEKS = 13  # the dashboard's trend; at least 2, so it holds the week before this one too
+SHIP_SOON_HOURS = 8  # the board's "ship soon" list: not shipped, ship-by within this many hours
 
 
 @dataclass(frozen=True)
@@ -163,17 +178,21 @@ class KpiService:
         return counted
 
     def update_board(self, before: Order | None, after: Order) -> None:
-        """Keep the live operations board in step: late to ship, late to arrive, stalled parcels.
+        """Keep the live operations board in step: to ship soon, late to ship, late to arrive, stalled.
 
-        Only a place that changes with this change is written (a replayed record writes it again)."""
+        Only a place that changes with this change is written (a replayed record writes it again);
+        a ship-soon entry is filed by its ship-by, so a revised ship-by moves it."""
         if self.board is None:
             return
         then = _board_places(before) if before is not None else {}
         number = str(getattr(after, "number", "") or after.id)
-        due = {"late_shipping": after.ship_by, "late_delivery": after.revised_deliver_by or after.deliver_by}
         for kind, present in _board_places(after).items():
-            if present != then.get(kind, False):
-                self.board.place(kind, after.id, number, due.get(kind), present)
+            was = then.get(kind, False)
+            moved = kind == "ship_soon" and was and present and before is not None and before.ship_by != after.ship_by
+            if was and (moved or not present):
+                self.board.place(kind, after.id, number, _board_due(kind, before), False)  # type: ignore[arg-type]
+            if present and (moved or not was):
+                self.board.place(kind, after.id, number, _board_due(kind, after), True)
 
     def on_return_change(self, before: Return | None, after: Return) -> int:
         """Count a new return (return rate, reason), what it says about the order, and keep the open cases."""
@@ -333,15 +352,18 @@ class KpiService:
         """This week against the targets, 13 weeks of trend, the causes, and who needs someone now.
 
         The trend's weeks include this one and the one before: one Query of the day counters gives
-        the week's report (open, so never the archive's) and the trend. The board: one Query of its
-        partition, plus `shipping_due_within`'s (the sweep cursor's GetItem, one Query per hour bucket)."""
+        the week's report (open, so never the archive's) and the trend; the board is kept after the
+        day counters in their partition, so the same Query reads it."""
         now = self.clock.now()
         week = _period_start("week", kpis.local_day(now, self.zone))
-        first = week - timedelta(weeks=TREND_WEEKS - 1)
-        _, days, _ = self.store.totals(first, week + timedelta(days=7))
-        report = self._build("week", week, week + timedelta(days=7), days)
+        first, end = week - timedelta(weeks=TREND_WEEKS - 1), week + timedelta(days=7)
+        if self.board is not None:
+            days, board = self.board.days_and_board(first, end, now, SHIP_SOON_HOURS)
+        else:
+            _, days, _ = self.store.totals(first, end)
+            board = []
+        report = self._build("week", week, end, days)
         report["closed"] = False  # this week is still running
-        board = self.board.board() + self.board.shipping_due_within(now, 8) if self.board is not None else []
         return {"report": report, "trend": self._weekly(first, TREND_WEEKS, days), "board": board}
 
     def misses(self, name: str, period: str, start: date, limit: int, cursor: str | None) -> dict[str, Any]:

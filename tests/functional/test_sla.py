@@ -128,7 +128,7 @@ def test_sweep_reads_only_what_is_due(api: Api, tap: StreamTap) -> None:
     assert store.due(start, later) == []
 
 
-def test_the_board_lists_orders_whose_ship_by_is_within_8_hours_from_the_sweeps_index(api: Api, tap: StreamTap) -> None:
+def test_the_board_lists_orders_whose_ship_by_is_within_8_hours(api: Api, tap: StreamTap) -> None:
     from tests import clock
 
     soon = paid_order(api, tap)

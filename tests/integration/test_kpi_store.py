@@ -44,3 +44,37 @@ def test_a_later_complaint_demotes_a_hit_once(store: Any) -> None:
     totals, _, _ = store.totals(day, date(2026, 12, 2))
     assert (totals.get("order_accuracy__num"), totals.get("order_accuracy__den")) == (0, 1)
     assert totals.get("cause__complaint__wrong_item") == 1
+
+
+def test_the_dashboard_reads_counters_board_and_ship_soon_in_one_query_and_reports_skip_the_board(
+    table_name: str, dynamodb_client: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bench.round_trips import counting
+    from chalicelib.adapters.dynamo import models
+    from chalicelib.adapters.dynamo.kpis import DynamoOpsBoard
+
+    models.configure(table_name, "eu-central-1")
+    board = DynamoOpsBoard(dynamodb_client)
+    now = datetime(2026, 12, 2, 10, tzinfo=UTC)
+    board.record(kpis.hit_fact("shipped_on_time", "ord_1", date(2026, 12, 1), True))
+    board.place("late_shipping", "ord_late", "1001", now - timedelta(hours=3), True)
+    board.place("stalled", "ord_stall", "1002", None, True)
+    for order_id, hours in (("ord_past", -1), ("ord_soon", 7), ("ord_later", 9)):
+        board.place("ship_soon", order_id, order_id, now + timedelta(hours=hours), True)
+    board.place("ship_soon", "ord_gone", "1003", now + timedelta(hours=2), True)
+    board.place("ship_soon", "ord_gone", "1003", now + timedelta(hours=2), False)  # shipped
+
+    with counting() as calls:
+        days, rows = board.days_and_board(date(2026, 9, 7), date(2026, 12, 7), now, 8)
+    assert dict(calls) == {"Query": 1}
+    assert [day for day, _ in days] == [date(2026, 12, 1)]
+    assert [(row["kind"], row["order_id"]) for row in rows] == [
+        ("late_shipping", "ord_late"),
+        ("stalled", "ord_stall"),
+        ("ship_soon", "ord_soon"),  # not the one past its ship-by, nor the one 9 h away
+    ]
+    assert {row["kind"] for row in board.board()} == {"late_shipping", "stalled"}
+    totals, _, read = board.totals(date(2026, 1, 1), date(2027, 12, 31))  # a report's range: days only
+    assert read == 1 and totals.get("shipped_on_time__num") == 1

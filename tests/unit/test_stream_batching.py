@@ -152,9 +152,11 @@ class KpiStore:
 @dataclass
 class Board:
     placed: list[tuple[str, bool]] = field(default_factory=list)
+    dues: list[datetime | None] = field(default_factory=list)
 
     def place(self, kind: str, order_id: str, number: str, due_at: datetime | None, present: bool) -> None:
         self.placed.append((kind, present))
+        self.dues.append(due_at)
 
 
 def _service() -> tuple[KpiService, KpiStore, Board]:
@@ -185,11 +187,26 @@ def test_a_change_that_yields_no_fact_reads_no_promise_and_the_board_is_written_
     service.on_order_change(order, replace(order, status=OrderStatus.PROCESSING))
     assert store.promise_reads == 0 and store.writes == [] and board.placed == []
 
-    service.on_order_change(order, late)  # broke the shipping promise: a miss, and onto the board
+    service.on_order_change(order, late)  # broke the shipping promise: a miss, off "ship soon", onto "late"
     assert store.promise_reads == 0  # the order carries the promise made at its placement
-    assert board.placed == [("late_shipping", True)]
+    assert board.placed == [("ship_soon", False), ("late_shipping", True)]
     service.on_order_change(late, replace(late, status=OrderStatus.PROCESSING))  # still late: nothing to write
-    assert board.placed == [("late_shipping", True)]
+    assert board.placed == [("ship_soon", False), ("late_shipping", True)]
+
+
+def test_an_open_order_is_filed_to_ship_soon_by_its_ship_by_and_moves_when_the_promise_is_revised() -> None:
+    service, _, board = _service()
+    placed = replace(sample_order("de"), status=OrderStatus.PLACED, shipped_at=None, delivered_at=None, shipments=[])
+    service.on_order_change(None, placed)
+    assert (board.placed, board.dues) == ([("ship_soon", True)], [placed.ship_by])
+    revised = replace(placed, status=OrderStatus.PAID, ship_by=placed.ship_by + timedelta(days=1))
+    service.on_order_change(placed, revised)  # paid a business day later: filed under its new ship-by
+    assert board.placed[1:] == [("ship_soon", False), ("ship_soon", True)]
+    assert board.dues[1:] == [placed.ship_by, revised.ship_by]
+    service.on_order_change(revised, replace(revised, status=OrderStatus.PROCESSING))  # same ship-by: no write
+    cancelled = replace(revised, status=OrderStatus.CANCELLED)
+    service.on_order_change(revised, cancelled)
+    assert board.placed[3:] == [("ship_soon", False)] and board.dues[3:] == [revised.ship_by]
 
 
 def test_an_order_placed_before_it_kept_its_promise_reads_the_stored_one() -> None:

@@ -15,27 +15,20 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from pynamodb.attributes import UTCDateTimeAttribute
 from pynamodb.connection import Connection
 
 from chalicelib.adapters.dynamo.conditions import client_condition_failed
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.adapters.dynamo.repositories import _idempotency_item
-from chalicelib.adapters.dynamo.schema import GSI4
 from chalicelib.domain.kpis import Fact, Totals
-from chalicelib.domain.orders import NOT_SHIPPED
 from chalicelib.domain.surveys import Survey
 from chalicelib.services.ports import IdempotencyKeyTakenError, StoredResponse
 
 COUNTERS_PK = "KPI#DAY"
 FACT_SK = "#FACT"
-SWEEP_LAG_HOURS = 1  # how long past its due an order may wait for the SLA sweep (every 5 minutes)
-BOARD_LOOKBACK_HOURS = 48  # the board looks back to the sweep's cursor, but no further than this
-_NOT_SHIPPED = frozenset(str(status) for status in NOT_SHIPPED)
-_DATETIME = UTCDateTimeAttribute()  # how the order item stores its times
 
 
 def _nonzero(counts: dict[str, int]) -> dict[str, int]:
@@ -446,12 +439,37 @@ class DynamoSurveyStore(DynamoKpiStore):
 
 
 # --- the live operations board -------------------------------------------------------------------------------
-#   OPSBOARD / <late_shipping|late_delivery|stalled>#<order id>   an order that needs someone now (from the stream)
+# In the day counters' partition, after every date (so no report's date range reaches them), so that
+# the dashboard reads this week, its 13-week trend and the whole board in one Query:
+#   KPI#DAY / ~board#<late_shipping|late_delivery|stalled>#<order id>  an order that needs someone now
+#   KPI#DAY / ~soon#<ship-by>#<order id>   an order not shipped whose promise is still open, by its ship-by
+# ("~board#" sorts before "~soon#": the Query's range ends at the last ship-by it wants). All from the stream.
+BOARD_PREFIX = "~board#"
+SOON_PREFIX = "~soon#"
+SHIP_SOON = "ship_soon"
+
+
+def _board_sk(kind: str, order_id: str, due_at: datetime | None) -> str:
+    if kind == SHIP_SOON:
+        assert due_at is not None, "a ship-soon entry is filed by its ship-by"
+        return f"{SOON_PREFIX}{_iso(due_at)}#{order_id}"
+    return f"{BOARD_PREFIX}{kind}#{order_id}"
+
+
+def _board_row(item: dict[str, Any]) -> dict[str, str]:
+    sk = item["sk"]["S"]
+    kind = SHIP_SOON if sk.startswith(SOON_PREFIX) else sk.removeprefix(BOARD_PREFIX).split("#", 1)[0]
+    return {
+        "kind": kind,
+        "order_id": item["order_id"]["S"],
+        "number": item["number"]["S"],
+        "due_at": item.get("due_at", {}).get("S", ""),
+    }
 
 
 class DynamoOpsBoard(DynamoKpiStore):
     def place(self, kind: str, order_id: str, number: str, due_at: datetime | None, present: bool) -> None:
-        key = {"pk": {"S": "OPSBOARD"}, "sk": {"S": f"{kind}#{order_id}"}}
+        key = {"pk": {"S": COUNTERS_PK}, "sk": {"S": _board_sk(kind, order_id, due_at)}}
         if not present:
             self.client.delete_item(TableName=self.table, Key=key)
             return
@@ -461,75 +479,40 @@ class DynamoOpsBoard(DynamoKpiStore):
         self.client.put_item(TableName=self.table, Item=item)
 
     def board(self, limit: int = 200) -> list[dict[str, str]]:
+        """The orders late to ship, late to arrive or stalled (not the ship-soon list)."""
         page = self.client.query(
             TableName=self.table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": "OPSBOARD"}},
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :board)",
+            ExpressionAttributeValues={":pk": {"S": COUNTERS_PK}, ":board": {"S": BOARD_PREFIX}},
             Limit=limit,
         )
-        return [
-            {
-                "kind": item["sk"]["S"].split("#", 1)[0],
-                "order_id": item["order_id"]["S"],
-                "number": item["number"]["S"],
-                "due_at": item.get("due_at", {}).get("S", ""),
-            }
-            for item in page.get("Items", [])
-        ]
+        return [_board_row(item) for item in page.get("Items", [])]
 
-    def _unswept_since(self, now: datetime) -> datetime:
-        from chalicelib.adapters.dynamo.timers import CURSOR_PK, CURSOR_SK
-
-        lag = now - timedelta(hours=SWEEP_LAG_HOURS)
-        item = self.client.get_item(
-            TableName=self.table, Key={"pk": {"S": CURSOR_PK}, "sk": {"S": CURSOR_SK}}, ProjectionExpression="through"
-        ).get("Item")
-        if item is None:
-            return lag
-        cursor: datetime = _DATETIME.deserialize(item["through"]["S"])
-        return max(now - timedelta(hours=BOARD_LOOKBACK_HOURS), min(lag, cursor))
-
-    def shipping_due_within(self, now: datetime, hours: int) -> list[dict[str, str]]:
-        """Orders not shipped whose ship-by falls in the next `hours`, from the sweep's index (GSI4).
-
-        While its shipping promise is open an order's next due timer is never later than its
-        ship-by, and not before the sweep's cursor (what the sweep passed it acted on, refiling
-        the order by its next timer): the buckets from the cursor (an hour ago at the latest; an
-        "at risk" point left unflagged while the sweep was down stays listed) to `now + hours`
-        hold every such order."""
-        stamp = "%Y-%m-%dT%H:%M:%S"  # the index's sort keys: "<due>#<order id>", no Z
-        lower, end = self._unswept_since(now), now + timedelta(hours=hours)
-        bounds = {
-            ":start": {"S": lower.astimezone(UTC).strftime(stamp)},
-            ":upper": {"S": end.astimezone(UTC).strftime(stamp) + "#~"},
+    def days_and_board(
+        self, start: date, end: date, now: datetime, hours: int
+    ) -> tuple[list[tuple[date, dict[str, int]]], list[dict[str, str]]]:
+        """The day counters of [start, end), the board, and the orders to ship within `hours`: one Query."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :start AND :end",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": COUNTERS_PK},
+                ":start": {"S": start.isoformat()},
+                ":end": {"S": f"{SOON_PREFIX}{_iso(now + timedelta(hours=hours))}#~"},
+            },
         }
-        found = []
-        hour = lower.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        while hour <= end:
-            query: dict[str, Any] = {
-                "TableName": self.table,
-                "IndexName": GSI4,
-                "KeyConditionExpression": "gsi4pk = :pk AND gsi4sk BETWEEN :start AND :upper",
-                "ExpressionAttributeValues": {":pk": {"S": f"DUE#{hour.strftime('%Y-%m-%dT%H')}"}, **bounds},
-                "ProjectionExpression": "id, #n, #s, ship_by, sla_shipping",
-                "ExpressionAttributeNames": {"#n": "number", "#s": "status"},
-            }
-            while True:
-                page = self.client.query(**query)
-                for item in page.get("Items", []):
-                    ship_by = _DATETIME.deserialize(item["ship_by"]["S"])
-                    open_promise = item.get("sla_shipping", {}).get("S") not in ("breached", "met")
-                    if item["status"]["S"] in _NOT_SHIPPED and open_promise and now <= ship_by <= end:
-                        found.append(
-                            {
-                                "kind": "ship_soon",
-                                "order_id": item["id"]["S"],
-                                "number": item.get("number", {}).get("S", ""),
-                                "due_at": ship_by.strftime(stamp) + "Z",
-                            }
-                        )
-                if "LastEvaluatedKey" not in page:
-                    break
-                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-            hour += timedelta(hours=1)
-        return sorted(found, key=lambda row: (row["due_at"], row["order_id"]))
+        days, board, soon, earliest = [], [], [], _iso(now)
+        while True:
+            page = self.client.query(**kwargs)
+            for item in page.get("Items", []):
+                sk = item["sk"]["S"]
+                if sk.startswith(BOARD_PREFIX):
+                    board.append(_board_row(item))
+                elif sk.startswith(SOON_PREFIX):
+                    if item["due_at"]["S"] >= earliest:  # past its ship-by: the sweep is about to call it late
+                        soon.append(_board_row(item))
+                elif (day := date.fromisoformat(sk)) < end:
+                    days.append((day, {k: int(v["N"]) for k, v in item.items() if "N" in v}))
+            if "LastEvaluatedKey" not in page:
+                return days, board + soon
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
