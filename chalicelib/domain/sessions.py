@@ -152,6 +152,7 @@ class Session:
     created_at: datetime
     last_seen_at: datetime
     lang: str = "en"
+    customer_id: str | None = None  # of the address's newest order at sign-in: whose preferences to show
 
     @property
     def expires_at(self) -> datetime:
@@ -167,10 +168,11 @@ class Session:
         return replace(self, last_seen_at=now)
 
 
-def new_session(email: str, now: datetime, lang: str) -> tuple[Session, str]:
+def new_session(email: str, now: datetime, lang: str, customer_id: str | None = None) -> tuple[Session, str]:
     """A session and the token for its cookie (a new one at every sign-in: no fixation)."""
     token = new_token()
-    return Session(id_hash=token_hash(token), email=email, created_at=now, last_seen_at=now, lang=lang), token
+    session = Session(token_hash(token), email, created_at=now, last_seen_at=now, lang=lang, customer_id=customer_id)
+    return session, token
 
 
 def csrf_token(secret: str, binding: str) -> str:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from chalicelib.domain import sessions as rules
 from chalicelib.domain.errors import ConflictError, NotFoundError, OrderCareError, ValidationError
 from chalicelib.domain.ids import has_prefix
-from chalicelib.domain.orders import Order
+from chalicelib.domain.orders import Customer, Order
 from chalicelib.presentation.formatting import language_of
 from chalicelib.services.ports import Clock, EmailOrders, PortalStore, TimelineEntry
 
@@ -197,8 +197,9 @@ class PortalService:
     def _redeem(
         self, challenge: rules.Challenge, previous: str | None, fallback_lang: str, now: datetime
     ) -> tuple[str, str]:
-        lang = self._language_of(challenge.email, fallback_lang)
-        session, token = rules.new_session(challenge.email, now, lang)
+        customer = self._newest_customer(challenge.email)
+        lang = language_of(customer.locale) if customer is not None else fallback_lang
+        session, token = rules.new_session(challenge.email, now, lang, customer.id if customer is not None else None)
         previous_hash = rules.token_hash(previous) if previous else None
         try:
             self.store.redeem(challenge, session, previous_hash)
@@ -206,10 +207,10 @@ class PortalService:
             raise SignInFailedError("expired") from error
         return token, challenge.next_path
 
-    def _language_of(self, email: str, fallback: str) -> str:
-        """The language of the customer's newest order (one Query), else the browser's."""
+    def _newest_customer(self, email: str) -> Customer | None:
+        """The customer of the address's newest order (one Query): the session's language and preferences."""
         page = self.by_email.list_for_email(email, limit=1, start=None)
-        return language_of(page.items[0].customer.locale) if page.items else fallback
+        return page.items[0].customer if page.items else None
 
     # --- sessions ----------------------------------------------------------------------
 
@@ -371,9 +372,12 @@ class PortalService:
     # --- preferences -------------------------------------------------------------------
 
     def customer_id(self, session: rules.Session) -> str | None:
-        """Preferences are kept per customer id: the one of the address's newest order."""
-        page = self.by_email.list_for_email(session.email, limit=1, start=None)
-        return page.items[0].customer.id if page.items else None
+        """Preferences are kept per customer id: the one of the address's newest order at sign-in
+        (kept in the session), else now (the address had no order then)."""
+        if session.customer_id is not None:
+            return session.customer_id
+        customer = self._newest_customer(session.email)
+        return customer.id if customer is not None else None
 
     def preferences(self, session: rules.Session) -> tuple[str | None, Preferences | None]:
         customer_id = self.customer_id(session)
@@ -386,10 +390,12 @@ class PortalService:
         customer_id = self.customer_id(session)
         if customer_id is None:
             return None
-        self.preferences_store.put(customer_id, preferences, self.clock.now())
-        if preferences.locale:
-            session = rules.Session(**{**vars(session), "lang": language_of(preferences.locale)})
-            self.store.save_session(session)
+        lang = language_of(preferences.locale) if preferences.locale else session.lang
+        if (lang, customer_id) == (session.lang, session.customer_id):
+            self.preferences_store.put(customer_id, preferences, self.clock.now())  # the session stays as it is
+            return session
+        session = replace(session, lang=lang, customer_id=customer_id)
+        self.store.save_preferences(session, preferences, self.clock.now())
         return session
 
 

@@ -439,6 +439,45 @@ def test_preferences_without_orders_say_so(alice: Browser) -> None:
     assert page.status == 200 and "first order" in page.html and 'name="locale"' not in page.html
 
 
+def test_a_first_order_placed_while_signed_in_finds_its_preferences_and_the_session_keeps_its_customer(
+    api: Api, alice: Browser
+) -> None:
+    alice.sign_in(ALICE)  # no order yet: the session knows no customer
+    place(api)
+    page = alice.get("/account/preferences")
+    assert 'name="locale"' in page.html  # found now, by the address's newest order
+    with _recording() as saved:
+        assert alice.post("/account/preferences", {"csrf_token": page.csrf, "locale": "de-DE"}).status == 200
+    # The session, the newest order (whose customer), then the preferences and the session (its new
+    # language, its customer) in one transaction.
+    assert [operation for operation, _ in saved] == ["GetItem", "Query", "TransactWriteItems"]
+    with _recording() as read:
+        alice.get("/account/preferences")
+    assert [operation for operation, _ in read] == ["GetItem", "GetItem"]  # the session now carries it
+    stored = api.call("GET", "/v1/customers/cus_alice/preferences", role="customer", sub="cus_alice").data
+    assert stored["locale"] == "de-DE"
+
+
+def test_preferences_saved_as_the_session_is_signed_out_elsewhere_are_kept_and_the_session_stays_gone(
+    api: Api, alice: Browser
+) -> None:
+    from chalicelib.adapters.dynamo.portal import DynamoPortalStore
+    from chalicelib.domain.sessions import token_hash
+    from chalicelib.services.ports import Preferences
+
+    place(api)
+    alice.sign_in(ALICE)
+    store = DynamoPortalStore()
+    session = store.session(token_hash(alice.jar["oc_session"]))
+    assert session is not None and session.customer_id == "cus_alice"
+    store.end_all(ALICE)  # "sign out everywhere" between the page's read and its write
+    chosen = Preferences(email=False, sms=True, locale="de-DE")
+    store.save_preferences(replace(session, lang="de"), chosen, get_container().portal.clock.now())
+    assert store.session(session.id_hash) is None
+    stored = api.call("GET", "/v1/customers/cus_alice/preferences", role="customer", sub="cus_alice").data
+    assert (stored["sms"], stored["locale"]) == (True, "de-DE")
+
+
 def test_cookies_are_secure_outside_the_local_stack(api: Api, alice: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
     from chalicelib.api import http
     from chalicelib.settings import get_settings
@@ -577,7 +616,7 @@ def test_round_trips_and_weight_per_page(api: Api, alice: Browser, tap: StreamTa
         "GET /account/orders": (2, 0),  # the session, then one Query for the page
         "GET /account/orders/{id}": (2, 0),  # session, then one Query of the order's partition
         "GET /account/documents/{id}": (2, 0),  # the document by id (GSI2), then its order and the session together
-        "GET /account/preferences": (3, 0),  # session, newest order (whose customer id), preferences
+        "GET /account/preferences": (2, 0),  # the session (whose customer, from sign-in), the preferences
     }
     measured = {}
     for name, visit in pages.items():
@@ -669,8 +708,9 @@ def test_the_forms_read_the_session_and_the_order_in_one_batch(api: Api, alice: 
         answer = alice.post("/account/preferences", chosen)
     assert answer.status == 200 and '<html lang="de">' in answer.html  # the language just chosen, not read again
     assert '<html lang="de">' in alice.get("/account/orders").html  # and kept in the session
-    # The session, the address's newest order (whose customer), the preferences and the session's language.
-    assert [operation for operation, _ in saved] == ["GetItem", "Query", "PutItem", "PutItem"]
+    # The session (its customer kept from sign-in), then the preferences; the session's language is
+    # German already (Alice's order's), so the session is not written again.
+    assert [operation for operation, _ in saved] == ["GetItem", "PutItem"]
 
 
 # --- get help: tickets through the support service --------------------------------------------

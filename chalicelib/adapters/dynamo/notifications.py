@@ -19,6 +19,18 @@ PREFS_SK = "#PREFS"
 SMS_SK = "#SMS"
 
 
+def preferences_item(customer_id: str, preferences: Preferences, now: datetime) -> PreferencesItem:
+    return PreferencesItem(
+        pk=customer_pk(customer_id),
+        sk=PREFS_SK,
+        type="preferences",
+        email=preferences.email,
+        sms=preferences.sms,
+        locale=preferences.locale,
+        updated_at=now,
+    )
+
+
 class DynamoPreferenceStore:
     def get(self, customer_id: str) -> Preferences:
         try:
@@ -28,15 +40,7 @@ class DynamoPreferenceStore:
         return Preferences(email=bool(item.email), sms=bool(item.sms), locale=item.locale)
 
     def put(self, customer_id: str, preferences: Preferences, now: datetime) -> None:
-        PreferencesItem(
-            pk=customer_pk(customer_id),
-            sk=PREFS_SK,
-            type="preferences",
-            email=preferences.email,
-            sms=preferences.sms,
-            locale=preferences.locale,
-            updated_at=now,
-        ).save()
+        preferences_item(customer_id, preferences, now).save()
 
     def sms_opted_out(self, phone: str) -> bool:
         try:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from chalicelib.domain.catalog import CatalogItem
     from chalicelib.domain.orders import Order
+    from chalicelib.services.ports import Preferences
 
 RATE_SK = "#RATE"
 CHALLENGE_SK = "#CHALLENGE"
@@ -78,6 +79,7 @@ class SessionItem(TableItem):
     created_at = UTCDateTimeAttribute()
     last_seen_at = UTCDateTimeAttribute()
     lang = UnicodeAttribute(default="en")
+    customer_id = UnicodeAttribute(null=True)
     gsi2pk = UnicodeAttribute()
     gsi2sk = UnicodeAttribute()
     by_address = SessionsByAddress()
@@ -128,6 +130,7 @@ def _session(item: SessionItem) -> Session:
         created_at=item.created_at,
         last_seen_at=item.last_seen_at,
         lang=item.lang or "en",
+        customer_id=item.customer_id,
     )
 
 
@@ -140,6 +143,7 @@ def _session_item(session: Session) -> SessionItem:
         created_at=session.created_at,
         last_seen_at=session.last_seen_at,
         lang=session.lang,
+        customer_id=session.customer_id,
         gsi2pk=sessions_pk(session.email),
         gsi2sk=f"SESSION#{session.created_at.astimezone(UTC).isoformat()}",
         expires_at=session.expires_at.astimezone(UTC) + SLACK,
@@ -317,6 +321,22 @@ class DynamoPortalStore(Transactional):
         except Exception as error:
             if "ConditionalCheckFailed" not in str(error):
                 raise
+
+    def save_preferences(self, session: Session, preferences: Preferences, now: datetime) -> None:
+        """The session's customer's preferences and the session (its language, its customer) in one
+        transaction; a session deleted meanwhile stays deleted, and the preferences are saved anyway."""
+        from chalicelib.adapters.dynamo.notifications import preferences_item
+
+        assert session.customer_id, "preferences are kept per customer"
+        saved = preferences_item(session.customer_id, preferences, now)
+        try:
+            with self.transaction() as transaction:
+                transaction.save(saved)
+                transaction.save(_session_item(session), condition=SessionItem.pk.exists())
+        except TransactWriteError as error:
+            if "ConditionalCheckFailed" not in _codes(error):
+                raise
+            saved.save()
 
     def end(self, id_hash: str) -> None:
         SessionItem(pk=session_pk(id_hash), sk=SESSION_SK).delete()
