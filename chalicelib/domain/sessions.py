@@ -110,6 +110,8 @@ class Challenge:
     next_path: str = DEFAULT_NEXT
     attempts: int = 0
     used: bool = False
+    customer_id: str | None = None  # the customer of the address's newest order when the code was asked for
+    lang: str | None = None  # and that customer's language: the session's (else the browser's)
 
     @property
     def expires_at(self) -> datetime:
@@ -128,7 +130,13 @@ class Challenge:
 
 
 def new_challenge(
-    challenge_id: str, email: str, now: datetime, secret: str, next_path: str
+    challenge_id: str,
+    email: str,
+    now: datetime,
+    secret: str,
+    next_path: str,
+    customer_id: str | None = None,
+    lang: str | None = None,
 ) -> tuple[Challenge, str, str]:
     """A fresh challenge and the code and link token to email (never stored as they are)."""
     code, link = new_code(), new_token()
@@ -139,6 +147,8 @@ def new_challenge(
         link_hash=token_hash(link),
         created_at=now,
         next_path=safe_next(next_path),
+        customer_id=customer_id,
+        lang=lang,
     )
     return challenge, code, link
 

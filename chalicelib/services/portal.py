@@ -144,8 +144,17 @@ class PortalService:
         if email is None:
             raise ValidationError("enter a valid email address", details=[{"field": "email"}], code="invalid_email")
         now = self.clock.now()
+        # Read when the code is asked for, so that redeeming it is one read and one write; every
+        # address is looked up alike, so the request says nothing of whether it has orders.
+        customer = self._newest_customer(email)
         challenge, code, link = rules.new_challenge(
-            secrets.token_hex(16), email, now, self.secrets()[0], rules.safe_next(next_path)
+            secrets.token_hex(16),
+            email,
+            now,
+            self.secrets()[0],
+            rules.safe_next(next_path),
+            customer.id if customer is not None else None,
+            language_of(customer.locale) if customer is not None else None,
         )
         keys = {"email": email, "ip": client or "unknown"}
         self.store.start(challenge, [(limit, keys[limit.scope]) for limit in self.limits], now)
@@ -197,9 +206,8 @@ class PortalService:
     def _redeem(
         self, challenge: rules.Challenge, previous: str | None, fallback_lang: str, now: datetime
     ) -> tuple[str, str]:
-        customer = self._newest_customer(challenge.email)
-        lang = language_of(customer.locale) if customer is not None else fallback_lang
-        session, token = rules.new_session(challenge.email, now, lang, customer.id if customer is not None else None)
+        lang = challenge.lang or fallback_lang
+        session, token = rules.new_session(challenge.email, now, lang, challenge.customer_id)
         previous_hash = rules.token_hash(previous) if previous else None
         try:
             self.store.redeem(challenge, session, previous_hash)
@@ -208,7 +216,7 @@ class PortalService:
         return token, challenge.next_path
 
     def _newest_customer(self, email: str) -> Customer | None:
-        """The customer of the address's newest order (one Query): the session's language and preferences."""
+        """The customer of the address's newest order (one Query): whose preferences, in which language."""
         page = self.by_email.list_for_email(email, limit=1, start=None)
         return page.items[0].customer if page.items else None
 

@@ -102,6 +102,23 @@ def test_sign_in_email_has_code_link_and_validity(api: Api, alice: Browser) -> N
     assert ALICE not in text.split("token=")[1]  # the link carries a random token, not the address
 
 
+def test_asking_for_a_code_reads_the_customer_so_redeeming_it_is_one_read_and_one_write(
+    api: Api, alice: Browser
+) -> None:
+    place(api)
+    with _recording() as asked:
+        sent = alice.request_code(ALICE)
+    assert [operation for operation, _ in asked] == ["Query", "TransactWriteItems"]
+    with _recording() as redeemed:
+        done = alice.post("/account/verify", {"email": ALICE, "code": last_code(ALICE), "csrf_token": sent.csrf})
+    assert done.status == 303 and [operation for operation, _ in redeemed] == ["GetItem", "TransactWriteItems"]
+    # The session has the customer's language and id from the challenge: no read of the order here.
+    assert '<html lang="de">' in alice.get("/account/orders").html
+    with _recording() as read:
+        alice.get("/account/preferences")
+    assert [operation for operation, _ in read] == ["GetItem", "GetItem"]
+
+
 def test_a_code_works_once(api: Api, alice: Browser) -> None:
     sent = alice.request_code(ALICE)
     code = last_code(ALICE)
@@ -612,7 +629,8 @@ def test_round_trips_and_weight_per_page(api: Api, alice: Browser, tap: StreamTa
     }
     budget = {  # reads, writes
         "GET /account": (0, 0),
-        "POST /account/sign-in": (0, 1),  # one transaction: both rate counters, the challenge, its link
+        "POST /account/sign-in": (1, 1),  # the newest order (whose customer), then one transaction: both
+        # rate counters, the challenge (carrying that customer), its link
         "GET /account/orders": (2, 0),  # the session, then one Query for the page
         "GET /account/orders/{id}": (2, 0),  # session, then one Query of the order's partition
         "GET /account/documents/{id}": (2, 0),  # the document by id (GSI2), then its order and the session together

@@ -56,6 +56,8 @@ class ChallengeItem(TableItem):
     next_path = UnicodeAttribute()
     attempts = NumberAttribute(default=0)
     used = BooleanAttribute(default=False)
+    customer_id = UnicodeAttribute(null=True)
+    lang = UnicodeAttribute(null=True)
     expires_at = TTLAttribute()
 
 
@@ -120,6 +122,8 @@ def _challenge(item: ChallengeItem) -> Challenge:
         next_path=item.next_path,
         attempts=int(item.attempts or 0),
         used=bool(item.used),
+        customer_id=item.customer_id,
+        lang=item.lang,
     )
 
 
@@ -185,6 +189,8 @@ class DynamoPortalStore(Transactional):
                         next_path=challenge.next_path,
                         attempts=0,
                         used=False,
+                        customer_id=challenge.customer_id,
+                        lang=challenge.lang,
                         expires_at=expires,
                     )
                 )
