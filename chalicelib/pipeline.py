@@ -14,6 +14,7 @@ document writes do not invoke this function at all; `OrderChange.of` drops the r
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -180,7 +181,14 @@ def process_document_intents(event: dict[str, Any]) -> dict[str, Any]:
             continue
         if image.get("lane", {}).get("S") != DOCUMENTS_LANE or image.get("status", {}).get("S") != "pending":
             continue
-        intent = Intent(image["order_id"]["S"], image["kind"]["S"], image["key"]["S"], lane=DOCUMENTS_LANE)
+        followers = image.get("followers", {}).get("S")  # JSON; absent on intents recorded before they were kept
+        intent = Intent(
+            image["order_id"]["S"],
+            image["kind"]["S"],
+            image["key"]["S"],
+            lane=DOCUMENTS_LANE,
+            followers=None if followers is None else tuple(json.loads(followers)),
+        )
         by_order.setdefault(intent.order_id, []).append((record["dynamodb"].get("SequenceNumber", ""), intent))
     runner, failures, outcome = get_container().intents, [], {}
     for order_id, entries in by_order.items():

@@ -58,6 +58,9 @@ class Intent:
     timeline: DomainEvent | None = None  # written with the record (e.g. why it was skipped)
     cause_version: int = 0  # the order version whose change implied it: its timeline entries follow that change
     lane: str = MAIN_LANE  # the function that drives it (the documents lane: its own stream consumer and schedule)
+    # Another lane's intent: the main-lane intents of the same change that come after it (None: not known,
+    # recorded before they were kept), so its consumer takes them next without reading the order's intents.
+    followers: tuple[str, ...] | None = None
 
     @property
     def id(self) -> str:
@@ -107,6 +110,19 @@ class Planner(Protocol):
     def plan(self, before: Order | None, after: Order) -> list[Intent]:
         """The intents an order change implies (`before` None: a new order)."""
         ...
+
+
+def with_followers(intents: Sequence[Intent]) -> list[Intent]:
+    """Each other-lane intent with the ids of the main-lane intents of the same batch that come after it."""
+    return [
+        replace(
+            intent,
+            followers=tuple(other.id for other in intents if other.lane == MAIN_LANE and intent.id in other.after),
+        )
+        if intent.lane != MAIN_LANE
+        else intent
+        for intent in intents
+    ]
 
 
 def backoff(attempts: int) -> timedelta:
@@ -161,7 +177,11 @@ class IntentRunner:
         now = self.clock.now()
         lease_until = now + timedelta(seconds=LEASE_SECONDS) if leased else None
         return self.records.record(
-            intents, now=now, give_up_at=now + self.give_up_after, lease_until=lease_until, leased=leased
+            with_followers(intents),
+            now=now,
+            give_up_at=now + self.give_up_after,
+            lease_until=lease_until,
+            leased=leased,
         )
 
     def handle_change(self, before: Order | None, after: Order) -> dict[str, str]:
@@ -199,14 +219,28 @@ class IntentRunner:
         """Another lane's consumer: its new intents, then the pending ones of the same orders that wait
         for them (the receipt email waits for the invoice), in one pass so they follow at once."""
         mine = [intent for intent in intents if intent.lane == lane]
+        return self.drive([*mine, *self._followers(mine)], now=now)
+
+    def _followers(self, mine: Sequence[Intent]) -> list[Intent]:
+        """The main-lane intents waiting for these: named by the intents themselves, else read."""
+        if all(intent.followers is not None for intent in mine):
+            waits_for: dict[tuple[str, str], list[str]] = {}
+            for intent in mine:
+                for follower in intent.followers or ():
+                    waits_for.setdefault((intent.order_id, follower), []).append(intent.id)
+            # The stored intent (its payload, all it waits for) comes with taking it; `after` only orders the pass.
+            return [
+                Intent(order_id, kind, key, after=tuple(after))
+                for (order_id, follower), after in waits_for.items()
+                for kind, key in [follower.split(":", 1)]
+            ]
         ids = {intent.id for intent in mine}
-        followers = [
+        return [
             intent
             for order_id in dict.fromkeys(intent.order_id for intent in mine)
             for intent in self.records.pending(order_id)
             if intent.lane == MAIN_LANE and ids.intersection(intent.after)
         ]
-        return self.drive([*mine, *followers], now=now)
 
     def drive(self, intents: Sequence[Intent], now: datetime | None = None) -> list[tuple[Intent, str]]:
         """Attempt each due intent once; one failing never stops the next."""

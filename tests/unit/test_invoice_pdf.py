@@ -193,6 +193,8 @@ def test_pre_cut_fonts_embed_exactly_what_fontTools_itself_would(monkeypatch: py
     from chalicelib.documents import pdf
 
     documents = [invoice("de-DE"), invoice("en-US", name="Алексей Müller ₹"), invoice("zz", name="漢 Zoë Արամ ש")]
+    # fpdf2 cuts a real font down to the glyphs the document uses, so both sides embed exactly those here.
+    monkeypatch.setattr(pdf, "embedded_glyphs", lambda style, used: frozenset(used))
     fast = [render_pdf(document) for document in documents]
 
     def through_fonttools(target: object) -> None:
@@ -206,6 +208,24 @@ def test_pre_cut_fonts_embed_exactly_what_fontTools_itself_would(monkeypatch: py
 
     monkeypatch.setattr(pdf, "_embed_subsets", through_fonttools)
     assert [render_pdf(document) for document in documents] == fast
+
+
+def test_documents_within_the_common_characters_share_one_font_subset() -> None:
+    """Names and numbers differ on every invoice; the common glyphs embedded with them keep it one cut per style."""
+    from chalicelib.documents import pdf
+
+    names = ["Jürgen Weiß", "Zoë Dupont-Lefèvre", "Åsa Ødegård", "Kevin O'Neil", "Ana Núñez"]
+    documents = [
+        build_invoice(paid_order(name=name), seller=SELLER, number=f"INV-2026-{number:06d}", issued_at=AT)
+        for number, name in enumerate(names, start=900)
+    ]
+    render_pdf(documents[0])
+    before = pdf._subset_font.cache_info()
+    rendered = [render_pdf(document) for document in documents[1:]]
+    assert pdf._subset_font.cache_info().misses == before.misses
+    for data, document in zip(rendered, documents[1:], strict=True):
+        text = text_of(data)
+        assert document.buyer.name in text and document.number in text
 
 
 def test_the_subset_cache_does_not_change_the_bytes() -> None:

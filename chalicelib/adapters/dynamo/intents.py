@@ -58,6 +58,7 @@ class IntentItem(TableItem):
     lane = UnicodeAttribute(null=True)  # absent: the main lane; the documents function's stream filter reads it
     payload = JSONAttribute(null=True)
     after = JSONAttribute(null=True)  # ids of intents to end first
+    followers = JSONAttribute(null=True)  # another lane's intent: the main-lane ones that come after it
     attempts = NumberAttribute(default=0)
     last_error = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
@@ -102,6 +103,7 @@ def _attempt(item: IntentItem) -> Attempt:
         status=item.status,
         cause_version=int(item.cause_version or 0),
         lane=item.lane or MAIN_LANE,
+        followers=None if item.followers is None else tuple(item.followers),
     )
     return Attempt(intent, int(item.attempts or 0), item.created_at, item.give_up_at)
 
@@ -126,6 +128,7 @@ class DynamoIntentRecords(Transactional):
             lane=intent.lane or None,
             payload=intent.payload if intent.status == PENDING else None,
             after=list(intent.after) or None,
+            followers=None if intent.followers is None else list(intent.followers),
             attempts=0,
             created_at=now,
             give_up_at=give_up_at,
