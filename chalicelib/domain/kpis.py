@@ -95,6 +95,17 @@ class Fact:
     note: str | None = None  # shown with the miss (a detractor's comment)
 
 
+@dataclass(frozen=True)
+class BoardPlace:
+    """An order put on (present) or taken off one list of the live operations board."""
+
+    kind: str  # ship_soon, late_shipping, late_delivery, stalled
+    order_id: str
+    number: str
+    due_at: datetime | None
+    present: bool
+
+
 def hit_fact(kpi: str, subject: str, day: date, hit: bool, extra: dict[str, int] | None = None) -> Fact:
     counts = {den(kpi): 1, num(kpi): 1 if hit else 0, **(extra or {})}
     return Fact(f"{kpi}#{subject}", day, counts, subject, () if hit else (kpi,))

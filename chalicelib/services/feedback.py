@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -30,8 +30,9 @@ from chalicelib.services.ports import Clock, StoredResponse
 class KpiStore(Protocol):
     def record(self, fact: kpis.Fact) -> bool: ...
 
-    def record_all(self, facts: list[kpis.Fact]) -> bool:
-        """Count every fact at once, or none (False) when any of them was counted before."""
+    def record_all(self, facts: list[kpis.Fact], board: Sequence[kpis.BoardPlace] = ()) -> bool:
+        """Count every fact at once, and write the board's places with them (the board shares the
+        store's table), or nothing (False) when any of the facts was counted before."""
         ...
 
     def demote(self, kpi: str, fact_key: str, cause_counter: str | None) -> bool: ...
@@ -72,7 +73,7 @@ class SurveyStore(Protocol):
 
 
 class OpsBoard(Protocol):
-    def place(self, kind: str, order_id: str, number: str, due_at: datetime | None, present: bool) -> None: ...
+    def place(self, place: kpis.BoardPlace) -> None: ...
 
     def board(self, limit: int = 200) -> list[dict[str, str]]: ...
 
@@ -156,15 +157,16 @@ class KpiService:
             if [s.stalled for s in before.shipments] != [s.stalled for s in after.shipments]:  # type: ignore[union-attr]
                 self.update_board(before, after)  # a stall flagged or cleared: the board only
             return 0
-        self.update_board(before, after)
+        places = self.board_changes(before, after)
         if not kpis.yields_facts(before, after):
+            self._place_all(places)
             return 0  # neither shipped, delivered nor late just now: no fact, so no promise to read
         if after.promised_ship_by is not None and after.promised_deliver_by is not None:
             promise = kpis.Promise(after.promised_ship_by, after.promised_deliver_by)  # on the order: no read
         else:  # placed before the order kept its promise: the one stored at its placement
             promised = self.store.promise(after.id)
             promise = kpis.Promise(*promised) if promised else kpis.Promise(after.ship_by, after.deliver_by)
-        return self.count_all(kpis.order_facts(before, after, promise, self.zone))
+        return self.count_all(kpis.order_facts(before, after, promise, self.zone), places)
 
     def on_ticket_change(self, before: Ticket | None, after: Ticket) -> int:
         """Count the ticket's deadlines kept or missed, its category, and what it says about the order."""
@@ -178,21 +180,31 @@ class KpiService:
         return counted
 
     def update_board(self, before: Order | None, after: Order) -> None:
-        """Keep the live operations board in step: to ship soon, late to ship, late to arrive, stalled.
+        """Keep the live operations board in step: to ship soon, late to ship, late to arrive, stalled."""
+        self._place_all(self.board_changes(before, after))
 
-        Only a place that changes with this change is written (a replayed record writes it again);
-        a ship-soon entry is filed by its ship-by, so a revised ship-by moves it."""
+    def board_changes(self, before: Order | None, after: Order) -> list[kpis.BoardPlace]:
+        """The board's places that change with this change (none without a board).
+
+        A replayed record writes them again; a ship-soon entry is filed by its ship-by, so a revised
+        ship-by moves it."""
         if self.board is None:
-            return
+            return []
         then = _board_places(before) if before is not None else {}
         number = str(getattr(after, "number", "") or after.id)
+        places = []
         for kind, present in _board_places(after).items():
             was = then.get(kind, False)
             moved = kind == "ship_soon" and was and present and before is not None and before.ship_by != after.ship_by
             if was and (moved or not present):
-                self.board.place(kind, after.id, number, _board_due(kind, before), False)  # type: ignore[arg-type]
+                places.append(kpis.BoardPlace(kind, after.id, number, _board_due(kind, before), False))  # type: ignore[arg-type]
             if present and (moved or not was):
-                self.board.place(kind, after.id, number, _board_due(kind, after), True)
+                places.append(kpis.BoardPlace(kind, after.id, number, _board_due(kind, after), True))
+        return places
+
+    def _place_all(self, places: Sequence[kpis.BoardPlace]) -> None:
+        for place in places:
+            self.board.place(place)  # type: ignore[union-attr]  # places come only with a board
 
     def on_return_change(self, before: Return | None, after: Return) -> int:
         """Count a new return (return rate, reason), what it says about the order, and keep the open cases."""
@@ -229,13 +241,15 @@ class KpiService:
             self.on_fact(fact)
         return new
 
-    def count_all(self, facts: list[kpis.Fact]) -> int:
-        """Record the facts of one change, in one write when none was counted before; how many were new."""
-        if len(facts) > 1 and self.store.record_all(facts):
+    def count_all(self, facts: list[kpis.Fact], board: Sequence[kpis.BoardPlace] = ()) -> int:
+        """Record the facts of one change, with its board places, in one write when none was counted
+        before; how many were new."""
+        if len(facts) > 1 and self.store.record_all(facts, board):
             if self.on_fact is not None:
                 for fact in facts:
                     self.on_fact(fact)
             return len(facts)
+        self._place_all(board)  # a single fact, or a replay: the board on its own
         return sum(self.count(fact) for fact in facts)  # one of them was counted already (a replay)
 
     def record_feedback(

@@ -58,13 +58,20 @@ def test_the_dashboard_reads_counters_board_and_ship_soon_in_one_query_and_repor
     models.configure(table_name, "eu-central-1")
     board = DynamoOpsBoard(dynamodb_client)
     now = datetime(2026, 12, 2, 10, tzinfo=UTC)
+    place = kpis.BoardPlace
     board.record(kpis.hit_fact("shipped_on_time", "ord_1", date(2026, 12, 1), True))
-    board.place("late_shipping", "ord_late", "1001", now - timedelta(hours=3), True)
-    board.place("stalled", "ord_stall", "1002", None, True)
+    board.place(place("late_shipping", "ord_late", "1001", now - timedelta(hours=3), True))
+    board.place(place("stalled", "ord_stall", "1002", None, True))
     for order_id, hours in (("ord_past", -1), ("ord_soon", 7), ("ord_later", 9)):
-        board.place("ship_soon", order_id, order_id, now + timedelta(hours=hours), True)
-    board.place("ship_soon", "ord_gone", "1003", now + timedelta(hours=2), True)
-    board.place("ship_soon", "ord_gone", "1003", now + timedelta(hours=2), False)  # shipped
+        board.place(place("ship_soon", order_id, order_id, now + timedelta(hours=hours), True))
+    due = now + timedelta(hours=2)
+    board.place(place("ship_soon", "ord_gone", "1003", due, True))
+    facts = [kpis.hit_fact(kpi, "ord_gone", date(2026, 12, 1), True) for kpi in ("delivered_on_time", "csat")]
+    with counting() as calls:  # shipped: the facts it counts and off the list, in one transaction
+        assert board.record_all(facts, [place("ship_soon", "ord_gone", "1003", due, False)])
+    assert dict(calls) == {"TransactWriteItems": 1}
+    board.place(place("ship_soon", "ord_kept", "1004", due, True))
+    assert not board.record_all(facts, [place("ship_soon", "ord_kept", "1004", due, False)])  # counted: nothing written
 
     with counting() as calls:
         days, rows = board.days_and_board(date(2026, 9, 7), date(2026, 12, 7), now, 8)
@@ -73,6 +80,7 @@ def test_the_dashboard_reads_counters_board_and_ship_soon_in_one_query_and_repor
     assert [(row["kind"], row["order_id"]) for row in rows] == [
         ("late_shipping", "ord_late"),
         ("stalled", "ord_stall"),
+        ("ship_soon", "ord_kept"),  # the refused transaction took it off nothing
         ("ship_soon", "ord_soon"),  # not the one past its ship-by, nor the one 9 h away
     ]
     assert {row["kind"] for row in board.board()} == {"late_shipping", "stalled"}

@@ -131,8 +131,8 @@ class KpiStore:
         self.counted.add(fact.key)
         return new
 
-    def record_all(self, facts: list[kpis.Fact]) -> bool:
-        self.writes.append([fact.key for fact in facts])
+    def record_all(self, facts: list[kpis.Fact], board: Sequence[kpis.BoardPlace] = ()) -> bool:
+        self.writes.append([fact.key for fact in facts] + [f"board:{p.kind}:{p.present}" for p in board])
         if any(fact.key in self.counted for fact in facts):
             return False
         self.counted.update(fact.key for fact in facts)
@@ -154,9 +154,9 @@ class Board:
     placed: list[tuple[str, bool]] = field(default_factory=list)
     dues: list[datetime | None] = field(default_factory=list)
 
-    def place(self, kind: str, order_id: str, number: str, due_at: datetime | None, present: bool) -> None:
-        self.placed.append((kind, present))
-        self.dues.append(due_at)
+    def place(self, place: kpis.BoardPlace) -> None:
+        self.placed.append((place.kind, place.present))
+        self.dues.append(place.due_at)
 
 
 def _service() -> tuple[KpiService, KpiStore, Board]:
@@ -175,6 +175,19 @@ def test_a_delivery_counts_its_facts_in_one_write_and_a_replay_counts_nothing_tw
     assert service.on_order_change(shipped, delivered) == 0  # replayed: one by one after the batch is refused
     assert store.writes[1:] == [store.writes[0], *([key] for key in store.writes[0])]
     assert board.placed == []  # on time: on no list before or after
+
+
+def test_shipping_counts_its_facts_and_takes_the_order_off_ship_soon_in_one_write() -> None:
+    service, store, board = _service()
+    paid = replace(sample_order("de"), status=OrderStatus.PAID, shipped_at=None, delivered_at=None, shipments=[])
+    shipped = replace(paid, status=OrderStatus.SHIPPED, shipped_at=paid.ship_by - timedelta(hours=2))
+
+    assert service.on_order_change(paid, shipped) == 2  # shipped on time, order accuracy
+    assert store.writes == [["shipped_on_time#" + paid.id, "order_accuracy#" + paid.id, "board:ship_soon:False"]]
+    assert board.placed == []  # in the facts' transaction, not a write of its own
+    assert service.on_order_change(paid, shipped) == 0  # a replay: the transaction is refused as a whole,
+    assert board.placed == [("ship_soon", False)]  # so the board is written on its own and the facts one by one
+    assert store.writes[2:] == [["shipped_on_time#" + paid.id], ["order_accuracy#" + paid.id]]
 
 
 def test_a_change_that_yields_no_fact_reads_no_promise_and_the_board_is_written_only_on_change() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from pynamodb.connection import Connection
 from chalicelib.adapters.dynamo.conditions import client_condition_failed
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.adapters.dynamo.repositories import _idempotency_item
-from chalicelib.domain.kpis import Fact, Totals
+from chalicelib.domain.kpis import BoardPlace, Fact, Totals
 from chalicelib.domain.surveys import Survey
 from chalicelib.services.ports import IdempotencyKeyTakenError, StoredResponse
 
@@ -59,10 +60,11 @@ class DynamoKpiStore:
         """Count `fact` once; False when it was already counted."""
         return self._write(self._items([fact]))
 
-    def record_all(self, facts: list[Fact]) -> bool:
-        """The facts of one change in one transaction (counters summed per day); False, and nothing
-        written, when any of them was counted before (the caller then counts them one by one)."""
-        return self._write(self._items(facts))
+    def record_all(self, facts: list[Fact], board: Sequence[BoardPlace] = ()) -> bool:
+        """The facts of one change in one transaction (counters summed per day), with the board's
+        places the change moves; False, and nothing written, when any of the facts was counted before
+        (the caller then counts them one by one)."""
+        return self._write(self._items(facts) + [_board_write(self.table, place) for place in board])
 
     def _items(self, facts: list[Fact]) -> list[dict[str, Any]]:
         """Each fact's marker (only if new), one ADD per day's counters, each miss once."""
@@ -467,16 +469,31 @@ def _board_row(item: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _board_key(place: BoardPlace) -> dict[str, Any]:
+    return {"pk": {"S": COUNTERS_PK}, "sk": {"S": _board_sk(place.kind, place.order_id, place.due_at)}}
+
+
+def _board_item(place: BoardPlace) -> dict[str, Any]:
+    item = {**_board_key(place), "type": {"S": "ops_board"}}
+    item |= {"order_id": {"S": place.order_id}, "number": {"S": place.number}}
+    if place.due_at is not None:
+        item["due_at"] = {"S": _iso(place.due_at)}
+    return item
+
+
+def _board_write(table: str, place: BoardPlace) -> dict[str, Any]:
+    """The place as an item of a transaction: put there, or taken off."""
+    if place.present:
+        return {"Put": {"TableName": table, "Item": _board_item(place)}}
+    return {"Delete": {"TableName": table, "Key": _board_key(place)}}
+
+
 class DynamoOpsBoard(DynamoKpiStore):
-    def place(self, kind: str, order_id: str, number: str, due_at: datetime | None, present: bool) -> None:
-        key = {"pk": {"S": COUNTERS_PK}, "sk": {"S": _board_sk(kind, order_id, due_at)}}
-        if not present:
-            self.client.delete_item(TableName=self.table, Key=key)
-            return
-        item = {**key, "type": {"S": "ops_board"}, "order_id": {"S": order_id}, "number": {"S": number}}
-        if due_at is not None:
-            item["due_at"] = {"S": _iso(due_at)}
-        self.client.put_item(TableName=self.table, Item=item)
+    def place(self, place: BoardPlace) -> None:
+        if place.present:
+            self.client.put_item(TableName=self.table, Item=_board_item(place))
+        else:
+            self.client.delete_item(TableName=self.table, Key=_board_key(place))
 
     def board(self, limit: int = 200) -> list[dict[str, str]]:
         """The orders late to ship, late to arrive or stalled (not the ship-soon list)."""
