@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import functools
 import io
+import logging
 import threading
 import unicodedata
 from collections.abc import Iterable
@@ -42,6 +43,9 @@ FAMILY = "dejavu"
 PAPER_SIZES = {"A4": "A4", "Letter": "Letter"}
 REPLACEMENT = "?"
 PT = 25.4 / 72  # millimetres per point
+
+# fontTools logs every subset at INFO, glyph lists included: a render is not news in the function's logs.
+logging.getLogger("fontTools.subset").setLevel(logging.WARNING)
 
 MARGIN = 18.0
 INK = (33, 37, 41)

@@ -123,7 +123,8 @@ def test_no_personal_data_or_credentials_in_any_log_line(api: Api, logs: Callabl
     except ValueError:
         get_logger().exception("failed", extra={"authorization": f"Bearer {secrets['jwt']}", "code": secrets["code"]})
     logs_now = logs()
-    assert len(logs_now) > 20, logs_now  # the lifecycle really logged
+    assert len(logs_now) > 15, logs_now  # the lifecycle really logged (our lines: fontTools' INFO is off)
+    assert any('"order change handled"' in line for line in logs_now)
     assert any("a***@example.com" in line and "+49********678" in line for line in logs_now)  # masked, not dropped
     forbidden = {
         "email": re.compile(r"alice@example\.com|stranger@example\.org", re.IGNORECASE),
