@@ -155,9 +155,9 @@ class KpiService:
         )
         if not interesting:
             if [s.stalled for s in before.shipments] != [s.stalled for s in after.shipments]:  # type: ignore[union-attr]
-                self.update_board(before, after)  # a stall flagged or cleared: the board only
+                self._place_all(self._board_changes(before, after))  # a stall flagged or cleared: the board only
             return 0
-        places = self.board_changes(before, after)
+        places = self._board_changes(before, after)
         if not kpis.yields_facts(before, after):
             self._place_all(places)
             return 0  # neither shipped, delivered nor late just now: no fact, so no promise to read
@@ -179,12 +179,9 @@ class KpiService:
             self.store.set_case(after.customer_id, after.id, is_open)
         return counted
 
-    def update_board(self, before: Order | None, after: Order) -> None:
-        """Keep the live operations board in step: to ship soon, late to ship, late to arrive, stalled."""
-        self._place_all(self.board_changes(before, after))
-
-    def board_changes(self, before: Order | None, after: Order) -> list[kpis.BoardPlace]:
-        """The board's places that change with this change (none without a board).
+    def _board_changes(self, before: Order | None, after: Order) -> list[kpis.BoardPlace]:
+        """What keeps the live operations board in step (to ship soon, late to ship, late to arrive,
+        stalled): the places that change with this change, none without a board.
 
         A replayed record writes them again; a ship-soon entry is filed by its ship-by, so a revised
         ship-by moves it."""

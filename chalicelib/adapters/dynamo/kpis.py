@@ -474,8 +474,12 @@ def _board_key(place: BoardPlace) -> dict[str, Any]:
 
 
 def _board_item(place: BoardPlace) -> dict[str, Any]:
-    item = {**_board_key(place), "type": {"S": "ops_board"}}
-    item |= {"order_id": {"S": place.order_id}, "number": {"S": place.number}}
+    item = {
+        **_board_key(place),
+        "type": {"S": "ops_board"},
+        "order_id": {"S": place.order_id},
+        "number": {"S": place.number},
+    }
     if place.due_at is not None:
         item["due_at"] = {"S": _iso(place.due_at)}
     return item
