@@ -9,7 +9,7 @@ with another address is NotFoundError, exactly like an order that does not exist
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -19,10 +19,9 @@ from chalicelib.domain.errors import ConflictError, NotFoundError, OrderCareErro
 from chalicelib.domain.ids import has_prefix
 from chalicelib.domain.orders import Customer, Order
 from chalicelib.presentation.formatting import language_of
-from chalicelib.services.ports import Clock, EmailOrders, PortalStore, TimelineEntry
+from chalicelib.services.ports import Clock, EmailOrders, PortalRead, PortalStore, TimelineEntry
 
 if TYPE_CHECKING:
-    from chalicelib.domain.catalog import CatalogItem
     from chalicelib.services.documents import DocumentService, IssuedDocument
     from chalicelib.services.orders import OrderService
     from chalicelib.services.ports import Mailer, Preferences, PreferenceStore
@@ -232,22 +231,24 @@ class PortalService:
         """The cookie's live session and the path's order: one BatchGetItem, both keys come from the request.
 
         The order is None unless it is the session's own: another address's order is exactly a missing one."""
-        session, order, _ = self.session_order_and_catalog(token, order_id, ())
-        return session, order
+        read = self.read(token, order_id)
+        return read.session, read.order
 
-    def session_order_and_catalog(
-        self, token: str | None, order_id: str, skus: Iterable[str]
-    ) -> tuple[rules.Session | None, Order | None, Mapping[str, CatalogItem]]:
-        """As `session_and_order`, with the catalogue items of these SKUs (a return form's lines) read alongside."""
+    def read(
+        self, token: str | None, order_id: str, skus: Iterable[str] = (), ticket_id: str | None = None
+    ) -> PortalRead:
+        """As `session_and_order`, with the catalogue items of these SKUs (a return form's lines) and
+        the order's ticket (a reply) read alongside; none of them unless the order is the session's."""
         if not _token_ok(token):
-            return None, None, {}
+            return PortalRead(None)
         if not _order_id_ok(order_id):
-            return self.session(token), None, {}
-        session, order, catalog = self.store.session_and_order(rules.token_hash(token), order_id, skus)
-        session = self._live(session)
-        if session is None or order is None or not _is_theirs(session, order):
-            return session, None, {}
-        return session, order, catalog
+            return PortalRead(self.session(token))
+        ticket_id = ticket_id if ticket_id is not None and _id_ok(ticket_id, "tkt") else None
+        read = self.store.read(rules.token_hash(token), order_id, skus, ticket_id)
+        session = self._live(read.session)
+        if session is None or read.order is None or not _is_theirs(session, read.order):
+            return PortalRead(session)
+        return replace(read, session=session)
 
     def _live(self, session: rules.Session | None) -> rules.Session | None:
         """The session if it is still valid (idle and absolute limits), its idle clock refreshed now and then."""
@@ -326,20 +327,20 @@ class PortalService:
     def request_return(
         self,
         session: rules.Session,
-        read: tuple[Order, Mapping[str, CatalogItem]],
+        read: PortalRead,
         lines: list[tuple[str, int]],
         reason: str,
         resolution: str,
         comment: str | None,
     ) -> Any:
-        """A return of one's own order and the lines' catalogue items (from `session_order_and_catalog`),
+        """A return of one's own order and the lines' catalogue items (from `read`),
         with every rule the returns service applies."""
         from chalicelib.services.returns import RequestReturn
 
-        order = self._owned(session, read[0])
+        order = self._owned(session, read.order)
         command = RequestReturn(lines=lines, reason=reason, resolution=resolution, comment=comment)
         actor = f"customer:{order.customer.id}"
-        return self.returns.request(order.id, command, actor, customer_id=order.customer.id, read=(order, read[1]))
+        return self.returns.request(order.id, command, actor, customer_id=order.customer.id, read=(order, read.catalog))
 
     # --- help: tickets through the support service ----------------------------------------
 
@@ -353,13 +354,18 @@ class PortalService:
             order_id=order.id, category=category, message=message, channel="web", caller=caller, order=order
         )
 
-    def reply(self, session: rules.Session, order: Order, ticket_id: str, message: str) -> Any:
-        """A customer reply on a ticket of one's own order (another order's ticket: 404)."""
+    def reply(self, session: rules.Session, read: PortalRead, ticket_id: str, message: str) -> Any:
+        """A customer reply on a ticket of one's own order (from `read`, the ticket with it if found:
+        then the reply reads nothing more); another order's ticket is a 404."""
         from chalicelib.services.tickets import Caller
 
-        order = self._owned(session, order)
+        order = self._owned(session, read.order)
+        ticket = read.ticket
+        if ticket is not None and ticket.order_version < order.version:
+            # The order as read in the same batch: the reply's timeline entries follow it, no retry.
+            ticket = replace(ticket, order_version=order.version)
         caller = Caller("customer", order.customer.id)
-        return self.tickets.add_message(ticket_id, caller, message, channel="web", order_id=order.id)
+        return self.tickets.add_message(ticket_id, caller, message, channel="web", order_id=order.id, read=ticket)
 
     def document_url(self, token: str | None, document_id: str) -> tuple[rules.Session | None, str | None]:
         """The cookie's live session and, if the document is of its own order, a presigned link (≤ 300 s).

@@ -421,6 +421,18 @@ class TimerWriter(Protocol):
 # --- customer portal: sign-in, sessions, orders by email ------------------------------------------
 
 
+@dataclass(frozen=True)
+class PortalRead:
+    """What a portal request reads in one round trip (every key comes from the request: cookie, path, form).
+
+    Whose order (and so whose ticket) it is, is the portal service's to check."""
+
+    session: sessions.Session | None
+    order: Order | None = None
+    catalog: Mapping[str, CatalogItem] = field(default_factory=dict)
+    ticket: Ticket | None = None
+
+
 class PortalStore(Protocol):
     def start(
         self, challenge: sessions.Challenge, limits: list[tuple[sessions.RateLimit, str]], now: datetime
@@ -438,11 +450,8 @@ class PortalStore(Protocol):
 
     def session(self, id_hash: str) -> sessions.Session | None: ...
 
-    def session_and_order(
-        self, id_hash: str, order_id: str, skus: Iterable[str] = ()
-    ) -> tuple[sessions.Session | None, Order | None, Mapping[str, CatalogItem]]:
-        """The session, the order and these SKUs' catalogue items in one round trip; whether the
-        order is the session's is not checked here."""
+    def read(self, id_hash: str, order_id: str, skus: Iterable[str] = (), ticket_id: str | None = None) -> PortalRead:
+        """The session, the order, these SKUs' catalogue items and that ticket of the order, in one round trip."""
         ...
 
     def save_session(self, session: sessions.Session) -> None: ...

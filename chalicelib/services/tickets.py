@@ -121,9 +121,12 @@ class TicketService:
         """The ticket (one Query); customers get their own only, without internal notes."""
         return self._visible(self._load(ticket_id, caller), caller)
 
-    def _load(self, ticket_id: str, caller: Caller, order_id: str | None = None) -> Ticket:
-        """The ticket if the caller may act on it (and, with `order_id`, if it is that order's)."""
-        ticket = self.tickets.get(ticket_id) if has_prefix(ticket_id, "tkt") else None
+    def _load(self, ticket_id: str, caller: Caller, order_id: str | None = None, read: Ticket | None = None) -> Ticket:
+        """The ticket if the caller may act on it (and, with `order_id`, if it is that order's);
+        `read`: the ticket as the caller read it for this request (then nothing is read here)."""
+        if read is not None and read.id != ticket_id:
+            read = None
+        ticket = read or (self.tickets.get(ticket_id) if has_prefix(ticket_id, "tkt") else None)
         if ticket is None or (caller.customer_id is not None and ticket.customer_id != caller.customer_id):
             raise NotFoundError("ticket not found")
         if order_id is not None and ticket.order_id != order_id:
@@ -284,8 +287,10 @@ class TicketService:
         once_key: str | None = None,
         reply: TicketReply | None = None,
         order_id: str | None = None,
+        read: Ticket | None = None,
     ) -> Ticket:
-        """Read, apply, write conditionally on the version read; retry a lost race.
+        """Read (unless the caller did: `read`), apply, write conditionally on the version read;
+        retry a lost race from a fresh read.
 
         `once_key` is written in the same transaction, so a fact recorded by another request
         fails this one (DuplicateAutoTicketError) instead of landing twice; so is the
@@ -294,7 +299,7 @@ class TicketService:
         from chalicelib.adapters.dynamo.tickets import queue_key
 
         for attempt in range(ATTEMPTS):
-            ticket = self._load(ticket_id, caller, order_id)
+            ticket = self._load(ticket_id, caller, order_id, read if attempt == 0 else None)
             before = queue_key(ticket)
             change(ticket)
             response = self._stored(reply, ticket)
@@ -321,9 +326,11 @@ class TicketService:
         reopen_resolved: bool = False,
         reply: TicketReply | None = None,
         order_id: str | None = None,
+        read: Ticket | None = None,
     ) -> Ticket:
         """Append a message; `reopen_resolved` reopens a resolved ticket in the same change (a customer's
-        email answer), `once_key` makes the append happen once whatever retries race (see `_change`)."""
+        email answer), `once_key` makes the append happen once whatever retries race (see `_change`);
+        `read`: the ticket as the caller read it (its messages may be left out: only the new one is written)."""
         if internal and not caller.is_staff:
             raise ValidationError("only agents write internal notes", details=[{"field": "internal"}])
         if await_customer and not caller.is_staff:
@@ -349,7 +356,7 @@ class TicketService:
             else:
                 ticket.add_customer_message(message)
 
-        changed = self._change(ticket_id, caller, change, once_key=once_key, reply=reply, order_id=order_id)
+        changed = self._change(ticket_id, caller, change, once_key=once_key, reply=reply, order_id=order_id, read=read)
         return self._visible(changed, caller)
 
     def acknowledge(self, ticket_id: str, caller: Caller, reply: TicketReply | None = None) -> Ticket:

@@ -21,15 +21,15 @@ from chalicelib.domain.errors import NotFoundError, OrderCareError
 from chalicelib.domain.sessions import SESSION_ABSOLUTE, safe_next
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable
 
     from chalice.app import Response
     from pydantic import BaseModel
 
-    from chalicelib.domain.catalog import CatalogItem
     from chalicelib.domain.orders import Order
     from chalicelib.domain.sessions import Session
     from chalicelib.services.portal import PortalService
+    from chalicelib.services.ports import PortalRead
 
     # Pages name their forms (classes of chalicelib.web.portal_forms): pydantic waits for a POST.
     from chalicelib.web.portal_forms import (
@@ -166,18 +166,18 @@ class PortalPage:
 
     def require_session_and_order(self, order_id: str) -> tuple[Session, Order | None]:
         """The session and the path's order in one read; the order is None unless it is the session's own."""
-        session, order, _ = self.require_session_order_and_catalog(order_id, ())
-        return session, order
+        session, read = self.require_read(order_id)
+        return session, read.order
 
-    def require_session_order_and_catalog(
-        self, order_id: str, skus: Iterable[str]
-    ) -> tuple[Session, Order | None, Mapping[str, CatalogItem]]:
-        """As `require_session_and_order`, with the catalogue items of these SKUs in the same read."""
-        token = self.cookie(SESSION_COOKIE)
-        self.session, order, catalog = self.service.session_order_and_catalog(token, order_id, skus)
+    def require_read(
+        self, order_id: str, skus: Iterable[str] = (), ticket_id: str | None = None
+    ) -> tuple[Session, PortalRead]:
+        """As `require_session_and_order`, with these SKUs' catalogue items and the order's ticket in the same read."""
+        read = self.service.read(self.cookie(SESSION_COOKIE), order_id, skus, ticket_id)
+        self.session = read.session
         if self.session is None:
             raise SignInNeededError("sign in first")
-        return self.session, order, catalog
+        return self.session, read
 
     @property
     def client(self) -> str:
@@ -495,9 +495,9 @@ def request_return(portal: PortalPage, order_id: str) -> Response:
     chosen = [(name[4:], value) for name, value in portal.form.items() if name.startswith("qty_")]
     chosen = [(sku, value) for sku, value in chosen if value.strip() not in ("", "0")]
     # The session, the order and the chosen lines' catalogue items: one read.
-    session, own, catalog = portal.require_session_order_and_catalog(order_id, [sku for sku, _ in chosen])
+    session, read = portal.require_read(order_id, [sku for sku, _ in chosen])
     portal.check_csrf(signed_in=True)
-    if own is None:
+    if read.order is None:
         raise NotFoundError("order not found")
     lines = []
     for sku, value in chosen:
@@ -511,7 +511,7 @@ def request_return(portal: PortalPage, order_id: str) -> Response:
         return _order_page(portal, order_id, 422, return_error=True)
     try:
         comment = form.comment.strip() or None
-        portal.service.request_return(session, (own, catalog), lines, form.reason, form.resolution, comment)
+        portal.service.request_return(session, read, lines, form.reason, form.resolution, comment)
     except (ValidationError, ConflictError):
         return _order_page(portal, order_id, 422, return_error=True)
     return portal.redirect(f"/account/orders/{order_id}?done=returned#return")
@@ -554,14 +554,15 @@ def reply_to_ticket(portal: PortalPage, order_id: str, ticket_id: str) -> Respon
     from chalicelib.domain.errors import ConflictError, ValidationError
 
     form: ReplyForm = portal.read_form("ReplyForm")
-    session, own = portal.require_session_and_order(order_id)
+    # The session, the order and the ticket: one read.
+    session, read = portal.require_read(order_id, ticket_id=ticket_id)
     portal.check_csrf(signed_in=True)
-    if own is None:
+    if read.order is None:
         raise NotFoundError("order not found")
     if not form.message.strip():
         return _order_page(portal, order_id, 422)
     try:
-        portal.service.reply(session, own, ticket_id, form.message.strip())
+        portal.service.reply(session, read, ticket_id, form.message.strip())
     except (ValidationError, ConflictError):
         return _order_page(portal, order_id, 422)
     return portal.redirect(f"/account/orders/{order_id}?done=replied#help")

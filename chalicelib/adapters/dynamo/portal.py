@@ -26,12 +26,12 @@ from chalicelib.adapters.dynamo.models import OrderItem, TableItem, Transactiona
 from chalicelib.adapters.dynamo.schema import GSI2
 from chalicelib.domain.sessions import MAX_CODE_ATTEMPTS, Challenge, RateLimit, Session, email_key, token_hash
 from chalicelib.services.portal import ChallengeSpentError, RateLimitedError
+from chalicelib.services.ports import PortalRead
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
 
     from chalicelib.domain.catalog import CatalogItem
-    from chalicelib.domain.orders import Order
     from chalicelib.services.ports import Preferences
 
 RATE_SK = "#RATE"
@@ -276,11 +276,9 @@ class DynamoPortalStore(Transactional):
         except SessionItem.DoesNotExist:
             return None
 
-    def session_and_order(
-        self, id_hash: str, order_id: str, skus: Iterable[str] = ()
-    ) -> tuple[Session | None, Order | None, Mapping[str, CatalogItem]]:
-        """The session, an order and the catalogue items of these SKUs (up to 98) in one BatchGetItem:
-        a portal request names every key (cookie, path, form).
+    def read(self, id_hash: str, order_id: str, skus: Iterable[str] = (), ticket_id: str | None = None) -> PortalRead:
+        """The session, an order, the catalogue items of these SKUs (up to 97) and a ticket of that
+        order (its item, without the messages) in one BatchGetItem: a portal request names every key.
 
         Whose order it is, is the caller's to check (PortalService)."""
         from chalicelib.adapters.dynamo.models import CatalogItemModel
@@ -293,9 +291,12 @@ class DynamoPortalStore(Transactional):
             order_pk,
             sku_pk,
         )
+        from chalicelib.adapters.dynamo.tickets import TicketItem, ticket_from_item, ticket_sk
 
         table = TableItem.Meta.table_name
         keys = [(session_pk(id_hash), SESSION_SK), (order_pk(order_id), ORDER_SK)]
+        if ticket_id is not None:
+            keys.append((order_pk(order_id), ticket_sk(ticket_id)))
         keys += [(sku_pk(sku), ITEM_SK) for sku in list(dict.fromkeys(skus))[: BATCH_GET_KEYS - len(keys)]]
         request: dict[str, Any] = {table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys]}}
         found: list[dict[str, Any]] = []
@@ -308,17 +309,20 @@ class DynamoPortalStore(Transactional):
             time.sleep(0.05 * 2**attempt)  # throttled: DynamoDB hands the keys back
         else:
             raise RuntimeError("BatchGetItem left keys unprocessed")
-        session = order = None
+        session = order = ticket = None
         catalog: dict[str, CatalogItem] = {}
         for raw in found:
-            if raw["sk"]["S"] == SESSION_SK:
+            sk = raw["sk"]["S"]
+            if sk == SESSION_SK:
                 session = _session(SessionItem.from_raw_data(raw))
-            elif raw["sk"]["S"] == ORDER_SK:
+            elif sk == ORDER_SK:
                 order = order_from_item(OrderItem.from_raw_data(raw))
+            elif ticket_id is not None and sk == ticket_sk(ticket_id):
+                ticket = ticket_from_item(TicketItem.from_raw_data(raw))
             else:
                 item = catalog_from_item(CatalogItemModel.from_raw_data(raw))
                 catalog[item.sku] = item
-        return session, order, catalog
+        return PortalRead(session, order, catalog, ticket)
 
     def save_session(self, session: Session) -> None:
         """Refresh the idle clock (or the language); a session deleted meanwhile stays deleted."""
