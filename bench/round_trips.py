@@ -274,6 +274,11 @@ def run() -> list[str]:
                 headers={"X-OrderCare-Signature": signature},
             )
             call("GET /v1/orders/{id}/timeline", "GET", f"/v1/orders/{oid}/timeline", role="customer")
+            # One of the two delivered mugs goes back (the portal's return form takes the other).
+            wanted = {"lines": [{"sku": "MUG-1", "quantity": 1}], "reason": "changed_mind", "resolution": "refund"}
+            ret = call("POST /v1/orders/{id}/returns", "POST", f"/v1/orders/{oid}/returns", wanted, "customer")
+            call("GET /v1/returns/{id}", "GET", f"/v1/returns/{ret['id']}", role="customer")
+            call("POST /v1/returns/{id}/approve", "POST", f"/v1/returns/{ret['id']}/approve", role="agent")
             held = call(
                 None,
                 "POST",

@@ -167,10 +167,6 @@ class InMemoryOrderRepository:
         found = self.store.orders.get(order_id)
         return copy.deepcopy(found) if found is not None else None
 
-    def get_with_catalog(self, order_id: str, skus: Iterable[str]) -> tuple[Order | None, Mapping[str, CatalogItem]]:
-        with self.store.lock:
-            return self.get(order_id), InMemoryCatalogRepository(self.store).get_many(skus)
-
     def find_by_number(self, number: str) -> Order | None:
         order_id = self.store.numbers.get(number)
         return self.get(order_id) if order_id else None

@@ -121,6 +121,11 @@ class Return:
     def units(self) -> dict[str, int]:
         return {line.sku: line.quantity for line in self.lines}
 
+    @property
+    def held_units(self) -> dict[str, int]:
+        """The units this return keeps from being returned again (none once it is released)."""
+        return {} if self.status in RELEASED else self.units
+
     def can(self, target: ReturnStatus) -> bool:
         return target in TRANSITIONS[self.status]
 
@@ -238,8 +243,38 @@ class Eligibility:
         return max(0, min(left, self.in_window.get(sku, 0)))
 
 
-def eligibility(order: Order, returns: Iterable[Return], now: datetime, window_days: int) -> Eligibility:
-    """What of the order can still be returned at `now` (window counted from each delivery)."""
+@dataclass(frozen=True)
+class ReturnTally:
+    """An order's returns in brief, kept beside them so that a new return need not read them all.
+
+    `count`: the returns created; `held`: by return id, the units each still holds. A return
+    written before the tally was kept is missing from `held` until its next change: then the
+    tally is incomplete, and only the returns themselves tell."""
+
+    count: int = 0
+    held: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return len(self.held) == self.count
+
+    def units(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for units in self.held.values():
+            for sku, quantity in units.items():
+                total[sku] = total.get(sku, 0) + quantity
+        return total
+
+
+def tally_of(returns: Iterable[Return]) -> ReturnTally:
+    """The tally the returns themselves give (all of the order's returns)."""
+    held = {ret.id: ret.held_units for ret in returns}
+    return ReturnTally(len(held), held)
+
+
+def eligibility(order: Order, returns: Iterable[Return] | ReturnTally, now: datetime, window_days: int) -> Eligibility:
+    """What of the order can still be returned at `now` (window counted from each delivery),
+    given its returns or their complete tally."""
     delivered: dict[str, int] = {}
     in_window: dict[str, int] = {}
     for shipment in order.shipments:
@@ -251,13 +286,10 @@ def eligibility(order: Order, returns: Iterable[Return], now: datetime, window_d
             delivered[line.sku] = delivered.get(line.sku, 0) + line.quantity
             if open_window:
                 in_window[line.sku] = in_window.get(line.sku, 0) + line.quantity
-    returned: dict[str, int] = {}
-    for existing in returns:
-        if existing.status in RELEASED:
-            continue
-        for sku, quantity in existing.units.items():
-            returned[sku] = returned.get(sku, 0) + quantity
-    return Eligibility(delivered, in_window, returned)
+    tally = returns if isinstance(returns, ReturnTally) else tally_of(returns)
+    if not tally.complete:
+        raise ValueError("an incomplete tally cannot tell what was returned: read the returns")
+    return Eligibility(delivered, in_window, tally.units())
 
 
 def check_request(

@@ -235,16 +235,23 @@ class PortalService:
         return read.session, read.order
 
     def read(
-        self, token: str | None, order_id: str, skus: Iterable[str] = (), ticket_id: str | None = None
+        self,
+        token: str | None,
+        order_id: str,
+        skus: Iterable[str] = (),
+        ticket_id: str | None = None,
+        *,
+        tally: bool = False,
     ) -> PortalRead:
-        """As `session_and_order`, with the catalogue items of these SKUs (a return form's lines) and
-        the order's ticket (a reply) read alongside; none of them unless the order is the session's."""
+        """As `session_and_order`, with the catalogue items of these SKUs and the order's return tally
+        (a return form), or the order's ticket (a reply), read alongside; none unless the order is the
+        session's."""
         if not _token_ok(token):
             return PortalRead(None)
         if not _order_id_ok(order_id):
             return PortalRead(self.session(token))
         ticket_id = ticket_id if ticket_id is not None and _id_ok(ticket_id, "tkt") else None
-        read = self.store.read(rules.token_hash(token), order_id, skus, ticket_id)
+        read = self.store.read(rules.token_hash(token), order_id, skus, ticket_id, tally=tally)
         session = self._live(read.session)
         if session is None or read.order is None or not _is_theirs(session, read.order):
             return PortalRead(session)
@@ -333,14 +340,15 @@ class PortalService:
         resolution: str,
         comment: str | None,
     ) -> Any:
-        """A return of one's own order and the lines' catalogue items (from `read`),
-        with every rule the returns service applies."""
+        """A return of one's own order, its lines' catalogue items and its return tally (from `read`
+        with `tally`), with every rule the returns service applies."""
         from chalicelib.services.returns import RequestReturn
 
         order = self._owned(session, read.order)
         command = RequestReturn(lines=lines, reason=reason, resolution=resolution, comment=comment)
         actor = f"customer:{order.customer.id}"
-        return self.returns.request(order.id, command, actor, customer_id=order.customer.id, read=(order, read.catalog))
+        known = (order, read.catalog, read.tally) if read.tally is not None else None
+        return self.returns.request(order.id, command, actor, customer_id=order.customer.id, read=known)
 
     # --- help: tickets through the support service ----------------------------------------
 

@@ -20,6 +20,7 @@ from chalicelib.domain.orders import DomainEvent, Order
 
 if TYPE_CHECKING:
     from chalicelib.domain import sessions
+    from chalicelib.domain.returns import ReturnTally
     from chalicelib.domain.sla import Timer
     from chalicelib.domain.tickets import Ticket
     from chalicelib.services.documents import IssuedDocument, NewDocument, OrderDocuments
@@ -155,10 +156,6 @@ class OrderRepository(Protocol):
 
     def get(self, order_id: str, *, consistent: bool = False) -> Order | None:
         """The order (`consistent`: a strongly consistent read, for deciding again after a conflict)."""
-        ...
-
-    def get_with_catalog(self, order_id: str, skus: Iterable[str]) -> tuple[Order | None, Mapping[str, CatalogItem]]:
-        """The order (as `get`) and the catalogue items of these SKUs in one read: a return checks both."""
         ...
 
     def find_by_number(self, number: str) -> Order | None:
@@ -431,6 +428,7 @@ class PortalRead:
     order: Order | None = None
     catalog: Mapping[str, CatalogItem] = field(default_factory=dict)
     ticket: Ticket | None = None
+    tally: ReturnTally | None = None  # the order's returns in brief (asked for by a return form)
 
 
 class PortalStore(Protocol):
@@ -450,8 +448,17 @@ class PortalStore(Protocol):
 
     def session(self, id_hash: str) -> sessions.Session | None: ...
 
-    def read(self, id_hash: str, order_id: str, skus: Iterable[str] = (), ticket_id: str | None = None) -> PortalRead:
-        """The session, the order, these SKUs' catalogue items and that ticket of the order, in one round trip."""
+    def read(
+        self,
+        id_hash: str,
+        order_id: str,
+        skus: Iterable[str] = (),
+        ticket_id: str | None = None,
+        *,
+        tally: bool = False,
+    ) -> PortalRead:
+        """The session, the order, these SKUs' catalogue items, that ticket of the order and (`tally`)
+        the order's return tally, in one round trip."""
         ...
 
     def save_session(self, session: sessions.Session) -> None: ...

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -29,6 +29,7 @@ from chalicelib.domain.returns import (
     Return,
     ReturnHold,
     ReturnStatus,
+    ReturnTally,
     check_request,
     eligibility,
     received_lines,
@@ -51,12 +52,19 @@ from chalicelib.services.ports import (
 if TYPE_CHECKING:
     from chalicelib.services.orders import IdempotentRequest, OrderService
 
+RequestRead = tuple[Order, Mapping[str, CatalogItem], ReturnTally]  # what a new return reads in one round trip
 ATTEMPTS = 6  # concurrent receives: one wins, the others re-read the finished return
 NUMBER_ATTEMPTS = 8  # human numbers drawn for a replacement order (each a conditional claim)
 
 
 class ReturnRepository(Protocol):
-    def for_order(self, order_id: str) -> tuple[list[Return], int]: ...
+    def for_order(self, order_id: str) -> tuple[list[Return], ReturnTally]: ...
+
+    def order_for_request(
+        self, order_id: str, skus: Iterable[str]
+    ) -> tuple[Order | None, Mapping[str, CatalogItem], ReturnTally]:
+        """The order, the catalogue items of these SKUs and the order's return tally, in one round trip."""
+        ...
 
     def order_of(self, return_id: str) -> str | None: ...
 
@@ -67,7 +75,7 @@ class ReturnRepository(Protocol):
     def create(
         self,
         ret: Return,
-        guard: int,
+        tally: ReturnTally,
         response: StoredResponse | None = None,
         *,
         order_version: int = 0,
@@ -173,25 +181,25 @@ class ReturnService:
             raise NotFoundError("order not found")
         return order
 
-    def _order_and_catalog(
+    def _request_read(
         self,
         order_id: str,
         customer_id: str | None,
         skus: list[str],
-        read: tuple[Order, Mapping[str, CatalogItem]] | None,
-    ) -> tuple[Order, Mapping[str, CatalogItem]]:
-        """The order (the customer's own, else 404) and the lines' catalogue items: one round trip."""
+        read: RequestRead | None,
+    ) -> RequestRead:
+        """The order (the customer's own, else 404), the lines' catalogue items and the order's
+        return tally: one round trip (none when the caller read them for this request)."""
         order: Order | None
-        catalog: Mapping[str, CatalogItem]
         if read is not None and read[0].id == order_id and set(skus) <= set(read[1]):
-            order, catalog = read
+            order, catalog, tally = read
         elif has_prefix(order_id, "ord"):
-            order, catalog = self.orders.get_with_catalog(order_id, skus)
+            order, catalog, tally = self.returns.order_for_request(order_id, skus)
         else:
-            order, catalog = None, {}
+            order, catalog, tally = None, {}, ReturnTally()
         if order is None or (customer_id is not None and order.customer.id != customer_id):
             raise NotFoundError("order not found")
-        return order, catalog
+        return order, catalog, tally
 
     def _order_version(self, order_id: str) -> int:
         """The order's current version: a return's timeline entries follow the order change current then."""
@@ -230,19 +238,23 @@ class ReturnService:
         *,
         customer_id: str | None,
         reply: ReturnReply | None = None,
-        read: tuple[Order, Mapping[str, CatalogItem]] | None = None,
+        read: RequestRead | None = None,
     ) -> Return:
         """Open a return for delivered units within the window (409 nothing delivered, 422 per line).
 
-        `read`: the order and the catalogue items of the lines, as the caller read them for this
-        request (the portal, with its session); a retry after a conflict reads both again."""
+        What was returned already comes from the order's tally, read with the order: one read, one
+        write. Only an order whose older returns predate the tally reads them (one Query more).
+        `read`: the order, the lines' catalogue items and the tally, as the caller read them for
+        this request (the portal, with its session); a retry after a lost race reads them again."""
         skus = [sku for sku, _ in command.lines]
         for attempt in range(ATTEMPTS):
             now = self.clock.now()
-            order, catalog = self._order_and_catalog(order_id, customer_id, skus, read if attempt == 0 else None)
-            existing, guard = self.returns.for_order(order.id)
+            order, catalog, tally = self._request_read(order_id, customer_id, skus, read if attempt == 0 else None)
+            returned: ReturnTally | list[Return] = tally
+            if not tally.complete:
+                returned, tally = self.returns.for_order(order.id)
             blocked = [sku for sku, item in catalog.items() if not item.returnable]
-            check_request(order, command.lines, eligibility(order, existing, now, self.window_days), blocked)
+            check_request(order, command.lines, eligibility(order, returned, now, self.window_days), blocked)
             return_id = new_id("ret", now)
             ret = Return(
                 id=return_id,
@@ -258,7 +270,7 @@ class ReturnService:
             )
             ret.opened(actor)
             try:
-                self.returns.create(ret, guard, self._stored(reply, ret), order_version=order.version)
+                self.returns.create(ret, tally, self._stored(reply, ret), order_version=order.version)
                 return ret
             except StaleVersionError:
                 if attempt == ATTEMPTS - 1:

@@ -170,10 +170,11 @@ class PortalPage:
         return session, read.order
 
     def require_read(
-        self, order_id: str, skus: Iterable[str] = (), ticket_id: str | None = None
+        self, order_id: str, skus: Iterable[str] = (), ticket_id: str | None = None, *, tally: bool = False
     ) -> tuple[Session, PortalRead]:
-        """As `require_session_and_order`, with these SKUs' catalogue items and the order's ticket in the same read."""
-        read = self.service.read(self.cookie(SESSION_COOKIE), order_id, skus, ticket_id)
+        """As `require_session_and_order`, with what a form needs of the order in the same read
+        (see PortalService.read)."""
+        read = self.service.read(self.cookie(SESSION_COOKIE), order_id, skus, ticket_id, tally=tally)
         self.session = read.session
         if self.session is None:
             raise SignInNeededError("sign in first")
@@ -494,8 +495,8 @@ def request_return(portal: PortalPage, order_id: str) -> Response:
     form: ReturnForm = portal.read_form("ReturnForm")
     chosen = [(name[4:], value) for name, value in portal.form.items() if name.startswith("qty_")]
     chosen = [(sku, value) for sku, value in chosen if value.strip() not in ("", "0")]
-    # The session, the order and the chosen lines' catalogue items: one read.
-    session, read = portal.require_read(order_id, [sku for sku, _ in chosen])
+    # The session, the order, the chosen lines' catalogue items and the order's return tally: one read.
+    session, read = portal.require_read(order_id, [sku for sku, _ in chosen], tally=True)
     portal.check_csrf(signed_in=True)
     if read.order is None:
         raise NotFoundError("order not found")

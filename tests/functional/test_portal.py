@@ -824,16 +824,18 @@ def test_return_form_requests_a_return_with_the_service_rules(api: Api, alice: B
     with _recording() as calls:
         done = alice.post(path, form)
     assert done.status == 303 and done.location == f"/account/orders/{order['id']}?done=returned#return"
-    # The session, the order and the line's catalogue item in one read; the order's returns; the write.
-    assert calls == [("BatchGetItem", ["ORDER", "SESSION", "SKU"]), ("Query", []), ("TransactWriteItems", [])]
+    # The session, the order, its return tally and the line's catalogue item in one read; the write.
+    assert calls == [("BatchGetItem", ["ORDER", "ORDER", "SESSION", "SKU"]), ("TransactWriteItems", [])]
     shown = alice.get(f"/account/orders/{order['id']}?done=returned")
     return_ids = re.findall(r'data-return="(ret_[0-9A-Z]+)"', shown.html)
     assert len(return_ids) == 1 and 'data-return-status="requested"' in shown.html and 'role="status"' in shown.html
     stored = api.call("GET", f"/v1/returns/{return_ids[0]}", role="agent", sub="agt_1").data
     assert stored["status"] == "requested" and stored["reason"] == "damaged" and stored["resolution"] == "refund"
     assert '<option value="2">' not in shown.html  # one unit left to return
-    too_many = alice.post(path, {**form, "qty_MUG-1": "2"})
+    with _recording() as refused:
+        too_many = alice.post(path, {**form, "qty_MUG-1": "2"})
     assert too_many.status == 422 and 'id="return-error"' in too_many.html
+    assert refused[0][0] == "BatchGetItem" and "TransactWriteItems" not in [op for op, _ in refused]
 
 
 def test_return_form_bad_input(api: Api, alice: Browser) -> None:

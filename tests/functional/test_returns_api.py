@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib.api.schemas import ReturnOut
+from chalicelib.domain.returns import ReturnTally
 from chalicelib.domain.webhooks import signature_header
 from tests.clock import advance_to, now
 from tests.functional.conftest import Api
@@ -307,13 +308,62 @@ def sweep(at: datetime) -> dict[str, Any]:
     return result
 
 
-def test_a_return_request_reads_the_order_with_its_lines_catalogue_then_its_returns_then_writes(api: Api) -> None:
+def _tally(order_id: str) -> ReturnTally:
+    from chalicelib.adapters.dynamo.returns import DynamoReturnRepository
+
+    return DynamoReturnRepository().order_for_request(order_id, [])[2]
+
+
+def test_a_return_request_reads_the_order_its_lines_and_its_tally_at_once_and_every_change_keeps_the_tally(
+    api: Api,
+) -> None:
     from bench.round_trips import counting
 
+    order = delivered_order(api)  # two mugs delivered
+    with counting() as calls:
+        first = request_return(api, order["id"]).data
+    assert calls == {"BatchGetItem": 1, "TransactWriteItems": 1}
+    assert _tally(order["id"]) == ReturnTally(1, {first["id"]: {"MUG-1": 1}})
+    second = request_return(api, order["id"]).data
+    with counting() as refused:
+        too_many = request_return(api, order["id"])
+    assert too_many.status_code == 422 and too_many.data["error"]["details"][0]["returnable"] == 0
+    assert refused == {"BatchGetItem": 1}  # what the two returns hold came with the order
+    assert act(api, first["id"], "cancel", role="customer", sub=ALICE).data["status"] == "cancelled"
+    assert act(api, second["id"], "approve").status_code == 200
+    assert _tally(order["id"]) == ReturnTally(2, {first["id"]: {}, second["id"]: {"MUG-1": 1}})
+    with counting() as again:
+        assert request_return(api, order["id"]).status_code == 201  # the cancelled unit is free again
+    assert again == {"BatchGetItem": 1, "TransactWriteItems": 1}
+
+
+def test_returns_written_before_the_tally_are_read_and_counted_until_each_is_changed(api: Api) -> None:
+    from bench.round_trips import counting
+    from chalicelib.adapters.dynamo.models import TableItem
+    from chalicelib.adapters.dynamo.returns import GUARD_SK, HELD_PREFIX
+
     order = delivered_order(api)
+    older = request_return(api, order["id"]).data
+    # As a guard written before the tally was kept: the counter without the returns' lines.
+    client, key = TableItem._get_connection().connection.client, {"pk": {"S": f"ORDER#{order['id']}"}}
+    client.update_item(
+        TableName=TableItem.Meta.table_name,
+        Key={**key, "sk": {"S": GUARD_SK}},
+        UpdateExpression="REMOVE #held",
+        ExpressionAttributeNames={"#held": f"{HELD_PREFIX}{older['id']}"},
+    )
+    assert not _tally(order["id"]).complete
+    with counting() as calls:
+        newer = request_return(api, order["id"]).data
+    assert calls == {"BatchGetItem": 1, "Query": 1, "TransactWriteItems": 1}  # the returns tell instead
+    with counting() as refused:
+        assert request_return(api, order["id"]).status_code == 422  # the older return's unit still counts
+    assert refused == {"BatchGetItem": 1, "Query": 1}
+    assert act(api, older["id"], "reject", {"reason": "used"}).status_code == 200  # its change writes its line
+    assert _tally(order["id"]) == ReturnTally(2, {older["id"]: {}, newer["id"]: {"MUG-1": 1}})
     with counting() as calls:
         assert request_return(api, order["id"]).status_code == 201
-    assert calls == {"BatchGetItem": 1, "Query": 1, "TransactWriteItems": 1}
+    assert calls == {"BatchGetItem": 1, "TransactWriteItems": 1}
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 
 from chalicelib.bootstrap import Container
 from chalicelib.domain.errors import OrderCareError
+from chalicelib.domain.returns import tally_of
 from chalicelib.services.orders import CarrierUpdate
 from chalicelib.services.returns import RequestReturn
 from tests.integration.test_order_store import _processing, _race
@@ -85,3 +86,30 @@ def test_concurrent_requests_never_return_more_than_delivered(real_store: Contai
     assert len(results) == 2, errors
     assert all(isinstance(error, OrderCareError) and error.status in (409, 422) for error in errors), errors
     assert sum(line.quantity for r in real_store.returns.for_order(order_id) for line in r.lines) == 2
+    # The tally the requests decided on says the same, and is complete (read with the order).
+    _, _, tally = real_store.returns.returns.order_for_request(order_id, ["MUG-1"])
+    assert tally.complete and tally.count == 2 and tally.units() == {"MUG-1": 2}
+
+
+def test_releases_racing_new_requests_never_let_more_than_delivered_go_back(real_store: Container) -> None:
+    """A cancel writes its return's line in the tally while new requests decide on the tally they read:
+    each line is its own attribute, so neither overwrites the other."""
+    order_id = _delivered(real_store, quantity=2)
+    command = RequestReturn([("MUG-1", 1)], "changed_mind", "refund")
+    first, second = (
+        real_store.returns.request(order_id, command, "customer:cus_it", customer_id="cus_it") for _ in range(2)
+    )
+
+    def act(i: int) -> object:
+        if i == 0:
+            return real_store.returns.cancel(first.id, "customer:cus_it", customer_id="cus_it")
+        return real_store.returns.request(order_id, command, "customer:cus_it", customer_id="cus_it")
+
+    results, errors = _race(6, act)
+    assert all(isinstance(error, OrderCareError) and error.status in (409, 422) for error in errors), errors
+    returns, stored = real_store.returns.returns.for_order(order_id)
+    taken = len(results) - 1  # besides the cancel: the requests that got the freed unit (0 or 1)
+    assert taken in (0, 1) and len(returns) == 2 + taken
+    assert sum(r.held_units.get("MUG-1", 0) for r in returns) == 1 + taken <= 2
+    assert second.id in {r.id for r in returns if r.held_units}
+    assert stored == tally_of(returns)  # the stored tally is exactly what the returns say

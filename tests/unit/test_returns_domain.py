@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,11 +25,13 @@ from chalicelib.domain.returns import (
     Return,
     ReturnLine,
     ReturnStatus,
+    ReturnTally,
     check_request,
     eligibility,
     received_lines,
     refund_quote,
     rma_number,
+    tally_of,
     whole_order_returned,
 )
 
@@ -141,6 +144,24 @@ def test_quantities_never_above_delivered_minus_returned() -> None:
     with pytest.raises(ValidationError) as error:
         check_request(current, [("MUG-1", 2), ("BOOK-1", 1)], eligible, [])
     assert error.value.details == [{"sku": "MUG-1", "problem": "too_many_units", "requested": 2, "returnable": 1}]
+
+
+def test_a_complete_tally_tells_what_the_returns_themselves_tell() -> None:
+    returns = [
+        replace(a_return(R.APPROVED, [ReturnLine("MUG-1", 1)]), id="ret_a"),
+        replace(a_return(R.CANCELLED, [ReturnLine("MUG-1", 1)]), id="ret_b"),
+        replace(a_return(R.RECEIVED, [ReturnLine("MUG-1", 1), ReturnLine("BOOK-1", 1)]), id="ret_c"),
+    ]
+    tally = tally_of(returns)
+    assert tally.complete and tally.count == 3 and tally.units() == {"MUG-1": 2, "BOOK-1": 1}
+    assert eligibility(order(), tally, AT, 30) == eligibility(order(), returns, AT, 30)
+
+
+def test_an_incomplete_tally_is_never_taken_for_what_was_returned() -> None:
+    older_return_missing = ReturnTally(2, {"ret_b": {"MUG-1": 1}})
+    assert not older_return_missing.complete and ReturnTally().complete
+    with pytest.raises(ValueError, match="incomplete"):
+        eligibility(order(), older_return_missing, AT, 30)
 
 
 @pytest.mark.parametrize("status", [R.REJECTED, R.CANCELLED, R.EXPIRED])

@@ -276,9 +276,18 @@ class DynamoPortalStore(Transactional):
         except SessionItem.DoesNotExist:
             return None
 
-    def read(self, id_hash: str, order_id: str, skus: Iterable[str] = (), ticket_id: str | None = None) -> PortalRead:
-        """The session, an order, the catalogue items of these SKUs (up to 97) and a ticket of that
-        order (its item, without the messages) in one BatchGetItem: a portal request names every key.
+    def read(
+        self,
+        id_hash: str,
+        order_id: str,
+        skus: Iterable[str] = (),
+        ticket_id: str | None = None,
+        *,
+        tally: bool = False,
+    ) -> PortalRead:
+        """The session, an order, the catalogue items of these SKUs (up to 96), a ticket of that order
+        (its item, without the messages) and the order's return tally in one BatchGetItem: a portal
+        request names every key.
 
         Whose order it is, is the caller's to check (PortalService)."""
         from chalicelib.adapters.dynamo.models import CatalogItemModel
@@ -291,12 +300,15 @@ class DynamoPortalStore(Transactional):
             order_pk,
             sku_pk,
         )
+        from chalicelib.adapters.dynamo.returns import GUARD_SK, tally_from_raw
         from chalicelib.adapters.dynamo.tickets import TicketItem, ticket_from_item, ticket_sk
 
         table = TableItem.Meta.table_name
         keys = [(session_pk(id_hash), SESSION_SK), (order_pk(order_id), ORDER_SK)]
         if ticket_id is not None:
             keys.append((order_pk(order_id), ticket_sk(ticket_id)))
+        if tally:
+            keys.append((order_pk(order_id), GUARD_SK))
         keys += [(sku_pk(sku), ITEM_SK) for sku in list(dict.fromkeys(skus))[: BATCH_GET_KEYS - len(keys)]]
         request: dict[str, Any] = {table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys]}}
         found: list[dict[str, Any]] = []
@@ -309,7 +321,7 @@ class DynamoPortalStore(Transactional):
             time.sleep(0.05 * 2**attempt)  # throttled: DynamoDB hands the keys back
         else:
             raise RuntimeError("BatchGetItem left keys unprocessed")
-        session = order = ticket = None
+        session = order = ticket = guard = None
         catalog: dict[str, CatalogItem] = {}
         for raw in found:
             sk = raw["sk"]["S"]
@@ -319,10 +331,12 @@ class DynamoPortalStore(Transactional):
                 order = order_from_item(OrderItem.from_raw_data(raw))
             elif ticket_id is not None and sk == ticket_sk(ticket_id):
                 ticket = ticket_from_item(TicketItem.from_raw_data(raw))
+            elif sk == GUARD_SK:
+                guard = raw
             else:
                 item = catalog_from_item(CatalogItemModel.from_raw_data(raw))
                 catalog[item.sku] = item
-        return PortalRead(session, order, catalog, ticket)
+        return PortalRead(session, order, catalog, ticket, tally_from_raw(guard) if tally else None)
 
     def save_session(self, session: Session) -> None:
         """Refresh the idle clock (or the language); a session deleted meanwhile stays deleted."""

@@ -397,19 +397,6 @@ class DynamoOrderRepository(Transactional):
         except OrderItem.DoesNotExist:
             return None
 
-    def get_with_catalog(self, order_id: str, skus: Iterable[str]) -> tuple[Order | None, Mapping[str, CatalogItem]]:
-        """One BatchGetItem (up to 99 SKUs), eventually consistent as `get` is."""
-        keys = [(order_pk(order_id), ORDER_SK), *((sku_pk(sku), ITEM_SK) for sku in dict.fromkeys(skus))]
-        order: Order | None = None
-        catalog: dict[str, CatalogItem] = {}
-        for raw in _batch_get(keys, consistent=False):
-            if raw["sk"]["S"] == ORDER_SK:
-                order = order_from_item(OrderItem.from_raw_data(raw))
-            else:
-                item = catalog_from_item(CatalogItemModel.from_raw_data(raw))
-                catalog[item.sku] = item
-        return order, catalog
-
     def find_by_number(self, number: str) -> Order | None:
         """One Query on GSI3 (eventually consistent: an order placed a moment ago may be missing)."""
         for item in OrderItem.by_number.query(order_number_pk(number), OrderItem.gsi3sk == ORDER_SK, limit=1):

@@ -1,44 +1,59 @@
 """Returns in the single table, beside their order so the order's story is one Query.
 
   ORDER#<order id> / RETURN#<return id>      the return (GSI1 RETURNS#<status> / <created>#<id>: the queue)
-  ORDER#<order id> / RETURNS#GUARD           a counter every new return of the order bumps (no over-return race)
+  ORDER#<order id> / RETURNS#GUARD           a counter every new return of the order bumps (no over-return race),
+                                             and `held:<return id>`: the units each return holds (the tally)
   RETURN#<return id> / #RETURN               finds the order of a return id
   RETURNDUE#<yyyy-mm-ddThh> / <due>#<id>     an approved return's receipt deadline (the sweep reads only due hours)
   SWEEP#returns / #CURSOR                    the last hour fully swept
 
 Every change is one conditional TransactWriteItems: the return (its version), its
-timeline entries, stock and its timer. Outbound webhooks (return.updated,
+timeline entries, stock, its timer and its line in the tally. So a new return reads the
+order, its lines' catalogue items and the tally in one BatchGetItem, and writes
+conditionally on the counter it read: what was already returned needs no Query. Outbound webhooks (return.updated,
 refund.requested) follow from the return item's own stream record (pipeline.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.expressions.operand import Path, Value
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo.models import CatalogItemModel, IdempotencyItem, OrderItem, TableItem
 from chalicelib.adapters.dynamo.repositories import (
+    BATCH_GET_KEYS,
     IDEM_SK,
     ITEM_SK,
+    ORDER_SK,
+    _batch_get,
     _idempotency_item,
+    catalog_from_item,
     follow_up_key,
     idempotency_pk,
+    order_from_item,
     order_pk,
     sku_pk,
     timeline_item,
 )
 from chalicelib.adapters.dynamo.schema import GSI1
-from chalicelib.domain.returns import Return, ReturnHold, ReturnLine, ReturnStatus, Transition
+from chalicelib.domain.returns import Return, ReturnHold, ReturnLine, ReturnStatus, ReturnTally, Transition
 from chalicelib.services.ports import IdempotencyKeyTakenError, Page, StaleVersionError, StoredResponse
+
+if TYPE_CHECKING:
+    from chalicelib.domain.catalog import CatalogItem
+    from chalicelib.domain.orders import Order
 
 RETURN_PREFIX = "RETURN#"
 GUARD_SK = "RETURNS#GUARD"
+HELD_PREFIX = "held:"  # the guard's attribute per return: the units it holds (a map, empty once released)
 QUEUE_PREFIX = "RETURNS#"
 TIMER_PREFIX = "RETURNDUE#"
 CURSOR_PK, CURSOR_SK = "SWEEP#returns", "#CURSOR"
@@ -183,6 +198,25 @@ def return_from_item(item: ReturnItem) -> Return:
     )
 
 
+def _held(ret: Return) -> Any:
+    """The return's line in the tally: its own top-level attribute, so no change of another return
+    (nor an order whose guard predates the tally) ever conflicts with it."""
+    units = {sku: {"N": str(quantity)} for sku, quantity in sorted(ret.held_units.items())}
+    return Path([f"{HELD_PREFIX}{ret.id}"]).set(Value({"M": units}))
+
+
+def tally_from_raw(raw: dict[str, Any] | None) -> ReturnTally:
+    """The tally in a guard item (DynamoDB JSON; None: the order has no return yet)."""
+    if raw is None:
+        return ReturnTally()
+    held = {
+        name.removeprefix(HELD_PREFIX): {sku: int(units["N"]) for sku, units in value["M"].items()}
+        for name, value in raw.items()
+        if name.startswith(HELD_PREFIX)
+    }
+    return ReturnTally(int(raw.get("returns", {}).get("N", "0")), held)
+
+
 def return_from_image(image: dict[str, Any]) -> Return:
     """A stream image (DynamoDB JSON) of a return item."""
     return return_from_item(ReturnItem.from_raw_data(image))
@@ -216,8 +250,8 @@ class DynamoReturnRepository:
 
     # --- reading -----------------------------------------------------------------------
 
-    def for_order(self, order_id: str) -> tuple[list[Return], int]:
-        """Every return of the order and its guard counter (one Query, consistent)."""
+    def for_order(self, order_id: str) -> tuple[list[Return], ReturnTally]:
+        """Every return of the order and its tally as stored (one Query, consistent)."""
         client = TableItem._get_connection().connection.client
         kwargs: dict[str, Any] = {
             "TableName": TableItem.Meta.table_name,
@@ -226,17 +260,37 @@ class DynamoReturnRepository:
             "ConsistentRead": True,
         }
         returns: list[Return] = []
-        guard = 0
+        guard: dict[str, Any] | None = None
         while True:
             response = client.query(**kwargs)
             for raw in response.get("Items", []):
                 if raw["sk"]["S"] == GUARD_SK:
-                    guard = int(raw.get("returns", {}).get("N", "0"))
+                    guard = raw
                 elif raw["sk"]["S"].startswith(RETURN_PREFIX):
                     returns.append(return_from_item(ReturnItem.from_raw_data(raw)))
             if "LastEvaluatedKey" not in response:
-                return returns, guard
+                return returns, tally_from_raw(guard)
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def order_for_request(
+        self, order_id: str, skus: Iterable[str]
+    ) -> tuple[Order | None, Mapping[str, CatalogItem], ReturnTally]:
+        """The order, these SKUs' catalogue items and the order's return tally: one BatchGetItem
+        (up to 98 SKUs), consistent — a retry after a lost race must see the return that won."""
+        keys = [(order_pk(order_id), ORDER_SK), (order_pk(order_id), GUARD_SK)]
+        keys += [(sku_pk(sku), ITEM_SK) for sku in list(dict.fromkeys(skus))[: BATCH_GET_KEYS - len(keys)]]
+        order: Order | None = None
+        guard: dict[str, Any] | None = None
+        catalog: dict[str, CatalogItem] = {}
+        for raw in _batch_get(keys, consistent=True):
+            if raw["sk"]["S"] == ORDER_SK:
+                order = order_from_item(OrderItem.from_raw_data(raw))
+            elif raw["sk"]["S"] == GUARD_SK:
+                guard = raw
+            else:
+                item = catalog_from_item(CatalogItemModel.from_raw_data(raw))
+                catalog[item.sku] = item
+        return order, catalog, tally_from_raw(guard)
 
     def order_of(self, return_id: str) -> str | None:
         try:
@@ -268,12 +322,13 @@ class DynamoReturnRepository:
     def create(
         self,
         ret: Return,
-        guard: int,
+        tally: ReturnTally,
         response: StoredResponse | None = None,
         *,
         order_version: int = 0,
     ) -> None:
-        """Write a new return if no other return of the order was created since `guard` was read."""
+        """Write a new return, and its line in the tally, if no other return of the order was
+        created since `tally` was read."""
         try:
             with self._transaction() as transaction:
                 transaction.save(return_to_item(ret), condition=ReturnItem.pk.does_not_exist())
@@ -284,11 +339,15 @@ class DynamoReturnRepository:
                     condition=ReturnPointerItem.pk.does_not_exist(),
                 )
                 self._events(transaction, ret, response, order_version)
-                condition = ReturnGuardItem.returns == guard if guard else ReturnGuardItem.pk.does_not_exist()
+                count = tally.count
                 transaction.update(
                     ReturnGuardItem(pk=order_pk(ret.order_id), sk=GUARD_SK),
-                    actions=[ReturnGuardItem.returns.set(guard + 1), ReturnGuardItem.type.set("return_guard")],
-                    condition=condition,
+                    actions=[
+                        ReturnGuardItem.returns.set(count + 1),
+                        ReturnGuardItem.type.set("return_guard"),
+                        _held(ret),
+                    ],
+                    condition=ReturnGuardItem.returns == count if count else ReturnGuardItem.pk.does_not_exist(),
                 )
         except TransactWriteError as error:
             _key_taken(response)
@@ -318,6 +377,7 @@ class DynamoReturnRepository:
                 if timer_create is not None:
                     transaction.save(_timer(ret, timer_create))
                 self._events(transaction, ret, response, order_version)
+                transaction.update(ReturnGuardItem(pk=order_pk(ret.order_id), sk=GUARD_SK), actions=[_held(ret)])
                 for sku, units in sorted((stock or {}).items()):
                     transaction.update(
                         CatalogItemModel(pk=sku_pk(sku), sk=ITEM_SK),
