@@ -115,6 +115,7 @@ class Return:
     replacement_order_id: str | None = None
     holds: list[ReturnHold] = field(default_factory=list)
     version: int = 0
+    order_version: int = 0  # the order change its latest timeline entries follow (checked as they are written)
     events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
 
     @property

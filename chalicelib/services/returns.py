@@ -66,7 +66,9 @@ class ReturnRepository(Protocol):
         """The order, the catalogue items of these SKUs and the order's return tally, in one round trip."""
         ...
 
-    def order_of(self, return_id: str) -> str | None: ...
+    def by_id(self, return_id: str, *, consistent: bool = False) -> Return | None:
+        """The return with this id (`consistent`: as it is now, to decide again after a lost race)."""
+        ...
 
     def get(self, order_id: str, return_id: str) -> Return | None: ...
 
@@ -77,8 +79,6 @@ class ReturnRepository(Protocol):
         ret: Return,
         tally: ReturnTally,
         response: StoredResponse | None = None,
-        *,
-        order_version: int = 0,
     ) -> None: ...
 
     def save(
@@ -90,8 +90,10 @@ class ReturnRepository(Protocol):
         timer_delete: datetime | None = None,
         require_timer: bool = False,
         response: StoredResponse | None = None,
-        order_version: int = 0,
-    ) -> None: ...
+    ) -> None:
+        """Write the change; its timeline entries follow the order at `ret.order_version` (checked in
+        the same write, which follows the order if it moved on)."""
+        ...
 
     def set_credit_note(self, ret: Return, document_id: str, number: str) -> None: ...
 
@@ -201,15 +203,9 @@ class ReturnService:
             raise NotFoundError("order not found")
         return order, catalog, tally
 
-    def _order_version(self, order_id: str) -> int:
-        """The order's current version: a return's timeline entries follow the order change current then."""
-        order = self.orders.get(order_id)
-        return order.version if order is not None else 0
-
-    def get(self, return_id: str, *, customer_id: str | None = None) -> Return:
-        """The return; for customers (`customer_id` given) only their own — otherwise 404."""
-        order_id = self.returns.order_of(return_id) if has_prefix(return_id, "ret") else None
-        ret = self.returns.get(order_id, return_id) if order_id else None
+    def get(self, return_id: str, *, customer_id: str | None = None, consistent: bool = False) -> Return:
+        """The return (one read); for customers (`customer_id` given) only their own — otherwise 404."""
+        ret = self.returns.by_id(return_id, consistent=consistent) if has_prefix(return_id, "ret") else None
         if ret is None or (customer_id is not None and ret.customer_id != customer_id):
             raise NotFoundError("return not found")
         return ret
@@ -267,10 +263,11 @@ class ReturnService:
                 resolution=command.resolution,
                 created_at=now,
                 comment=command.comment,
+                order_version=order.version,
             )
             ret.opened(actor)
             try:
-                self.returns.create(ret, tally, self._stored(reply, ret), order_version=order.version)
+                self.returns.create(ret, tally, self._stored(reply, ret))
                 return ret
             except StaleVersionError:
                 if attempt == ATTEMPTS - 1:
@@ -292,13 +289,12 @@ class ReturnService:
 
         `change` returns the save's keyword arguments, or None when nothing is to be written."""
         for attempt in range(ATTEMPTS):
-            ret = self.get(return_id, customer_id=customer_id)
+            ret = self.get(return_id, customer_id=customer_id, consistent=attempt > 0)
             effects = change(ret)
             if effects is None:
                 return ret
             try:
-                version = self._order_version(ret.order_id)
-                self.returns.save(ret, **effects, response=self._stored(reply, ret), order_version=version)
+                self.returns.save(ret, **effects, response=self._stored(reply, ret))
                 return ret
             except StaleVersionError:
                 if attempt == ATTEMPTS - 1:
@@ -479,8 +475,9 @@ class ReturnService:
                     self.clock.now(),
                     "payment_provider",
                 )
+            target.order_version = max(target.order_version, order.version)  # the order in hand: no retried write
             try:
-                self.returns.save(target, order_version=order.version)
+                self.returns.save(target)
                 return True
             except StaleVersionError:
                 if attempt == ATTEMPTS - 1:
@@ -501,8 +498,7 @@ class ReturnService:
                 continue
             ret.expire(now)
             try:
-                version = self._order_version(order_id)
-                self.returns.save(ret, timer_delete=due_at, require_timer=True, order_version=version)
+                self.returns.save(ret, timer_delete=due_at, require_timer=True)
                 outcome["expired"] += 1
             except StaleVersionError:
                 outcome["done"] += 1  # received, cancelled or expired by someone else meanwhile

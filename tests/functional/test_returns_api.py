@@ -337,6 +337,49 @@ def test_a_return_request_reads_the_order_its_lines_and_its_tally_at_once_and_ev
     assert again == {"BatchGetItem": 1, "TransactWriteItems": 1}
 
 
+def test_a_return_is_one_read_by_its_id_and_a_change_one_read_and_one_write(api: Api) -> None:
+    from bench.round_trips import counting
+
+    order = delivered_order(api)
+    ret = request_return(api, order["id"]).data
+    with counting() as read:
+        assert api.call("GET", f"/v1/returns/{ret['id']}", role="customer", sub=ALICE).data["id"] == ret["id"]
+    assert read == {"Query": 1}
+    # The order moves on after the return was requested (a refund the provider reports, not the return's).
+    assert refund_webhook(api, order["id"], 100).status_code == 200
+    with counting() as approved:
+        assert act(api, ret["id"], "approve").status_code == 200
+    # The return's entry follows the order as the return last saw it: the check in the write hands
+    # back where the order is now and the change is written again after it — no read of the order.
+    assert approved == {"Query": 1, "TransactWriteItems": 2}
+    with counting() as cancelled:
+        assert act(api, ret["id"], "cancel", role="customer", sub=ALICE).status_code == 200
+    assert cancelled == {"Query": 1, "TransactWriteItems": 1}  # ... and the next change expects it there
+    timeline = api.call("GET", f"/v1/orders/{order['id']}/timeline?limit=100", role="agent").data["items"]
+    kinds = [entry["kind"] for entry in timeline]
+    assert kinds[-4:] == ["return_requested", "refunded", "return_approved", "return_cancelled"], kinds
+
+
+def test_a_return_written_before_the_index_is_read_through_its_pointer(api: Api) -> None:
+    from bench.round_trips import counting
+    from chalicelib.adapters.dynamo.models import TableItem
+
+    order = delivered_order(api)
+    ret = request_return(api, order["id"]).data
+    TableItem._get_connection().connection.client.update_item(
+        TableName=TableItem.Meta.table_name,
+        Key={"pk": {"S": f"ORDER#{order['id']}"}, "sk": {"S": f"RETURN#{ret['id']}"}},
+        UpdateExpression="REMOVE gsi2pk, gsi2sk",
+    )
+    with counting() as read:
+        assert api.call("GET", f"/v1/returns/{ret['id']}", role="agent").data["status"] == "requested"
+    assert read == {"Query": 1, "GetItem": 2}  # not in the index: the pointer, then the return
+    assert act(api, ret["id"], "approve").data["status"] == "approved"  # its change writes it into the index
+    with counting() as read:
+        assert api.call("GET", f"/v1/returns/{ret['id']}", role="agent").data["status"] == "approved"
+    assert read == {"Query": 1}
+
+
 def test_returns_written_before_the_tally_are_read_and_counted_until_each_is_changed(api: Api) -> None:
     from bench.round_trips import counting
     from chalicelib.adapters.dynamo.models import TableItem

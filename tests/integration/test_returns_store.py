@@ -47,6 +47,26 @@ def test_return_round_trip(store: Container) -> None:
     assert [r.id for r in queue] == [return_id]
 
 
+def test_a_change_after_the_order_moved_on_follows_it_without_reading_it(store: Container) -> None:
+    """The change checks the order's version in its own transaction; the failed check hands the
+    order back (ReturnValuesOnConditionCheckFailure), and the entry is written after the order's."""
+    from chalicelib.services.orders import PaymentEvent
+
+    order_id = _delivered(store)
+    command = RequestReturn([("MUG-1", 1)], "changed_mind", "refund")
+    requested = store.returns.request(order_id, command, "customer:cus_it", customer_id="cus_it")
+    refund = PaymentEvent(str(uuid.uuid4()), order_id, 100, "pi_it", "refunded")
+    assert store.orders.payment_event(refund) == "applied"
+    moved_to = store.orders.get(order_id).version
+    assert requested.order_version < moved_to
+    approved = store.returns.approve(requested.id, "agent:a")
+    assert approved.order_version == moved_to
+    assert store.returns.get(requested.id).status == "approved"  # by its id, through GSI2
+    entries, _ = store.orders.timeline(order_id, customer_id=None, limit=100, cursor=None)
+    kinds = [entry.kind for entry in entries]
+    assert kinds[-3:] == ["return_requested", "refunded", "return_approved"], kinds
+
+
 def test_noting_the_credit_note_moves_the_version_on_once(store: Container) -> None:
     """The note is written without a version condition, but must never send the version back
     (a version's outbound webhook key, `return.updated` v<n>, would be used twice)."""

@@ -134,6 +134,37 @@ def follow_up_key(cause_version: int, at: datetime, tie: str) -> str:
     return f"{EVENT_PREFIX}V{cause_version:012d}#~{stamp}#{tie}"
 
 
+ORDER_VERSION_ATTEMPTS = 3  # writes of one follow-up change while the order keeps moving on under it
+
+
+class OrderMoved(Exception):
+    """The order is no longer at the version a follow-up change expected; `version`: where it is (None: not told)."""
+
+    def __init__(self, version: int | None = None) -> None:
+        super().__init__(version)
+        self.version = version
+
+
+def expect_order_at(guarded: Guarded, order_id: str, version: int) -> None:
+    """A follow-up change's (a ticket's, a return's) check, in its own transaction, that the order is at
+    the version its timeline entries follow — instead of reading the order first."""
+    guarded.condition_check(
+        OrderItem,
+        (order_pk(order_id), ORDER_SK),
+        condition=(OrderItem.version == version) if version else OrderItem.pk.does_not_exist(),
+        error=OrderMoved,
+        return_old=True,
+    )
+
+
+def order_moved(failed: list[tuple[Exception, dict[str, Any] | None]]) -> OrderMoved | None:
+    """When the order check is the only condition that failed: OrderMoved with where the order is now."""
+    if not failed or not all(isinstance(failure, OrderMoved) for failure, _ in failed):
+        return None
+    order = failed[0][1]
+    return OrderMoved(int(order["version"]["N"]) if order and "version" in order else None)
+
+
 # --- orders -----------------------------------------------------------------------
 
 

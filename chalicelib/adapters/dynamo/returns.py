@@ -1,6 +1,7 @@
 """Returns in the single table, beside their order so the order's story is one Query.
 
-  ORDER#<order id> / RETURN#<return id>      the return (GSI1 RETURNS#<status> / <created>#<id>: the queue)
+  ORDER#<order id> / RETURN#<return id>      the return (GSI1 RETURNS#<status> / <created>#<id>: the queue;
+                                             GSI2 RETURN#<return id> / RETURN: the return by its id)
   ORDER#<order id> / RETURNS#GUARD           a counter every new return of the order bumps (no over-return race),
                                              and `held:<return id>`: the units each return holds (the tally)
   RETURN#<return id> / #RETURN               finds the order of a return id
@@ -10,8 +11,11 @@
 Every change is one conditional TransactWriteItems: the return (its version), its
 timeline entries, stock, its timer and its line in the tally. So a new return reads the
 order, its lines' catalogue items and the tally in one BatchGetItem, and writes
-conditionally on the counter it read: what was already returned needs no Query. Outbound webhooks (return.updated,
-refund.requested) follow from the return item's own stream record (pipeline.py).
+conditionally on the counter it read: what was already returned needs no Query.
+A change reads the return by its id (one Query on GSI2) and, instead of reading the
+order for the version its timeline entries follow, checks that version in its transaction.
+Outbound webhooks (return.updated, refund.requested) follow from the return item's own
+stream record (pipeline.py).
 """
 
 from __future__ import annotations
@@ -27,23 +31,29 @@ from pynamodb.expressions.operand import Path, Value
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters.dynamo.conditions import Guarded
 from chalicelib.adapters.dynamo.models import CatalogItemModel, IdempotencyItem, OrderItem, TableItem
 from chalicelib.adapters.dynamo.repositories import (
     BATCH_GET_KEYS,
     IDEM_SK,
     ITEM_SK,
     ORDER_SK,
+    ORDER_VERSION_ATTEMPTS,
+    OrderMoved,
     _batch_get,
     _idempotency_item,
     catalog_from_item,
+    current_version,
+    expect_order_at,
     follow_up_key,
     idempotency_pk,
     order_from_item,
+    order_moved,
     order_pk,
     sku_pk,
     timeline_item,
 )
-from chalicelib.adapters.dynamo.schema import GSI1
+from chalicelib.adapters.dynamo.schema import GSI1, GSI2
 from chalicelib.domain.returns import Return, ReturnHold, ReturnLine, ReturnStatus, ReturnTally, Transition
 from chalicelib.services.ports import IdempotencyKeyTakenError, Page, StaleVersionError, StoredResponse
 
@@ -53,6 +63,7 @@ if TYPE_CHECKING:
 
 RETURN_PREFIX = "RETURN#"
 GUARD_SK = "RETURNS#GUARD"
+BY_ID_SK = "RETURN"
 HELD_PREFIX = "held:"  # the guard's attribute per return: the units it holds (a map, empty once released)
 QUEUE_PREFIX = "RETURNS#"
 TIMER_PREFIX = "RETURNDUE#"
@@ -70,13 +81,25 @@ class ReturnQueueIndex(GlobalSecondaryIndex["ReturnItem"]):
     gsi1sk = UnicodeAttribute(range_key=True)
 
 
+class ReturnByIdIndex(GlobalSecondaryIndex["ReturnItem"]):
+    class Meta:
+        index_name = GSI2
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
 class ReturnItem(TableItem):
-    # Its own connection (this module may load after models.configure()): an inherited one lacks the index.
+    # Its own connection (this module may load after models.configure()): an inherited one lacks the indexes.
     _connection = None
 
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     queue = ReturnQueueIndex()
+    gsi2pk = UnicodeAttribute(null=True)  # absent on returns written before the index: read through the pointer
+    gsi2sk = UnicodeAttribute(null=True)
+    by_id = ReturnByIdIndex()
 
     id = UnicodeAttribute()
     number = UnicodeAttribute()
@@ -102,6 +125,7 @@ class ReturnItem(TableItem):
     credit_note_id = UnicodeAttribute(null=True)
     credit_note_number = UnicodeAttribute(null=True)
     replacement_order_id = UnicodeAttribute(null=True)
+    order_version = NumberAttribute(null=True)
     version = VersionAttribute()
 
 
@@ -138,6 +162,8 @@ def return_to_item(ret: Return) -> ReturnItem:
         type="return",
         gsi1pk=f"{QUEUE_PREFIX}{ret.status}",
         gsi1sk=f"{_stamp(ret.created_at)}#{ret.id}",
+        gsi2pk=return_id_pk(ret.id),
+        gsi2sk=BY_ID_SK,
         id=ret.id,
         number=ret.number,
         order_id=ret.order_id,
@@ -162,6 +188,7 @@ def return_to_item(ret: Return) -> ReturnItem:
         credit_note_id=ret.credit_note_id,
         credit_note_number=ret.credit_note_number,
         replacement_order_id=ret.replacement_order_id,
+        order_version=ret.order_version,
     )
     if ret.version:
         item.version = ret.version
@@ -195,7 +222,12 @@ def return_from_item(item: ReturnItem) -> Return:
         replacement_order_id=item.replacement_order_id,
         holds=[ReturnHold(**hold) for hold in item.holds or []],
         version=int(item.version or 0),
+        order_version=int(item.order_version or 0),
     )
+
+
+def return_id_pk(return_id: str) -> str:
+    return f"{RETURN_PREFIX}{return_id}"
 
 
 def _held(ret: Return) -> Any:
@@ -294,9 +326,19 @@ class DynamoReturnRepository:
 
     def order_of(self, return_id: str) -> str | None:
         try:
-            return str(ReturnPointerItem.get(f"{RETURN_PREFIX}{return_id}", "#RETURN").order_id)
+            return str(ReturnPointerItem.get(return_id_pk(return_id), "#RETURN", consistent_read=True).order_id)
         except DoesNotExist:
             return None
+
+    def by_id(self, return_id: str, *, consistent: bool = False) -> Return | None:
+        """The return with this id: one Query on GSI2 (eventually consistent, as an order's `get` is).
+        `consistent`, or not found there (written a moment ago, or before the index): the pointer
+        to its order, then the return itself, both strongly consistent."""
+        if not consistent:
+            for item in ReturnItem.by_id.query(return_id_pk(return_id), ReturnItem.gsi2sk == BY_ID_SK, limit=1):
+                return return_from_item(item)
+        order_id = self.order_of(return_id)
+        return self.get(order_id, return_id) if order_id else None
 
     def get(self, order_id: str, return_id: str) -> Return | None:
         try:
@@ -319,34 +361,24 @@ class DynamoReturnRepository:
 
     # --- writing -----------------------------------------------------------------------
 
-    def create(
-        self,
-        ret: Return,
-        tally: ReturnTally,
-        response: StoredResponse | None = None,
-        *,
-        order_version: int = 0,
-    ) -> None:
+    def create(self, ret: Return, tally: ReturnTally, response: StoredResponse | None = None) -> None:
         """Write a new return, and its line in the tally, if no other return of the order was
-        created since `tally` was read."""
+        created since `tally` was read (its entries follow `ret.order_version`, the order as read)."""
         try:
             with self._transaction() as transaction:
-                transaction.save(return_to_item(ret), condition=ReturnItem.pk.does_not_exist())
-                transaction.save(
+                guarded = Guarded(transaction)
+                guarded.save(return_to_item(ret), condition=ReturnItem.pk.does_not_exist())
+                guarded.save(
                     ReturnPointerItem(
-                        pk=f"{RETURN_PREFIX}{ret.id}", sk="#RETURN", type="return_pointer", order_id=ret.order_id
+                        pk=return_id_pk(ret.id), sk="#RETURN", type="return_pointer", order_id=ret.order_id
                     ),
                     condition=ReturnPointerItem.pk.does_not_exist(),
                 )
-                self._events(transaction, ret, response, order_version)
+                self._events(guarded, ret, response)
                 count = tally.count
-                transaction.update(
+                guarded.update(
                     ReturnGuardItem(pk=order_pk(ret.order_id), sk=GUARD_SK),
-                    actions=[
-                        ReturnGuardItem.returns.set(count + 1),
-                        ReturnGuardItem.type.set("return_guard"),
-                        _held(ret),
-                    ],
+                    [ReturnGuardItem.returns.set(count + 1), ReturnGuardItem.type.set("return_guard"), _held(ret)],
                     condition=ReturnGuardItem.returns == count if count else ReturnGuardItem.pk.does_not_exist(),
                 )
         except TransactWriteError as error:
@@ -364,45 +396,69 @@ class DynamoReturnRepository:
         timer_delete: datetime | None = None,
         require_timer: bool = False,
         response: StoredResponse | None = None,
-        order_version: int = 0,
     ) -> None:
-        """Write a changed return (conditional on the version read) with everything that follows from it."""
+        """Write a changed return (conditional on the version read) with everything that follows from it.
+
+        Its timeline entries follow the order change current when they are recorded: the write
+        expects the order at `ret.order_version` and checks that in its own transaction; if the
+        order moved on, the failed check hands back its version and the change is written again."""
+        for _ in range(ORDER_VERSION_ATTEMPTS):
+            try:
+                self._write_change(ret, stock, timer_create, timer_delete, require_timer, response)
+            except OrderMoved as moved:
+                ret.order_version = moved.version if moved.version is not None else current_version(ret.order_id)
+                continue
+            ret.version += 1
+            ret.events.clear()
+            return
+        raise StaleVersionError("the order kept changing meanwhile; retry")
+
+    def _write_change(
+        self,
+        ret: Return,
+        stock: dict[str, int] | None,
+        timer_create: datetime | None,
+        timer_delete: datetime | None,
+        require_timer: bool,
+        response: StoredResponse | None,
+    ) -> None:
         try:
             with self._transaction() as transaction:
+                guarded = Guarded(transaction)
+                if ret.events:
+                    expect_order_at(guarded, ret.order_id, ret.order_version)
                 if timer_delete is not None:
-                    transaction.delete(
-                        _timer(ret, timer_delete), condition=ReturnTimerItem.pk.exists() if require_timer else None
+                    guarded.delete(
+                        _timer(ret, timer_delete),
+                        condition=ReturnTimerItem.pk.exists() if require_timer else None,
+                        error=_stale,
                     )
-                transaction.save(return_to_item(ret))
+                guarded.save(return_to_item(ret), error=_stale)  # conditional on the version read (pynamodb)
                 if timer_create is not None:
-                    transaction.save(_timer(ret, timer_create))
-                self._events(transaction, ret, response, order_version)
-                transaction.update(ReturnGuardItem(pk=order_pk(ret.order_id), sk=GUARD_SK), actions=[_held(ret)])
+                    guarded.save(_timer(ret, timer_create))
+                self._events(guarded, ret, response)
+                guarded.update(ReturnGuardItem(pk=order_pk(ret.order_id), sk=GUARD_SK), [_held(ret)])
                 for sku, units in sorted((stock or {}).items()):
-                    transaction.update(
+                    guarded.update(
                         CatalogItemModel(pk=sku_pk(sku), sk=ITEM_SK),
-                        actions=[CatalogItemModel.stock.add(units)],
+                        [CatalogItemModel.stock.add(units)],
                         condition=CatalogItemModel.pk.exists(),
+                        error=_stale,
                     )
         except TransactWriteError as error:
+            moved = order_moved(guarded.failed_items(error))
+            if moved is not None:
+                raise moved from error
             _key_taken(response)
             raise StaleVersionError("the return changed meanwhile; read it and retry") from error
-        ret.version += 1
-        ret.events.clear()
 
-    def _events(
-        self,
-        transaction: TransactWrite,
-        ret: Return,
-        response: StoredResponse | None,
-        order_version: int,
-    ) -> None:
+    def _events(self, guarded: Guarded, ret: Return, response: StoredResponse | None) -> None:
         if response is not None:
-            transaction.save(_idempotency_item(response), condition=IdempotencyItem.pk.does_not_exist())
+            guarded.save(_idempotency_item(response), condition=IdempotencyItem.pk.does_not_exist(), error=_stale)
         for index, event in enumerate(ret.events):
             # After the order change current when it was recorded (a return is not an order change).
-            key = follow_up_key(order_version, event.at, f"return#{ret.id}#{ret.version}#{index:03d}")
-            transaction.save(timeline_item(ret.order_id, event, key))
+            key = follow_up_key(ret.order_version, event.at, f"return#{ret.id}#{ret.version}#{index:03d}")
+            guarded.save(timeline_item(ret.order_id, event, key))
 
     def set_credit_note(self, ret: Return, document_id: str, number: str) -> None:
         """Note the credit note on the return once (a replayed stream record changes nothing)."""
@@ -419,6 +475,10 @@ class DynamoReturnRepository:
         except UpdateError as error:
             if "ConditionalCheckFailed" not in str(error.cause_response_code or error):
                 raise
+
+
+def _stale() -> Exception:
+    return StaleVersionError("the return changed meanwhile; read it and retry")
 
 
 def _key_taken(response: StoredResponse | None) -> None:

@@ -37,15 +37,18 @@ from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.adapters.dynamo.conditions import CONFLICT, Guarded, cancellation_codes
-from chalicelib.adapters.dynamo.models import IdempotencyItem, OrderItem, TableItem, Transactional
+from chalicelib.adapters.dynamo.models import IdempotencyItem, TableItem, Transactional
 from chalicelib.adapters.dynamo.repositories import (
-    ORDER_SK,
+    ORDER_VERSION_ATTEMPTS,
+    OrderMoved,
     _idempotency_item,
     _plain_key,
     _stored_response,
     _typed_key,
     current_version,
+    expect_order_at,
     follow_up_key,
+    order_moved,
     order_pk,
     timeline_item,
 )
@@ -321,17 +324,6 @@ def items_to_tickets(raw_items: list[dict[str, Any]]) -> list[Ticket]:
     return [ticket_from_item(item, messages.get(ticket_id)) for ticket_id, item in sorted(tickets.items())]
 
 
-ORDER_VERSION_ATTEMPTS = 3  # writes of one change while the order keeps moving on under it
-
-
-class _OrderMoved(Exception):
-    """The order is no longer at the version the change expected; `version`: where it is (None: not told)."""
-
-    def __init__(self, version: int | None = None) -> None:
-        super().__init__(version)
-        self.version = version
-
-
 class TicketNumberTakenError(ConflictError):
     code = "ticket_number_taken"
 
@@ -402,7 +394,7 @@ class DynamoTicketRepository(Transactional):
         for _ in range(ORDER_VERSION_ATTEMPTS):
             try:
                 self._write(ticket, new, previous_queue_key, timer, auto_key, sender_quota, response)
-            except _OrderMoved as moved:
+            except OrderMoved as moved:
                 ticket.order_version = moved.version if moved.version is not None else current_version(ticket.order_id)
                 continue
             ticket.version = 1 if new else ticket.version + 1
@@ -425,15 +417,7 @@ class DynamoTicketRepository(Transactional):
             with self.transaction() as transaction:
                 guarded = Guarded(transaction)
                 if ticket.events:
-                    guarded.condition_check(
-                        OrderItem,
-                        (order_pk(ticket.order_id), ORDER_SK),
-                        condition=(OrderItem.version == ticket.order_version)
-                        if ticket.order_version
-                        else OrderItem.pk.does_not_exist(),
-                        error=lambda: _OrderMoved(),
-                        return_old=True,
-                    )
+                    expect_order_at(guarded, ticket.order_id, ticket.order_version)
                 if timer is not None:  # the due timer, gone once acted on
                     guarded.delete(
                         _timer_item(timer),
@@ -496,16 +480,16 @@ class DynamoTicketRepository(Transactional):
                     )
         except TransactWriteError as error:
             failed = guarded.failed_items(error)
+            moved = order_moved(failed)
+            if moved is not None:  # the order check alone: write again under the version it handed back
+                raise moved from error
             for failure, raw in failed:  # any other failed condition decides: writing again would not help
-                if isinstance(failure, _OrderMoved):
+                if isinstance(failure, OrderMoved):
                     continue
                 if isinstance(failure, IdempotencyKeyTakenError) and raw and response is not None:
                     record = IdempotencyItem.from_raw_data(raw)
                     failure.stored = _stored_response(record, response.principal, response.key)
                 raise failure from error
-            if failed:  # the order check alone: write again under the version it handed back
-                order = failed[0][1]
-                raise _OrderMoved(int(order["version"]["N"]) if order and "version" in order else None) from error
             if CONFLICT in cancellation_codes(error):
                 raise StaleVersionError("the ticket is being changed by another request; retry") from error
             raise
