@@ -8,9 +8,10 @@ Single-table design so that each read route is one round trip:
                              (GSI3 on the order item: ORDERNO#<number> / #ORDER)
   SKU#<sku>  / #ITEM         a catalogue item
   IDEM#<principal>#<key> / #IDEM  an idempotency record (expires via TTL)
-GSI2 is overloaded for the customer portal (each read one Query):
+GSI2 is overloaded for reads by an id that does not name the order (each read one Query):
   EMAIL#<hash of the normalised address> / ORDER#<id>   every order of an address, newest first
   DOCUMENT#<doc id> / DOCUMENT                          a document by its id (the download link)
+  RETURN#<return id> / RETURN                           a return by its id
   SESSIONS#<hash of the address> / SESSION#<created>    an address's portal sessions (sign out everywhere)
 GSI4 is the SLA sweep's due work, sparse (only orders with an open promise or stall timer):
   DUE#<yyyy-mm-ddThh> / <due iso>#<order id>   on the order item: the hour and time of its next due
