@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass
 from typing import Any
 
 READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
@@ -41,11 +43,79 @@ def counting() -> Iterator[Counter[str]]:
         BaseClient._make_api_call = original
 
 
-def _order_body() -> dict[str, Any]:
+def _order_body(customer_id: str = "cus_bench") -> dict[str, Any]:
     from local.samples import order_body
 
-    customer = {"id": "cus_bench", "email": "bench@example.com", "name": "Bench", "locale": "de-DE"}
+    email = "bench@example.com" if customer_id == "cus_bench" else f"{customer_id}@example.com"
+    customer = {"id": customer_id, "email": email, "name": "Bench", "locale": "de-DE"}
     return order_body(customer=customer, discounts=[])
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _signed(secret: str, payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """A body signed as every native webhook is (`X-OrderCare-Signature: t=…,v1=…`)."""
+    from chalicelib.domain.webhooks import signature_header
+
+    raw = json.dumps(payload).encode()
+    return raw, {"X-OrderCare-Signature": signature_header(secret, raw, int(time.time()))}
+
+
+def _stripe_payment(secret: str, order_id: str, amount: int) -> tuple[bytes, dict[str, str]]:
+    """`payment_intent.succeeded` as Stripe sends it, signed with `Stripe-Signature` (the same t=…,v1=… HMAC)."""
+    from chalicelib.domain.webhooks import signature_header
+
+    intent = f"pi_{uuid.uuid4().hex[:24]}"
+    event = {
+        "id": f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "api_version": "2024-06-20",
+        "created": int(time.time()),
+        "livemode": False,
+        "type": "payment_intent.succeeded",
+        "data": {
+            "object": {
+                "id": intent,
+                "object": "payment_intent",
+                "amount": amount,
+                "amount_received": amount,
+                "currency": "eur",
+                "latest_charge": f"ch_{intent[3:]}",
+                "metadata": {"order_id": order_id},
+                "status": "succeeded",
+            }
+        },
+    }
+    raw = json.dumps(event).encode()
+    return raw, {"Stripe-Signature": signature_header(secret, raw, int(time.time()))}
+
+
+def _aftership_update(secret: str, tracking_number: str, tag: str) -> tuple[bytes, dict[str, str]]:
+    """A `tracking_update` as AfterShip sends it, signed with `aftership-hmac-sha256` (base64 HMAC of the body)."""
+    import base64
+    import hashlib
+    import hmac
+
+    scanned = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 60))
+    checkpoint = {"slug": "dhl", "location": "Berlin, DE", "tag": tag, "subtag": f"{tag}_001"}
+    payload = {
+        "event": "tracking_update",
+        "event_id": str(uuid.uuid4()),
+        "msg": {
+            "id": uuid.uuid4().hex[:24],
+            "tracking_number": tracking_number,
+            "slug": "dhl",
+            "tag": tag,
+            "subtag": f"{tag}_001",
+            "checkpoints": [{**checkpoint, "message": f"Parcel status {tag}", "checkpoint_time": scanned}],
+        },
+        "ts": int(time.time()),
+    }
+    raw = json.dumps(payload).encode()
+    mac = base64.b64encode(hmac.new(secret.encode(), raw, hashlib.sha256).digest()).decode()
+    return raw, {"aftership-hmac-sha256": mac}
 
 
 class _Browser:
@@ -56,7 +126,13 @@ class _Browser:
         self.jar: dict[str, str] = {}
 
     def visit(
-        self, name: str | None, method: str, path: str, form: dict[str, str] | None = None, bearer: str | None = None
+        self,
+        name: str | None,
+        method: str,
+        path: str,
+        form: dict[str, str] | None = None,
+        bearer: str | None = None,
+        status: int | None = None,
     ) -> tuple[Any, str]:
         from urllib.parse import urlencode
 
@@ -71,6 +147,7 @@ class _Browser:
         with counting() as calls:
             response = self.client.http.request(method, path, headers=all_headers, body=body)
         assert response.status_code < 400, (name or path, response.status_code, response.body[:300])
+        assert status in (None, response.status_code), (name or path, response.status_code, status)
         cookies = response.headers.get("Set-Cookie") or []
         for cookie in cookies if isinstance(cookies, list) else [cookies]:
             key, _, value = cookie.split(";", 1)[0].partition("=")
@@ -82,10 +159,10 @@ class _Browser:
             self.results.append((name, calls))
         return response, response.body.decode() if response.body else ""
 
-    def warm_get(self, name: str, path: str, bearer: str | None = None) -> str:
+    def warm_get(self, name: str, path: str, bearer: str | None = None, status: int | None = None) -> str:
         """A GET measured on its second visit, as a warm container serves it."""
         self.visit(None, "GET", path, bearer=bearer)
-        return self.visit(name, "GET", path, bearer=bearer)[1]
+        return self.visit(name, "GET", path, bearer=bearer, status=status)[1]
 
 
 def _field(html: str, name: str) -> str:
@@ -96,13 +173,9 @@ def _field(html: str, name: str) -> str:
     return match.group(1)
 
 
-def _html_page_round_trips(client: Any, tokens: dict[str, str], settings: Any, order_id: str) -> list[Any]:
-    """The HTML pages: the customer portal signed in for real (the emailed code), the KPI dashboard, the desk."""
-    import re
-
+def _issue_documents(settings: Any, order_id: str) -> None:
+    """The mail sender and the documents bucket, and the paid order's invoice and receipt."""
     import boto3
-    from moto.core.models import DEFAULT_ACCOUNT_ID
-    from moto.ses.models import ses_backends
 
     from chalicelib.bootstrap import get_container
 
@@ -114,6 +187,51 @@ def _html_page_round_trips(client: Any, tokens: dict[str, str], settings: Any, o
     order = container.orders.orders.get(order_id)
     assert order is not None
     container.documents.issue_for_payment(order)  # what the documents lane issues for a paid order
+
+
+def _survey_tokens(orders: list[dict[str, Any]]) -> list[str]:
+    """Delivery surveys for these orders, scheduled and sent by the feedback schedule; their links' tokens."""
+    from datetime import timedelta
+
+    from chalicelib.bootstrap import get_container
+    from chalicelib.domain.surveys import survey_token
+
+    container = get_container()
+    surveys, now = container.surveys, container.clock.now()
+    for placed in orders:
+        order = container.orders.get(placed["id"])
+        assert surveys.schedule("delivery", order.id, order, now - timedelta(minutes=1))
+    assert surveys.dispatch(now).get("sent") == len(orders), "the surveys were not sent"
+    secret, days = surveys.secrets()[0], surveys.config.token_days
+    return [
+        survey_token("delivery", placed["id"], placed["customer"]["email"], secret, now=time.time(), days=days)
+        for placed in orders
+    ]
+
+
+@dataclass(frozen=True)
+class _DeskWork:
+    """What the desk's forms act on: an order with a ticket and two requested returns."""
+
+    order_id: str
+    ticket_id: str
+    approve_id: str  # approved, then received
+    reject_id: str
+
+
+def _html_page_round_trips(
+    client: Any, tokens: dict[str, str], settings: Any, order_id: str, desk: _DeskWork
+) -> list[Any]:
+    """The HTML pages: the customer portal signed in for real (the emailed code), the KPI dashboard, the desk."""
+    import re
+
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    from chalicelib.bootstrap import get_container
+
+    order = get_container().orders.orders.get(order_id)
+    assert order is not None
 
     results: list[tuple[str, Counter[str]]] = []
     browser = _Browser(client, results)
@@ -153,7 +271,171 @@ def _html_page_round_trips(client: Any, tokens: dict[str, str], settings: Any, o
     staff.warm_get("GET /reports/dashboard", "/reports/dashboard", tokens["admin"])
     staff.warm_get("GET /desk", "/desk", tokens["agent"])
     staff.warm_get("GET /desk?order=", f"/desk?order={order_id}", tokens["agent"])
+
+    # The desk's forms, from a staff browser session (the dev sign-in), each with the session's CSRF token.
+    agent = _Browser(client, results)
+    sign_in = agent.visit(None, "GET", "/desk/sign-in")[1]
+    staff_form = {"csrf_token": _field(sign_in, "csrf_token"), "role": "agent", "sub": "agt_bench"}
+    agent.visit(None, "POST", "/desk/sign-in", staff_form, status=303)
+    assert "oc_desk" in agent.jar, "the desk sign-in started no session"
+    story = agent.warm_get("GET /desk?order= (session)", f"/desk?order={desk.order_id}", status=200)
+    csrf = _field(story, "csrf_token")
+    forms: list[tuple[str, str, dict[str, str]]] = [
+        ("tickets/{id}/acknowledge", f"tickets/{desk.ticket_id}/acknowledge", {}),
+        ("tickets/{id}/reply", f"tickets/{desk.ticket_id}/reply", {"message": "A new mug is on its way."}),
+        ("tickets/{id}/resolve", f"tickets/{desk.ticket_id}/resolve", {"resolution": "Replacement sent"}),
+        ("returns/{id}/approve", f"returns/{desk.approve_id}/approve", {}),
+        (
+            "returns/{id}/receive",
+            f"returns/{desk.approve_id}/receive",
+            {"quantity:MUG-1": "1", "condition:MUG-1": "damaged"},
+        ),
+        ("returns/{id}/reject", f"returns/{desk.reject_id}/reject", {"reason": "The photo shows no damage"}),
+    ]
+    for name, path, fields in forms:
+        response, _ = agent.visit(
+            f"POST /desk/{name}", "POST", f"/desk/{path}", {"csrf_token": csrf, **fields}, status=303
+        )
+        assert response.headers["Location"].startswith(f"/desk?order={desk.order_id}#"), (name, response.headers)
     return results
+
+
+Call = Callable[..., Any]  # run()'s `call(name, method, path, body, role, headers, raw, status=)`
+
+
+def _more_api_round_trips(
+    call: Call, client: Any, results: list[Any], settings: Any, demo: dict[str, Any], scan: dict[str, Any]
+) -> _DeskWork:
+    """Documents, preferences, feedback, provider webhooks, the returns queue and its transitions, outbound
+    webhook subscriptions, the survey and tracking pages; and the order whose ticket and returns the desk acts on."""
+    from urllib.parse import urlsplit
+
+    def place(customer_id: str = "cus_bench") -> dict[str, Any]:
+        key = {"Idempotency-Key": str(uuid.uuid4())}
+        body = _order_body(customer_id)
+        placed: dict[str, Any] = call(None, "POST", "/v1/orders", body, "storefront", key, status=201)
+        return placed
+
+    def hook(name: str | None, path: str, signed: tuple[bytes, dict[str, str]]) -> Any:
+        raw, headers = signed
+        return call(name, "POST", path, raw=raw, headers=headers, status=200)
+
+    def delivered() -> dict[str, Any]:
+        """A fresh order (two mugs) placed, paid, processed, shipped and delivered, none of it measured."""
+        placed, key = place(), {"Idempotency-Key": str(uuid.uuid4())}
+        payment = {"amount": placed["total"], "method": "card", "provider_ref": f"pi_{placed['id']}"}
+        call(None, "POST", f"/v1/orders/{placed['id']}/payments", payment, "storefront", key, status=201)
+        call(None, "POST", f"/v1/orders/{placed['id']}/processing", role="agent", status=200)
+        tracking_number = f"TRK{uuid.uuid4().hex[:12]}"
+        parcel = {"carrier": "dhl", "tracking_number": tracking_number}
+        call(None, "POST", f"/v1/orders/{placed['id']}/shipments", parcel, "agent", status=201)
+        scanned = {"event_id": str(uuid.uuid4()), "tracking_number": tracking_number, "status": "delivered"}
+        signed = _signed(settings.carrier_webhook_secrets[0], {**scanned, "occurred_at": _now()})
+        assert hook(None, "/v1/webhooks/carrier", signed)["outcome"] == "applied"
+        return placed
+
+    def request_return(order_id: str, reason: str = "changed_mind") -> str:
+        wanted = {"lines": [{"sku": "MUG-1", "quantity": 1}], "reason": reason, "resolution": "refund"}
+        created: dict[str, Any] = call(None, "POST", f"/v1/orders/{order_id}/returns", wanted, "customer", status=201)
+        return str(created["id"])
+
+    oid = demo["id"]
+    _issue_documents(settings, oid)
+    documents = f"/v1/orders/{oid}/documents"
+    call(None, "GET", documents, role="customer")
+    listed = call("GET /v1/orders/{id}/documents", "GET", documents, role="customer", status=200)
+    assert {item["kind"] for item in listed["items"]} >= {"invoice", "receipt"}, listed
+
+    preferences = "/v1/customers/cus_bench/preferences"
+    call(None, "GET", preferences, role="customer")
+    call("GET /v1/customers/{id}/preferences", "GET", preferences, role="customer", status=200)
+    chosen = {"email": True, "sms": False, "locale": "de-DE"}
+    call("PUT /v1/customers/{id}/preferences", "PUT", preferences, chosen, "customer", status=200)
+
+    call(None, "GET", "/v1/inbound/held", role="agent")
+    call("GET /v1/inbound/held", "GET", "/v1/inbound/held", role="agent", status=200)
+    misses = "/v1/reports/kpis/shipped_on_time/misses?period=quarter&start=2026-10-01"
+    call(None, "GET", misses, role="admin")
+    call("GET /v1/reports/kpis/{name}/misses", "GET", misses, role="admin", status=200)
+
+    rated = {"order_id": oid, "rating": 4, "comment": "Lovely mug"}
+    call(None, "POST", "/v1/feedback", rated, "customer", status=201)
+    call("POST /v1/feedback", "POST", "/v1/feedback", rated, "customer", status=201)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    call("POST /v1/feedback (key)", "POST", "/v1/feedback", rated, "customer", key, status=201)
+    call("POST /v1/feedback (replay)", "POST", "/v1/feedback", rated, "customer", key, status=201)
+    review = {"source": "review", "rating": 5, "order_id": oid, "url": "https://reviews.example.com/r/1"}
+    review["occurred_at"] = _now()
+    call(None, "POST", "/v1/feedback/external", review, "agent", status=201)
+    call("POST /v1/feedback/external", "POST", "/v1/feedback/external", review, "agent", status=201)
+
+    # Provider webhooks, each applied to an order of its own, each warmed on another order first.
+    for name in (None, "POST /v1/webhooks/payment"):
+        unpaid = place()
+        paid = {"event_id": str(uuid.uuid4()), "order_id": unpaid["id"], "amount": unpaid["total"]}
+        signed = _signed(
+            settings.payment_webhook_secrets[0], {**paid, "provider_ref": "pi_hook", "status": "succeeded"}
+        )
+        assert hook(name, "/v1/webhooks/payment", signed)["outcome"] == "applied"
+    for name in (None, "POST /v1/webhooks/stripe"):
+        unpaid = place()
+        signed = _stripe_payment(settings.stripe_webhook_secrets[0], unpaid["id"], unpaid["total"])
+        assert hook(name, "/v1/webhooks/stripe", signed)["outcome"] == "applied"
+    tracking = call(None, "GET", f"/v1/orders/{scan['id']}", role="agent")["shipments"][0]["tracking_number"]
+    for name, tag in ((None, "InTransit"), ("POST /v1/webhooks/aftership", "OutForDelivery")):
+        signed = _aftership_update(settings.aftership_webhook_secrets[0], tracking, tag)
+        assert hook(name, "/v1/webhooks/aftership", signed)["outcome"] == "applied"
+    for name, word, action in ((None, "START", "opt_in"), ("POST /v1/webhooks/sms-inbound", "STOP", "opt_out")):
+        sms = {"originationNumber": "+4915112345678", "messageBody": word}
+        assert hook(name, "/v1/webhooks/sms-inbound", _signed(settings.sms_inbound_secrets[0], sms))["action"] == action
+
+    # Returns of a fresh delivered order's two mugs: one received (and refunded), one cancelled, then
+    # requested again and rejected.
+    returned = delivered()
+    received, cancelled = request_return(returned["id"]), request_return(returned["id"])
+    call(None, "POST", f"/v1/returns/{received}/approve", role="agent", status=200)
+    call(None, "GET", "/v1/returns", role="agent")
+    queue = call("GET /v1/returns", "GET", "/v1/returns", role="agent", status=200)  # status=requested
+    assert cancelled in {item["id"] for item in queue["items"]}, queue
+    lines = {"lines": [{"sku": "MUG-1", "quantity": 1, "condition": "restockable"}]}
+    path = f"/v1/returns/{received}/receive"
+    receipt = call("POST /v1/returns/{id}/receive", "POST", path, lines, "agent", status=200)
+    assert receipt["status"] == "received" and receipt["refund_amount"] > 0, receipt
+    call("POST /v1/returns/{id}/cancel", "POST", f"/v1/returns/{cancelled}/cancel", role="customer", status=200)
+    rejected = request_return(returned["id"])
+    reason = {"reason": "Used, not in its box"}
+    call("POST /v1/returns/{id}/reject", "POST", f"/v1/returns/{rejected}/reject", reason, "agent", status=200)
+    refund = {"event_id": str(uuid.uuid4()), "order_id": returned["id"], "amount": receipt["refund_amount"]}
+    signed = _signed(settings.payment_webhook_secrets[0], {**refund, "provider_ref": "pi_hook", "status": "refunded"})
+    assert hook("POST /v1/webhooks/payment (refund)", "/v1/webhooks/payment", signed)["outcome"] == "applied"
+
+    # An outbound webhook subscription, deleted again (nothing later is delivered to it).
+    wanted = {"url": "https://shop.example.com/hooks/ordercare", "events": ["order.shipped", "return.updated"]}
+    created = call("POST /v1/webhook-subscriptions", "POST", "/v1/webhook-subscriptions", wanted, "admin", status=201)
+    path = f"/v1/webhook-subscriptions/{created['id']}"
+    call(None, "GET", path, role="admin")
+    call("GET /v1/webhook-subscriptions/{id}", "GET", path, role="admin", status=200)
+    call(None, "GET", f"{path}/deliveries", role="admin")
+    call("GET /v1/webhook-subscriptions/{id}/deliveries", "GET", f"{path}/deliveries", role="admin", status=200)
+    call("DELETE /v1/webhook-subscriptions/{id}", "DELETE", path, role="admin", status=204)
+
+    # The public pages behind signed links: a delivery survey (its page, then its answer) and the tracking page.
+    warm_survey, survey = _survey_tokens([place("cus_survey_a"), place("cus_survey_b")])
+    public = _Browser(client, results)
+    form = public.warm_get("GET /surveys/{token}", f"/surveys/{survey}?score=5", status=200)
+    assert f'action="/v1/surveys/{survey}"' in form, "no survey form"
+    answer = {"csat": 5, "nps": 9, "aspects": {"speed": 5}, "comment": "Fast"}
+    call(None, "POST", f"/v1/surveys/{warm_survey}", answer, status=201)
+    call("POST /v1/surveys/{token}", "POST", f"/v1/surveys/{survey}", answer, status=201)
+    page = public.warm_get("GET /track/{token}", urlsplit(demo["tracking_url"]).path, status=200)
+    assert demo["number"] in page, "not the order's tracking page"
+
+    # What the desk's forms act on (measured with the desk's pages): a ticket and two returns of one order.
+    desk = delivered()
+    approve, reject = request_return(desk["id"], "damaged"), request_return(desk["id"])
+    opened = {"order_id": desk["id"], "category": "damaged", "message": "The handle came off."}
+    ticket = call(None, "POST", "/v1/tickets", opened, "customer", status=201)
+    return _DeskWork(desk["id"], ticket["id"], approve, reject)
 
 
 def run() -> list[str]:
@@ -182,7 +464,8 @@ def run() -> list[str]:
     }
     results: list[tuple[str, Counter[str]]] = []  # each route's name starts with its HTTP method
 
-    with mock_aws():
+    # What the app prints meanwhile (the KPI metrics' EMF lines) goes to stderr: stdout is for the figures.
+    with mock_aws(), redirect_stdout(sys.stderr):
         ensure_table(boto3.client("dynamodb"), "ordercare-bench")
         from app import app
 
@@ -196,6 +479,7 @@ def run() -> list[str]:
                 role: str | None = None,
                 headers: dict[str, str] | None = None,
                 raw: bytes | None = None,
+                status: int | None = None,
             ) -> Any:
                 all_headers = {"Content-Type": "application/json", **(headers or {})}
                 if role:
@@ -204,9 +488,10 @@ def run() -> list[str]:
                 with counting() as calls:
                     response = client.http.request(method, path, headers=all_headers, body=payload)
                 assert response.status_code < 300, (name, response.status_code, response.body)
+                assert status in (None, response.status_code), (name, response.status_code, status)
                 if name:
                     results.append((name, calls))
-                return json.loads(response.body)
+                return json.loads(response.body) if response.body else None
 
             item = {
                 "name": "Mug",
@@ -332,7 +617,8 @@ def run() -> list[str]:
             call("POST /v1/tickets/{id}/messages (replay)", "POST", messages, reply, "agent", message_key)
             call("GET /v1/agent/orders/{id}", "GET", f"/v1/agent/orders/{oid}", role="agent")
             call("GET /v1/reports/kpis", "GET", "/v1/reports/kpis?period=quarter&start=2026-10-01", role="admin")
-            results += _html_page_round_trips(client, tokens, settings, oid)
+            desk = _more_api_round_trips(call, client, results, settings, order, scan)
+            results += _html_page_round_trips(client, tokens, settings, oid, desk)
 
     lines = []
     read_routes: dict[str, int] = {}  # GET routes: their reads
