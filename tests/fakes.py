@@ -97,6 +97,10 @@ class InMemoryIdempotencyStore:
         with self.store.lock:
             return self.get(principal, key), InMemoryCatalogRepository(self.store).get_many(skus)
 
+    def get_with_order(self, principal: str, key: str, order_id: str) -> tuple[StoredResponse | None, Order | None]:
+        with self.store.lock:
+            return self.get(principal, key), InMemoryOrderRepository(self.store).get(order_id)
+
 
 class InMemoryOrderRepository:
     """OrderRepository: one write is all-or-nothing, conditions checked in the adapter's order."""

@@ -156,10 +156,10 @@ def answer_survey(call: Call, token: str) -> Response:
 def website_feedback(call: Call) -> Response:
     body: s.FeedbackIn = call.body
     container = get_container()
-    if body.order_id is not None:
-        container.orders.get(body.order_id, customer_id=call.caller.subject)  # 404 unless it is theirs
     return _feedback_answer(
         call,
+        body.order_id,
+        call.caller.subject,  # 404 unless the order is theirs
         lambda feedback_id, stored: container.kpis.record_feedback(
             "website",
             body.rating,
@@ -173,18 +173,21 @@ def website_feedback(call: Call) -> Response:
     )
 
 
-def _feedback_answer(call: Call, record: Record) -> Response:
+def _feedback_answer(call: Call, order_id: str | None, customer_id: str | None, record: Record) -> Response:
     """Record feedback once per Idempotency-Key: the key names the feedback (a retry counts the same
-    fact again, i.e. nothing) and its response is stored with it; the same key with another body: 409."""
+    fact again, i.e. nothing) and its response is stored with it; the same key with another body: 409.
+    The order it is about (404 unless it exists, and is `customer_id`'s) and the stored response are
+    read together."""
     from chalicelib.domain.ids import keyed_id
     from chalicelib.services.ports import IdempotencyKeyTakenError
 
     request = call.idempotent_request()
+    orders = get_container().orders
+    stored = orders.stored_about(request, order_id, customer_id=customer_id)
     if request is None:
         return json_response(201, record(None, None))
-    orders = get_container().orders
-    if orders.idempotency.get(request.principal, request.key) is not None:
-        return json_response(*orders.replay(request))  # answered before: nothing is counted again
+    if stored is not None:
+        return json_response(*orders.replay(request, stored))  # answered before: nothing is counted again
     try:
         answer = record(keyed_id("fbk", request.principal, request.key), lambda body: orders.stored(request, 201, body))
     except IdempotencyKeyTakenError:  # a concurrent retry stored it first
@@ -206,10 +209,10 @@ def _feedback_answer(call: Call, record: Record) -> Response:
 def external_feedback(call: Call) -> Response:
     body: s.ExternalFeedbackIn = call.body
     container = get_container()
-    if body.order_id is not None:
-        container.orders.get(body.order_id)  # 404 for an unknown order
     return _feedback_answer(
         call,
+        body.order_id,
+        None,  # 404 for an unknown order
         lambda feedback_id, stored: container.kpis.record_feedback(
             body.source,
             body.rating,

@@ -35,6 +35,7 @@ class Survey:
     answered_at: datetime | None = None
     answer: dict[str, object] = field(default_factory=dict)
     drop_reason: str | None = None
+    recipient: str | None = None  # recipient_tag of the order's address, which its links are bound to
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from chalicelib.domain import kpis
 from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.domain.ids import new_id
+from chalicelib.domain.kpis import Fact
 from chalicelib.domain.orders import NOT_SHIPPED, OPEN_SLA, Order, OrderStatus
 from chalicelib.domain.returns import Return
 from chalicelib.domain.surveys import Answer, Survey, read_token, recipient_tag, stored_answer, survey_token
@@ -40,8 +41,15 @@ class KpiStore(Protocol):
     def save_promise(self, order_id: str, ship_by: datetime, deliver_by: datetime) -> None: ...
 
     def save_feedback(
-        self, feedback_id: str, fields: dict[str, str | int | None], response: StoredResponse | None = None
-    ) -> None: ...
+        self,
+        feedback_id: str,
+        fields: dict[str, str | int | None],
+        response: StoredResponse | None = None,
+        facts: Sequence[kpis.Fact] = (),
+    ) -> bool:
+        """The feedback with its facts (and the request's idempotency record) in one write; whether
+        the facts were counted by it."""
+        ...
 
     def set_case(self, customer_id: str, case_id: str, is_open: bool) -> None: ...
 
@@ -69,7 +77,11 @@ class SurveyStore(Protocol):
 
     def mark(self, survey: Survey, status: str, now: datetime, reason: str | None = None) -> None: ...
 
-    def answer(self, survey: Survey, answer: dict[str, object], now: datetime) -> bool: ...
+    def answer(
+        self, survey: Survey, answer: dict[str, object], now: datetime, facts: Sequence[kpis.Fact] = ()
+    ) -> tuple[bool, bool]:
+        """Store the answer once with its facts, in one write: (stored, facts counted)."""
+        ...
 
 
 class OpsBoard(Protocol):
@@ -213,14 +225,6 @@ class KpiService:
             self.store.set_case(after.customer_id, after.id, not closed)
         return counted
 
-    def record_rating(
-        self, kind: str, subject: str, csat: int, nps: int | None, source: str, at: datetime, comment: str | None = None
-    ) -> bool:
-        day = kpis.local_day(at, self.zone)
-        # Every fact tried (not all() over a generator: one counted before must not skip the rest on a retry).
-        counted = [self.count(f) for f in kpis.score_facts(kind, subject, day, csat, nps, source, comment)]
-        return all(counted)
-
     def record_complaint(self, order_id: str, category: str, at: datetime) -> None:
         """A wrong_item / missing_item / damaged complaint makes a shipped order inaccurate after the fact."""
         if category == "invoice":  # wrong documents: not a perfect order any more
@@ -238,13 +242,17 @@ class KpiService:
             self.on_fact(fact)
         return new
 
+    def announce(self, facts: Sequence[kpis.Fact]) -> None:
+        """Report newly counted facts as metrics."""
+        if self.on_fact is not None:
+            for fact in facts:
+                self.on_fact(fact)
+
     def count_all(self, facts: list[kpis.Fact], board: Sequence[kpis.BoardPlace] = ()) -> int:
         """Record the facts of one change, with its board places, in one write when none was counted
         before; how many were new."""
         if len(facts) > 1 and self.store.record_all(facts, board):
-            if self.on_fact is not None:
-                for fact in facts:
-                    self.on_fact(fact)
+            self.announce(facts)
             return len(facts)
         self._place_all(board)  # a single fact, or a replay: the board on its own
         return sum(self.count(fact) for fact in facts)  # one of them was counted already (a replay)
@@ -263,10 +271,9 @@ class KpiService:
     ) -> dict[str, Any]:
         """Website feedback or an outside rating (review, social, chat, phone): kept and counted in CSAT.
 
-        A request with an Idempotency-Key names the feedback itself (`feedback_id`, from the key), so a
-        retry counts the same fact, i.e. nothing; `stored` makes the request's idempotency record, written
-        with the feedback (IdempotencyKeyTakenError when a retry finds it) after the rating is counted, so
-        a retry after a failure in between still completes the feedback."""
+        The feedback, its CSAT fact and (`stored`) the request's idempotency record are one write. A
+        request with an Idempotency-Key names the feedback itself (`feedback_id`, from the key), so a
+        retry finds its record (IdempotencyKeyTakenError) and counts nothing again."""
         recorded = self.clock.now()
         fields: dict[str, str | int | None] = {
             "source": source,
@@ -285,12 +292,9 @@ class KpiService:
             "order_id": order_id,
             "recorded_at": fields["recorded_at"],
         }
-        if stored is None:
-            self.store.save_feedback(feedback_id, fields)
-            self.record_rating("delivery", feedback_id, rating, None, source, at, comment)
-        else:  # counted first: a retry after a failed save counts nothing again and saves it
-            self.record_rating("delivery", feedback_id, rating, None, source, at, comment)
-            self.store.save_feedback(feedback_id, fields, stored(answer))
+        facts = kpis.score_facts("delivery", feedback_id, kpis.local_day(at, self.zone), rating, None, source, comment)
+        if self.store.save_feedback(feedback_id, fields, stored(answer) if stored else None, facts):
+            self.announce(facts)
         return answer
 
     # --- reading ------------------------------------------------------------------------------------------
@@ -452,7 +456,15 @@ class SurveyService:
         return self.schedule("return", after.id, order, self.clock.now() + self.config.return_delay)
 
     def schedule(self, kind: str, subject: str, order: Order, due_at: datetime) -> bool:
-        survey = Survey(new_id("srv"), kind, subject, order.id, order.customer.id, due_at)
+        survey = Survey(
+            new_id("srv"),
+            kind,
+            subject,
+            order.id,
+            order.customer.id,
+            due_at,
+            recipient=recipient_tag(order.customer.email),
+        )
         return self.store.schedule(survey)
 
     def dispatch(self, now: datetime) -> dict[str, int]:
@@ -502,8 +514,9 @@ class SurveyService:
         survey = self.store.get(claims.kind, claims.subject) if claims else None
         if survey is None or survey.status not in ("sent", "answered"):
             raise NotFoundError("this survey link is not valid", code="survey_not_found")
-        order = self.load_order(survey.order_id)
-        if claims is None or recipient_tag(order.customer.email) != claims.recipient:
+        # Bound to the address it was sent to: kept with the survey (read before that: the order's).
+        recipient = survey.recipient or recipient_tag(self.load_order(survey.order_id).customer.email)
+        if claims is None or recipient != claims.recipient:
             raise NotFoundError("this survey link is not valid", code="survey_not_found")
         return survey
 
@@ -524,9 +537,13 @@ class SurveyService:
             if survey.kind != "delivery" and answer.nps is not None:
                 raise ValidationError("nps is asked after delivery only", details=[{"field": "nps"}])
             now = self.clock.now()
-            if self.store.answer(survey, stored, now):
+            facts = self._facts(survey, answer, now)
+            saved, counted = self.store.answer(survey, stored, now, facts)  # one write: the answer and its facts
+            if saved:
                 survey.status, survey.answered_at, survey.answer = "answered", now, stored
-                self._follow_up(survey, answer, now)
+                if counted:
+                    self.kpis.announce(facts)
+                self._follow_up(survey, answer, now, counted=counted)
                 return survey
             survey = self.open(token)  # another request answered it meanwhile
         if survey.answer and survey.answered_at is not None:
@@ -535,12 +552,17 @@ class SurveyService:
             self._follow_up(survey, stored_answer(survey.answer), survey.answered_at)
         raise ConflictError("this survey has already been answered", code="already_answered")
 
-    def _follow_up(self, survey: Survey, answer: Answer, answered_at: datetime) -> None:
-        """Idempotent by key (facts by their key, the ticket by the survey), dated when it was answered."""
-        self.kpis.record_rating(survey.kind, survey.id, answer.csat, answer.nps, "survey", answered_at, answer.comment)
+    def _facts(self, survey: Survey, answer: Answer, answered_at: datetime) -> list[Fact]:
+        """What an answer counts (its scores, and the survey as answered), on the day it was answered."""
         day = kpis.local_day(answered_at, self.kpis.zone)
-        self.kpis.count(
-            kpis.Fact(f"survey_answered#{survey.id}", day, {kpis.num("survey_response_rate"): 1}, survey.id)
-        )
+        scores = kpis.score_facts(survey.kind, survey.id, day, answer.csat, answer.nps, "survey", answer.comment)
+        answered = kpis.Fact(f"survey_answered#{survey.id}", day, {kpis.num("survey_response_rate"): 1}, survey.id)
+        return [*scores, answered]
+
+    def _follow_up(self, survey: Survey, answer: Answer, answered_at: datetime, *, counted: bool = False) -> None:
+        """Idempotent by key (facts by their key, the ticket by the survey), dated when it was answered;
+        `counted`: the facts were written with the answer."""
+        if not counted:
+            self.kpis.count_all(self._facts(survey, answer, answered_at))
         if self.open_ticket is not None and (answer.detractor or (answer.comment and answer.csat <= 3)):
             self.open_ticket(survey, answer)

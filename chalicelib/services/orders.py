@@ -242,17 +242,36 @@ class OrderService:
             expires_at=self.clock.now() + self.idempotency_ttl,
         )
 
-    def replay(self, request: IdempotentRequest) -> tuple[int, dict[str, Any]]:
-        """The stored response for a key already used, or 409 if the body differs."""
+    def replay(self, request: IdempotentRequest, stored: StoredResponse | None = None) -> tuple[int, dict[str, Any]]:
+        """The stored response for a key already used (read unless given), or 409 if the body differs."""
         from chalicelib.services.idempotency import replay
 
-        return replay(self.idempotency, request)
+        return replay(self.idempotency, request, stored)
+
+    def stored_about(
+        self, request: IdempotentRequest | None, order_id: str | None, *, customer_id: str | None = None
+    ) -> StoredResponse | None:
+        """For a request about an order (feedback on it): 404 unless the order exists (and is the
+        customer's), and the response stored under the request's key if it is a retry — one read."""
+        if order_id is None:
+            return self.idempotency.get(request.principal, request.key) if request is not None else None
+        if request is None:
+            self.get(order_id, customer_id=customer_id)
+            return None
+        stored, order = (None, None)
+        if has_prefix(order_id, "ord"):
+            stored, order = self.idempotency.get_with_order(request.principal, request.key, order_id)
+        self._owned(order, customer_id)
+        return stored
 
     # --- reading -------------------------------------------------------------------
 
     def get(self, order_id: str, *, customer_id: str | None = None) -> Order:
         """The order; for customers (`customer_id` given) only their own — otherwise 404."""
-        order = self.orders.get(order_id) if has_prefix(order_id, "ord") else None
+        return self._owned(self.orders.get(order_id) if has_prefix(order_id, "ord") else None, customer_id)
+
+    @staticmethod
+    def _owned(order: Order | None, customer_id: str | None) -> Order:
         if order is None or (customer_id is not None and order.customer.id != customer_id):
             raise NotFoundError("order not found")
         return order

@@ -195,6 +195,11 @@ class IdempotencyStore(Protocol):
         a placement learns whether it is a retry in the round trip that reads its prices."""
         ...
 
+    def get_with_order(self, principal: str, key: str, order_id: str) -> tuple[StoredResponse | None, Order | None]:
+        """The stored response (as `get`) and an order, read together: a request about an order
+        (feedback on it) learns whether it is a retry in the round trip that checks the order."""
+        ...
+
 
 # --- notifications: preferences and transports ----------------------------------------------------
 

@@ -311,24 +311,26 @@ def test_no_survey_while_a_ticket_is_open_and_a_detractor_gets_one_follow_up(api
 def test_a_retried_answer_finishes_what_a_failure_after_storing_it_left_undone(
     api: Api, tap: StreamTap, monkeypatch: pytest.MonkeyPatch, retried: dict[str, Any]
 ) -> None:
-    """The fault harness lost a detractor's follow-up ticket: the answer was stored, a later write of
-    the same request failed (5xx), and the client's retry was told 409 before anything else happened.
-    A retry finishes the stored answer's follow-ups whatever it says (the customer may have changed it)."""
+    """The fault harness lost a detractor's follow-up ticket: the answer was stored (with its facts,
+    in one write), the ticket's write failed (5xx), and the client's retry was told 409 before anything
+    else happened. A retry finishes the stored answer's follow-ups whatever it says (the customer may
+    have changed it), and counts nothing twice."""
     from chalicelib.bootstrap import get_container
 
     order_id = delivered(api, tap)
     run_feedback(clock.now() + timedelta(days=4))
     token = survey_links()[0].split("/surveys/")[1].split("?")[0]
-    store = get_container().kpis.store
-    record, calls = store.record, []
+    surveys = get_container().surveys
+    open_ticket, calls = surveys.open_ticket, []
+    assert open_ticket is not None
 
-    def flaky(fact: Any) -> bool:
-        calls.append(fact.key)
-        if len(calls) == 2:  # the answer is stored, its first fact counted; then DynamoDB fails
+    def flaky(survey: Any, answer: Any) -> None:
+        calls.append(survey.id)
+        if len(calls) == 1:  # the answer and its facts are stored; then DynamoDB fails
             raise ConnectionError("DynamoDB did not answer")
-        return bool(record(fact))
+        open_ticket(survey, answer)
 
-    monkeypatch.setattr(store, "record", flaky)
+    monkeypatch.setattr(surveys, "open_ticket", flaky)
     answer = {"csat": 1, "nps": 2, "comment": "Kaputt"}
     assert api.call("POST", f"/v1/surveys/{token}", answer).status_code == 500
     assert api.call("POST", f"/v1/surveys/{token}", retried).status_code == 409  # answered once, finished now
@@ -431,3 +433,45 @@ def test_a_return_counts_in_the_return_rate_and_is_asked_about_once_completed(ap
     drain(tap)
     result = run_feedback(clock.now() + timedelta(hours=1))  # the dropped one took no slot
     assert result["surveys"] == {"due": 1, "sent": 1}
+
+
+def test_an_answer_is_one_read_and_one_write_its_facts_counted_with_it(api: Api, tap: StreamTap) -> None:
+    from bench.round_trips import counting
+
+    delivered(api, tap)
+    run_feedback(clock.now() + timedelta(days=4))
+    token = survey_links()[0].split("/surveys/")[1].split("?")[0]
+    with counting() as opened:
+        assert api.call("GET", f"/surveys/{token}").status_code == 200
+    assert opened == {"GetItem": 1}  # the survey knows the address its link was sent to
+    with counting() as answered:
+        assert api.call("POST", f"/v1/surveys/{token}", {"csat": 5, "nps": 10}).status_code == 201
+    assert answered == {"GetItem": 1, "TransactWriteItems": 1}  # the answer, its scores, the response
+    kpis = report(api)
+    assert (kpis["csat"]["numerator"], kpis["csat"]["denominator"]) == (1, 1)
+    assert kpis["nps"]["value"] == 100.0 and kpis["survey_response_rate"]["value"] == 1.0
+    with counting() as again:
+        assert api.call("POST", f"/v1/surveys/{token}", {"csat": 1}).status_code == 409
+    assert "TransactWriteItems" in again and report(api)["csat"]["denominator"] == 1  # nothing counted twice
+
+
+def test_feedback_is_one_read_and_one_write_and_a_retry_one_read(api: Api, tap: StreamTap) -> None:
+    from bench.round_trips import counting
+
+    order_id = delivered(api, tap)
+    customer = api.call("GET", f"/v1/orders/{order_id}", role="agent").data["customer"]["id"]
+    body = {"rating": 4, "order_id": order_id, "comment": "Fine"}
+    with counting() as plain:
+        assert api.call("POST", "/v1/feedback", body, role="customer", sub=customer).status_code == 201
+    assert plain == {"GetItem": 1, "TransactWriteItems": 1}  # the order; the feedback with its fact
+    key = {"Idempotency-Key": "fb-rt"}
+    with counting() as keyed:
+        first = api.call("POST", "/v1/feedback", body, role="customer", sub=customer, headers=key)
+    assert first.status_code == 201 and keyed == {"BatchGetItem": 1, "TransactWriteItems": 1}
+    with counting() as replayed:
+        again = api.call("POST", "/v1/feedback", body, role="customer", sub=customer, headers=key)
+    assert (again.status_code, again.data) == (201, first.data) and replayed == {"BatchGetItem": 1}
+    stranger = api.call("POST", "/v1/feedback", body, role="customer", sub="cus_other", headers=key)
+    assert stranger.status_code == 404  # not their order, key or no key
+    kpis = report(api)
+    assert (kpis["csat"]["numerator"], kpis["csat"]["denominator"]) == (2, 2)

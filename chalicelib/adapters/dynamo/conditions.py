@@ -27,6 +27,12 @@ def condition_failed(error: PynamoDBException) -> bool:
     return getattr(error, "cause_response_code", None) == CONDITION_FAILED_EXCEPTION
 
 
+def client_cancellation_codes(error: Exception) -> list[str | None]:
+    """The per-item cancellation codes of a raw botocore TransactWriteItems failure, in the items' order."""
+    response = getattr(error, "response", None) or {}
+    return [reason.get("Code") for reason in response.get("CancellationReasons") or []]
+
+
 def client_condition_failed(error: Exception) -> bool:
     """The same question for a raw botocore client call: a failed condition (alone, or in a transaction)."""
     response = getattr(error, "response", None) or {}

@@ -15,13 +15,19 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from pynamodb.connection import Connection
 
-from chalicelib.adapters.dynamo.conditions import client_condition_failed
+from chalicelib.adapters.dynamo.conditions import (
+    CONDITION_FAILED,
+    CONFLICT,
+    client_cancellation_codes,
+    client_condition_failed,
+)
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.adapters.dynamo.repositories import _idempotency_item
 from chalicelib.domain.kpis import BoardPlace, Fact, Totals
@@ -29,6 +35,7 @@ from chalicelib.domain.surveys import Survey
 from chalicelib.services.ports import IdempotencyKeyTakenError, StoredResponse
 
 COUNTERS_PK = "KPI#DAY"
+CONFLICT_ATTEMPTS = 4  # a transaction meeting a concurrent one on the same items (TransactionConflict)
 FACT_SK = "#FACT"
 
 
@@ -189,10 +196,16 @@ class DynamoKpiStore:
         )
 
     def save_feedback(
-        self, feedback_id: str, fields: dict[str, str | int | None], response: StoredResponse | None = None
-    ) -> None:
-        """Keep the rating and comment itself (the counters only know numbers); with `response`, the
-        request's idempotency record in the same transaction (IdempotencyKeyTakenError if it exists)."""
+        self,
+        feedback_id: str,
+        fields: dict[str, str | int | None],
+        response: StoredResponse | None = None,
+        facts: Sequence[Fact] = (),
+    ) -> bool:
+        """Keep the rating and comment itself (the counters only know numbers) and count its facts, in
+        one transaction; with `response`, the request's idempotency record in it too
+        (IdempotencyKeyTakenError if it exists). True when the facts were counted by this write; a
+        feedback whose facts were counted before (never in one write with it) is kept without them."""
         item: dict[str, Any] = {
             "pk": {"S": f"FEEDBACK#{feedback_id}"},
             "sk": {"S": "#FEEDBACK"},
@@ -201,22 +214,36 @@ class DynamoKpiStore:
         for name, value in fields.items():
             if value is not None:
                 item[name] = {"N": str(value)} if isinstance(value, int) else {"S": value}
-        if response is None:
-            self.client.put_item(TableName=self.table, Item=item)
-            return
-        record = {
-            "TableName": self.table,
-            "Item": _idempotency_item(response).serialize(),
-            "ConditionExpression": "attribute_not_exists(pk)",
-        }
-        try:
-            self.client.transact_write_items(
-                TransactItems=[{"Put": {"TableName": self.table, "Item": item}}, {"Put": record}]
-            )
-        except Exception as error:
-            if client_condition_failed(error):
-                raise IdempotencyKeyTakenError("idempotency key already used") from error
-            raise
+        items = [{"Put": {"TableName": self.table, "Item": item}}, *self._items(list(facts))]
+        if response is not None:
+            record = {
+                "TableName": self.table,
+                "Item": _idempotency_item(response).serialize(),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+            items.append({"Put": record})
+        failed = self._transact(items)
+        if failed is None:
+            return bool(facts)
+        if response is not None and failed[-1] == CONDITION_FAILED:
+            raise IdempotencyKeyTakenError("idempotency key already used")
+        self.save_feedback(feedback_id, fields, response)  # a fact's marker: counted before, keep the feedback
+        return False
+
+    def _transact(self, items: list[dict[str, Any]]) -> list[str | None] | None:
+        """Write the items in one transaction: None when written, the cancellation codes when a
+        condition failed; a conflict with a concurrent transaction on the same items is tried again."""
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return None
+            except Exception as error:
+                if client_condition_failed(error):
+                    return client_cancellation_codes(error)
+                if CONFLICT not in client_cancellation_codes(error) or attempt == CONFLICT_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.02 * 2**attempt)  # e.g. a client's retry racing its first attempt
+        raise AssertionError("unreachable")
 
     def set_case(self, customer_id: str, case_id: str, is_open: bool) -> None:
         """Track the customer's open tickets and returns (a string set: ADD/DELETE are idempotent)."""
@@ -312,6 +339,7 @@ class DynamoSurveyStore(DynamoKpiStore):
             "customer_id": {"S": survey.customer_id},
             "due_at": {"S": _iso(due)},
             "status": {"S": survey.status},
+            **({"recipient": {"S": survey.recipient}} if survey.recipient else {}),
         }
         due_item = {
             "pk": {"S": f"SURVEYDUE#{due.date().isoformat()}"},
@@ -371,6 +399,7 @@ class DynamoSurveyStore(DynamoKpiStore):
             answered_at=_parse_time(item.get("answered_at")),
             answer=answer,
             drop_reason=item.get("drop_reason", {}).get("S"),
+            recipient=item.get("recipient", {}).get("S"),
         )
 
     def take_slot(self, customer_id: str, survey_id: str, now: datetime, window_start: datetime) -> bool:
@@ -417,27 +446,31 @@ class DynamoSurveyStore(DynamoKpiStore):
             if not client_condition_failed(error):
                 raise
 
-    def answer(self, survey: Survey, answer: dict[str, object], now: datetime) -> bool:
-        """Store the answer once; False when the survey was already answered."""
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=_survey_key(survey.kind, survey.subject),
-                UpdateExpression="SET #s = :answered, answered_at = :at, answer = :answer",
-                ConditionExpression="#s = :sent",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":answered": {"S": "answered"},
-                    ":sent": {"S": "sent"},
-                    ":at": {"S": _iso(now)},
-                    ":answer": {"S": json.dumps(answer, sort_keys=True)},
-                },
-            )
-        except Exception as error:
-            if client_condition_failed(error):
-                return False
-            raise
-        return True
+    def answer(
+        self, survey: Survey, answer: dict[str, object], now: datetime, facts: Sequence[Fact] = ()
+    ) -> tuple[bool, bool]:
+        """Store the answer once and count its facts, in one transaction: (stored, facts counted).
+        (False, False) when the survey was already answered; a fact counted before (never in one
+        write with the answer) leaves the answer stored alone."""
+        update = {
+            "TableName": self.table,
+            "Key": _survey_key(survey.kind, survey.subject),
+            "UpdateExpression": "SET #s = :answered, answered_at = :at, answer = :answer",
+            "ConditionExpression": "#s = :sent",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {
+                ":answered": {"S": "answered"},
+                ":sent": {"S": "sent"},
+                ":at": {"S": _iso(now)},
+                ":answer": {"S": json.dumps(answer, sort_keys=True)},
+            },
+        }
+        failed = self._transact([{"Update": update}, *self._items(list(facts))])
+        if failed is None:
+            return True, bool(facts)
+        if failed[0] == CONDITION_FAILED:
+            return False, False  # answered already (by another request)
+        return self.answer(survey, answer, now)[0], False  # a fact's marker: store the answer alone
 
 
 # --- the live operations board -------------------------------------------------------------------------------

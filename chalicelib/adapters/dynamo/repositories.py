@@ -702,6 +702,19 @@ class DynamoIdempotencyStore:
                 catalog[item.sku] = item
         return stored, catalog
 
+    def get_with_order(self, principal: str, key: str, order_id: str) -> tuple[StoredResponse | None, Order | None]:
+        """One BatchGetItem, strongly consistent as `get` is."""
+        stored: StoredResponse | None = None
+        order: Order | None = None
+        for raw in _batch_get(
+            [(idempotency_pk(principal, key), IDEM_SK), (order_pk(order_id), ORDER_SK)], consistent=True
+        ):
+            if raw["sk"]["S"] == IDEM_SK:
+                stored = _stored_response(IdempotencyItem.from_raw_data(raw), principal, key)
+            else:
+                order = order_from_item(OrderItem.from_raw_data(raw))
+        return stored, order
+
 
 # --- catalogue ---------------------------------------------------------------------
 
