@@ -452,10 +452,14 @@ def refund_quote(order: Order, lines: Sequence[ReturnLine], whole_order: bool, r
     return RefundQuote(tuple(quoted), sum(shipping_by_rate.values()), shipping_tax, by_rate)
 
 
-def whole_order_returned(order: Order, ret: Return, others: Iterable[Return]) -> bool:
-    """True when this return, with the other returns that count, covers every unit of the order."""
-    covered: dict[str, int] = {}
-    for existing in [ret, *[o for o in others if o.id != ret.id and o.status not in RELEASED]]:
-        for line in existing.lines:
-            covered[line.sku] = covered.get(line.sku, 0) + line.quantity
+def whole_order_returned(order: Order, ret: Return, others: Iterable[Return] | ReturnTally) -> bool:
+    """True when this return, with the other returns that count (or their complete tally), covers
+    every unit of the order."""
+    tally = others if isinstance(others, ReturnTally) else tally_of(others)
+    if not tally.complete:
+        raise ValueError("an incomplete tally cannot tell what was returned: read the returns")
+    held = {rid: units for rid, units in tally.held.items() if rid != ret.id}
+    covered = ReturnTally(len(held), held).units()
+    for line in ret.lines:
+        covered[line.sku] = covered.get(line.sku, 0) + line.quantity
     return all(covered.get(line.sku, 0) >= line.quantity for line in order.lines)

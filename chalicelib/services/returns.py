@@ -177,8 +177,11 @@ class ReturnService:
 
     # --- reading ---------------------------------------------------------------------
 
-    def _order(self, order_id: str, customer_id: str | None) -> Order:
-        order = self.orders.get(order_id) if has_prefix(order_id, "ord") else None
+    def _order(self, order_id: str, customer_id: str | None = None) -> Order:
+        return self._owned(self.orders.get(order_id) if has_prefix(order_id, "ord") else None, customer_id)
+
+    @staticmethod
+    def _owned(order: Order | None, customer_id: str | None = None) -> Order:
         if order is None or (customer_id is not None and order.customer.id != customer_id):
             raise NotFoundError("order not found")
         return order
@@ -199,9 +202,7 @@ class ReturnService:
             order, catalog, tally = self.returns.order_for_request(order_id, skus)
         else:
             order, catalog, tally = None, {}, ReturnTally()
-        if order is None or (customer_id is not None and order.customer.id != customer_id):
-            raise NotFoundError("order not found")
-        return order, catalog, tally
+        return self._owned(order, customer_id), catalog, tally
 
     def get(self, return_id: str, *, customer_id: str | None = None, consistent: bool = False) -> Return:
         """The return (one read); for customers (`customer_id` given) only their own — otherwise 404."""
@@ -355,11 +356,13 @@ class ReturnService:
             if ret.status in (ReturnStatus.RECEIVED, ReturnStatus.REFUNDED, ReturnStatus.EXCHANGED):
                 return None  # already received: the answer is the return as it is
             ret.ensure_can(ReturnStatus.RECEIVED)
-            order = self._order(ret.order_id, None)
+            # The order and the tally of its returns in one read (their returns only if the tally is incomplete).
+            found, _, tally = self.returns.order_for_request(ret.order_id, [])
+            order = self._owned(found)
             lines = received_lines(ret, conditions)
             quote = None
             if ret.resolution == "refund":
-                others, _ = self.returns.for_order(order.id)
+                others: ReturnTally | list[Return] = tally if tally.complete else self.returns.for_order(order.id)[0]
                 whole = whole_order_returned(order, replace(ret, lines=lines), others)
                 quote = refund_quote(order, lines, whole, ret.reason)
             else:

@@ -360,6 +360,20 @@ def test_a_return_is_one_read_by_its_id_and_a_change_one_read_and_one_write(api:
     assert kinds[-4:] == ["return_requested", "refunded", "return_approved", "return_cancelled"], kinds
 
 
+def test_a_receipt_reads_the_return_then_its_order_with_the_tally(api: Api) -> None:
+    from bench.round_trips import counting
+
+    order = delivered_order(api)
+    everything = request_return(api, order["id"], [{"sku": "MUG-1", "quantity": 2}], reason="damaged").data
+    assert act(api, everything["id"], "approve").status_code == 200
+    with counting() as calls:
+        received = act(api, everything["id"], "receive")
+    assert received.status_code == 200, received.data
+    # The return; the order and its returns' tally (whether the whole order came back); the write.
+    assert calls == {"Query": 1, "BatchGetItem": 1, "TransactWriteItems": 1}
+    assert received.data["shipping_refund"] > 0  # the whole order came back, for the shop's fault
+
+
 def test_a_return_written_before_the_index_is_read_through_its_pointer(api: Api) -> None:
     from bench.round_trips import counting
     from chalicelib.adapters.dynamo.models import TableItem

@@ -157,6 +157,18 @@ def test_a_complete_tally_tells_what_the_returns_themselves_tell() -> None:
     assert eligibility(order(), tally, AT, 30) == eligibility(order(), returns, AT, 30)
 
 
+def test_the_whole_order_is_returned_by_the_tally_as_by_the_returns() -> None:
+    current = order()  # two mugs and a book
+    earlier = replace(a_return(R.RECEIVED, [ReturnLine("MUG-1", 1)]), id="ret_a")
+    dropped = replace(a_return(R.CANCELLED, [ReturnLine("MUG-1", 1)]), id="ret_c")
+    this = replace(a_return(R.APPROVED, [ReturnLine("MUG-1", 1), ReturnLine("BOOK-1", 1)]), id="ret_b")
+    for others in ([earlier, dropped, this], tally_of([earlier, dropped, this])):
+        assert whole_order_returned(current, this, others)  # this return's own line is not counted twice
+        assert not whole_order_returned(current, replace(this, lines=[ReturnLine("BOOK-1", 1)]), others)
+    with pytest.raises(ValueError, match="incomplete"):
+        whole_order_returned(current, this, ReturnTally(3, {"ret_a": {"MUG-1": 1}}))
+
+
 def test_an_incomplete_tally_is_never_taken_for_what_was_returned() -> None:
     older_return_missing = ReturnTally(2, {"ret_b": {"MUG-1": 1}})
     assert not older_return_missing.complete and ReturnTally().complete
