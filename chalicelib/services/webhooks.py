@@ -95,7 +95,9 @@ class WebhookStore(Protocol):
 
     def get_delivery(self, subscription_id: str, event_id: str) -> Delivery | None: ...
 
-    def deliveries(self, subscription_id: str, *, limit: int, start: dict[str, Any] | None) -> Page: ...
+    def deliveries(self, subscription_id: str, *, limit: int, start: dict[str, Any] | None) -> Page | None:
+        """A page of the subscription's deliveries, newest first; None: no such subscription (one read)."""
+        ...
 
 
 class WebhookSender(Protocol):
@@ -159,10 +161,15 @@ class WebhookService:
             raise NotFoundError("webhook subscription not found")
 
     def deliveries(self, subscription_id: str, *, limit: int, start: dict[str, Any] | None) -> Page:
-        subscription = self.store.get_subscription(subscription_id) if subscription_id.startswith("whs_") else None
-        if subscription is None:
+        """A deleted subscription's deliveries stay readable; an unknown one is 404 (one Query either way)."""
+        page = (
+            self.store.deliveries(subscription_id, limit=limit, start=start)
+            if subscription_id.startswith("whs_")
+            else None
+        )
+        if page is None:
             raise NotFoundError("webhook subscription not found")
-        return self.store.deliveries(subscription_id, limit=limit, start=start)
+        return page
 
     # --- planning and emitting -----------------------------------------------------------
 

@@ -287,15 +287,23 @@ def desk_resolve(call: Call, ticket_id: str) -> Response:
 
 
 def _return_action(call: Call, return_id: str, act: Any, *, max_fields: int = 20) -> Response:
-    """CSRF-checked, then the same ReturnService call as the API route; 303 back to the return."""
+    """CSRF-checked, then the same ReturnService call as the API route; 303 back to the return.
+
+    The action reads the return itself and hands it back, order id included: the redirect needs
+    no read of its own. Only a refused form reads the return again, for the order's page — or for
+    the 404 an unknown return answers whatever else was wrong with the form."""
     returns = get_container().returns
-    order_id: str | None = None
     try:
-        order_id = returns.get(return_id).order_id  # 404 for an unknown return
         fields = form(call, max_fields)
         staff_session.check_csrf(call.request, call.settings, fields.get("csrf_token"))
         ret = act(returns, fields)
     except OrderCareError as error:
+        if error.status == 401 or error.status >= 500:
+            raise  # as refused() would: sign in again, or a real outage for the retry
+        try:
+            order_id = returns.get(return_id).order_id
+        except NotFoundError as unknown:
+            return refused(call, unknown, None)
         return refused(call, error, order_id)
     return _redirect(f"/desk?order={quote(ret.order_id)}#r-{quote(ret.id)}")
 

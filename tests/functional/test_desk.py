@@ -267,6 +267,54 @@ def test_bad_return_forms_answer_the_page_with_what_to_fix(api: Api) -> None:
     assert agent(api, "GET", f"/v1/returns/{rid}").data["status"] == "approved"
 
 
+def test_return_forms_read_the_return_once_as_the_api_routes_do(api: Api) -> None:
+    """The form reads the return only through the ReturnService action: the redirect takes the
+    order from the return the action hands back (QUALITY.md: one read, at most two writes)."""
+    from bench.round_trips import counting
+    from tests.functional.test_returns_api import act
+
+    cookie = sign_in(api)
+    order, approved = _returned(api)
+    _, body, _ = html(api, f"/desk?order={order['id']}", cookie)
+    csrf = _csrf(body)
+    with counting() as approving:
+        status, _, response = post_form(api, f"/desk/returns/{approved['id']}/approve", cookie, {"csrf_token": csrf})
+    assert status == 303 and response.headers["Location"] == f"/desk?order={order['id']}#r-{approved['id']}"
+    assert approving == {"Query": 1, "TransactWriteItems": 1}
+
+    _, rejected = _returned(api)
+    fields = {"csrf_token": csrf, "reason": "The photo shows no damage"}
+    with counting() as rejecting:
+        status, _, response = post_form(api, f"/desk/returns/{rejected['id']}/reject", cookie, fields)
+    assert status == 303 and response.headers["Location"].endswith(f"#r-{rejected['id']}")
+    assert rejecting == {"Query": 1, "TransactWriteItems": 1}
+
+    # A receipt costs what the API's receive costs for a twin return: the form adds no read.
+    _, twin = _returned(api)
+    assert act(api, twin["id"], "approve").status_code == 200
+    receipt = {"lines": [{"sku": "MUG-1", "quantity": 1, "condition": "damaged"}]}
+    with counting() as by_api:
+        assert act(api, twin["id"], "receive", receipt).status_code == 200
+    fields = {"csrf_token": csrf, "quantity:MUG-1": "1", "condition:MUG-1": "damaged"}
+    with counting() as receiving:
+        status, _, response = post_form(api, f"/desk/returns/{approved['id']}/receive", cookie, fields)
+    assert status == 303 and response.headers["Location"].endswith(f"#r-{approved['id']}")
+    assert receiving == by_api, (receiving, by_api)
+
+    # Refused forms still answer as before: an unknown return is 404 whatever else is wrong.
+    unknown = "/desk/returns/ret_01JD3M5X8Q2W7Y6Z4K9N0P1R2S"
+    for path, fields in (
+        (f"{unknown}/approve", {"csrf_token": "forged"}),
+        (f"{unknown}/reject", {"csrf_token": csrf, "reason": ""}),
+        (f"{unknown}/receive", {"csrf_token": csrf, "quantity:MUG-1": "x", "condition:MUG-1": "damaged"}),
+        ("/desk/returns/nope/approve", {"csrf_token": csrf}),
+    ):
+        status, page, _ = post_form(api, path, cookie, fields)
+        assert status == 404 and "return not found" in page and 'role="alert"' in page, (path, status, page[:300])
+    status, page, _ = post_form(api, f"/desk/returns/{rejected['id']}/approve", cookie, {"csrf_token": csrf})
+    assert status == 409 and rejected["number"] in page  # a stale transition: the order's page again
+
+
 def test_ticket_forms_answer_bad_input_on_the_page_too(api: Api) -> None:
     order = place(api)
     ticket = open_ticket(api, order["id"]).data

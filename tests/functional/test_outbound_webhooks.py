@@ -425,3 +425,83 @@ def test_a_failed_payment_is_an_on_hold_event_where_the_shop_wants_it(
     assert event["data"]["status"] == "placed"  # no state change
     shown = api.call("GET", f"/v1/orders/{order['id']}", role="agent", sub="agt_1").data
     assert shown["status"] == "placed" and shown["holds"] == []
+
+
+def _record_deliveries(subscription_id: str, count: int) -> list[str]:
+    """`count` deliveries as the intent handler records them; their event ids, newest first."""
+    from chalicelib.bootstrap import get_container
+    from chalicelib.services.webhooks import Attempt, Delivery
+
+    store = get_container().webhooks.store
+    at = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    ids = [f"evt_01JD3M5X8Q2W7Y6Z4K9N0P{n:04d}" for n in range(count)]  # ids sort by time
+    for n, event_id in enumerate(ids):
+        delivery = Delivery(subscription_id, event_id, "order.placed", "pending", 0, at + timedelta(seconds=n))
+        store.record_attempt(delivery, Attempt(_z(at), 500, None, 12))
+    return ids[::-1]
+
+
+def _z(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _pages(api: Api, subscription_id: str, limit: int) -> list[tuple[list[str], bool, Any]]:
+    """Every page, following the cursors: (event ids, a next cursor given, the round trips)."""
+    from bench.round_trips import counting
+
+    pages: list[tuple[list[str], bool, Any]] = []
+    cursor: str | None = None
+    while len(pages) < 20:
+        query = f"?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        with counting() as calls:
+            response = api.call("GET", f"/v1/webhook-subscriptions/{subscription_id}/deliveries{query}", role="admin")
+        assert response.status_code == 200, response.data
+        assert response.data["subscription_id"] == subscription_id
+        cursor = response.data["next_cursor"]
+        pages.append(([item["event_id"] for item in response.data["items"]], cursor is not None, calls))
+        if cursor is None:
+            return pages
+    raise AssertionError("the cursors never end")
+
+
+def test_deliveries_are_one_query_a_page_and_never_list_the_subscription(api: Api) -> None:
+    """QUALITY.md: one read per request. The subscription's item shares the deliveries' partition
+    and key range; it proves the subscription exists and is never a delivery or a page's slot."""
+    from bench.round_trips import counting
+
+    subscription = subscribe(api, "http://127.0.0.1:9/hook", ["order.placed"])
+    assert _pages(api, subscription["id"], 20) == [([], False, {"Query": 1})]
+
+    newest_first = _record_deliveries(subscription["id"], 5)
+    for limit in (1, 2, 3, 4, 5, 6, 100):
+        pages = _pages(api, subscription["id"], limit)
+        assert [event_id for ids, _, _ in pages for event_id in ids] == newest_first, limit
+        # As DynamoDB's `Limit` pages: a full page has a cursor (after the last one: an empty page).
+        assert len(pages) == len(newest_first) // limit + 1, (limit, pages)
+        for ids, more, calls in pages:
+            assert calls == {"Query": 1}, (limit, calls)
+            assert more == (len(ids) == limit), (limit, pages)
+
+    # Deleted: its deliveries stay readable (cancelled ones included), still one Query a page.
+    path = f"/v1/webhook-subscriptions/{subscription['id']}"
+    assert api.call("DELETE", path, role="admin").status_code == 204
+    assert [ids for ids, _, _ in _pages(api, subscription["id"], 2)] == [
+        newest_first[:2],
+        newest_first[2:4],
+        newest_first[4:],
+    ]
+
+    # Unknown: 404, one Query (none for an id that cannot be one).
+    for unknown, reads in (("whs_01JD3M5X8Q2W7Y6Z4K9N0P1R2S", {"Query": 1}), ("nope", {})):
+        with counting() as calls:
+            response = api.call("GET", f"/v1/webhook-subscriptions/{unknown}/deliveries", role="admin")
+        assert response.status_code == 404 and calls == reads, (unknown, response.status_code, calls)
+
+    # An item removed behind the service's back (never by the app): the list read to its end finds
+    # no subscription — 404, as when it was read first.
+    from chalicelib.adapters.dynamo.models import TableItem
+
+    TableItem._get_connection().connection.client.delete_item(
+        TableName=TableItem.Meta.table_name, Key={"pk": {"S": f"WEBHOOKSUB#{subscription['id']}"}, "sk": {"S": "#SUB"}}
+    )
+    assert api.call("GET", f"{path}/deliveries?limit=100", role="admin").status_code == 404

@@ -4,6 +4,10 @@ WEBHOOKSUB#<id> / #SUB               a subscription (GSI1: WEBHOOKSUBS / <id>, w
 WEBHOOKSUB#<id> / DELIVERY#<event>   one event for one subscription: created once (conditional
                                      put), claimed with a lease, finished delivered or dead;
                                      while pending it sits in GSI1 under WEBHOOK#DUE#<day> / <next try>
+
+#SUB sorts before DELIVERY#: one Query from DELIVERY$ down to #SUB, newest first, reads a page of
+deliveries and, at the end of the list, the subscription itself (see `deliveries`). Nothing else
+may sort between the two in this partition.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from chalicelib.services.webhooks import Attempt, Delivery, Subscription
 
 SUB_SK = "#SUB"
 DELIVERY_PREFIX = "DELIVERY#"
+DELIVERIES_END = "DELIVERY$"  # sorts after every DELIVERY#<event>, whatever the event id
 ACTIVE = "WEBHOOKSUBS"
 MAX_LOG = 10  # attempts kept per delivery (the newest)
 
@@ -202,16 +207,49 @@ class DynamoWebhookStore:
             if not _condition_failed(error):
                 raise
 
-    def deliveries(self, subscription_id: str, *, limit: int, start: dict[str, Any] | None) -> Page:
-        """Newest first (event ids sort by time)."""
-        results = WebhookDeliveryItem.query(
-            _pk(subscription_id),
-            WebhookDeliveryItem.sk.startswith(DELIVERY_PREFIX),
-            scan_index_forward=False,
-            limit=limit,
-            page_size=limit,
-            last_evaluated_key={k: {"S": v} for k, v in start.items()} if start else None,
-        )
-        items = [_delivery(item) for item in results]
-        last = results.last_evaluated_key
+    def deliveries(self, subscription_id: str, *, limit: int, start: dict[str, Any] | None) -> Page | None:
+        """Newest first (event ids sort by time); None: no such subscription. One Query.
+
+        The range runs from the newest delivery down to the subscription's own item (#SUB sorts
+        before DELIVERY#), which is never part of the page. One item more than the page needs is
+        asked for, so a page that ends the list also reads the subscription; a full page is proven
+        by its deliveries instead — they are only written for a subscription, and a subscription
+        is only ever marked deleted, never removed. The cursor is what a Query of the deliveries
+        alone with `Limit=limit` gave: a full page's last delivery (then perhaps an empty last page)."""
+        client = WebhookDeliveryItem._get_connection().connection.client
+        kwargs: dict[str, Any] = {
+            "TableName": WebhookDeliveryItem.Meta.table_name,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": _pk(subscription_id)},
+                ":low": {"S": SUB_SK},
+                ":high": {"S": DELIVERIES_END},
+            },
+            "ScanIndexForward": False,
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = {k: {"S": v} for k, v in start.items()}
+        found = False
+        raws: list[dict[str, Any]] = []
+        while True:
+            # One more than the page still needs: the subscription's item may take it.
+            response = client.query(**kwargs, Limit=limit - len(raws) + 1)
+            for raw in response.get("Items", []):
+                sk = raw["sk"]["S"]
+                if sk == SUB_SK:
+                    found = True
+                elif sk.startswith(DELIVERY_PREFIX):
+                    raws.append(raw)
+            last: dict[str, Any] | None = response.get("LastEvaluatedKey")
+            if found or last is None or len(raws) >= limit:
+                break
+            kwargs["ExclusiveStartKey"] = last  # a response cut at 1 MB: the page is filled up
+        if not found and last is None:
+            return None  # the whole range was read, and no subscription item in it
+        if len(raws) >= limit:  # a full page continues after its last delivery, as `Limit=limit` had it
+            raws = raws[:limit]
+            last = {"pk": raws[-1]["pk"], "sk": raws[-1]["sk"]}
+        else:
+            last = None  # the list ended: the subscription's own item comes after its last delivery
+        items = [_delivery(WebhookDeliveryItem.from_raw_data(raw)) for raw in raws]
         return Page(items=items, last_key={k: v["S"] for k, v in last.items()} if last else None)
