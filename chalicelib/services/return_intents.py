@@ -57,7 +57,8 @@ class ReturnIntents:
 
     def perform(self, intent: Intent, now: datetime) -> Outcome:
         try:
-            ret = self.returns.get(str(intent.payload["return"]))
+            # As it is now (the index may lag the change whose stream record brought this intent).
+            ret = self.returns.get(str(intent.payload["return"]), consistent=True)
         except NotFoundError as error:
             raise PermanentEffectError("the return does not exist") from error
         if intent.payload.get("do") == CREDIT_NOTE:

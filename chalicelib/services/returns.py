@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from chalicelib.domain.accuracy import PRICE_MISMATCH, check_order
 from chalicelib.domain.calendar import BusinessCalendar
 from chalicelib.domain.catalog import CatalogItem
-from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
+from chalicelib.domain.errors import ConflictError, NotFoundError, OrderCareError, ValidationError
 from chalicelib.domain.ids import has_prefix, new_id
 from chalicelib.domain.order_numbers import new_order_number
 from chalicelib.domain.orders import Order, OrderLine, Payment, Refund
@@ -288,12 +288,26 @@ class ReturnService:
     ) -> Return:
         """Read, apply, write conditionally; a lost race is retried from a fresh read.
 
-        `change` returns the save's keyword arguments, or None when nothing is to be written."""
+        `change` returns the save's keyword arguments, or None when nothing is to be written.
+        The first read is the index's, which may lag a change just made: the write's version
+        condition catches a stale read that leads to a write, and a refusal or a "nothing to do"
+        is only answered from a strongly consistent read."""
+        consistent = False
         for attempt in range(ATTEMPTS):
-            ret = self.get(return_id, customer_id=customer_id, consistent=attempt > 0)
-            effects = change(ret)
+            ret = self.get(return_id, customer_id=customer_id, consistent=consistent)
+            try:
+                effects = change(ret)
+            except OrderCareError:
+                if consistent:
+                    raise
+                consistent = True  # perhaps refused on a stale copy: decide on the return as it is
+                continue
             if effects is None:
-                return ret
+                if consistent:
+                    return ret
+                consistent = True
+                continue
+            consistent = True  # a lost race: the next read must see the winner
             try:
                 self.returns.save(ret, **effects, response=self._stored(reply, ret))
                 return ret

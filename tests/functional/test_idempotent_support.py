@@ -139,7 +139,7 @@ def test_a_retried_rating_counts_once(api: Api) -> None:
     assert week_csat() == (3, 4)
 
 
-def test_a_rating_retried_after_a_failed_save_is_counted_once(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_rating_whose_write_failed_is_counted_once_by_its_retry(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     from chalicelib.bootstrap import get_container
 
     store = get_container().kpis.store
