@@ -475,3 +475,20 @@ def test_feedback_is_one_read_and_one_write_and_a_retry_one_read(api: Api, tap: 
     assert stranger.status_code == 404  # not their order, key or no key
     kpis = report(api)
     assert (kpis["csat"]["numerator"], kpis["csat"]["denominator"]) == (2, 2)
+
+
+def test_a_survey_scheduled_before_it_kept_its_address_is_checked_against_the_order(api: Api, tap: StreamTap) -> None:
+    from bench.round_trips import counting
+    from chalicelib.adapters.dynamo.kpis import _survey_key
+    from chalicelib.adapters.dynamo.models import TableItem
+
+    order_id = delivered(api, tap)
+    run_feedback(clock.now() + timedelta(days=4))
+    token = survey_links()[0].split("/surveys/")[1].split("?")[0]
+    TableItem._get_connection().connection.client.update_item(
+        TableName=TableItem.Meta.table_name, Key=_survey_key("delivery", order_id), UpdateExpression="REMOVE recipient"
+    )
+    with counting() as opened:
+        assert api.call("GET", f"/surveys/{token}").status_code == 200
+    assert opened == {"GetItem": 2}  # the survey, then the order's address
+    assert api.call("POST", f"/v1/surveys/{token}", {"csat": 5}).status_code == 201
