@@ -67,7 +67,8 @@ class ReturnRepository(Protocol):
         ...
 
     def by_id(self, return_id: str, *, consistent: bool = False) -> Return | None:
-        """The return with this id (`consistent`: as it is now, to decide again after a lost race)."""
+        """The return with this id — by default from an index that may lag a change just made;
+        `consistent`: as it is now (what a refusal, a lost race or a follow-up decides on)."""
         ...
 
     def get(self, order_id: str, return_id: str) -> Return | None: ...
