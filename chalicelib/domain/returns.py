@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from chalicelib.domain.errors import ConflictError, ValidationError
-from chalicelib.domain.money import allocate, tax_for
+from chalicelib.domain.money import TaxBreakdown, allocate, tax_for
 from chalicelib.domain.orders import DomainEvent, IllegalTransitionError, Order
 
 
@@ -48,6 +48,8 @@ TRANSITIONS: dict[ReturnStatus, frozenset[ReturnStatus]] = {
 # Statuses whose units no longer count as returned (they may be requested again).
 RELEASED = frozenset({R.REJECTED, R.CANCELLED, R.EXPIRED})
 OPEN = frozenset({R.REQUESTED, R.APPROVED, R.RECEIVED})
+# Statuses of a return whose parcel has arrived.
+BACK = frozenset({R.RECEIVED, R.REFUNDED, R.EXCHANGED})
 
 REASONS = ("damaged", "wrong_item", "not_as_described", "too_late", "changed_mind", "other")
 # The shop's fault: with the whole order coming back, shipping is refunded too.
@@ -126,6 +128,12 @@ class Return:
     def held_units(self) -> dict[str, int]:
         """The units this return keeps from being returned again (none once it is released)."""
         return {} if self.status in RELEASED else self.units
+
+    @property
+    def units_back_for_refund(self) -> dict[str, int]:
+        """The units this return brought back for a refund (none before its parcel arrives; an
+        exchange's units are replaced, so the customer still has them)."""
+        return self.units if self.status in BACK and self.resolution == "refund" else {}
 
     def can(self, target: ReturnStatus) -> bool:
         return target in TRANSITIONS[self.status]
@@ -248,29 +256,43 @@ class Eligibility:
 class ReturnTally:
     """An order's returns in brief, kept beside them so that a new return need not read them all.
 
-    `count`: the returns created; `held`: by return id, the units each still holds. A return
-    written before the tally was kept is missing from `held` until its next change: then the
-    tally is incomplete, and only the returns themselves tell."""
+    `count`: the returns created; `held`: by return id, the units each still holds; `back`: by
+    return id, the units each brought back for a refund; `receipts`: the receipts counted (each
+    receipt writes conditionally on the count it read, so two never decide on the same picture).
+    A return written before the tally (or its `back` line) was kept is missing there until its
+    next change: then the tally is incomplete in that respect, and only the returns themselves tell."""
 
     count: int = 0
     held: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    back: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    receipts: int = 0
 
     @property
     def complete(self) -> bool:
         return len(self.held) == self.count
 
+    @property
+    def knows_what_came_back(self) -> bool:
+        return self.complete and self.held.keys() <= self.back.keys()
+
     def units(self) -> dict[str, int]:
-        total: dict[str, int] = {}
-        for units in self.held.values():
-            for sku, quantity in units.items():
-                total[sku] = total.get(sku, 0) + quantity
-        return total
+        return _sum_units(self.held.values())
+
+
+def _sum_units(parts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for units in parts:
+        for sku, quantity in units.items():
+            total[sku] = total.get(sku, 0) + quantity
+    return total
 
 
 def tally_of(returns: Iterable[Return]) -> ReturnTally:
     """The tally the returns themselves give (all of the order's returns)."""
+    returns = list(returns)
     held = {ret.id: ret.held_units for ret in returns}
-    return ReturnTally(len(held), held)
+    back = {ret.id: ret.units_back_for_refund for ret in returns}
+    return ReturnTally(len(held), held, back, sum(1 for ret in returns if ret.status in BACK))
 
 
 def eligibility(order: Order, returns: Iterable[Return] | ReturnTally, now: datetime, window_days: int) -> Eligibility:
@@ -406,9 +428,19 @@ class RefundQuote:
         return {line.sku: line.amount for line in self.lines}
 
 
-def refund_quote(order: Order, lines: Sequence[ReturnLine], whole_order: bool, reason: str) -> RefundQuote:
+def refund_quote(
+    order: Order,
+    lines: Sequence[ReturnLine],
+    whole_order: bool,
+    reason: str,
+    earlier: Iterable[Sequence[tuple[int, int, int]]] = (),
+) -> RefundQuote:
     """Unit price incl. tax per returned unit, less the line's share of order discounts (so refunds never
-    exceed what was paid); shipping only when the whole order comes back through the shop's fault."""
+    exceed what was paid); shipping only when the whole order comes back through the shop's fault.
+
+    That receipt completes the order, so it refunds what remains of what was paid, per tax rate:
+    `earlier` are the (rate, net, tax) refunds of the order's other returns, and the order's
+    refunds then add up to its total to the cent however many parcels it took."""
     totals = order.totals
     order_lines = list(order.lines)
     line_discounts = dict(
@@ -438,28 +470,56 @@ def refund_quote(order: Order, lines: Sequence[ReturnLine], whole_order: bool, r
         rate_net[rate] = rate_net.get(rate, 0) + net
     for rate, net in shipping_by_rate.items():
         rate_net[rate] = rate_net.get(rate, 0) + net
-    by_rate = tuple((rate, net, tax_for(net, rate)) for rate, net in sorted(rate_net.items()))
+    rate_tax = {rate: tax_for(net, rate) for rate, net in rate_net.items()}
+    if shipping_by_rate:
+        for rate, (net, tax) in _left_to_refund(totals.taxes, earlier).items():
+            if rate not in rate_net and not (net or tax):
+                continue
+            # The rounding of the discount's shares goes to this rate's last line (or its shipping).
+            members = [index for index, n in enumerate(nets) if n[2] == rate]
+            delta = net - rate_net.get(rate, 0)
+            if members:
+                sku, qty, _, line_net = nets[members[-1]]
+                nets[members[-1]] = (sku, qty, rate, line_net + delta)
+            else:
+                shipping_by_rate[rate] = shipping_by_rate.get(rate, 0) + delta
+            rate_net[rate], rate_tax[rate] = net, tax
+    by_rate = tuple((rate, net, rate_tax[rate]) for rate, net in sorted(rate_net.items()))
     quoted: list[QuotedLine] = []
     shipping_tax = 0
     for rate, _, tax in by_rate:
-        members = [n for n in nets if n[2] == rate]
-        weights = [n[3] for n in members] + [shipping_by_rate.get(rate, 0)]
+        rate_members = [n for n in nets if n[2] == rate]
+        weights = [n[3] for n in rate_members] + [shipping_by_rate.get(rate, 0)]
         shares = allocate(tax, weights)
         quoted += [
-            QuotedLine(sku, qty, rate, net, part) for (sku, qty, _, net), part in zip(members, shares, strict=False)
+            QuotedLine(sku, qty, rate, net, part)
+            for (sku, qty, _, net), part in zip(rate_members, shares, strict=False)
         ]
         shipping_tax += shares[-1]
     return RefundQuote(tuple(quoted), sum(shipping_by_rate.values()), shipping_tax, by_rate)
 
 
+def _left_to_refund(
+    paid: Iterable[TaxBreakdown], earlier: Iterable[Sequence[tuple[int, int, int]]]
+) -> dict[int, tuple[int, int]]:
+    """Per rate, the (net, tax) paid less what earlier refunds gave back."""
+    left = {line.rate_bps: (line.net, line.tax) for line in paid}
+    for refund in earlier:
+        for rate, net, tax in refund:
+            paid_net, paid_tax = left.get(rate, (0, 0))
+            left[rate] = (paid_net - net, paid_tax - tax)
+    return left
+
+
 def whole_order_returned(order: Order, ret: Return, others: Iterable[Return] | ReturnTally) -> bool:
-    """True when this return, with the other returns that count (or their complete tally), covers
-    every unit of the order."""
+    """True when this return's lines, with what the order's other returns already brought back for
+    a refund (arrived, not merely requested), cover every unit of the order: so only the receipt
+    that completes the order refunds its shipping, once however many returns it took.
+    `others`: the order's returns, or their tally if it knows what each brought back."""
     tally = others if isinstance(others, ReturnTally) else tally_of(others)
-    if not tally.complete:
+    if not tally.knows_what_came_back:
         raise ValueError("an incomplete tally cannot tell what was returned: read the returns")
-    held = {rid: units for rid, units in tally.held.items() if rid != ret.id}
-    covered = ReturnTally(len(held), held).units()
+    covered = _sum_units(units for rid, units in tally.back.items() if rid != ret.id)
     for line in ret.lines:
         covered[line.sku] = covered.get(line.sku, 0) + line.quantity
     return all(covered.get(line.sku, 0) >= line.quantity for line in order.lines)

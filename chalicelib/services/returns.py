@@ -25,7 +25,10 @@ from chalicelib.domain.ids import has_prefix, new_id
 from chalicelib.domain.order_numbers import new_order_number
 from chalicelib.domain.orders import Order, OrderLine, Payment, Refund
 from chalicelib.domain.returns import (
+    BACK,
     REFUND_MISMATCH,
+    SHOP_FAULT,
+    RefundQuote,
     Return,
     ReturnHold,
     ReturnStatus,
@@ -90,10 +93,12 @@ class ReturnRepository(Protocol):
         timer_create: datetime | None = None,
         timer_delete: datetime | None = None,
         require_timer: bool = False,
+        receipts: int | None = None,
         response: StoredResponse | None = None,
     ) -> None:
         """Write the change; its timeline entries follow the order at `ret.order_version` (checked in
-        the same write, which follows the order if it moved on)."""
+        the same write, which follows the order if it moved on). `receipts`: a receipt, decided on a
+        tally that had counted so many (refused as stale if another receipt was counted since)."""
         ...
 
     def set_credit_note(self, ret: Return, document_id: str, number: str) -> None: ...
@@ -102,7 +107,9 @@ class ReturnRepository(Protocol):
 class ReturnTimers(Protocol):
     def due(self, now: datetime, real_now: datetime) -> tuple[list[tuple[str, str, datetime]], datetime]: ...
 
-    def advance(self, through: datetime) -> None: ...
+    def advance(self, through: datetime, keep: Sequence[datetime] = ()) -> None:
+        """Move the cursor to `through`, but not past the hour of a deadline in `keep`."""
+        ...
 
     def discard(self, return_id: str, order_id: str, due_at: datetime) -> None: ...
 
@@ -368,7 +375,7 @@ class ReturnService:
         now = self.clock.now()
 
         def change(ret: Return) -> dict[str, Any] | None:
-            if ret.status in (ReturnStatus.RECEIVED, ReturnStatus.REFUNDED, ReturnStatus.EXCHANGED):
+            if ret.status in BACK:
                 return None  # already received: the answer is the return as it is
             ret.ensure_can(ReturnStatus.RECEIVED)
             # The order and the tally of its returns in one read (their returns only if the tally is incomplete).
@@ -377,15 +384,14 @@ class ReturnService:
             lines = received_lines(ret, conditions)
             quote = None
             if ret.resolution == "refund":
-                others: ReturnTally | list[Return] = tally if tally.complete else self.returns.for_order(order.id)[0]
-                whole = whole_order_returned(order, replace(ret, lines=lines), others)
-                quote = refund_quote(order, lines, whole, ret.reason)
+                quote = self._refund(order, replace(ret, lines=lines), tally)
             else:
                 ret.replacement_order_id = new_id("ord", now)
             ret.receive(now, actor, lines, quote)
             if quote is not None and quote.total <= 0:
                 ret.refunded(now, 0, "nothing-to-refund")  # e.g. a free replacement came back
-            return {"stock": ret.restock(), "timer_delete": ret.receive_by}
+            # Counted against the tally read: a receipt racing this one makes it decide again.
+            return {"stock": ret.restock(), "timer_delete": ret.receive_by, "receipts": tally.receipts}
 
         ret = self._change(return_id, change, reply=reply)
         try:
@@ -393,6 +399,18 @@ class ReturnService:
         except Exception:  # the receipt stands; the exchange intent (from the stream) finishes it
             get_logger().exception("exchange left to its intent", extra={"return_id": ret.id})
             return ret
+
+    def _refund(self, order: Order, received: Return, tally: ReturnTally) -> RefundQuote:
+        """What a received return refunds. The other returns are read only when the tally cannot
+        tell what they brought back, or when this parcel completes the order and so refunds what
+        the others left of what was paid (their refunds are on them)."""
+        returns = None if tally.knows_what_came_back else self.returns.for_order(order.id)[0]
+        whole = whole_order_returned(order, received, tally if returns is None else returns)
+        others_back = any(units for rid, units in tally.back.items() if rid != received.id)
+        if whole and received.reason in SHOP_FAULT and returns is None and others_back:
+            returns = self.returns.for_order(order.id)[0]
+        earlier = [other.refund_taxes for other in returns or () if other.id != received.id]
+        return refund_quote(order, received.lines, whole, received.reason, earlier)
 
     def finish(self, ret: Return) -> Return:
         """Bring a received exchange to its end: exactly one replacement order, then `exchanged`."""
@@ -505,23 +523,36 @@ class ReturnService:
     # --- the sweep -------------------------------------------------------------------
 
     def sweep(self, now: datetime) -> dict[str, int]:
-        """Expire approved returns not received by their deadline (reads only due timers)."""
+        """Expire approved returns not received by their deadline (reads only due timers).
+
+        A deadline whose expiry kept losing races (`left`) keeps the cursor at its hour, so the
+        next sweep reads it again however long the contention lasted."""
         due, through = self.timers.due(now, self.clock.now())
-        outcome = {"due": len(due), "expired": 0, "stale": 0, "done": 0}
+        outcome = {"due": len(due), "expired": 0, "stale": 0, "done": 0, "left": 0}
+        left: list[datetime] = []
         for return_id, order_id, due_at in due:
-            ret = self.returns.get(order_id, return_id)
+            result = self._expire(return_id, order_id, due_at, now)
+            outcome[result] += 1
+            if result == "left":
+                left.append(due_at)
+        self.timers.advance(through, keep=left)
+        return outcome
+
+    def _expire(self, return_id: str, order_id: str, due_at: datetime, now: datetime) -> str:
+        for attempt in range(ATTEMPTS):
+            ret = self.returns.get(order_id, return_id)  # strongly consistent
             if ret is None or ret.status != ReturnStatus.APPROVED or ret.receive_by != due_at:
+                if attempt:
+                    return "done"  # received, cancelled or expired by someone else meanwhile
                 self.timers.discard(return_id, order_id, due_at)
-                outcome["stale"] += 1
-                continue
+                return "stale"
             ret.expire(now)
             try:
                 self.returns.save(ret, timer_delete=due_at, require_timer=True)
-                outcome["expired"] += 1
-            except StaleVersionError:
-                outcome["done"] += 1  # received, cancelled or expired by someone else meanwhile
-        self.timers.advance(through)
-        return outcome
+                return "expired"
+            except StaleVersionError:  # a change of the return (read it again) or a write conflict
+                _pause(attempt)
+        return "left"
 
 
 def _accounts_for(ret: Return, event_id: str) -> bool:

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters.dynamo.returns import DynamoReturnRepository
 from chalicelib.api.schemas import ReturnOut
 from chalicelib.domain.returns import ReturnTally
 from chalicelib.domain.webhooks import signature_header
+from chalicelib.services.ports import StaleVersionError
 from tests.clock import advance_to, now
 from tests.functional.conftest import Api
 from tests.functional.stream_tools import StreamTap, drain
@@ -140,6 +142,63 @@ def test_whole_order_returned_for_shop_fault_refunds_shipping(api: Api, tap: Str
     drain(tap)
     documents = api.call("GET", f"/v1/orders/{order['id']}/documents", role="agent", sub="a").data["items"]
     assert [d["total"] for d in documents if d["kind"] == "credit_note"] == [-order["total"]]
+
+
+def test_an_order_returned_in_two_parts_refunds_its_shipping_once(api: Api, tap: StreamTap) -> None:
+    order = delivered_order(api)  # two mugs
+    first, second = (request_return(api, order["id"], reason="damaged").data for _ in range(2))
+    for ret in (first, second):
+        assert act(api, ret["id"], "approve").status_code == 200
+    one = act(api, first["id"], "receive").data
+    assert one["shipping_refund"] == 0  # the other mug is still on its way back
+    other = act(api, second["id"], "receive").data
+    assert other["shipping_refund"] > 0  # this parcel completes the order
+    assert act(api, first["id"], "receive").data["shipping_refund"] == 0  # a retried receipt decides nothing anew
+    assert one["refund_amount"] + other["refund_amount"] == order["total"]  # to the cent, not a cent over
+    drain(tap)
+    documents = api.call("GET", f"/v1/orders/{order['id']}/documents", role="agent", sub="a").data["items"]
+    assert -sum(d["total"] for d in documents if d["kind"] == "credit_note") == order["total"]
+
+
+def test_a_tally_that_does_not_know_what_came_back_lets_the_returns_tell(api: Api) -> None:
+    from chalicelib.adapters.dynamo.models import TableItem
+    from chalicelib.adapters.dynamo.returns import BACK_PREFIX, GUARD_SK
+
+    order = delivered_order(api)  # two mugs
+    first, second = (request_return(api, order["id"], reason="damaged").data for _ in range(2))
+    for ret in (first, second):
+        act(api, ret["id"], "approve")
+    one = act(api, first["id"], "receive").data
+    # As a return received before the tally kept what came back.
+    TableItem._get_connection().connection.client.update_item(
+        TableName=TableItem.Meta.table_name,
+        Key={"pk": {"S": f"ORDER#{order['id']}"}, "sk": {"S": GUARD_SK}},
+        UpdateExpression="REMOVE #back",
+        ExpressionAttributeNames={"#back": f"{BACK_PREFIX}{first['id']}"},
+    )
+    assert not _tally(order["id"]).knows_what_came_back
+    other = act(api, second["id"], "receive").data
+    assert other["shipping_refund"] > 0 and one["refund_amount"] + other["refund_amount"] == order["total"]
+    assert _tally(order["id"]).knows_what_came_back is False  # the first return's line comes with its next change
+
+
+def test_a_receipt_decided_on_a_stale_tally_is_refused(api: Api) -> None:
+    """Two parcels received at once: each would find the other still on its way, and neither refund
+    shipping. A receipt counts itself on the tally's counter, so the later write decides again."""
+    order = delivered_order(api)
+    first, second = (request_return(api, order["id"], reason="damaged").data for _ in range(2))
+    for ret in (first, second):
+        act(api, ret["id"], "approve")
+    repository = DynamoReturnRepository()
+    _, _, tally = repository.order_for_request(order["id"], [])
+    assert tally.receipts == 0 and tally.knows_what_came_back
+    racing = repository.by_id(second["id"], consistent=True)
+    assert racing is not None
+    assert act(api, first["id"], "receive").status_code == 200  # counted first
+    racing.receive(now(), "agt_2", racing.lines, None)
+    with pytest.raises(StaleVersionError):
+        repository.save(racing, receipts=tally.receipts)
+    assert repository.order_for_request(order["id"], [])[2].receipts == 1
 
 
 def test_changed_mind_never_refunds_shipping(api: Api) -> None:
@@ -324,7 +383,7 @@ def test_a_return_request_reads_the_order_its_lines_and_its_tally_at_once_and_ev
     with counting() as calls:
         first = request_return(api, order["id"]).data
     assert calls == {"BatchGetItem": 1, "TransactWriteItems": 1}
-    assert _tally(order["id"]) == ReturnTally(1, {first["id"]: {"MUG-1": 1}})
+    assert _tally(order["id"]) == ReturnTally(1, {first["id"]: {"MUG-1": 1}}, {first["id"]: {}})
     second = request_return(api, order["id"]).data
     with counting() as refused:
         too_many = request_return(api, order["id"])
@@ -332,7 +391,9 @@ def test_a_return_request_reads_the_order_its_lines_and_its_tally_at_once_and_ev
     assert refused == {"BatchGetItem": 1}  # what the two returns hold came with the order
     assert act(api, first["id"], "cancel", role="customer", sub=ALICE).data["status"] == "cancelled"
     assert act(api, second["id"], "approve").status_code == 200
-    assert _tally(order["id"]) == ReturnTally(2, {first["id"]: {}, second["id"]: {"MUG-1": 1}})
+    assert _tally(order["id"]) == ReturnTally(
+        2, {first["id"]: {}, second["id"]: {"MUG-1": 1}}, {first["id"]: {}, second["id"]: {}}
+    )
     with counting() as again:
         assert request_return(api, order["id"]).status_code == 201  # the cancelled unit is free again
     assert again == {"BatchGetItem": 1, "TransactWriteItems": 1}
@@ -437,7 +498,7 @@ def test_a_return_written_before_the_index_is_read_through_its_pointer(api: Api)
 def test_returns_written_before_the_tally_are_read_and_counted_until_each_is_changed(api: Api) -> None:
     from bench.round_trips import counting
     from chalicelib.adapters.dynamo.models import TableItem
-    from chalicelib.adapters.dynamo.returns import GUARD_SK, HELD_PREFIX
+    from chalicelib.adapters.dynamo.returns import BACK_PREFIX, GUARD_SK, HELD_PREFIX
 
     order = delivered_order(api)
     older = request_return(api, order["id"]).data
@@ -446,8 +507,8 @@ def test_returns_written_before_the_tally_are_read_and_counted_until_each_is_cha
     client.update_item(
         TableName=TableItem.Meta.table_name,
         Key={**key, "sk": {"S": GUARD_SK}},
-        UpdateExpression="REMOVE #held",
-        ExpressionAttributeNames={"#held": f"{HELD_PREFIX}{older['id']}"},
+        UpdateExpression="REMOVE #held, #back",
+        ExpressionAttributeNames={"#held": f"{HELD_PREFIX}{older['id']}", "#back": f"{BACK_PREFIX}{older['id']}"},
     )
     assert not _tally(order["id"]).complete
     with counting() as calls:
@@ -457,7 +518,9 @@ def test_returns_written_before_the_tally_are_read_and_counted_until_each_is_cha
         assert request_return(api, order["id"]).status_code == 422  # the older return's unit still counts
     assert refused == {"BatchGetItem": 1, "Query": 1}
     assert act(api, older["id"], "reject", {"reason": "used"}).status_code == 200  # its change writes its line
-    assert _tally(order["id"]) == ReturnTally(2, {older["id"]: {}, newer["id"]: {"MUG-1": 1}})
+    assert _tally(order["id"]) == ReturnTally(
+        2, {older["id"]: {}, newer["id"]: {"MUG-1": 1}}, {older["id"]: {}, newer["id"]: {}}
+    )
     with counting() as calls:
         assert request_return(api, order["id"]).status_code == 201
     assert calls == {"BatchGetItem": 1, "TransactWriteItems": 1}
@@ -484,13 +547,35 @@ def test_sweep_expires_approved_returns_not_received(short_receipt: None, api: A
     assert request_return(api, order["id"]).status_code == 201  # the units count as not returned again
 
 
+def test_an_expiry_that_keeps_losing_races_is_swept_again_later(
+    short_receipt: None, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order = delivered_order(api)
+    ret = request_return(api, order["id"]).data
+    approved = act(api, ret["id"], "approve").data
+    due = datetime.fromisoformat(approved["receive_by"].replace("Z", "+00:00"))
+    save = DynamoReturnRepository.save
+
+    def conflicting(self: DynamoReturnRepository, *args: Any, **kwargs: Any) -> None:
+        raise StaleVersionError("a transaction conflict on the order's tally")
+
+    monkeypatch.setattr(DynamoReturnRepository, "save", conflicting)
+    monkeypatch.setattr("chalicelib.services.returns._pause", lambda attempt: None)
+    for later in (timedelta(minutes=5), timedelta(hours=6)):  # the second is past the grace for late writes
+        result = sweep(due + later)
+        assert result["left"] == 1 and result["expired"] == result["done"] == 0  # not counted as done
+    monkeypatch.setattr(DynamoReturnRepository, "save", save)
+    assert sweep(due + timedelta(hours=12))["expired"] == 1  # the kept hour is read again
+    assert api.call("GET", f"/v1/returns/{ret['id']}", role="agent").data["status"] == "expired"
+
+
 def test_received_return_never_expires(api: Api) -> None:
     order = delivered_order(api)
     ret = request_return(api, order["id"]).data
     approved = act(api, ret["id"], "approve").data
     act(api, ret["id"], "receive")
     due = datetime.fromisoformat(approved["receive_by"].replace("Z", "+00:00"))
-    assert sweep(due + timedelta(minutes=5)) == {"due": 0, "expired": 0, "stale": 0, "done": 0}
+    assert sweep(due + timedelta(minutes=5)) == {"due": 0, "expired": 0, "stale": 0, "done": 0, "left": 0}
 
 
 def test_idempotency_key_replays_and_detects_another_body(api: Api) -> None:

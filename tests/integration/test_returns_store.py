@@ -133,3 +133,19 @@ def test_releases_racing_new_requests_never_let_more_than_delivered_go_back(real
     assert sum(r.held_units.get("MUG-1", 0) for r in returns) == 1 + taken <= 2
     assert second.id in {r.id for r in returns if r.held_units}
     assert stored == tally_of(returns)  # the stored tally is exactly what the returns say
+
+
+def test_two_parcels_received_at_once_refund_the_order_s_shipping_exactly_once(real_store: Container) -> None:
+    """Each receipt would find the other parcel still on its way: the tally's receipt counter makes
+    the later write decide again, on the other parcel as arrived."""
+    for _ in range(3):
+        order_id = _delivered(real_store, quantity=2)
+        parts = [_approved(real_store, order_id, "refund") for _ in range(2)]  # one mug each, the shop's fault
+        _, errors = _race(2, lambda i, parts=parts: real_store.returns.receive(parts[i], None, f"agent:a{i}"))
+        assert not errors, errors
+        received = [real_store.returns.get(return_id, consistent=True) for return_id in parts]
+        assert sorted(ret.shipping_refund > 0 for ret in received) == [False, True]
+        order = real_store.orders.get(order_id)
+        assert sum(ret.refund_amount or 0 for ret in received) == order.totals.total
+        _, _, tally = real_store.returns.returns.order_for_request(order_id, [])
+        assert tally.receipts == 2 and tally.knows_what_came_back

@@ -169,6 +169,59 @@ def test_the_whole_order_is_returned_by_the_tally_as_by_the_returns() -> None:
         whole_order_returned(current, this, ReturnTally(3, {"ret_a": {"MUG-1": 1}}))
 
 
+def test_an_order_returned_in_two_parts_for_the_shop_s_fault_refunds_shipping_once() -> None:
+    current = order()  # two mugs and a book, 499 shipping
+    mugs_lines = [ReturnLine("MUG-1", 2, "Mug", 1299, 1900)]
+    book_lines = [ReturnLine("BOOK-1", 1, "Book", 2500, 700)]
+    mugs = replace(a_return(R.APPROVED, mugs_lines), id="ret_mugs", reason="damaged")
+    book = replace(a_return(R.APPROVED, book_lines), id="ret_book", reason="damaged")
+    # The mugs arrive first: the book is only on its way, so the order is not back yet.
+    assert not whole_order_returned(current, mugs, [mugs, book])
+    assert not whole_order_returned(current, mugs, tally_of([mugs, book]))
+    first = refund_quote(current, mugs_lines, whole_order=False, reason="damaged")
+    mugs.status = R.RECEIVED
+    # The book completes the order: its receipt, and only its, refunds shipping.
+    assert whole_order_returned(current, book, [mugs, book])
+    assert whole_order_returned(current, book, tally_of([mugs, book]))
+    assert whole_order_returned(current, mugs, [mugs, book]) is False  # a re-decided first receipt still not
+    second = refund_quote(current, book_lines, whole_order=True, reason="damaged", earlier=[first.by_rate])
+    assert first.shipping == 0 and second.shipping > 0
+    assert first.total + second.total == current.totals.total  # to the cent: the last parcel gets what is left
+    for rate in current.totals.taxes:
+        refunded = [part for quote in (first, second) for part in quote.by_rate if part[0] == rate.rate_bps]
+        assert sum(net for _, net, _ in refunded) == rate.net and sum(tax for _, _, tax in refunded) == rate.tax
+    assert sum(line.amount for line in second.lines) + second.shipping == second.total
+
+
+def test_three_parcels_whose_rounding_adds_up_refund_exactly_what_was_paid() -> None:
+    current = order()
+    current.lines = [OrderLine("MUG-1", 3, 1299, 1900, "Mug")]
+    current.discounts = [Discount("WELCOME", 100)]  # a third of a cent per mug does not divide
+    current.shipments[0].lines = [ShipmentLine("MUG-1", 3)]
+    parts: list[list[tuple[int, int, int]]] = []
+    for index in range(3):
+        quote = refund_quote(
+            current,
+            [ReturnLine("MUG-1", 1, "Mug", 1299, 1900)],
+            whole_order=index == 2,
+            reason="damaged",
+            earlier=parts,
+        )
+        parts.append(list(quote.by_rate))
+    assert sum(net + tax for part in parts for _, net, tax in part) == current.totals.total
+
+
+def test_a_tally_without_receipts_for_every_return_is_not_taken_for_what_came_back() -> None:
+    current = order()
+    this = replace(a_return(R.APPROVED, [ReturnLine("BOOK-1", 1)]), id="ret_b")
+    written_before_receipts_were_kept = ReturnTally(2, {"ret_a": {"MUG-1": 2}, "ret_b": {"BOOK-1": 1}})
+    assert written_before_receipts_were_kept.complete and not written_before_receipts_were_kept.knows_what_came_back
+    with pytest.raises(ValueError, match="incomplete"):
+        whole_order_returned(current, this, written_before_receipts_were_kept)
+    kept = replace(written_before_receipts_were_kept, back={"ret_a": {"MUG-1": 2}, "ret_b": {}}, receipts=1)
+    assert kept.knows_what_came_back and whole_order_returned(current, this, kept)
+
+
 def test_an_incomplete_tally_is_never_taken_for_what_was_returned() -> None:
     older_return_missing = ReturnTally(2, {"ret_b": {"MUG-1": 1}})
     assert not older_return_missing.complete and ReturnTally().complete

@@ -3,7 +3,9 @@
   ORDER#<order id> / RETURN#<return id>      the return (GSI1 RETURNS#<status> / <created>#<id>: the queue;
                                              GSI2 RETURN#<return id> / RETURN: the return by its id)
   ORDER#<order id> / RETURNS#GUARD           a counter every new return of the order bumps (no over-return race),
-                                             and `held:<return id>`: the units each return holds (the tally)
+                                             `held:<return id>` / `back:<return id>`: the units each return
+                                             holds / brought back for a refund, and `receipts`, a counter
+                                             every receipt bumps (the tally: who refunds shipping is decided once)
   RETURN#<return id> / #RETURN               finds the order of a return id
   RETURNDUE#<yyyy-mm-ddThh> / <due>#<id>     an approved return's receipt deadline (the sweep reads only due hours)
   SWEEP#returns / #CURSOR                    the last hour fully swept
@@ -20,7 +22,7 @@ stream record (pipeline.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +67,7 @@ RETURN_PREFIX = "RETURN#"
 GUARD_SK = "RETURNS#GUARD"
 BY_ID_SK = "RETURN"
 HELD_PREFIX = "held:"  # the guard's attribute per return: the units it holds (a map, empty once released)
+BACK_PREFIX = "back:"  # and the units it brought back for a refund (a map, empty until its parcel arrives)
 QUEUE_PREFIX = "RETURNS#"
 TIMER_PREFIX = "RETURNDUE#"
 CURSOR_PK, CURSOR_SK = "SWEEP#returns", "#CURSOR"
@@ -135,6 +138,7 @@ class ReturnPointerItem(TableItem):
 
 class ReturnGuardItem(TableItem):
     returns = NumberAttribute(default=0)
+    receipts = NumberAttribute(null=True)
 
 
 class ReturnTimerItem(TableItem):
@@ -230,23 +234,35 @@ def return_id_pk(return_id: str) -> str:
     return f"{RETURN_PREFIX}{return_id}"
 
 
-def _held(ret: Return) -> Any:
-    """The return's line in the tally: its own top-level attribute, so no change of another return
-    (nor an order whose guard predates the tally) ever conflicts with it."""
-    units = {sku: {"N": str(quantity)} for sku, quantity in sorted(ret.held_units.items())}
-    return Path([f"{HELD_PREFIX}{ret.id}"]).set(Value({"M": units}))
+def _tally_line(ret: Return) -> list[Any]:
+    """The return's line in the tally: top-level attributes of its own, so no change of another
+    return (nor an order whose guard predates the tally) ever conflicts with it."""
+    return [
+        Path([f"{prefix}{ret.id}"]).set(
+            Value({"M": {sku: {"N": str(quantity)} for sku, quantity in sorted(units.items())}})
+        )
+        for prefix, units in ((HELD_PREFIX, ret.held_units), (BACK_PREFIX, ret.units_back_for_refund))
+    ]
+
+
+def _units_by_return(raw: dict[str, Any], prefix: str) -> dict[str, dict[str, int]]:
+    return {
+        name.removeprefix(prefix): {sku: int(units["N"]) for sku, units in value["M"].items()}
+        for name, value in raw.items()
+        if name.startswith(prefix)
+    }
 
 
 def tally_from_raw(raw: dict[str, Any] | None) -> ReturnTally:
     """The tally in a guard item (DynamoDB JSON; None: the order has no return yet)."""
     if raw is None:
         return ReturnTally()
-    held = {
-        name.removeprefix(HELD_PREFIX): {sku: int(units["N"]) for sku, units in value["M"].items()}
-        for name, value in raw.items()
-        if name.startswith(HELD_PREFIX)
-    }
-    return ReturnTally(int(raw.get("returns", {}).get("N", "0")), held)
+    return ReturnTally(
+        int(raw.get("returns", {}).get("N", "0")),
+        _units_by_return(raw, HELD_PREFIX),
+        _units_by_return(raw, BACK_PREFIX),
+        int(raw.get("receipts", {}).get("N", "0")),
+    )
 
 
 def return_from_image(image: dict[str, Any]) -> Return:
@@ -378,7 +394,11 @@ class DynamoReturnRepository:
                 count = tally.count
                 guarded.update(
                     ReturnGuardItem(pk=order_pk(ret.order_id), sk=GUARD_SK),
-                    [ReturnGuardItem.returns.set(count + 1), ReturnGuardItem.type.set("return_guard"), _held(ret)],
+                    [
+                        ReturnGuardItem.returns.set(count + 1),
+                        ReturnGuardItem.type.set("return_guard"),
+                        *_tally_line(ret),
+                    ],
                     condition=ReturnGuardItem.returns == count if count else ReturnGuardItem.pk.does_not_exist(),
                 )
         except TransactWriteError as error:
@@ -395,16 +415,19 @@ class DynamoReturnRepository:
         timer_create: datetime | None = None,
         timer_delete: datetime | None = None,
         require_timer: bool = False,
+        receipts: int | None = None,
         response: StoredResponse | None = None,
     ) -> None:
         """Write a changed return (conditional on the version read) with everything that follows from it.
 
+        `receipts`: this change is a receipt decided on a tally that had counted so many; it
+        counts itself, and only if no other receipt was counted meanwhile.
         Its timeline entries follow the order change current when they are recorded: the write
         expects the order at `ret.order_version` and checks that in its own transaction; if the
         order moved on, the failed check hands back its version and the change is written again."""
         for _ in range(ORDER_VERSION_ATTEMPTS):
             try:
-                self._write_change(ret, stock, timer_create, timer_delete, require_timer, response)
+                self._write_change(ret, stock, timer_create, timer_delete, require_timer, receipts, response)
             except OrderMoved as moved:
                 ret.order_version = moved.version if moved.version is not None else current_version(ret.order_id)
                 continue
@@ -420,8 +443,14 @@ class DynamoReturnRepository:
         timer_create: datetime | None,
         timer_delete: datetime | None,
         require_timer: bool,
+        receipts: int | None,
         response: StoredResponse | None,
     ) -> None:
+        tally = _tally_line(ret)
+        counted = None
+        if receipts is not None:
+            tally.append(ReturnGuardItem.receipts.set(receipts + 1))
+            counted = ReturnGuardItem.receipts == receipts if receipts else ReturnGuardItem.receipts.does_not_exist()
         try:
             with self._transaction() as transaction:
                 guarded = Guarded(transaction)
@@ -437,7 +466,9 @@ class DynamoReturnRepository:
                 if timer_create is not None:
                     guarded.save(_timer(ret, timer_create))
                 self._events(guarded, ret, response)
-                guarded.update(ReturnGuardItem(pk=order_pk(ret.order_id), sk=GUARD_SK), [_held(ret)])
+                guarded.update(
+                    ReturnGuardItem(pk=order_pk(ret.order_id), sk=GUARD_SK), tally, condition=counted, error=_stale
+                )
                 for sku, units in sorted((stock or {}).items()):
                     guarded.update(
                         CatalogItemModel(pk=sku_pk(sku), sk=ITEM_SK),
@@ -512,7 +543,9 @@ class DynamoReturnTimers:
             hour += timedelta(hours=1)
         return found, min(last, _hour(real_now)) - timedelta(hours=LATE_WRITE_HOURS)
 
-    def advance(self, through: datetime) -> None:
+    def advance(self, through: datetime, keep: Sequence[datetime] = ()) -> None:
+        # The next sweep starts at the cursor's hour (inclusive), so it reads a kept deadline again.
+        through = min([through, *(_hour(due_at) for due_at in keep)])
         ReturnSweepCursorItem(pk=CURSOR_PK, sk=CURSOR_SK, type="sweep_cursor", through=through).save()
 
     def discard(self, return_id: str, order_id: str, due_at: datetime) -> None:
