@@ -654,3 +654,11 @@ class Order:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def owned_order(order: Order | None, customer_id: str | None = None) -> Order:
+    """The order as its reader may see it: for a customer (`customer_id`) only their own. A missing
+    order and another customer's look the same (404), so ids cannot be probed."""
+    if order is None or (customer_id is not None and order.customer.id != customer_id):
+        raise NotFoundError("order not found")
+    return order

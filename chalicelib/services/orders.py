@@ -39,6 +39,7 @@ from chalicelib.domain.orders import (
     Refund,
     Shipment,
     ShipmentLine,
+    owned_order,
 )
 from chalicelib.domain.signing import sign, verify
 from chalicelib.domain.timeline import customer_view
@@ -261,20 +262,14 @@ class OrderService:
         stored, order = (None, None)
         if has_prefix(order_id, "ord"):
             stored, order = self.idempotency.get_with_order(request.principal, request.key, order_id)
-        self._owned(order, customer_id)
+        owned_order(order, customer_id)
         return stored
 
     # --- reading -------------------------------------------------------------------
 
     def get(self, order_id: str, *, customer_id: str | None = None) -> Order:
         """The order; for customers (`customer_id` given) only their own — otherwise 404."""
-        return self._owned(self.orders.get(order_id) if has_prefix(order_id, "ord") else None, customer_id)
-
-    @staticmethod
-    def _owned(order: Order | None, customer_id: str | None) -> Order:
-        if order is None or (customer_id is not None and order.customer.id != customer_id):
-            raise NotFoundError("order not found")
-        return order
+        return owned_order(self.orders.get(order_id) if has_prefix(order_id, "ord") else None, customer_id)
 
     def find_by_number(self, text: str, *, customer_id: str | None = None) -> Order | None:
         """The order with this human number (as typed: any case, with or without '-'); for a
@@ -311,8 +306,8 @@ class OrderService:
         scope = f"timeline:{order_id}:{owner}"
         start = self.cursors.decode(scope, cursor)
         order, page = self.orders.timeline(order_id, limit=limit, start=start)
-        if start is None and (order is None or (customer_id is not None and order.customer.id != customer_id)):
-            raise NotFoundError("order not found")
+        if start is None:
+            owned_order(order, customer_id)
         entries = page.items
         if customer_id is not None:  # an allowlist: only the kinds and fields meant for customers
             entries = [shown for e in entries if (shown := customer_view(e)) is not None]

@@ -23,7 +23,7 @@ from chalicelib.domain.catalog import CatalogItem
 from chalicelib.domain.errors import ConflictError, NotFoundError, OrderCareError, ValidationError
 from chalicelib.domain.ids import has_prefix, new_id
 from chalicelib.domain.order_numbers import new_order_number
-from chalicelib.domain.orders import Order, OrderLine, Payment, Refund
+from chalicelib.domain.orders import Order, OrderLine, Payment, Refund, owned_order
 from chalicelib.domain.returns import (
     BACK,
     REFUND_MISMATCH,
@@ -186,13 +186,7 @@ class ReturnService:
     # --- reading ---------------------------------------------------------------------
 
     def _order(self, order_id: str, customer_id: str | None = None) -> Order:
-        return self._owned(self.orders.get(order_id) if has_prefix(order_id, "ord") else None, customer_id)
-
-    @staticmethod
-    def _owned(order: Order | None, customer_id: str | None = None) -> Order:
-        if order is None or (customer_id is not None and order.customer.id != customer_id):
-            raise NotFoundError("order not found")
-        return order
+        return owned_order(self.orders.get(order_id) if has_prefix(order_id, "ord") else None, customer_id)
 
     def _request_read(
         self,
@@ -210,7 +204,7 @@ class ReturnService:
             order, catalog, tally = self.returns.order_for_request(order_id, skus)
         else:
             order, catalog, tally = None, {}, ReturnTally()
-        return self._owned(order, customer_id), catalog, tally
+        return owned_order(order, customer_id), catalog, tally
 
     def get(self, return_id: str, *, customer_id: str | None = None, consistent: bool = False) -> Return:
         """The return (one read); for customers (`customer_id` given) only their own — otherwise 404."""
@@ -380,7 +374,7 @@ class ReturnService:
             ret.ensure_can(ReturnStatus.RECEIVED)
             # The order and the tally of its returns in one read (their returns only if the tally is incomplete).
             found, _, tally = self.returns.order_for_request(ret.order_id, [])
-            order = self._owned(found)
+            order = owned_order(found)
             lines = received_lines(ret, conditions)
             quote = None
             if ret.resolution == "refund":
