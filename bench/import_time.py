@@ -8,11 +8,18 @@ so the cold path is also measured whole: `import app` plus a first POST /v1/orde
 storefront token, a body that fails validation: every model and the route's parsing
 load, no AWS call), against the same baseline. Lambda may run the import before a
 request arrives, so that figure says what moved from the init phase to the first request.
+
+And the cold path of a container's first real work: `import app`, a first order placed and
+read back, its DynamoDB calls answered by moto's server (started here, provisioned as
+`make run` does); with the botocore clients that process built (each new one loads the
+service's model: 80–110 ms of CPU).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import statistics
 import subprocess
 import sys
@@ -34,6 +41,40 @@ event = {{
 answer = app.app(event, None)
 assert answer["statusCode"] == 422, answer
 """
+# API Gateway events straight into the app (as Lambda hands them over), counting botocore clients built.
+CALL = """
+import app, json
+from botocore.session import Session
+clients = []
+create_client = Session.create_client
+def counted(self, service, *args, **kwargs):
+    clients.append(service)
+    return create_client(self, service, *args, **kwargs)
+Session.create_client = counted
+def call(method, resource, body, token, params=None, **headers):
+    path = resource.format(**(params or {}))
+    event = {
+        "resource": resource, "path": path, "httpMethod": method,
+        "requestContext": {"resourcePath": resource, "httpMethod": method, "stage": "api"},
+        "headers": {"authorization": "Bearer " + token, "content-type": "application/json", **headers},
+        "multiValueHeaders": {}, "pathParameters": params, "multiValueQueryStringParameters": None,
+        "stageVariables": None, "body": json.dumps(body) if body else None, "isBase64Encoded": False,
+    }
+    return app.app(event, None)
+"""
+SEED = """
+answer = call("PUT", "/v1/catalog/{{sku}}", {body!r}, {token!r}, {{"sku": {sku!r}}})
+assert answer["statusCode"] in (200, 201), answer
+print(json.dumps({{"clients": clients}}))
+"""
+FIRST_ORDER = """
+placed = call("POST", "/v1/orders", {body!r}, {token!r}, **{{"idempotency-key": {key!r}}})
+assert placed["statusCode"] == 201, placed
+order = json.loads(placed["body"])
+read = call("GET", "/v1/orders/{{order_id}}", None, {token!r}, {{"order_id": order["id"]}})
+assert read["statusCode"] == 200, read
+print(json.dumps({{"clients": clients}}))
+"""
 PROBE = """
 import json, sys, time
 start = time.perf_counter()
@@ -44,14 +85,17 @@ print(json.dumps({{"seconds": elapsed, "heavy": heavy}}))
 """
 
 
-def _measure(code: str) -> tuple[float, list[str]]:
+BARE_ENV = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "eu-central-1", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _measure(code: str, env: dict[str, str] | None = None) -> tuple[float, list[str]]:
     output = subprocess.run(
         [sys.executable, "-c", PROBE.format(code=code)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
-        env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "eu-central-1", "PYTHONDONTWRITEBYTECODE": "1"},
+        env=env or BARE_ENV,
     ).stdout
     result = json.loads(output.strip().splitlines()[-1])
     return float(result["seconds"]), list(result["heavy"])
@@ -62,6 +106,65 @@ def _storefront_token() -> str:
     from chalicelib.settings import Settings
 
     return mint_local_token(Settings(), "storefront", "web")
+
+
+def _first_orders(base_ms: float) -> list[str]:
+    """import app + a first order placed and read back, on moto's server: medians of RUNS."""
+    from chalicelib.api.auth import mint_local_token
+    from chalicelib.settings import Settings
+    from local.processes import free_port
+    from local.samples import order_body
+    from local.stack import DEMO_CATALOG, StackConfig, _provision, _start_emulator, app_environment
+
+    port = free_port()
+    config = StackConfig(aws_port=port, ddb_port=port)  # DynamoDB on moto's server too
+    env = {**app_environment(config, BARE_ENV), "OC_TABLE_NAME": "ordercare-bench-cold"}
+    settings = Settings.from_env(env)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log
+    emulator = _start_emulator(config)
+    saved = dict(os.environ)
+    try:
+        os.environ.update(env)  # _provision's clients take their credentials from the environment
+        _provision(config, env)
+        item = json.loads(DEMO_CATALOG.read_text())[0]
+        _probe(
+            SEED.format(
+                sku=item["sku"],
+                body={k: v for k, v in item.items() if k != "sku"},
+                token=mint_local_token(settings, "admin", "bench"),
+            ),
+            env,
+        )
+        token = mint_local_token(settings, "storefront", "web")
+        times: list[float] = []
+        clients: list[str] = []
+        for run in range(RUNS + 1):  # the first warms the filesystem cache
+            code = FIRST_ORDER.format(body=order_body(), token=token, key=f"cold-{run}")
+            seconds, clients = _probe(code, env)
+            if run:
+                times.append(seconds)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        emulator.stop()
+    first_ms = statistics.median(times) * 1000
+    return [
+        f"cold_first_order_ms: {first_ms:.1f} (import app + a first order placed and read back; DynamoDB on "
+        "moto's server)",
+        f"cold_first_order_ratio: {first_ms / base_ms:.2f} (the same ÷ the baseline imports)",
+        f"cold_first_order_clients: {len(clients)} ({', '.join(clients)}: the botocore clients that process built)",
+    ]
+
+
+def _probe(code: str, env: dict[str, str]) -> tuple[float, list[str]]:
+    """Seconds `code` took in a fresh interpreter, and the clients it built (its last line but one)."""
+    output = subprocess.run(
+        [sys.executable, "-c", PROBE.format(code=CALL + code)], cwd=ROOT, capture_output=True, text=True, env=env
+    )
+    if output.returncode:
+        raise RuntimeError(f"cold-start probe failed: {output.stderr[-2000:]}")
+    lines = output.stdout.strip().splitlines()
+    return float(json.loads(lines[-1])["seconds"]), list(json.loads(lines[-2])["clients"])
 
 
 def run() -> list[str]:
@@ -90,4 +193,5 @@ def run() -> list[str]:
         f"import_app_heavy_modules_loaded: {','.join(heavy) or 'none'}",
         f"cold_first_request_ms: {first_ms:.1f} (import app + a first POST /v1/orders that fails validation)",
         f"cold_first_request_ratio: {first_ms / base_ms:.2f} (the same ÷ the baseline imports)",
+        *_first_orders(base_ms),
     ]

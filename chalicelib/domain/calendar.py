@@ -13,6 +13,8 @@ Rules (the delivery promise of the public API, as its OpenAPI description states
 from __future__ import annotations
 
 import functools
+import importlib.util
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -34,7 +36,23 @@ def _public_holidays(country: str, subdivision: str | None) -> Any:
     # Imported lazily: the holidays package is large and only the promise needs it.
     import holidays
 
+    _countries_one_by_one()
     return holidays.country_holidays(country, subdiv=subdivision)
+
+
+def _countries_one_by_one() -> None:
+    """Let `holidays` load only the countries asked for.
+
+    Its `countries` package imports all of its ~280 country modules on first use (~110 ms of a
+    cold container's first order) while a shop asks for one. `country_holidays` imports the
+    country's own module (`holidays.countries.<name>`), so the package stands in unexecuted:
+    its path is there, its __init__ is not run. Nothing here imports names from the package
+    itself; a test compares the holidays found this way with the package's own."""
+    if "holidays.countries" in sys.modules:
+        return
+    spec = importlib.util.find_spec("holidays.countries")
+    if spec is not None and spec.submodule_search_locations is not None:
+        sys.modules["holidays.countries"] = importlib.util.module_from_spec(spec)
 
 
 @dataclass(frozen=True)

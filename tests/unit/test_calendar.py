@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -261,3 +262,47 @@ def test_promise_properties(moment: datetime, method: str) -> None:
     order_local = moment.astimezone(BERLIN)
     on_time = CAL.is_business_day(order_local.date()) and order_local.time() < time(14)
     assert CAL.business_days_between(moment, promise.ship_by) == (2 if on_time else 3)
+
+
+HOLIDAYS_PROBE = """
+import json, sys
+from datetime import date, timedelta
+if sys.argv[1] == "package":
+    import holidays.countries  # the package's own way: every country module
+from chalicelib.domain.calendar import _public_holidays
+found = {}
+for country, subdivision in [("DE", None), ("DE", "BY"), ("AT", None), ("FR", None), ("GB", "SCT"), ("US", "CA")]:
+    calendar = _public_holidays(country, subdivision)
+    day, days = date(2024, 1, 1), []
+    while day.year < 2033:
+        if day in calendar:
+            days.append([day.isoformat(), calendar.get(day)])
+        day += timedelta(days=1)
+    found[f"{country}-{subdivision}"] = days
+loaded = sorted(name for name in sys.modules if name.startswith("holidays.countries."))
+print(json.dumps({"found": found, "loaded": loaded}))
+"""
+
+
+def _holidays_in_a_fresh_interpreter(way: str) -> dict[str, Any]:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", HOLIDAYS_PROBE, way], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def test_countries_loaded_one_by_one_have_the_holidays_the_package_gives() -> None:
+    light, full = _holidays_in_a_fresh_interpreter("one-by-one"), _holidays_in_a_fresh_interpreter("package")
+    assert light["found"] == full["found"]
+    found = light["found"]
+    assert ["2026-12-25", "Christmas Day"] in found["DE-None"]
+    assert ["2026-01-06", "Epiphany"] in found["DE-BY"] and ["2026-01-06", "Epiphany"] not in found["DE-None"]
+    # Only the countries asked for (and what they build on) were imported, not all ~280.
+    assert len(light["loaded"]) < 10 < len(full["loaded"]) // 10

@@ -20,15 +20,13 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pynamodb.connection import Connection
-
 from chalicelib.adapters.dynamo.conditions import (
     CONDITION_FAILED,
     CONFLICT,
     client_cancellation_codes,
     client_condition_failed,
 )
-from chalicelib.adapters.dynamo.models import OrderItem
+from chalicelib.adapters.dynamo.models import OrderItem, shared_connection
 from chalicelib.adapters.dynamo.repositories import _idempotency_item
 from chalicelib.domain.kpis import BoardPlace, Fact, Totals
 from chalicelib.domain.surveys import Survey
@@ -54,7 +52,7 @@ class DynamoKpiStore:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = Connection(region=OrderItem.Meta.region, host=OrderItem.Meta.host).client
+            self._client = shared_connection().client
         return self._client
 
     @property

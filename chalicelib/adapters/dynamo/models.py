@@ -7,6 +7,7 @@ module reads no environment and opens no connection.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from pynamodb.attributes import (
@@ -20,7 +21,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.connection import Connection
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -35,11 +36,45 @@ class _Meta:
     max_retry_attempts = 3
 
 
+# Concurrent calls the shared client keeps connections for (the local stream replayer's lanes run
+# side by side in one process; a Lambda invocation makes one call at a time).
+POOL_CONNECTIONS = 32
+_shared: Connection | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_connection() -> Connection:
+    """The process's one pynamodb Connection: one botocore session, client and connection pool
+    for every model, transaction and raw call. Each new Connection loads DynamoDB's service
+    model again on its first call (80–110 ms of CPU), which a cold container paid once per
+    model class and per repository it touched."""
+    global _shared
+    with _shared_lock:  # botocore's client creation is not thread-safe
+        if _shared is None:
+            connection = Connection(
+                region=TableItem.Meta.region,
+                host=TableItem.Meta.host,
+                max_retry_attempts=_Meta.max_retry_attempts,
+                max_pool_connections=POOL_CONNECTIONS,
+            )
+            connection.client  # noqa: B018 - built now, under the lock
+            _shared = connection
+        return _shared
+
+
 class TableItem(Model):
     """Key attributes every item of the table has."""
 
     class Meta(_Meta):
         pass
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        """pynamodb's connection for the model (its table's key and index schema), on the shared client."""
+        table = super()._get_connection()
+        if table.connection._client is None:
+            table.connection._client = shared_connection().client
+        return table
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -299,25 +334,21 @@ def _all_models() -> list[type[TableItem]]:
 
 def configure(table_name: str, region: str | None = None) -> None:
     """Point every model at the real table. Endpoints come from botocore's own
-    configuration (e.g. AWS_ENDPOINT_URL_DYNAMODB locally)."""
+    configuration (e.g. AWS_ENDPOINT_URL_DYNAMODB locally), read when the client is built."""
+    global _shared
+    with _shared_lock:
+        _shared = None  # rebuilt lazily with the new settings
     for model in _all_models():
         model.Meta.table_name = table_name
         model.Meta.region = region
-        model._connection = None  # rebuilt lazily with the new settings
+        model._connection = None
 
 
 class Transactional:
-    """A repository that writes with TransactWriteItems on one Connection of its own.
-
-    The Connection is built on the first transaction (a botocore client costs tens of
-    milliseconds) and kept for the repository's life, i.e. the container's."""
-
-    _connection: Connection | None = None
+    """A repository that writes with TransactWriteItems (on the shared connection)."""
 
     def connection(self) -> Connection:
-        if self._connection is None:
-            self._connection = Connection(region=OrderItem.Meta.region)
-        return self._connection
+        return shared_connection()
 
     def transaction(self) -> TransactWrite:
         return TransactWrite(connection=self.connection())

@@ -27,14 +27,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.operand import Path, Value
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo.conditions import Guarded
-from chalicelib.adapters.dynamo.models import CatalogItemModel, IdempotencyItem, OrderItem, TableItem
+from chalicelib.adapters.dynamo.models import CatalogItemModel, IdempotencyItem, OrderItem, TableItem, shared_connection
 from chalicelib.adapters.dynamo.repositories import (
     BATCH_GET_KEYS,
     IDEM_SK,
@@ -288,13 +287,8 @@ def _timer(ret: Return, due_at: datetime) -> ReturnTimerItem:
 
 
 class DynamoReturnRepository:
-    def __init__(self) -> None:
-        self._connection: Connection | None = None
-
     def _transaction(self) -> TransactWrite:
-        if self._connection is None:
-            self._connection = Connection(region=OrderItem.Meta.region)
-        return TransactWrite(connection=self._connection)
+        return TransactWrite(connection=shared_connection())
 
     # --- reading -----------------------------------------------------------------------
 

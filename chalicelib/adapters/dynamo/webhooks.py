@@ -21,7 +21,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo.models import IdempotencyItem, OrderItem, TableItem
+from chalicelib.adapters.dynamo.models import IdempotencyItem, TableItem, shared_connection
 from chalicelib.adapters.dynamo.repositories import _idempotency_item
 from chalicelib.adapters.dynamo.schema import GSI1
 from chalicelib.services.ports import IdempotencyKeyTakenError, Page, StoredResponse
@@ -105,15 +105,12 @@ def _delivery(item: WebhookDeliveryItem) -> Delivery:
 
 class DynamoWebhookStore:
     def __init__(self) -> None:
-        self._connection: Connection | None = None
         # The table may have been re-configured since the last container (a stale described table).
         WebhookSubscriptionItem._connection = None
         WebhookDeliveryItem._connection = None
 
     def _transaction_connection(self) -> Connection:
-        if self._connection is None:
-            self._connection = Connection(region=OrderItem.Meta.region)
-        return self._connection
+        return shared_connection()
 
     # --- subscriptions ---------------------------------------------------------------
 
