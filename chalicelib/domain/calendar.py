@@ -36,23 +36,37 @@ def _public_holidays(country: str, subdivision: str | None) -> Any:
     # Imported lazily: the holidays package is large and only the promise needs it.
     import holidays
 
-    _countries_one_by_one()
+    if _countries_one_by_one():
+        try:
+            return holidays.country_holidays(country, subdiv=subdivision)
+        except (NotImplementedError, ImportError, AttributeError):
+            # A holidays release that looks countries up in the package: load it the usual way.
+            del sys.modules["holidays.countries"]
     return holidays.country_holidays(country, subdiv=subdivision)
 
 
-def _countries_one_by_one() -> None:
+def _countries_one_by_one() -> bool:
     """Let `holidays` load only the countries asked for.
 
     Its `countries` package imports all of its ~280 country modules on first use (~110 ms of a
     cold container's first order) while a shop asks for one. `country_holidays` imports the
     country's own module (`holidays.countries.<name>`), so the package stands in unexecuted:
     its path is there, its __init__ is not run. Nothing here imports names from the package
-    itself; a test compares the holidays found this way with the package's own."""
-    if "holidays.countries" in sys.modules:
-        return
+    itself; a test compares the holidays found this way with the package's own. True while the
+    stand-in is in place (made here, now or earlier)."""
+    loaded = sys.modules.get("holidays.countries")
+    if loaded is not None:
+        return bool(getattr(loaded, STAND_IN, False))
     spec = importlib.util.find_spec("holidays.countries")
-    if spec is not None and spec.submodule_search_locations is not None:
-        sys.modules["holidays.countries"] = importlib.util.module_from_spec(spec)
+    if spec is None or spec.submodule_search_locations is None:
+        return False
+    package = importlib.util.module_from_spec(spec)
+    setattr(package, STAND_IN, True)
+    sys.modules["holidays.countries"] = package
+    return True
+
+
+STAND_IN = "_ordercare_stand_in"  # marks the unexecuted package
 
 
 @dataclass(frozen=True)

@@ -288,7 +288,8 @@ def _sum_units(parts: Iterable[Mapping[str, int]]) -> dict[str, int]:
 
 
 def tally_of(returns: Iterable[Return]) -> ReturnTally:
-    """The tally the returns themselves give (all of the order's returns)."""
+    """The tally the returns themselves give (all of the order's returns). Its `receipts` counts the
+    returns received; the stored counter counts only receipts written since it was kept."""
     returns = list(returns)
     held = {ret.id: ret.held_units for ret in returns}
     back = {ret.id: ret.units_back_for_refund for ret in returns}
@@ -434,13 +435,17 @@ def refund_quote(
     whole_order: bool,
     reason: str,
     earlier: Iterable[Sequence[tuple[int, int, int]]] = (),
+    *,
+    shipping_refunded_before: bool = False,
 ) -> RefundQuote:
     """Unit price incl. tax per returned unit, less the line's share of order discounts (so refunds never
     exceed what was paid); shipping only when the whole order comes back through the shop's fault.
 
-    That receipt completes the order, so it refunds what remains of what was paid, per tax rate:
-    `earlier` are the (rate, net, tax) refunds of the order's other returns, and the order's
-    refunds then add up to its total to the cent however many parcels it took."""
+    The receipt that completes the order (`whole_order`) refunds at most what remains of what was
+    paid, per tax rate — `earlier` are the (rate, net, tax) refunds of the order's other returns —
+    and exactly that when it refunds shipping too: the order's refunds then add up to its total to
+    the cent however many parcels it took, and never to a cent more. Shipping goes back once:
+    not again if an earlier receipt refunded it (`shipping_refunded_before`)."""
     totals = order.totals
     order_lines = list(order.lines)
     line_discounts = dict(
@@ -459,7 +464,7 @@ def refund_quote(
         share = -(-line_discounts.get(line.sku, 0) * line.quantity // quantities[line.sku])
         nets.append((line.sku, line.quantity, line.tax_rate_bps, line.unit_price * line.quantity - share))
     shipping_by_rate: dict[int, int] = {}
-    if whole_order and reason in SHOP_FAULT and totals.shipping_fee:
+    if whole_order and reason in SHOP_FAULT and totals.shipping_fee and not shipping_refunded_before:
         goods: dict[int, int] = {}
         for ordered in order_lines:
             goods[ordered.tax_rate_bps] = goods.get(ordered.tax_rate_bps, 0) + ordered.line_total
@@ -471,32 +476,43 @@ def refund_quote(
     for rate, net in shipping_by_rate.items():
         rate_net[rate] = rate_net.get(rate, 0) + net
     rate_tax = {rate: tax_for(net, rate) for rate, net in rate_net.items()}
-    if shipping_by_rate:
-        for rate, (net, tax) in _left_to_refund(totals.taxes, earlier).items():
-            if rate not in rate_net and not (net or tax):
+    if whole_order:
+        exact = bool(shipping_by_rate)  # shipping covers every rate of the goods
+        for rate, (left_net, left_tax) in _left_to_refund(totals.taxes, earlier).items():
+            if rate not in rate_net:
                 continue
-            # The rounding of the discount's shares goes to this rate's last line (or its shipping).
-            members = [index for index, n in enumerate(nets) if n[2] == rate]
-            delta = net - rate_net.get(rate, 0)
-            if members:
-                sku, qty, _, line_net = nets[members[-1]]
-                nets[members[-1]] = (sku, qty, rate, line_net + delta)
-            else:
-                shipping_by_rate[rate] = shipping_by_rate.get(rate, 0) + delta
+            net = left_net if exact else max(0, min(rate_net[rate], left_net))
+            tax = left_tax if exact else max(0, min(rate_tax[rate], left_tax))
+            # The rounding of the discount's shares goes to this rate's lines, last first (or its shipping).
+            _adjust_nets(nets, rate, net - rate_net[rate], shipping_by_rate)
             rate_net[rate], rate_tax[rate] = net, tax
     by_rate = tuple((rate, net, rate_tax[rate]) for rate, net in sorted(rate_net.items()))
     quoted: list[QuotedLine] = []
     shipping_tax = 0
     for rate, _, tax in by_rate:
-        rate_members = [n for n in nets if n[2] == rate]
-        weights = [n[3] for n in rate_members] + [shipping_by_rate.get(rate, 0)]
-        shares = allocate(tax, weights)
+        members = [n for n in nets if n[2] == rate]
+        shares = allocate(tax, [n[3] for n in members] + [shipping_by_rate.get(rate, 0)])
         quoted += [
-            QuotedLine(sku, qty, rate, net, part)
-            for (sku, qty, _, net), part in zip(rate_members, shares, strict=False)
+            QuotedLine(sku, qty, rate, net, part) for (sku, qty, _, net), part in zip(members, shares, strict=False)
         ]
         shipping_tax += shares[-1]
     return RefundQuote(tuple(quoted), sum(shipping_by_rate.values()), shipping_tax, by_rate)
+
+
+def _adjust_nets(
+    nets: list[tuple[str, int, int, int]], rate: int, delta: int, shipping_by_rate: dict[int, int]
+) -> None:
+    """Move the rate's net by `delta`: onto its last line, a cut spread back over its lines so none
+    goes below zero; shipping takes what no line of the rate can."""
+    for index in reversed([i for i, n in enumerate(nets) if n[2] == rate]):
+        if not delta:
+            return
+        sku, qty, _, net = nets[index]
+        step = delta if delta > 0 else max(delta, -net)
+        nets[index] = (sku, qty, rate, net + step)
+        delta -= step
+    if delta:
+        shipping_by_rate[rate] = shipping_by_rate.get(rate, 0) + delta
 
 
 def _left_to_refund(

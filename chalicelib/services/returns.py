@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.accuracy import PRICE_MISMATCH, check_order
@@ -27,7 +27,6 @@ from chalicelib.domain.orders import Order, OrderLine, Payment, Refund, owned_or
 from chalicelib.domain.returns import (
     BACK,
     REFUND_MISMATCH,
-    SHOP_FAULT,
     RefundQuote,
     Return,
     ReturnHold,
@@ -56,6 +55,7 @@ if TYPE_CHECKING:
     from chalicelib.services.orders import IdempotentRequest, OrderService
 
 RequestRead = tuple[Order, Mapping[str, CatalogItem], ReturnTally]  # what a new return reads in one round trip
+KEEP_TRYING = timedelta(hours=24)  # the retry window of an expiry that keeps losing write races
 ATTEMPTS = 6  # concurrent receives: one wins, the others re-read the finished return
 NUMBER_ATTEMPTS = 8  # human numbers drawn for a replacement order (each a conditional claim)
 
@@ -396,15 +396,22 @@ class ReturnService:
 
     def _refund(self, order: Order, received: Return, tally: ReturnTally) -> RefundQuote:
         """What a received return refunds. The other returns are read only when the tally cannot
-        tell what they brought back, or when this parcel completes the order and so refunds what
-        the others left of what was paid (their refunds are on them)."""
+        tell what they brought back, or when this parcel completes the order and so refunds no
+        more than what the others left of what was paid (their refunds are on them)."""
         returns = None if tally.knows_what_came_back else self.returns.for_order(order.id)[0]
         whole = whole_order_returned(order, received, tally if returns is None else returns)
         others_back = any(units for rid, units in tally.back.items() if rid != received.id)
-        if whole and received.reason in SHOP_FAULT and returns is None and others_back:
+        if whole and returns is None and others_back:
             returns = self.returns.for_order(order.id)[0]
-        earlier = [other.refund_taxes for other in returns or () if other.id != received.id]
-        return refund_quote(order, received.lines, whole, received.reason, earlier)
+        others = [other for other in returns or () if other.id != received.id]
+        return refund_quote(
+            order,
+            received.lines,
+            whole,
+            received.reason,
+            [other.refund_taxes for other in others],
+            shipping_refunded_before=any(other.shipping_refund for other in others),
+        )
 
     def finish(self, ret: Return) -> Return:
         """Bring a received exchange to its end: exactly one replacement order, then `exchanged`."""
@@ -520,12 +527,17 @@ class ReturnService:
         """Expire approved returns not received by their deadline (reads only due timers).
 
         A deadline whose expiry kept losing races (`left`) keeps the cursor at its hour, so the
-        next sweep reads it again however long the contention lasted."""
+        next sweep reads it again, for up to KEEP_TRYING after the deadline; then it is given up
+        with an error in the log (the return stays approved; an agent can still cancel it)."""
         due, through = self.timers.due(now, self.clock.now())
-        outcome = {"due": len(due), "expired": 0, "stale": 0, "done": 0, "left": 0}
+        outcome = {"due": len(due), "expired": 0, "stale": 0, "done": 0, "left": 0, "given_up": 0}
         left: list[datetime] = []
         for return_id, order_id, due_at in due:
             result = self._expire(return_id, order_id, due_at, now)
+            if result == "left" and due_at <= now - KEEP_TRYING:
+                # Past the retry window: the sweep must not re-read every hour since, for ever.
+                get_logger().error("return expiry given up", extra={"return_id": return_id, "due_at": due_at})
+                result = "given_up"
             outcome[result] += 1
             if result == "left":
                 left.append(due_at)

@@ -569,13 +569,40 @@ def test_an_expiry_that_keeps_losing_races_is_swept_again_later(
     assert api.call("GET", f"/v1/returns/{ret['id']}", role="agent").data["status"] == "expired"
 
 
+def test_an_expiry_losing_races_past_its_retry_window_is_given_up_and_no_longer_read(
+    short_receipt: None, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order = delivered_order(api)
+    ret = request_return(api, order["id"]).data
+    approved = act(api, ret["id"], "approve").data
+    due = datetime.fromisoformat(approved["receive_by"].replace("Z", "+00:00"))
+
+    def conflicting(self: DynamoReturnRepository, *args: Any, **kwargs: Any) -> None:
+        raise StaleVersionError("a transaction conflict on the order's tally")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(DynamoReturnRepository, "save", conflicting)
+        patched.setattr("chalicelib.services.returns._pause", lambda attempt: None)
+        assert sweep(due + timedelta(minutes=5))["left"] == 1
+        given_up = sweep(due + timedelta(hours=25))
+        assert given_up["given_up"] == 1 and given_up["left"] == 0
+    assert sweep(due + timedelta(hours=30))["due"] == 0  # the cursor moved on past its hour
+
+
 def test_received_return_never_expires(api: Api) -> None:
     order = delivered_order(api)
     ret = request_return(api, order["id"]).data
     approved = act(api, ret["id"], "approve").data
     act(api, ret["id"], "receive")
     due = datetime.fromisoformat(approved["receive_by"].replace("Z", "+00:00"))
-    assert sweep(due + timedelta(minutes=5)) == {"due": 0, "expired": 0, "stale": 0, "done": 0, "left": 0}
+    assert sweep(due + timedelta(minutes=5)) == {
+        "due": 0,
+        "expired": 0,
+        "stale": 0,
+        "done": 0,
+        "left": 0,
+        "given_up": 0,
+    }
 
 
 def test_idempotency_key_replays_and_detects_another_body(api: Api) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -159,9 +160,8 @@ def test_owner_and_documents_in_one_query(
     service = DocumentService(records, FakePdfStore(), FixedClock(), SELLER)  # real PDFs
     issued = service.issue_for_payment(order)
     calls: list[str] = []
-    low_level = records.connection().client  # the repository's own connection runs the Query
-    low_level.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
-    found = records.for_order(order_id)
+    with _calls_on_the_shared_client(records, calls):
+        found = records.for_order(order_id)
     assert calls == ["Query"]
     assert found.customer_id == "cus_it"
     assert [doc.number for doc in found.documents] == sorted(doc.number for doc in issued)
@@ -171,6 +171,21 @@ def test_owner_and_documents_in_one_query(
     entries, _ = container.orders.timeline(order_id, customer_id="cus_it", limit=100, cursor=None)
     issued_entries = [entry.data for entry in entries if entry.kind == "document_issued"]
     assert sorted(entry["number"] for entry in issued_entries) == sorted(doc.number for doc in issued)
+
+
+@contextmanager
+def _calls_on_the_shared_client(records: Any, calls: list[str]) -> Iterator[None]:
+    """Record the DynamoDB operations made meanwhile (on the process's one client), then stop."""
+    client = records.connection().client
+
+    def record(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    client.meta.events.register("before-call.dynamodb", record, unique_id="test-calls")
+    try:
+        yield
+    finally:
+        client.meta.events.unregister("before-call.dynamodb", unique_id="test-calls")
 
 
 def test_issue_reads_nothing_first_and_a_stale_guess_costs_no_number(dynamo_records: DocumentRecords) -> None:
@@ -183,15 +198,14 @@ def test_issue_reads_nothing_first_and_a_stale_guess_costs_no_number(dynamo_reco
     calls: list[str] = []  # one client serves the repository's transactions and the models' reads
     client = records.connection().client
     assert all(model._get_connection().connection.client is client for model in (DocumentItem, SequenceItem))
-    client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
-
-    first = records.issue(_new("ord_g1"))
-    assert first.number == "INV-2026-000001"
-    assert calls == ["GetItem", "TransactWriteItems"]  # the series' counter, read once
-    assert records.issue(_new("ord_g2")).number == "INV-2026-000002"
-    assert calls[2:] == ["TransactWriteItems"]
-    assert records.issue(_new("ord_g1")) == first  # the record, handed back by the cancelled transaction
-    assert calls[3:] == ["TransactWriteItems"]
+    with _calls_on_the_shared_client(records, calls):
+        first = records.issue(_new("ord_g1"))
+        assert first.number == "INV-2026-000001"
+        assert calls == ["GetItem", "TransactWriteItems"]  # the series' counter, read once
+        assert records.issue(_new("ord_g2")).number == "INV-2026-000002"
+        assert calls[2:] == ["TransactWriteItems"]
+        assert records.issue(_new("ord_g1")) == first  # the record, handed back by the cancelled transaction
+        assert calls[3:] == ["TransactWriteItems"]
 
     other = DynamoDocumentRecords()  # another container takes the next numbers meanwhile
     assert [other.issue(_new(f"ord_o{i}")).number for i in range(2)] == ["INV-2026-000003", "INV-2026-000004"]

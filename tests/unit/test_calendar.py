@@ -306,3 +306,27 @@ def test_countries_loaded_one_by_one_have_the_holidays_the_package_gives() -> No
     assert ["2026-01-06", "Epiphany"] in found["DE-BY"] and ["2026-01-06", "Epiphany"] not in found["DE-None"]
     # Only the countries asked for (and what they build on) were imported, not all ~280.
     assert len(light["loaded"]) < 10 < len(full["loaded"]) // 10
+
+
+def test_a_holidays_release_that_needs_the_whole_package_still_gets_it() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = """
+import sys
+from datetime import date
+import holidays
+from chalicelib.domain import calendar
+library = holidays.country_holidays
+def needs_the_package(*args, **kwargs):
+    if getattr(sys.modules.get("holidays.countries"), calendar.STAND_IN, False):
+        raise NotImplementedError("Country DE not available")  # as a release that looks it up there would
+    return library(*args, **kwargs)
+holidays.country_holidays = needs_the_package
+found = calendar._public_holidays("DE", None)
+print(date(2026, 12, 25) in found, getattr(sys.modules["holidays.countries"], calendar.STAND_IN, False))
+"""
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]  # found, through the package's own __init__

@@ -211,6 +211,39 @@ def test_three_parcels_whose_rounding_adds_up_refund_exactly_what_was_paid() -> 
     assert sum(net + tax for part in parts for _, net, tax in part) == current.totals.total
 
 
+@pytest.mark.parametrize("reason", ["damaged", "changed_mind"])
+def test_parcels_whose_tax_rounds_up_never_refund_a_cent_more_than_was_paid(reason: str) -> None:
+    current = order()
+    current.lines = [OrderLine("PEN-1", 2, 1050, 1900, "Pen")]  # 199.5 tax per pen, 399 on the invoice
+    current.discounts, current.shipping_fee = [], 0
+    current.shipments[0].lines = [ShipmentLine("PEN-1", 2)]
+    pen = [ReturnLine("PEN-1", 1, "Pen", 1050, 1900)]
+    first = refund_quote(current, pen, whole_order=False, reason=reason)
+    last = refund_quote(current, pen, whole_order=True, reason=reason, earlier=[first.by_rate])
+    assert first.total == 1250 and first.total + last.total == current.totals.total == 2499
+    assert sum(tax for quote in (first, last) for _, _, tax in quote.by_rate) == current.totals.tax_total
+
+
+def test_shipping_an_earlier_receipt_already_refunded_is_not_refunded_again() -> None:
+    current = order()  # two mugs and a book, 499 shipping
+    book = [ReturnLine("BOOK-1", 1, "Book", 2500, 700)]
+    # As refunded before shipping went back once: the mugs' parcel carried all of it.
+    mugs_with_shipping = refund_quote(
+        current, [ReturnLine("MUG-1", 2, "Mug", 1299, 1900)], whole_order=True, reason="damaged"
+    )
+    assert mugs_with_shipping.shipping > 0
+    last = refund_quote(
+        current,
+        book,
+        whole_order=True,
+        reason="damaged",
+        earlier=[mugs_with_shipping.by_rate],
+        shipping_refunded_before=True,
+    )
+    assert last.shipping == 0 and all(line.net >= 0 and line.tax >= 0 for line in last.lines)
+    assert last.total <= current.totals.total - mugs_with_shipping.total
+
+
 def test_a_tally_without_receipts_for_every_return_is_not_taken_for_what_came_back() -> None:
     current = order()
     this = replace(a_return(R.APPROVED, [ReturnLine("BOOK-1", 1)]), id="ret_b")

@@ -22,7 +22,6 @@ from dataclasses import replace
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -141,8 +140,7 @@ class _NumberTaken(Exception):
 
 
 class DynamoDocumentRecords(Transactional):
-    def __init__(self, connection: Connection | None = None) -> None:
-        self._connection = connection
+    def __init__(self) -> None:
         # The last number this container saw each series at: the guess its next number is taken with.
         self._series: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()

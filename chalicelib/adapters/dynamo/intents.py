@@ -17,7 +17,6 @@ from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.attributes import TTLAttribute as _TTL
-from pynamodb.connection import Connection
 from pynamodb.exceptions import QueryError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -109,9 +108,8 @@ def _attempt(item: IntentItem) -> Attempt:
 
 
 class DynamoIntentRecords(Transactional):
-    def __init__(self, connection: Connection | None = None, *, lookback_days: int = 2) -> None:
-        self._connection = connection
-        self._documents = DynamoDocumentRecords(connection)
+    def __init__(self, *, lookback_days: int = 2) -> None:
+        self._documents = DynamoDocumentRecords()
         self.lookback_days = min(lookback_days, MAX_DUE_DAYS)  # the give-up window, in days, plus one
         IntentItem._connection = None  # the table may have been re-configured since the last container
 

@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
@@ -159,8 +158,7 @@ def _codes(error: TransactWriteError) -> list[str | None]:
 
 
 class DynamoPortalStore(Transactional):
-    def __init__(self, connection: Connection | None = None) -> None:
-        self._connection = connection
+    def __init__(self) -> None:
         for model in PORTAL_MODELS:  # the table may have been re-configured since the last container
             model.Meta.table_name = TableItem.Meta.table_name
             model.Meta.region = TableItem.Meta.region
