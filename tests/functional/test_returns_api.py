@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -547,42 +548,42 @@ def test_sweep_expires_approved_returns_not_received(short_receipt: None, api: A
     assert request_return(api, order["id"]).status_code == 201  # the units count as not returned again
 
 
-def test_an_expiry_that_keeps_losing_races_is_swept_again_later(
-    short_receipt: None, api: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _approved_return(api: Api) -> tuple[str, datetime]:
+    """An approved return of a delivered order, and its receipt deadline."""
     order = delivered_order(api)
     ret = request_return(api, order["id"]).data
     approved = act(api, ret["id"], "approve").data
-    due = datetime.fromisoformat(approved["receive_by"].replace("Z", "+00:00"))
-    save = DynamoReturnRepository.save
-
-    def conflicting(self: DynamoReturnRepository, *args: Any, **kwargs: Any) -> None:
-        raise StaleVersionError("a transaction conflict on the order's tally")
-
-    monkeypatch.setattr(DynamoReturnRepository, "save", conflicting)
-    monkeypatch.setattr("chalicelib.services.returns._pause", lambda attempt: None)
-    for later in (timedelta(minutes=5), timedelta(hours=6)):  # the second is past the grace for late writes
-        result = sweep(due + later)
-        assert result["left"] == 1 and result["expired"] == result["done"] == 0  # not counted as done
-    monkeypatch.setattr(DynamoReturnRepository, "save", save)
-    assert sweep(due + timedelta(hours=12))["expired"] == 1  # the kept hour is read again
-    assert api.call("GET", f"/v1/returns/{ret['id']}", role="agent").data["status"] == "expired"
+    return ret["id"], datetime.fromisoformat(approved["receive_by"].replace("Z", "+00:00"))
 
 
-def test_an_expiry_losing_races_past_its_retry_window_is_given_up_and_no_longer_read(
-    short_receipt: None, api: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    order = delivered_order(api)
-    ret = request_return(api, order["id"]).data
-    approved = act(api, ret["id"], "approve").data
-    due = datetime.fromisoformat(approved["receive_by"].replace("Z", "+00:00"))
-
+@contextmanager
+def _expiries_losing_every_race(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     def conflicting(self: DynamoReturnRepository, *args: Any, **kwargs: Any) -> None:
         raise StaleVersionError("a transaction conflict on the order's tally")
 
     with monkeypatch.context() as patched:
         patched.setattr(DynamoReturnRepository, "save", conflicting)
         patched.setattr("chalicelib.services.returns._pause", lambda attempt: None)
+        yield
+
+
+def test_an_expiry_that_keeps_losing_races_is_swept_again_later(
+    short_receipt: None, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    return_id, due = _approved_return(api)
+    with _expiries_losing_every_race(monkeypatch):
+        for later in (timedelta(minutes=5), timedelta(hours=6)):  # the second is past the grace for late writes
+            result = sweep(due + later)
+            assert result["left"] == 1 and result["expired"] == result["done"] == 0  # not counted as done
+    assert sweep(due + timedelta(hours=12))["expired"] == 1  # the kept hour is read again
+    assert api.call("GET", f"/v1/returns/{return_id}", role="agent").data["status"] == "expired"
+
+
+def test_an_expiry_losing_races_past_its_retry_window_is_given_up_and_no_longer_read(
+    short_receipt: None, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, due = _approved_return(api)
+    with _expiries_losing_every_race(monkeypatch):
         assert sweep(due + timedelta(minutes=5))["left"] == 1
         given_up = sweep(due + timedelta(hours=25))
         assert given_up["given_up"] == 1 and given_up["left"] == 0
