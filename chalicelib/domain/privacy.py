@@ -63,10 +63,12 @@ def mask_credentials(text: str) -> str:
 def redact(value: object, key: str = "") -> object:
     """A log field with personal data and credentials masked (nested dicts and lists too)."""
     name = key.lower()
+    # An intent id ("message:…#ops_email") names a channel, not a field: its value is an outcome.
+    field_name = ":" not in name
     if isinstance(value, str):
-        if name == "email" or name.endswith("_email"):
+        if field_name and (name == "email" or name.endswith("_email")):
             return mask_email(value)
-        if name == "phone" or name.endswith("_phone"):
+        if field_name and (name == "phone" or name.endswith("_phone")):
             return mask_phone(value)
         return "***" if name in _MASKED_KEYS else mask_credentials(value)
     if name in _MASKED_KEYS and value is not None:

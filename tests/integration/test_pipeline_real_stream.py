@@ -224,7 +224,9 @@ def test_concurrent_sweeps_flag_a_late_order_once_one_delay_notice_one_escalatio
     replayer = pipeline.start_replayer()
     pipeline.wait_for_emails(2, replayer)
 
-    later = datetime.now(UTC) + timedelta(days=10)  # past ship-by and deliver-by
+    # Just past deliver-by (after ship-by), from the order's own promise: a fixed "10 days later" fell
+    # short of it on a Friday evening (after the cutoff, the promise starts on Monday; 2 + 3 business days).
+    later = container.orders.get(order_id).deliver_by + timedelta(minutes=1)
     start = threading.Barrier(2)
 
     def sweep() -> dict[str, int]:

@@ -31,6 +31,14 @@ def test_fields_are_masked_by_name_and_by_content() -> None:
     }
 
 
+def test_an_intent_id_naming_a_channel_keeps_its_outcome_while_addresses_in_it_are_masked() -> None:
+    intents = {"message:ops:breached#ops_email": "sent", "message:shipped#email": "failed: to alice@example.com"}
+    assert redact({"intents": intents}) == {
+        "intents": {"message:ops:breached#ops_email": "sent", "message:shipped#email": "failed: to a***@example.com"}
+    }
+    assert redact({"ops_email": "ops@example.com"}) == {"ops_email": "o***@example.com"}
+
+
 def test_credentials_are_masked_in_text() -> None:
     text = mask_credentials("Authorization: Bearer abc.DEF-123 and eyJhbGciOi.eyJzdWIi.sig")
     assert text == "Authorization: Bearer *** and eyJ***"
