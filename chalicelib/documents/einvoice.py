@@ -383,9 +383,20 @@ class XsdError(EInvoiceError):
     """The XML does not conform to the Factur-X EN 16931 XSD."""
 
 
-@functools.cache
+_COMPILING = threading.Lock()
+
+
 def _xsd() -> Any:
-    """drafthorse's Factur-X EN 16931 XSD, compiled once per container (drafthorse would re-read it per call)."""
+    """drafthorse's Factur-X EN 16931 XSD, compiled once per container (drafthorse would re-read it per call)
+    and by one thread: libxml2's schema parser is not safe to run twice at once (a cold container's first
+    invoices in concurrent lanes failed with "xmlSchemaPValAttrNodeValue … not a built-in type"), and
+    functools.cache lets every thread that misses compute."""
+    with _COMPILING:
+        return _compiled_xsd()
+
+
+@functools.cache
+def _compiled_xsd() -> Any:
     from pathlib import Path
 
     import drafthorse

@@ -306,6 +306,30 @@ def test_a_totals_mismatch_issues_nothing_alarms_and_a_retry_keeps_the_number() 
     assert pdfs.xml_puts == 1 and pdfs.puts == 2
 
 
+def test_a_cold_container_s_concurrent_first_invoices_compile_the_xsd_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """libxml2's schema parser run twice at once fails ("… not a built-in type"): only one thread compiles."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    compiled: list[str] = []
+    start = threading.Barrier(4)
+
+    def slow_compile(file: str) -> object:
+        compiled.append(file)
+        time.sleep(0.05)  # the window in which another thread would miss the cache too
+        return object()
+
+    einvoice._compiled_xsd.cache_clear()
+    monkeypatch.setattr(etree, "XMLSchema", slow_compile)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            schemas = list(pool.map(lambda _: (start.wait(timeout=5), einvoice._xsd())[1], range(4)))
+    finally:
+        einvoice._compiled_xsd.cache_clear()
+    assert len(compiled) == 1 and len({id(schema) for schema in schemas}) == 1
+
+
 def test_the_api_function_does_not_import_xml_tooling() -> None:
     import subprocess
     import sys
