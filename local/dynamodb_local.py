@@ -107,6 +107,7 @@ class DynamoDBLocal(Service):
             # C1 only: a local stack or test run is short, and C2's compiling cost more CPU than its faster
             # code saved (bench pipeline, JVM fresh: 309 -> 180 ms of DynamoDB Local CPU per order; warm 194 -> 164).
             "-XX:TieredStopAtLevel=1",
+            "-XX:-UseDynamicNumberOfCompilerThreads",  # compiler threads that never exit: the bench's JIT CPU adds up
             f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
             "-jar",
             str(jar),
