@@ -115,18 +115,18 @@ def _first_orders(base_ms: float) -> list[str]:
     from chalicelib.settings import Settings
     from local.processes import free_port
     from local.samples import order_body
-    from local.stack import DEMO_CATALOG, StackConfig, _provision, _start_emulator, app_environment
+    from local.stack import DEMO_CATALOG, StackConfig, app_environment, provision, start_emulator
 
     port = free_port()
     config = StackConfig(aws_port=port, ddb_port=port)  # DynamoDB on moto's server too
     env = {**app_environment(config, BARE_ENV), "OC_TABLE_NAME": "ordercare-bench-cold"}
     settings = Settings.from_env(env)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log
-    emulator = _start_emulator(config)
+    emulator = start_emulator(config)
     saved = dict(os.environ)
     try:
-        os.environ.update(env)  # _provision's clients take their credentials from the environment
-        _provision(config, env)
+        os.environ.update(env)  # provision's clients take their credentials from the environment
+        provision(config, env)
         item = json.loads(DEMO_CATALOG.read_text())[0]
         _probe(
             SEED.format(

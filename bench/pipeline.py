@@ -131,21 +131,21 @@ def run() -> list[str]:
     from chalicelib.settings import Settings
     from local.dynamodb_local import DynamoDBLocal
     from local.processes import free_port
-    from local.stack import _DROPPED_ENV, StackConfig, _provision, _start_emulator, app_environment
+    from local.stack import DROPPED_ENV, StackConfig, app_environment, provision, start_emulator
     from local.streams import StreamReplayer, consumers_from_app
 
     config = StackConfig(api_port=free_port(), ddb_port=free_port(), aws_port=free_port())
     with _environment():
         os.environ.update(app_environment(config, os.environ))
-        for name in _DROPPED_ENV:
+        for name in DROPPED_ENV:
             os.environ.pop(name, None)
         os.environ["OC_TABLE_NAME"] = TABLE
         reset_container()
         ddb = DynamoDBLocal(config.ddb_port, startup_timeout=90).start()
-        emulator = _start_emulator(config)
+        emulator = start_emulator(config)
         replayer: StreamReplayer | None = None
         try:
-            _provision(config, dict(os.environ))
+            provision(config, dict(os.environ))
             import app
 
             container = get_container()

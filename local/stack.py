@@ -39,7 +39,7 @@ logger = logging.getLogger("local.stack")  # not __name__: this module runs as _
 
 DEMO_CATALOG = Path(__file__).with_name("demo_catalog.json")
 _FALSE = ("0", "off", "false", "no")
-_DROPPED_ENV = (
+DROPPED_ENV = (
     "AWS_PROFILE",
     "AWS_DEFAULT_PROFILE",
     "AWS_SESSION_TOKEN",
@@ -102,7 +102,7 @@ class StackConfig:
 
 def app_environment(config: StackConfig, base: Mapping[str, str]) -> dict[str, str]:
     """`base` plus what makes the app's AWS clients use the local endpoints, never a real account."""
-    env = {name: value for name, value in base.items() if name not in _DROPPED_ENV}
+    env = {name: value for name, value in base.items() if name not in DROPPED_ENV}
     env.update(
         AWS_ACCESS_KEY_ID="local",
         AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - the emulators accept anything # nosec B106
@@ -133,7 +133,7 @@ def configure_process_environment(env: Mapping[str, str] | None = None) -> Stack
     """Point this process at a local stack (ports from OC_*_PORT); call before importing app.py."""
     config = StackConfig.from_env(env)
     os.environ.update(app_environment(config, os.environ))
-    for name in _DROPPED_ENV:
+    for name in DROPPED_ENV:
         os.environ.pop(name, None)
     return config
 
@@ -141,7 +141,7 @@ def configure_process_environment(env: Mapping[str, str] | None = None) -> Stack
 # --- the emulator ---------------------------------------------------------------------------------
 
 
-def _start_emulator(config: StackConfig) -> Any:
+def start_emulator(config: StackConfig) -> Any:
     """moto's server in a thread of this process; binding happens here, so a busy port raises."""
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -166,7 +166,7 @@ def _start_emulator(config: StackConfig) -> Any:
     return server
 
 
-def _provision(config: StackConfig, env: Mapping[str, str]) -> None:
+def provision(config: StackConfig, env: Mapping[str, str]) -> None:
     """The table, the documents bucket and the sender identity."""
     import boto3
 
@@ -333,7 +333,7 @@ class LocalStack:
             raise StackError(f"{REPO_ROOT} has no app.py or .chalice/config.json")
         self.check_ports()
         os.environ.update(self.env)  # this process hosts the stream consumers and schedules
-        for name in _DROPPED_ENV:
+        for name in DROPPED_ENV:
             os.environ.pop(name, None)
 
         runtime = local_dir()
@@ -346,12 +346,12 @@ class LocalStack:
         logger.info("DynamoDB Local on %s (pid %s)", config.dynamodb_url, self.dynamodb.pid)
 
         try:
-            self.emulator = _start_emulator(config)
+            self.emulator = start_emulator(config)
         except OSError as exc:
             raise StackError(f"the AWS emulator cannot listen on port {config.aws_port}: {exc}") from exc
         logger.info("AWS emulator (moto: S3, SES, SESv2, SNS) on %s", config.emulator_url)
 
-        _provision(config, self.env)
+        provision(config, self.env)
 
         self.api = spawn(_chalice_command(config), env=self.env, cwd=REPO_ROOT, stdout=sys.stderr)
         _wait_for_health(config, self.api)

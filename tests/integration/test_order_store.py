@@ -3,6 +3,7 @@ plus races that only the fake's lock and a real database's transactions answer c
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -142,8 +143,16 @@ def test_pagination_with_real_cursors(store: Container) -> None:
 
 
 def _race(workers: int, task: Any) -> tuple[list[Any], list[Exception]]:
+    """`task(i)` on `workers` threads released at once (a barrier: the first must not be done
+    before the last has started), each one's result or exception."""
+    start = threading.Barrier(workers)
+
+    def raced(index: int) -> Any:
+        start.wait(timeout=30)
+        return task(index)
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(task, index) for index in range(workers)]
+        futures = [pool.submit(raced, index) for index in range(workers)]
     results, errors = [], []
     for future in futures:
         try:
