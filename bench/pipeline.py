@@ -15,7 +15,7 @@ producing its email (confirmation, receipt, shipped, delivered).
   figure that caps throughput on 2 cores;
 * stream_lag_burst_p50/p95_ms: for every milestone of the burst, the order change's
   write (the service call returned) -> its `notification_sent` timeline entry's `at`
-  (taken just before the SES call; both from this process's clock);
+  (taken just before the SES call; the machine's wall clock, read by the API process and the consumer);
 * stream_lag_p50/p95_ms: the same at quiet times (orders one at a time, half the burst rate).
 
 N is 50 (`OC_BENCH_LIFECYCLE_ORDERS=1000` for a long burst). The replayer runs with
