@@ -295,6 +295,41 @@ class _Stop(BaseException):  # like KeyboardInterrupt: `except Exception` does n
     """Raised in the main thread by SIGINT / SIGTERM."""
 
 
+class StopSignals:
+    """The SIGINT / SIGTERM handler: the first signal raises `_Stop`, later ones only say so.
+
+    It takes no lock, not even to log: Python runs it between any two bytecodes of the main thread,
+    which may hold that very lock. (It once set a threading.Event, whose lock the main thread holds
+    for an instant of every `Event.wait`: a signal in that instant hung `make run` for good.)
+    """
+
+    def __init__(self) -> None:
+        self.first_at: float | None = None
+
+    @property
+    def received(self) -> bool:
+        return self.first_at is not None
+
+    def install(self) -> StopSignals:
+        signal.signal(signal.SIGINT, self.handle)
+        signal.signal(signal.SIGTERM, self.handle)
+        return self
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.first_at is not None:
+            # `make` passes SIGTERM on to us as well: only a later signal is worth a word.
+            if time.monotonic() - self.first_at > 1.0:
+                os.write(2, b"still stopping...\n")
+            return
+        self.first_at = time.monotonic()
+        raise _Stop(signal.Signals(signum).name)
+
+    def ignore_from_now(self) -> None:
+        """Stopping has begun: a signal from now on only logs."""
+        if self.first_at is None:
+            self.first_at = time.monotonic()
+
+
 class LocalStack:
     """Everything `make run` starts, and stops again in reverse order."""
 
@@ -418,11 +453,12 @@ class LocalStack:
         ]
         return "\n".join(lines)
 
-    def watch(self, stopping: threading.Event) -> None:
-        """Return when a child dies (raising StackError); signals raise `_Stop` (and set `stopping`,
-        which is checked too, in case the handler's exception was lost in a library's cleanup)."""
+    def watch(self, signals: StopSignals) -> None:
+        """Return when a child dies (raising StackError); signals raise `_Stop` (and are recorded in
+        `signals`, checked too, in case the handler's exception was lost in a library's cleanup)."""
         while True:
-            if stopping.wait(0.5):
+            time.sleep(0.5)  # not an Event's wait: see StopSignals
+            if signals.received:
                 raise _Stop("signal")
             if self.api is not None and self.api.poll() is not None:
                 raise StackError(f"`chalice local` exited unexpectedly with code {self.api.returncode}")
@@ -460,21 +496,7 @@ def _configure_logging() -> None:
 
 def main() -> int:
     _configure_logging()
-    stopping = threading.Event()
-    first_signal = [0.0]
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        if stopping.is_set():
-            # `make` passes SIGTERM on to us as well: only a later signal is worth a word.
-            if time.monotonic() - first_signal[0] > 1.0:
-                logger.info("still stopping…")
-            return
-        stopping.set()
-        first_signal[0] = time.monotonic()
-        raise _Stop(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    signals = StopSignals().install()
 
     stack: LocalStack | None = None
     code = 0
@@ -483,7 +505,7 @@ def main() -> int:
         stack.start()
         sys.stdout.write(stack.banner() + "\n")
         sys.stdout.flush()
-        stack.watch(stopping)
+        stack.watch(signals)
     except _Stop as stop:
         logger.info("%s received: stopping", stop)
     except StackError as exc:
@@ -493,7 +515,7 @@ def main() -> int:
         logger.exception("the local stack failed")
         code = 1
     finally:
-        stopping.set()  # a signal from now on only logs
+        signals.ignore_from_now()
         if stack is not None:
             stack.stop()
     logger.info("local stack stopped")
