@@ -154,8 +154,12 @@ def previous_start(period: str, start: date) -> date:
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
-    """95% Wilson score interval for a share (None for no observations)."""
-    if n <= 0:
+    """95% Wilson score interval for a share (None for no observations, or for a ratio that is not a share).
+
+    A period's return rate counts the returns requested in it against the orders delivered in it, and
+    its survey response rate the answers against the surveys sent: more returns than deliveries (several
+    per order, or of orders delivered before) is a true ratio above 1, with no interval of a share."""
+    if n <= 0 or not 0 <= successes <= n:
         return None
     p = successes / n
     centre = p + z * z / (2 * n)

@@ -14,6 +14,7 @@ from tests.provider_fixtures import (
     payment_intent_succeeded,
     refund_event,
     stripe_request,
+    stripe_signature,
 )
 
 PATH = "/v1/webhooks/stripe"
@@ -126,6 +127,15 @@ def test_a_verified_body_that_is_not_an_event_is_422(api: Api) -> None:
     body, headers = stripe_request({"hello": "world"})
     response = api.call("POST", PATH, raw=body, headers=headers)
     assert response.status_code == 422
+
+
+def test_a_verified_body_that_is_json_but_no_object_is_422_and_one_that_is_no_json_400(api: Api) -> None:
+    # The library's construct_event raised AttributeError on `[1, 2, 3]`: a 500 for a signed body.
+    for raw, status in ((b"[1, 2, 3]", 422), (b"null", 422), (b"7", 422), (b'"s"', 422), (b"{not json", 400)):
+        headers = {"Stripe-Signature": stripe_signature(raw), "Content-Type": "application/json"}
+        response = api.call("POST", PATH, raw=raw, headers=headers)
+        assert response.status_code == status, raw
+        assert response.data["error"]["code"] == ("malformed_json" if status == 400 else "validation_error")
 
 
 def _awaiting_refund(api: Api) -> tuple[dict[str, Any], dict[str, Any], Any]:

@@ -62,6 +62,21 @@ def test_wilson_interval() -> None:
     assert kpis.wilson(10, 10) == (0.7225, 1.0)
 
 
+def test_a_rate_above_one_is_reported_without_an_interval() -> None:
+    # Seven returns requested in a week of four deliveries (several on one order): the report must not fail.
+    totals = kpis.Totals()
+    totals.add({kpis.num("return_rate"): 7, kpis.den("return_rate"): 4})
+    assert kpis.wilson(7, 4) is None
+    value = kpis.kpi_value("return_rate", totals)
+    assert value["value"] == 1.75 and value["confidence_95"] is None
+    report = kpis.build_report("week", date(2026, 11, 30), date(2026, 12, 6), totals, kpis.Totals(), {})
+    assert {"name": "return_rate", "value": 1.75}.items() <= next(
+        k
+        for k in report["kpis"]
+        if k["name"] == "return_rate"  # type: ignore[attr-defined, index]
+    ).items()
+
+
 def test_empty_period_reports_nulls_not_zeros() -> None:
     report = kpis.build_report(
         "week", date(2026, 11, 30), date(2026, 12, 7), kpis.Totals(), kpis.Totals(), kpis.DEFAULT_TARGETS
