@@ -64,7 +64,6 @@ LABELS: dict[str, dict[str, str]] = {
         "credit_note_no": "Credit note no.",
         "date": "Date",
         "order_no": "Order no.",
-        "order_ref": "Order reference",
         "refers_to": "Refers to invoice",
         "bill_to": "Bill to",
         "received_from": "Received from",
@@ -113,7 +112,6 @@ LABELS: dict[str, dict[str, str]] = {
         "credit_note_no": "Gutschriftnr.",
         "date": "Datum",
         "order_no": "Bestellnr.",
-        "order_ref": "Bestellreferenz",
         "refers_to": "Zur Rechnung",
         "bill_to": "Rechnungsempfänger",
         "received_from": "Zahlung von",
@@ -636,8 +634,7 @@ class _Layout:
         meta: list[tuple[str, str]] = [
             (fmt.label(f"{document.kind}_no"), document.number),
             (fmt.label("date"), fmt.medium_date(document.issued_at)),
-            (fmt.label("order_no"), _order_number(document)),
-            (fmt.label("order_ref"), document.order_id),
+            (fmt.label("order_no"), _order_number(document)),  # the number: the only order reference customers see
         ]
         if isinstance(document, CreditNote):
             meta.append((fmt.label("refers_to"), document.invoice_number))

@@ -57,6 +57,7 @@ def build_return_credit_note(
         taxes=taxes,
         full=False,
         locale=invoice.locale,
+        order_number=order.reference,
     )
     if note.total != -ret.refund_amount:  # pragma: no cover - guards the quote and the note drifting apart
         raise DocumentError(f"credit note total {note.total} differs from the refund {ret.refund_amount}")

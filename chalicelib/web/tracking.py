@@ -183,8 +183,7 @@ def build_tracking_view(
         ),
         items=tuple(loc.t("item.line", quantity=line.quantity, name=line.name or line.sku) for line in order.lines),
         total=loc.money(order.totals.total, order.currency),
-        footer=(
-            loc.t("footer.reference", id=order.id),
+        footer=(  # no order id: the number (in the heading) is the only reference a customer sees
             loc.t("footer.times", zone=loc.zone_name()),
             loc.t("footer.help"),
         ),

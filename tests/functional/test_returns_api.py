@@ -84,6 +84,25 @@ def tap(api: Api) -> Iterator[StreamTap]:
     yield stream
 
 
+def _assert_names_the_order_number(document: dict[str, Any], order: dict[str, Any]) -> None:
+    """The PDF and its e-invoice XML give the order's number (what the customer knows), never its id."""
+    import io
+
+    import boto3
+    from pypdf import PdfReader
+
+    from tests.functional.test_documents_api import _bucket_key
+
+    s3 = boto3.client("s3")
+    pdf, xml = (
+        s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        for bucket, key in (_bucket_key(document["download_url"]), _bucket_key(document["xml_url"]))
+    )
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert order["number"] in text and order["id"] not in text
+    assert order["number"].encode() in xml and order["id"].encode() not in xml
+
+
 def test_request_approve_receive_refund_with_credit_note(api: Api, tap: StreamTap) -> None:
     order = delivered_order(api)
     created = request_return(api, order["id"])
@@ -105,6 +124,7 @@ def test_request_approve_receive_refund_with_credit_note(api: Api, tap: StreamTa
     documents = api.call("GET", f"/v1/orders/{order['id']}/documents", role="customer", sub=ALICE).data["items"]
     notes = [d for d in documents if d["kind"] == "credit_note"]
     assert len(notes) == 1 and notes[0]["total"] == -1427
+    _assert_names_the_order_number(notes[0], order)
     shown = api.call("GET", f"/v1/returns/{ret.id}", role="customer", sub=ALICE).data
     assert shown["credit_note_number"] == notes[0]["number"]
     assert refund_webhook(api, order["id"], 1427).status_code == 200

@@ -71,6 +71,11 @@ def test_email_sms_page_and_invoice_agree(locale: str) -> None:
             assert wanted in text, (wanted, name)
     for name, text in surfaces.items():
         assert "ROYAL_MAIL" not in text and "royal_mail" not in text, name
+    # The number is the only order reference a customer sees (API.md): never the internal id in the words.
+    # (The order's portal link carries it in its URL, as the README says; the words on the page do not.)
+    for name, text in {**surfaces, "email": plain(f"{email.subject}\n{email.text}")}.items():
+        words = " ".join(part for part in text.split() if "/account/orders/" not in part)
+        assert order.id not in words, name
 
 
 def test_one_locale_rule_for_every_surface() -> None:
