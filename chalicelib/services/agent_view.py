@@ -15,9 +15,9 @@ from typing import Any
 from chalicelib.domain.errors import NotFoundError
 from chalicelib.domain.ids import has_prefix
 
-# Item types of other aggregates in the order's partition shown as stored: survey answers.
+# Item types of other aggregates in the order's partition shown as stored: survey answers (adapters/dynamo/kpis.py).
 # Returns are presented exactly as GET /v1/returns/{id} answers (RMA number, status, lines, history).
-SURVEY_TYPES = frozenset({"survey_answer", "survey_response"})
+SURVEY_TYPES = ("survey_answer",)
 HIDDEN_ATTRIBUTES = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "type", "expires_at"})
 
 

@@ -115,7 +115,7 @@ def test_a_late_shipment_is_a_miss_listed_in_the_drill_down(api: Api, tap: Strea
 
 
 def test_the_delivery_survey_goes_out_once_and_a_scanner_prefetch_records_nothing(api: Api, tap: StreamTap) -> None:
-    delivered(api, tap)
+    order_id = delivered(api, tap)
     assert run_feedback(clock.now() + timedelta(days=2))["surveys"] == {"due": 0}  # not yet: 3 days after delivery
     first = run_feedback(clock.now() + timedelta(days=3, hours=1))
     assert first["surveys"] == {"due": 1, "sent": 1}
@@ -142,6 +142,11 @@ def test_the_delivery_survey_goes_out_once_and_a_scanner_prefetch_records_nothin
     assert (kpis["csat"]["numerator"], kpis["csat"]["denominator"]) == (1, 1)
     assert kpis["nps"]["value"] == 100.0 and kpis["survey_response_rate"]["value"] == 1.0
     assert kpis["_"]["csat_by_source"] == {"survey": 1.0}
+    # The agent's view of the order (one Query of its partition) shows the answer, once.
+    story = api.call("GET", f"/v1/agent/orders/{order_id}", role="agent", sub="agt_1")
+    assert story.status_code == 200
+    [shown] = story.data["survey_answers"]
+    assert shown["kind"] == "delivery" and shown["answer"] == answer and shown["answered_at"]
 
 
 @pytest.mark.parametrize(

@@ -313,10 +313,36 @@ class DynamoKpiStore:
 #   SURVEY#<kind>#<subject> / #SURVEY     one survey per subject (a conditional put makes it "exactly once")
 #   SURVEYDUE#<yyyy-mm-dd> / <due>#<kind>#<subject>   due work, by day: the dispatch reads only what is due
 #   SURVEYLAST#<customer> / #LAST         the last survey sent to a customer (the throttle)
+#   ORDER#<order id> / SURVEY#<kind>#<subject>   the answer, in the order's partition too: the agent's view of
+#                                         the order is one Query (services/agent_view.py)
+
+
+SURVEY_ANSWER_TYPE = "survey_answer"
 
 
 def _survey_key(kind: str, subject: str) -> dict[str, Any]:
     return {"pk": {"S": f"SURVEY#{kind}#{subject}"}, "sk": {"S": "#SURVEY"}}
+
+
+def _answer_on_order(survey: Survey, answer: dict[str, object], now: datetime) -> dict[str, Any]:
+    """The answer as the agent's view of the order shows it (written with the answer, in one transaction)."""
+    from decimal import Decimal
+
+    from boto3.dynamodb.types import TypeSerializer
+
+    from chalicelib.adapters.dynamo.repositories import order_pk
+
+    given = json.loads(json.dumps(answer), parse_float=Decimal)  # DynamoDB numbers are Decimals
+    return {
+        "pk": {"S": order_pk(survey.order_id)},
+        "sk": {"S": f"SURVEY#{survey.kind}#{survey.subject}"},
+        "type": {"S": SURVEY_ANSWER_TYPE},
+        "survey_id": {"S": survey.id},
+        "kind": {"S": survey.kind},
+        "subject": {"S": survey.subject},
+        "answered_at": {"S": _iso(now)},
+        "answer": TypeSerializer().serialize(given),
+    }
 
 
 def _parse_time(value: dict[str, str] | None) -> datetime | None:
@@ -463,7 +489,8 @@ class DynamoSurveyStore(DynamoKpiStore):
                 ":answer": {"S": json.dumps(answer, sort_keys=True)},
             },
         }
-        failed = self._transact([{"Update": update}, *self._items(list(facts))])
+        shown = {"Put": {"TableName": self.table, "Item": _answer_on_order(survey, answer, now)}}
+        failed = self._transact([{"Update": update}, shown, *self._items(list(facts))])
         if failed is None:
             return True, bool(facts)
         if failed[0] == CONDITION_FAILED:
