@@ -218,8 +218,13 @@ LIST_QUERY = (
     QueryParam("status", "only orders in this status", {"type": "string", "enum": [str(v) for v in OrderStatus]}),
     QueryParam(
         "customer_id",
-        "agents and admins: whose orders (required for them unless `number` is given)",
+        "agents and admins: whose orders (they give this or `email`, unless `number` is given)",
         {"type": "string"},
+    ),
+    QueryParam(
+        "email",
+        "agents and admins: the orders placed with this address, whoever placed them (case ignored)",
+        {"type": "string", "maxLength": 254, "examples": ["alice@example.com"]},
     ),
     QueryParam(
         "number",
@@ -247,29 +252,38 @@ def list_orders(call: Call) -> Response:
         found = get_container().orders.find_by_number(number, customer_id=_owner_filter(call))
         matches = [present_order(call.settings, found)] if found else []
         return json_response(200, {"items": matches, "next_cursor": None})
-    customer_id = _list_owner(call)
-    if customer_id is None:  # a customer asking for someone else's list sees an empty one
-        return json_response(200, {"items": [], "next_cursor": None})
     status = call.query.get("status")
     if status is not None and status not in OrderStatus.__members__.values():
         raise ValidationError("unknown status", details=[{"field": "status", "allowed": [str(v) for v in OrderStatus]}])
+    limit, cursor = call.query_int("limit", default=20, low=1, high=100), call.query.get("cursor")
+    email = call.query.get("email") if call.caller.role != "customer" else None
+    if email is not None and call.query.get("customer_id") is None:
+        orders, next_cursor = get_container().orders.list_for_email(email, limit=limit, cursor=cursor, status=status)
+        return json_response(
+            200, {"items": [present_order(call.settings, o) for o in orders], "next_cursor": next_cursor}
+        )
+    customer_id = _list_owner(call)
+    if customer_id is None:  # a customer asking for someone else's list sees an empty one
+        return json_response(200, {"items": [], "next_cursor": None})
     orders, next_cursor = get_container().orders.list_for_customer(
-        customer_id,
-        limit=call.query_int("limit", default=20, low=1, high=100),
-        cursor=call.query.get("cursor"),
-        status=status,
+        customer_id, limit=limit, cursor=cursor, status=status
     )
     items: list[dict[str, Any]] = [present_order(call.settings, order) for order in orders]
     return json_response(200, {"items": items, "next_cursor": next_cursor})
 
 
 def _list_owner(call: Call) -> str | None:
+    """Whose list: a customer's own (another's is empty, `email` too: an address is not proof of owning it);
+    staff name the customer (or give `email`, handled before)."""
     if call.caller.role == "customer":
         requested = call.query.get("customer_id")
-        return call.caller.subject if requested in (None, call.caller.subject) else None
+        own = requested in (None, call.caller.subject) and call.query.get("email") is None
+        return call.caller.subject if own else None
     customer_id = call.query.get("customer_id")
     if not customer_id:
-        raise ValidationError("customer_id is required", details=[{"field": "customer_id"}])
+        raise ValidationError("customer_id or email is required", details=[{"field": "customer_id"}])
+    if call.query.get("email") is not None:
+        raise ValidationError("give customer_id or email, not both", details=[{"field": "email"}])
     return customer_id
 
 

@@ -202,7 +202,9 @@ class InMemoryOrderRepository:
         more = len(matching) > limit
         return Page([copy.deepcopy(o) for o in page], {"id": page[-1].id} if more and page else None)
 
-    def list_for_email(self, email: str, *, limit: int, start: dict[str, Any] | None) -> Page:
+    def list_for_email(
+        self, email: str, *, limit: int, start: dict[str, Any] | None, status: str | None = None
+    ) -> Page:
         """Every order of a (normalised) address, newest first, like GSI2."""
         from chalicelib.domain.sessions import normalise_email
 
@@ -215,6 +217,7 @@ class InMemoryOrderRepository:
         if start is not None:
             after = _cursor(start, "id")
             orders = [o for o in orders if (o.placed_at, o.id) < _position(self.store, after)]
+        orders = [o for o in orders if status is None or str(o.status) == status]
         page = orders[:limit]
         more = len(orders) > limit
         return Page([copy.deepcopy(o) for o in page], {"id": page[-1].id} if more and page else None)

@@ -295,6 +295,19 @@ class OrderService:
         )
         return page.items, self.cursors.encode(scope, page.last_key)
 
+    def list_for_email(
+        self, email: str, *, limit: int, cursor: str | None, status: str | None
+    ) -> tuple[list[Order], str | None]:
+        """Staff: every order placed with this address (case and surrounding spaces ignored), newest first."""
+        from chalicelib.domain.sessions import email_key, normalise_email
+
+        address = normalise_email(email)
+        if address is None:
+            raise ValidationError("email is not an email address", details=[{"field": "email"}])
+        scope = f"orders-email:{email_key(address)}:{status or ''}"  # a cursor names no address
+        page = self.orders.list_for_email(address, limit=limit, start=self.cursors.decode(scope, cursor), status=status)
+        return page.items, self.cursors.encode(scope, page.last_key)
+
     def timeline(
         self, order_id: str, *, customer_id: str | None, limit: int, cursor: str | None
     ) -> tuple[list[TimelineEntry], str | None]:

@@ -174,7 +174,9 @@ class OrderRepository(Protocol):
         self, customer_id: str, *, limit: int, start: dict[str, Any] | None, status: str | None
     ) -> Page: ...
 
-    def list_for_email(self, email: str, *, limit: int, start: dict[str, Any] | None) -> Page:
+    def list_for_email(
+        self, email: str, *, limit: int, start: dict[str, Any] | None, status: str | None = None
+    ) -> Page:
         """Every order placed with this address (case and surrounding spaces ignored), newest first."""
         ...
 
@@ -478,4 +480,6 @@ class PortalStore(Protocol):
 
 
 class EmailOrders(Protocol):
-    def list_for_email(self, email: str, *, limit: int, start: dict[str, Any] | None) -> Page: ...
+    def list_for_email(
+        self, email: str, *, limit: int, start: dict[str, Any] | None, status: str | None = None
+    ) -> Page: ...

@@ -140,3 +140,42 @@ def test_list_rejects_bad_query(api: Api) -> None:
         assert response.status_code == 422, query
     assert api.call("GET", "/v1/orders", role="agent", sub="a").status_code == 422
     assert api.call("GET", "/v1/orders", role="storefront", sub="web").status_code == 403
+
+
+def test_staff_list_the_orders_of_an_address_whoever_placed_them(api: Api) -> None:
+    customer = order_body()["customer"]
+    guest = {**customer, "id": "cus_guest_1", "email": "  Alice@Example.COM "}  # a guest checkout, the same person
+    ids = [place(api).data["id"], place(api, order_body(customer=guest)).data["id"], place(api).data["id"]]
+    place(api, order_body(customer={**customer, "id": "cus_bob", "email": "bob@example.com"}))
+    seen: list[str] = []
+    cursor: str | None = ""
+    while cursor is not None:
+        page = api.call("GET", f"/v1/orders?email=ALICE%40example.com&limit=2{cursor}", role="agent", sub="a")
+        assert page.status_code == 200, page.data
+        OrderListOut.model_validate(page.data)
+        seen += [o["id"] for o in page.data["items"]]
+        cursor = f"&cursor={page.data['next_cursor']}" if page.data["next_cursor"] else None
+    assert seen == list(reversed(ids))
+    admin = api.call("GET", "/v1/orders?email=alice%40example.com&status=placed", role="admin", sub="boss")
+    assert [o["id"] for o in admin.data["items"]] == list(reversed(ids))
+    assert (
+        api.call("GET", "/v1/orders?email=alice%40example.com&status=paid", role="agent", sub="a").data["items"] == []
+    )
+
+
+def test_an_email_list_is_staff_only_and_takes_one_address(api: Api) -> None:
+    place(api)
+    # A customer naming an address proves nothing: their list is empty, as for another's customer_id.
+    mallory = api.call("GET", "/v1/orders?email=alice%40example.com", role="customer", sub="cus_mallory")
+    assert mallory.status_code == 200 and mallory.data["items"] == []
+    for query in ("email=not-an-address", "email=alice%40example.com&customer_id=cus_alice"):
+        response = api.call("GET", f"/v1/orders?{query}", role="agent", sub="a")
+        assert response.status_code == 422, (query, response.data)
+        assert response.data["error"]["details"][0]["field"] == "email"
+    first = api.call("GET", "/v1/orders?email=alice%40example.com&limit=1", role="agent", sub="a").data
+    place(api)
+    cursor = api.call("GET", "/v1/orders?email=alice%40example.com&limit=1", role="agent", sub="a").data["next_cursor"]
+    assert first["items"] and cursor
+    # A cursor is bound to its address: it cannot page through another one.
+    other = api.call("GET", f"/v1/orders?email=bob%40example.com&cursor={cursor}", role="agent", sub="a")
+    assert other.status_code == 422

@@ -468,11 +468,14 @@ class DynamoOrderRepository(Transactional):
         items = [order_from_item(item) for item in results]
         return Page(items=items, last_key=_plain_key(results.last_evaluated_key))
 
-    def list_for_email(self, email: str, *, limit: int, start: dict[str, Any] | None) -> Page:
+    def list_for_email(
+        self, email: str, *, limit: int, start: dict[str, Any] | None, status: str | None = None
+    ) -> Page:
         """One Query on GSI2: a page of the orders placed with this (normalised) address, newest first."""
         results = OrderItem.by_email.query(
             email_pk(email),
             OrderItem.gsi2sk.startswith("ORDER#"),
+            filter_condition=(OrderItem.status == status) if status else None,
             scan_index_forward=False,
             limit=limit,
             page_size=limit,
