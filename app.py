@@ -948,6 +948,8 @@ def _verify_inbound_sms(request: Any, settings: Any) -> dict[str, Any]:
     "POST",
     summary="STOP / START replies to our SMS (signed)",
     roles=None,
+    request="chalicelib.api.schemas.notifications:SmsInboundBody",
+    view_parses_body=True,  # the SMS is the body or, from SNS, inside it: verified and unwrapped first
     responses={200: "SmsInboundOut"},
     errors=(400, 413, 422),
     verify=_verify_inbound_sms,
@@ -978,10 +980,12 @@ def sms_inbound(call: Call) -> Response:
 def _parse_model(model: Any, data: Any) -> Any:
     from pydantic import ValidationError as PydanticValidationError
 
+    from chalicelib.api.http import validation_details
+
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
-        raise ValidationError("inbound SMS is invalid", details=[str(exc.errors()[0]["msg"])]) from exc
+        raise ValidationError("inbound SMS is invalid", details=validation_details(exc)) from exc
 
 
 @endpoint(

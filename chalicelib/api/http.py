@@ -83,6 +83,8 @@ class RouteDoc:
     form: Callable[[dict[str, list[str]]], dict[str, Any]] | None = None
     signature: tuple[str, str] | None = None  # a provider's own signature header: (name, description)
     errors: tuple[int, ...] = ()  # error statuses the route answers beyond those its shape implies
+    # The request model documents the body; the view validates it, after unwrapping it (e.g. from SNS).
+    view_parses_body: bool = False
 
     @functools.cached_property
     def request(self) -> type[BaseModel] | None:
@@ -196,7 +198,7 @@ def html_error_response(error: OrderCareError) -> Response:
     return Response(body=body, status_code=error.status, headers=headers)
 
 
-def _validation_details(exc: PydanticValidationError) -> list[dict[str, Any]]:
+def validation_details(exc: PydanticValidationError) -> list[dict[str, Any]]:
     details = []
     for problem in exc.errors(include_url=False, include_input=False, include_context=False):
         location = ".".join(str(part) for part in problem["loc"])
@@ -240,7 +242,7 @@ def parse_body(
     try:
         return model.model_validate(data), data
     except PydanticValidationError as exc:
-        details = _validation_details(exc)
+        details = validation_details(exc)
         unknown = [d["field"] for d in details if d["type"] == "extra_forbidden"]
         message = f"unknown or server-owned fields: {', '.join(unknown)}" if unknown else "request body is invalid"
         raise ValidationError(message, details=details) from exc
@@ -268,6 +270,7 @@ def endpoint(
     form: Callable[[dict[str, list[str]]], dict[str, Any]] | None = None,
     signature: tuple[str, str] | None = None,
     errors: tuple[int, ...] = (),
+    view_parses_body: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a Chalice route that authenticates, parses and maps errors for `view`.
 
@@ -295,6 +298,7 @@ def endpoint(
         form=form,
         signature=signature,
         errors=errors,
+        view_parses_body=view_parses_body,
     )
     ROUTES.append(doc)
 
@@ -350,7 +354,9 @@ def _prepare_call(current: Request, doc: RouteDoc, verify: Callable[[Request, Se
     call = Call(request=current, settings=settings, principal=principal, query=dict(current.query_params or {}))
     call.verified = verified
     call.idempotency = doc.idempotency
-    model = doc.request if JSON in doc.consumes or doc.form is not None else None  # pages read their own forms
+    # Pages read their own forms; a view that unwraps its body validates it itself.
+    parsed = (JSON in doc.consumes or doc.form is not None) and not doc.view_parses_body
+    model = doc.request if parsed else None
     if model is not None:
         call.body, call.raw_json = parse_body(current, model, settings, optional=doc.optional_body, form=doc.form)
     return call

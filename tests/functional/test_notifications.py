@@ -156,6 +156,20 @@ def test_sms_inbound_rejects_unsigned(api: Api) -> None:
     )
 
 
+def test_an_inbound_sms_without_its_fields_is_a_422_naming_them_and_the_body_is_documented(api: Api) -> None:
+    raw = json.dumps({"messageBody": "STOP"}).encode()
+    header = signature_header("local-sms-inbound-secret", raw, int(time.time()))
+    response = api.call("POST", "/v1/webhooks/sms-inbound", raw=raw, headers={"X-OrderCare-Signature": header})
+    assert response.status_code == 422
+    assert [d["field"] for d in response.data["error"]["details"]] == ["originationNumber"]
+    document = api.call("GET", "/openapi.json").data
+    body = document["paths"]["/v1/webhooks/sms-inbound"]["post"]["requestBody"]["content"]["application/json"]
+    schema = document["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[1]]
+    shapes = {ref["$ref"].rsplit("/", 1)[1] for ref in schema["anyOf"]}
+    assert shapes == {"SmsInboundIn", "SnsDelivery"}
+    assert {"originationNumber", "messageBody"} <= set(document["components"]["schemas"]["SmsInboundIn"]["required"])
+
+
 def test_flaky_provider_still_sends_each_message_exactly_once(
     api: Api, tap: StreamTap, monkeypatch: pytest.MonkeyPatch
 ) -> None:
