@@ -107,6 +107,8 @@ AREAS: dict[str, tuple[str, ...]] = {
     "notifications": (
         "PreferencesIn",
         "SmsInboundIn",
+        "SnsDelivery",
+        "SmsInboundBody",
         "PreferencesOut",
         "SmsInboundOut",
     ),
