@@ -1,4 +1,4 @@
-"""Ticket emails: the automatic receipt, agents' replies, operations escalations (en/de).
+"""Ticket emails: the automatic receipt, agents' replies, the resolution, operations escalations (en/de).
 
 Every customer email threads: its Message-ID names the ticket
 (`<tkt_….msg_…@reply domain>`), replies carry In-Reply-To/References, the subject
@@ -25,6 +25,10 @@ WORDING = {
         "reply.subject": "[{number}] Re: your request about order {order_no}",
         "reply.body": "Hello {name},\n\n{message}\n\nTo answer, simply reply to this email "
         "(request {number}).\n\n{shop}",
+        "resolved.subject": "[{number}] Your request about order {order_no} is resolved",
+        "resolved.body": "Hello {name},\n\nwe have resolved your request {number}:\n\n{resolution}\n\n"
+        "If anything is still not right, simply reply to this email within {days} days and we will "
+        "take it up again.\n\n{shop}",
     },
     "de": {
         "receipt.subject": "[{number}] Wir haben Ihre Anfrage zur Bestellung {order_no} erhalten",
@@ -34,6 +38,10 @@ WORDING = {
         "reply.subject": "[{number}] Re: Ihre Anfrage zur Bestellung {order_no}",
         "reply.body": "Hallo {name},\n\n{message}\n\nFragen? Antworten Sie einfach auf diese E-Mail "
         "(Anfrage {number}).\n\n{shop}",
+        "resolved.subject": "[{number}] Ihre Anfrage zur Bestellung {order_no} ist erledigt",
+        "resolved.body": "Hallo {name},\n\nwir haben Ihre Anfrage {number} erledigt:\n\n{resolution}\n\n"
+        "Ist noch etwas nicht in Ordnung? Antworten Sie innerhalb von {days} Tagen einfach auf diese "
+        "E-Mail, dann kümmern wir uns erneut darum.\n\n{shop}",
     },
 }
 
@@ -52,6 +60,11 @@ class ThreadIds:
 
     def message(self, ticket: Ticket, message: TicketMessage) -> str:
         return f"<{ticket.id}.{message.id}@{self.domain}>"
+
+    def resolved(self, ticket: Ticket) -> str:
+        """One per resolution (a reopened ticket can be resolved again)."""
+        stamp = ticket.resolved_at.strftime("%Y%m%dT%H%M%S") if ticket.resolved_at else "0"
+        return f"<{ticket.id}.resolved-{stamp}@{self.domain}>"
 
 
 def ticket_id_from_message_ids(values: list[str], domain: str) -> str | None:
@@ -130,6 +143,28 @@ def reply_email(
         in_reply_to=last_customer.email_message_id if last_customer else references[-1],
         references=references[-10:],
     )
+    return payload
+
+
+def resolved_email(
+    order: Order, ticket: Ticket, shop: str, reply_to: str, ids: ThreadIds, reopen_days: int
+) -> dict[str, Any]:
+    """The resolution, as the customer sees it on the ticket; a reply within the reopen window reopens it."""
+    words = WORDING[_language(order)]
+    values = {
+        "name": order.customer.name,
+        "number": ticket.number,
+        "order_no": order_number(order),
+        "shop": shop,
+        "resolution": ticket.resolution or "",
+        "days": reopen_days,
+    }
+    payload = _payload(
+        order, words["resolved.subject"].format(**values), words["resolved.body"].format(**values), reply_to
+    )
+    public = [m for m in ticket.messages if m.public]
+    references = [ids.root(ticket), *(m.email_message_id or ids.message(ticket, m) for m in public)]
+    payload.update(message_id=ids.resolved(ticket), in_reply_to=references[-1], references=references[-10:])
     return payload
 
 

@@ -50,6 +50,8 @@ def _ticket_changed(container: Any, change: dict[str, Any]) -> list[dict[str, st
     results: list[dict[str, str]] = [_webhooks(container, change, before, after)]
     if before is None and after.channel in RECEIPT_CHANNELS:
         results.append(_send_receipt(container, after.id))
+    if after.resolved_at is not None and (before is None or before.resolved_at != after.resolved_at):
+        results.append(_send_resolution(container, after.id))
     for clock, old, new in (
         ("acknowledgement", before.sla_acknowledgement if before else "on_track", after.sla_acknowledgement),
         ("resolution", before.sla_resolution if before else "on_track", after.sla_resolution),
@@ -104,6 +106,30 @@ def _send_receipt(container: Any, ticket_id: str) -> dict[str, str]:
     )
     key = f"ticket:{ticket.id}:receipt#email"
     return {"receipt": _emit(container, order.id, key, "ticket_receipt", order.customer.id, payload)}
+
+
+def _send_resolution(container: Any, ticket_id: str) -> dict[str, str]:
+    """Tell the customer their request is resolved and how to take it up again (once per resolution)."""
+    from chalicelib.domain.tickets import REOPEN_DAYS
+    from chalicelib.notify.ticket_mail import ThreadIds, resolved_email
+
+    found = _context(container, ticket_id)
+    if found is None:
+        return {}
+    ticket, order = found
+    if ticket.channel in ("system", "survey") or ticket.resolved_at is None:
+        return {}  # our own follow-ups: the customer never asked
+    settings = container.settings
+    payload = resolved_email(
+        order,
+        ticket,
+        settings.shop_name,
+        container.reply_address(order.id),
+        ThreadIds(settings.reply_domain),
+        REOPEN_DAYS,
+    )
+    key = f"ticket:{ticket.id}:resolved:{ticket.resolved_at.isoformat()}#email"
+    return {"resolved": _emit(container, order.id, key, "ticket_resolved", order.customer.id, payload)}
 
 
 def _message_added(container: Any, image: dict[str, Any]) -> list[dict[str, str]]:

@@ -123,6 +123,32 @@ def test_resolved_ticket_closes_after_seven_days_and_no_earlier(api: Api, tap: S
     assert [t["id"] for t in agent(api, "GET", "/v1/tickets?status=closed").data["items"]] == [ticket["id"]]
 
 
+def test_the_customer_hears_of_each_resolution_once_in_the_thread(api: Api, tap: StreamTap, still: Any) -> None:
+    order = place(api)
+    drain(tap)
+    ticket = open_ticket(api, order["id"]).data
+    drain(tap)
+    before = len(emails())
+    agent(api, "POST", f"/v1/tickets/{ticket['id']}/acknowledge")
+    agent(api, "POST", f"/v1/tickets/{ticket['id']}/resolve", {"resolution": "Ihr Paket wurde neu versandt."})
+    drain(tap)
+    drain(tap)  # a replayed stream sends nothing more
+    [resolved] = new_emails(before)
+    assert f"[{ticket['number']}]" in str(resolved["Subject"]) and "erledigt" in str(resolved["Subject"])
+    text = resolved.get_body(("plain",)).get_content()
+    assert "Ihr Paket wurde neu versandt." in text and "7 Tagen" in text
+    assert str(resolved["Reply-To"]).startswith("reply+")  # a reply comes back onto the ticket (and reopens it)
+    assert f"<{ticket['id']}@reply.ordercare.local>" in str(resolved["References"])
+    # Reopened and resolved again: a second resolution, a second email (its own Message-ID).
+    still.move_to(START + timedelta(days=1))
+    assert api.call("POST", f"/v1/tickets/{ticket['id']}/reopen", role="customer", sub=ALICE).status_code == 200
+    agent(api, "POST", f"/v1/tickets/{ticket['id']}/resolve", {"resolution": "Zugestellt."})
+    drain(tap)
+    again = new_emails(before + 1)
+    assert len(again) == 1 and "Zugestellt." in again[0].get_body(("plain",)).get_content()
+    assert str(again[0]["Message-ID"]) != str(resolved["Message-ID"])
+
+
 def test_reopen_restarts_the_resolution_clock(api: Api, tap: StreamTap, still: Any) -> None:
     order = place(api)
     drain(tap)
