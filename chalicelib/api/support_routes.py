@@ -161,8 +161,8 @@ def resolve_ticket(call: Call, ticket_id: str) -> Response:
     support_routes,
     "/v1/tickets/{ticket_id}/reopen",
     "POST",
-    summary="Reopen a resolved ticket within 7 days (restarts the resolution clock)",
-    roles=("customer", "agent"),
+    summary="The owner reopens their resolved ticket within 7 days (restarts the resolution clock)",
+    roles=("customer",),  # API.md: reopen is the owner's (an agent who is not done simply does not resolve)
     responses={200: "chalicelib.api.support_schemas:TicketOut"},
     idempotency="optional",
     tags=("support",),

@@ -108,6 +108,7 @@ def test_status_flow_waiting_resolve_reopen(api: Api) -> None:
     assert resolved.data["status"] == "resolved" and resolved.data["sla"]["resolution"] == "met"
     late = api.call("POST", f"/v1/tickets/{tid}/messages", {"message": "still nothing"}, role="customer", sub=ALICE)
     assert late.status_code == 409
+    assert agent(api, "POST", f"/v1/tickets/{tid}/reopen").status_code == 403  # API.md: reopen is the owner's
     reopened = api.call("POST", f"/v1/tickets/{tid}/reopen", role="customer", sub=ALICE)
     assert reopened.status_code == 200 and reopened.data["status"] == "acknowledged" and reopened.data["reopened"] == 1
     assert reopened.data["resolve_by"] >= resolved.data["resolve_by"] and reopened.data["resolved_at"] is None
