@@ -62,7 +62,9 @@ def milestones(before: Order | None, after: Order) -> list[Milestone]:
         found.append(Milestone("delivered", "delivered"))
     if after.status != before.status and after.status == OrderStatus.CANCELLED:
         found.append(Milestone("cancelled", "cancelled"))
-    if after.revised_deliver_by and after.revised_deliver_by != before.revised_deliver_by:
+    # No delay notice for an order still awaiting its payment: nothing was promised to ship yet.
+    awaiting_payment = after.status == OrderStatus.PLACED
+    if after.revised_deliver_by and after.revised_deliver_by != before.revised_deliver_by and not awaiting_payment:
         estimate = after.revised_deliver_by.strftime("%Y-%m-%dT%H:%M:%SZ")
         found.append(Milestone("delay", f"delay:{estimate}", {"estimate": estimate}))
     return found

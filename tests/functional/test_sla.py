@@ -81,6 +81,18 @@ def test_breach_flags_once_tells_the_customer_once_and_escalates_once(api: Api, 
     assert kinds.count("sla_breached") == 2 and kinds.count("notification_sent") == 2 + 1 + 1 + 1
 
 
+def test_an_order_never_paid_gets_no_delay_notice_though_operations_hear_of_it(api: Api, tap: StreamTap) -> None:
+    placed = place(api)
+    drain(tap)
+    before = len(emails())
+    assert sweep(datetime.now(UTC) + timedelta(days=10))["shipping:breached:acted"] == 1
+    drain(tap)
+    new = [str(m["Subject"]) for m in emails()[before:]]
+    assert not [s for s in new if "neuer Liefertermin" in s], new  # no "new delivery estimate" for an unpaid order
+    assert len(new) == 1 and new[0].startswith("[OrderCare Demo Shop]"), new
+    assert order(api, placed["id"])["sla"]["shipping"] == "breached"
+
+
 def test_at_risk_warns_operations_only(api: Api, tap: StreamTap) -> None:
     placed = paid_order(api, tap)
     current = order(api, placed["id"])
