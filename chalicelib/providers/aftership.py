@@ -11,9 +11,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -110,15 +110,18 @@ class CarrierCommand:
     detail: str | None
 
 
-def _moment(text: str | None) -> datetime | None:
-    """AfterShip times: ISO with an offset, without one (the carrier's local time: taken as UTC), or a date."""
+def _moment(text: str | None, end_of_day: Callable[[date], datetime] | None = None) -> datetime | None:
+    """AfterShip times: ISO with an offset, without one (the carrier's local time: taken as UTC), or a date:
+    the end of that day, in the shop's zone as every promise is (`end_of_day`), else in UTC."""
     if not text:
         return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    if len(text) <= 10:  # a date: the end of that day
+    if len(text) <= 10:  # a date
+        if end_of_day is not None:
+            return end_of_day(moment.date())
         moment = datetime.combine(moment.date(), time(23, 59, 59))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -130,14 +133,20 @@ def status_of(event: str, tag: str, subtag: str | None) -> str:
     return SUBTAGS.get(subtag or "", TAGS.get(tag, ""))
 
 
-def translate(webhook: AfterShipWebhook, now: datetime) -> CarrierCommand | None:
-    """The carrier command for a tracking_update or edd_revise; None for other events."""
+def translate(
+    webhook: AfterShipWebhook, now: datetime, end_of_day: Callable[[date], datetime] | None = None
+) -> CarrierCommand | None:
+    """The carrier command for a tracking_update or edd_revise; None for other events. An estimated
+    delivery *date* ends as the shop's day ends (`end_of_day`: the calendar's), as the promise does."""
     msg = webhook.msg
     if webhook.event not in ("tracking_update", "edd_revise"):
         return None
     checkpoint = msg.checkpoints[-1] if msg.checkpoints else Checkpoint()
-    estimate = _moment(msg.expected_delivery) or _moment(
-        msg.aftership_estimated_delivery_date.estimated_delivery_date if msg.aftership_estimated_delivery_date else None
+    estimate = _moment(msg.expected_delivery, end_of_day) or _moment(
+        msg.aftership_estimated_delivery_date.estimated_delivery_date
+        if msg.aftership_estimated_delivery_date
+        else None,
+        end_of_day,
     )
     status = status_of(webhook.event, msg.tag, msg.subtag)
     if not status:

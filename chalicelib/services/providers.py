@@ -65,7 +65,7 @@ def apply_aftership(orders: OrderService, webhook: AfterShipWebhook) -> str:
     """Apply a verified AfterShip webhook through the native carrier command; the outcome."""
     from chalicelib.providers.aftership import describe, translate
 
-    command = translate(webhook, orders.clock.now())
+    command = translate(webhook, orders.clock.now(), orders.calendar.end_of_day_utc)
     if command is None:
         return "ignored"
     log = {"provider": "aftership", "aftership_event": webhook.event_id, **describe(command)}

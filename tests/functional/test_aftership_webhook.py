@@ -124,6 +124,13 @@ def test_edd_revise_is_a_delay_with_the_new_estimate(api: Api) -> None:
     assert "delivery_estimate_revised" in kinds
     carrier = [e for e in timeline["items"] if e["kind"] == "carrier_event"]
     assert carrier[-1]["data"]["status"] == "delayed" and carrier[-1]["data"]["estimated_delivery"].startswith(later)
+    # A date ends as the shop's day ends (Europe/Berlin, as the promise), not at midnight UTC.
+    from datetime import date, time
+    from zoneinfo import ZoneInfo
+
+    ends = datetime.combine(date.fromisoformat(later), time(23, 59, 59), tzinfo=ZoneInfo("Europe/Berlin"))
+    revised = api.call("GET", f"/v1/orders/{order['id']}", role="agent", sub="a").data["revised_deliver_by"]
+    assert revised == ends.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_unknown_tracking_and_other_events_are_acknowledged(api: Api) -> None:
