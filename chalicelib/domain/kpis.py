@@ -21,7 +21,7 @@ Definitions (the version is stored with every frozen report):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -62,6 +62,20 @@ DEFAULT_TARGETS: dict[str, float | None] = {
 }
 # Perfect-order components, reported next to the rate.
 PERFECT_COMPONENTS = ("on_time", "complete", "damage_free", "correct_documents")
+# What a later complaint says the delivered order lacked (a missing or wrong item: it was not complete).
+COMPLAINT_COMPONENTS = {"damaged": "damage_free", "wrong_item": "complete", "missing_item": "complete"}
+COMPLAINT_COMPONENTS |= {"invoice": "correct_documents"}
+
+
+def component_miss(part: str) -> str:
+    """The tag a delivery's fact carries for a perfect-order component it missed (no drill-down list of its own)."""
+    return f"perfect:{part}"
+
+
+def is_component_miss(tag: str) -> bool:
+    return tag.startswith("perfect:")
+
+
 ACCURACY_HOLDS = frozenset({"unknown_sku", "price_mismatch", "insufficient_stock", "invalid_address"})
 ACCURACY_COMPLAINTS = frozenset({"wrong_item", "missing_item", "damaged"})
 PERIODS = ("week", "month", "quarter")
@@ -332,9 +346,12 @@ def _delivery_facts(before: Order | None, after: Order, promise: Promise, zone: 
         perfect = {f"perfect_{part}__den": 1 for part in parts} | {
             f"perfect_{part}__num": int(ok) for part, ok in parts.items()
         }
+        perfect_fact = hit_fact("perfect_order_rate", after.id, day, all(parts.values()), perfect)
+        # The parts it missed, on its marker: a later complaint then takes off only a part still counted.
+        missed = tuple(component_miss(part) for part, ok in parts.items() if not ok)
         return [
             hit_fact("delivered_on_time", after.id, due_day, on_time, late),
-            hit_fact("perfect_order_rate", after.id, day, all(parts.values()), perfect),
+            replace(perfect_fact, misses=perfect_fact.misses + missed),
             Fact(f"delivered#{after.id}", day, {den("return_rate"): 1}, after.id),
         ]
     if after.delivered_at is None and _newly(before, after, "sla_delivery", "breached"):

@@ -36,7 +36,7 @@ class KpiStore(Protocol):
         store's table), or nothing (False) when any of the facts was counted before."""
         ...
 
-    def demote(self, kpi: str, fact_key: str, cause_counter: str | None) -> bool: ...
+    def demote(self, kpi: str, fact_key: str, cause_counter: str | None, *, part: str | None = None) -> bool: ...
 
     def save_promise(self, order_id: str, ship_by: datetime, deliver_by: datetime) -> None: ...
 
@@ -226,14 +226,18 @@ class KpiService:
         return counted
 
     def record_complaint(self, order_id: str, category: str, at: datetime) -> None:
-        """A wrong_item / missing_item / damaged complaint makes a shipped order inaccurate after the fact."""
+        """A wrong_item / missing_item / damaged complaint makes a shipped order inaccurate after the fact;
+        with an invoice complaint too, a delivered order is not perfect any more, and the component the
+        complaint names (damage-free, complete, correct documents) is taken off, once."""
+        perfect = f"perfect_order_rate#{order_id}"
         if category == "invoice":  # wrong documents: not a perfect order any more
-            self.store.demote("perfect_order_rate", f"perfect_order_rate#{order_id}", kpis.cause("complaint", category))
-        if category not in kpis.ACCURACY_COMPLAINTS:
-            return
-        reason = kpis.cause("complaint", category)
-        self.store.demote("order_accuracy", f"order_accuracy#{order_id}", reason)
-        self.store.demote("perfect_order_rate", f"perfect_order_rate#{order_id}", None)
+            self.store.demote("perfect_order_rate", perfect, kpis.cause("complaint", category))
+        elif category in kpis.ACCURACY_COMPLAINTS:
+            self.store.demote("order_accuracy", f"order_accuracy#{order_id}", kpis.cause("complaint", category))
+            self.store.demote("perfect_order_rate", perfect, None)
+        part = kpis.COMPLAINT_COMPONENTS.get(category)
+        if part is not None:
+            self.store.demote("perfect_order_rate", perfect, None, part=part)
 
     def count(self, fact: kpis.Fact) -> bool:
         """Record `fact` once; a new one is also reported as a metric."""

@@ -270,6 +270,29 @@ def test_ticket_clocks_and_a_wrong_item_complaint_count(api: Api, tap: StreamTap
     assert report(api, "quarter", "2026-10-01")["order_accuracy"]["denominator"] == 1
 
 
+def test_each_complaint_takes_off_the_perfect_order_component_it_names_once(api: Api, tap: StreamTap) -> None:
+    from tests.functional.test_tickets_api import open_ticket
+
+    order_id = delivered(api, tap)
+    parts = report(api, "quarter", "2026-10-01")["_"]["perfect_order_components"]
+    assert parts == {"on_time": 1.0, "complete": 1.0, "damage_free": 1.0, "correct_documents": 1.0}
+    assert open_ticket(api, order_id, category="damaged", message="The mug arrived broken").status_code == 201
+    drain(tap)
+    kpis = report(api, "quarter", "2026-10-01")
+    assert kpis["perfect_order_rate"]["numerator"] == 0 and kpis["perfect_order_rate"]["denominator"] == 1
+    parts = kpis["_"]["perfect_order_components"]
+    assert parts == {"on_time": 1.0, "complete": 1.0, "damage_free": 0.0, "correct_documents": 1.0}
+    # A second complaint about another part, once the order is no longer perfect, still takes that part off.
+    assert open_ticket(api, order_id, category="invoice", message="Wrong VAT id").status_code == 201
+    assert open_ticket(api, order_id, category="damaged", message="And the second one").status_code == 201
+    drain(tap)
+    deliver(tap.all)  # replays change nothing
+    kpis = report(api, "quarter", "2026-10-01")
+    parts = kpis["_"]["perfect_order_components"]
+    assert parts == {"on_time": 1.0, "complete": 1.0, "damage_free": 0.0, "correct_documents": 0.0}
+    assert kpis["perfect_order_rate"]["numerator"] == 0
+
+
 def test_a_survey_decided_before_a_failed_send_is_sent_by_the_retry_even_if_a_ticket_opened_meanwhile(
     api: Api, tap: StreamTap, monkeypatch: pytest.MonkeyPatch
 ) -> None:

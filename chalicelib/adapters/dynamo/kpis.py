@@ -28,7 +28,7 @@ from chalicelib.adapters.dynamo.conditions import (
 )
 from chalicelib.adapters.dynamo.models import OrderItem, shared_connection
 from chalicelib.adapters.dynamo.repositories import _idempotency_item
-from chalicelib.domain.kpis import BoardPlace, Fact, Totals
+from chalicelib.domain.kpis import BoardPlace, Fact, Totals, component_miss, is_component_miss
 from chalicelib.domain.surveys import Survey
 from chalicelib.services.ports import IdempotencyKeyTakenError, StoredResponse
 
@@ -80,7 +80,12 @@ class DynamoKpiStore:
             for name, value in fact.counts.items():
                 counts[name] = counts.get(name, 0) + value
         items += [self._add(day, nonzero) for day, counts in by_day.items() if (nonzero := _nonzero(counts))]
-        misses = {(kpi, fact.day, fact.subject): fact.note for fact in facts for kpi in fact.misses}
+        misses = {
+            (kpi, fact.day, fact.subject): fact.note
+            for fact in facts
+            for kpi in fact.misses
+            if not is_component_miss(kpi)
+        }
         items += [self._miss(kpi, day, subject, note) for (kpi, day, subject), note in misses.items()]
         return items
 
@@ -109,15 +114,22 @@ class DynamoKpiStore:
             }
         }
 
-    def demote(self, kpi: str, fact_key: str, cause_counter: str | None) -> bool:
-        """Turn a counted hit of `kpi` into a miss (a later complaint), once; False if nothing to change."""
+    def demote(self, kpi: str, fact_key: str, cause_counter: str | None, *, part: str | None = None) -> bool:
+        """Turn a counted hit of `kpi` into a miss (a later complaint), once; False if nothing to change.
+
+        `part`: a perfect-order component instead (its numerator, on the perfect order's marker; it has
+        no drill-down list of its own)."""
+        if part is not None:
+            kpi, numerator = component_miss(part), f"perfect_{part}__num"
+        else:
+            numerator = f"{kpi}__num"
         marker = self.client.get_item(
             TableName=self.table, Key={"pk": {"S": f"KPIFACT#{fact_key}"}, "sk": {"S": FACT_SK}}, ConsistentRead=True
         ).get("Item")
         if not marker or kpi in [m["S"] for m in marker.get("misses", {}).get("L", [])]:
             return False
         day = date.fromisoformat(marker["day"]["S"])
-        counts = {f"{kpi}__num": -1, **({cause_counter: 1} if cause_counter else {})}
+        counts = {numerator: -1, **({cause_counter: 1} if cause_counter else {})}
         items = [
             {
                 "Update": {
@@ -129,8 +141,9 @@ class DynamoKpiStore:
                 }
             },
             self._add(day, counts),
-            self._miss(kpi, day, marker["subject"]["S"]),
         ]
+        if part is None:
+            items.append(self._miss(kpi, day, marker["subject"]["S"]))
         try:
             self.client.transact_write_items(TransactItems=items)
         except Exception as error:
