@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.errors import ValidationError
-from chalicelib.domain.orders import Order
+from chalicelib.domain.orders import Hold, Order
 from chalicelib.domain.returns import Return
 from chalicelib.domain.tickets import Ticket
 
@@ -316,7 +316,7 @@ def _shipping_facts(before: Order | None, after: Order, promise: Promise, zone: 
     if _newly(before, after, "shipped_at") and after.shipped_at is not None:
         on_time = after.shipped_at <= promise.ship_by
         late = {} if on_time else {cause("late_ship", _carrier(after)): 1}
-        held = [h.code for h in [*after.holds, *after.waivers] if h.code in ACCURACY_HOLDS]
+        held = [h.code for h in [*after.holds, *_released(after)] if h.code in ACCURACY_HOLDS]
         return [
             hit_fact("shipped_on_time", after.id, due_day, on_time, late),
             hit_fact("order_accuracy", after.id, local_day(after.shipped_at, zone), not held, _hold_causes(held)),
@@ -325,6 +325,14 @@ def _shipping_facts(before: Order | None, after: Order, promise: Promise, zone: 
         # Still unshipped when the promise broke: a miss now (the later shipment finds the fact counted).
         return [hit_fact("shipped_on_time", after.id, due_day, False, {cause("late_ship", "unshipped"): 1})]
     return []
+
+
+def _released(order: Order) -> list[Hold]:
+    """Holds a person released: an accuracy problem they fixed. An exchange's replacement is free by
+    design, so the price waiver it is created with is none."""
+    if order.replaces_order_id is None:
+        return list(order.waivers)
+    return [w for w in order.waivers if w.code != "price_mismatch"]
 
 
 def _hold_causes(codes: list[str]) -> dict[str, int]:

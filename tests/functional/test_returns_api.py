@@ -253,6 +253,18 @@ def test_exchange_creates_one_linked_replacement_order(api: Api, tap: StreamTap)
     drain(tap)
     listed = api.call("GET", "/v1/orders?limit=100", role="customer", sub=ALICE).data["items"]
     assert sum(1 for o in listed if o.get("replaces_order_id") == order["id"]) == 1
+    # Shipped, it is an accurate order: its zero price was waived by design, not released by a person.
+    shipped = staff(api, f"/v1/orders/{replacement_id}/shipments", {"carrier": "dhl", "tracking_number": "EXCH-1"})
+    assert shipped.status_code == 201, shipped.data
+    drain(tap)
+    report = api.call("GET", "/v1/reports/kpis?period=quarter&start=2026-10-01", role="admin", sub="boss").data
+    accuracy = next(k for k in report["kpis"] if k["name"] == "order_accuracy")
+    assert (accuracy["numerator"], accuracy["denominator"]) == (1, 2), accuracy
+    misses = api.call(
+        "GET", "/v1/reports/kpis/order_accuracy/misses?period=quarter&start=2026-10-01", role="admin", sub="boss"
+    ).data["items"]
+    assert [m["subject"] for m in misses] == [order["id"]]  # the wrong item sent, not its replacement
+    assert not any(c["cause"] == "price_mismatch" for c in report["causes"].get("hold", []))
 
 
 def test_quantity_rules_name_the_line(api: Api) -> None:
