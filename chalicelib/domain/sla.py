@@ -21,7 +21,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from chalicelib.domain.calendar import BusinessCalendar
-from chalicelib.domain.orders import DELIVERY, NOT_DELIVERED, NOT_SHIPPED, SHIPPING, Order, Shipment, SlaState
+from chalicelib.domain.orders import (
+    DELIVERY,
+    NOT_DELIVERED,
+    NOT_SHIPPED,
+    SHIPPING,
+    Order,
+    OrderStatus,
+    Shipment,
+    SlaState,
+)
 
 __all__ = [
     "DELIVERY",
@@ -63,8 +72,13 @@ def _risk_point(start: datetime, deadline: datetime) -> datetime:
 
 
 def open_timers(order: Order) -> set[Timer]:
-    """The deadlines still to watch for this order, given its current facts."""
+    """The deadlines still to watch for this order, given its current facts.
+
+    None while it awaits payment: the promise assumes immediate payment and is computed again when
+    the payment comes (API.md), so an order nobody paid breaks no promise (no miss, no notice)."""
     timers: set[Timer] = set()
+    if order.status == OrderStatus.PLACED:
+        return timers
     start = order.paid_at or order.placed_at
     if order.status in NOT_SHIPPED and order.sla_shipping not in (SlaState.BREACHED, SlaState.MET):
         if order.sla_shipping != SlaState.AT_RISK:

@@ -62,9 +62,7 @@ def milestones(before: Order | None, after: Order) -> list[Milestone]:
         found.append(Milestone("delivered", "delivered"))
     if after.status != before.status and after.status == OrderStatus.CANCELLED:
         found.append(Milestone("cancelled", "cancelled"))
-    # No delay notice for an order still awaiting its payment: nothing was promised to ship yet.
-    awaiting_payment = after.status == OrderStatus.PLACED
-    if after.revised_deliver_by and after.revised_deliver_by != before.revised_deliver_by and not awaiting_payment:
+    if after.revised_deliver_by and after.revised_deliver_by != before.revised_deliver_by:
         estimate = after.revised_deliver_by.strftime("%Y-%m-%dT%H:%M:%SZ")
         found.append(Milestone("delay", f"delay:{estimate}", {"estimate": estimate}))
     return found

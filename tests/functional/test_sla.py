@@ -81,16 +81,18 @@ def test_breach_flags_once_tells_the_customer_once_and_escalates_once(api: Api, 
     assert kinds.count("sla_breached") == 2 and kinds.count("notification_sent") == 2 + 1 + 1 + 1
 
 
-def test_an_order_never_paid_gets_no_delay_notice_though_operations_hear_of_it(api: Api, tap: StreamTap) -> None:
+def test_an_order_never_paid_breaks_no_promise(api: Api, tap: StreamTap) -> None:
+    # The promise assumes immediate payment (API.md): unpaid, nothing is due, so no notice, no escalation, no miss.
     placed = place(api)
     drain(tap)
     before = len(emails())
-    assert sweep(datetime.now(UTC) + timedelta(days=10))["shipping:breached:acted"] == 1
+    assert sweep(datetime.now(UTC) + timedelta(days=10))["due"] == 0
     drain(tap)
-    new = [str(m["Subject"]) for m in emails()[before:]]
-    assert not [s for s in new if "neuer Liefertermin" in s], new  # no "new delivery estimate" for an unpaid order
-    assert len(new) == 1 and new[0].startswith("[OrderCare Demo Shop]"), new
-    assert order(api, placed["id"])["sla"]["shipping"] == "breached"
+    assert emails()[before:] == []
+    current = order(api, placed["id"])
+    assert current["sla"]["shipping"] == current["sla"]["delivery"] == "on_track"
+    report = api.call("GET", "/v1/reports/kpis?period=quarter&start=2026-10-01", role="admin", sub="boss").data
+    assert next(k for k in report["kpis"] if k["name"] == "shipped_on_time")["denominator"] == 0
 
 
 def test_at_risk_warns_operations_only(api: Api, tap: StreamTap) -> None:

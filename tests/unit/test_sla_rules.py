@@ -27,9 +27,17 @@ def kinds(order: object) -> set[str]:
     return {timer.kind for timer in open_timers(order)}  # type: ignore[arg-type]
 
 
-def test_a_new_order_watches_both_promises_with_risk_points_at_75_percent() -> None:
+def test_an_order_awaiting_payment_watches_no_promise() -> None:
+    # The promise assumes immediate payment and is computed again when it comes (API.md): unpaid, none is due.
     order = sample_order("en")
     order.shipments, order.payments = [], []
+    assert order.status == OrderStatus.PLACED and open_timers(order) == set()
+    assert next_due(order, CALENDAR, 3) is None
+
+
+def test_a_paid_order_watches_both_promises_with_risk_points_at_75_percent() -> None:
+    order = sample_order("en")
+    order.shipments, order.status = [], OrderStatus.PAID  # paid as it was placed
     timers = {t.kind: t for t in open_timers(order)}
     assert set(timers) == {"shipping:at_risk", "shipping:breached", "delivery:at_risk", "delivery:breached"}
     assert timers["shipping:breached"].due_at == order.ship_by
@@ -53,14 +61,15 @@ def test_timers_close_as_facts_change() -> None:
 def test_payment_moves_the_risk_point() -> None:
     before = sample_order("en")
     after = sample_order("en")
+    before.status = after.status = OrderStatus.PAID
     after.paid_at = before.placed_at + timedelta(hours=20)
     moved = open_timers(after) ^ open_timers(before)
     assert {t.kind for t in moved} == {"shipping:at_risk", "delivery:at_risk"}
 
 
 def promise_only() -> Order:
-    order = sample_order("en")  # placed Fri 27 Nov 09:00 UTC; ship by 1 Dec, deliver by 4 Dec 22:59:59
-    order.shipments = []
+    order = sample_order("en")  # placed (and paid) Fri 27 Nov 09:00 UTC; ship by 1 Dec, deliver by 4 Dec 22:59:59
+    order.shipments, order.status = [], OrderStatus.PAID
     return order
 
 
