@@ -108,7 +108,8 @@ def _board_places(order: Order) -> dict[str, bool]:
     """On which lists of the operations board the order belongs."""
     active = order.status != OrderStatus.CANCELLED
     stalled = any(s.stalled for s in order.shipments)  # flagged by the stall sweep (or AfterShip's Expired)
-    to_ship = active and order.shipped_at is None and order.status in NOT_SHIPPED
+    # Paid and not shipped: an order awaiting payment is not the warehouse's to ship (and has no open promise).
+    to_ship = order.shipped_at is None and order.status in NOT_SHIPPED and order.status != OrderStatus.PLACED
     return {
         "ship_soon": to_ship and order.sla_shipping in OPEN_SLA,  # listed once its ship-by is 8 h away
         "late_shipping": active and order.shipped_at is None and order.sla_shipping == "breached",

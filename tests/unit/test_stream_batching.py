@@ -194,7 +194,7 @@ def test_a_change_that_yields_no_fact_reads_no_promise_and_the_board_is_written_
     service, store, board = _service()
     order = sample_order("de")
     order.shipped_at = order.delivered_at = None
-    order.shipments = []
+    order.shipments, order.status = [], OrderStatus.PAID
     late = replace(order, sla_shipping=SlaState.BREACHED)
     assert not kpis.yields_facts(order, replace(order, status=OrderStatus.PROCESSING))
     service.on_order_change(order, replace(order, status=OrderStatus.PROCESSING))
@@ -207,19 +207,18 @@ def test_a_change_that_yields_no_fact_reads_no_promise_and_the_board_is_written_
     assert board.placed == [("ship_soon", False), ("late_shipping", True)]
 
 
-def test_an_open_order_is_filed_to_ship_soon_by_its_ship_by_and_moves_when_the_promise_is_revised() -> None:
+def test_an_order_is_filed_to_ship_soon_once_paid_by_its_revised_ship_by_and_leaves_when_cancelled() -> None:
     service, _, board = _service()
     placed = replace(sample_order("de"), status=OrderStatus.PLACED, shipped_at=None, delivered_at=None, shipments=[])
     service.on_order_change(None, placed)
-    assert (board.placed, board.dues) == ([("ship_soon", True)], [placed.ship_by])
+    assert board.placed == []  # awaiting payment: not the warehouse's to ship yet
     revised = replace(placed, status=OrderStatus.PAID, ship_by=placed.ship_by + timedelta(days=1))
     service.on_order_change(placed, revised)  # paid a business day later: filed under its new ship-by
-    assert board.placed[1:] == [("ship_soon", False), ("ship_soon", True)]
-    assert board.dues[1:] == [placed.ship_by, revised.ship_by]
+    assert (board.placed, board.dues) == ([("ship_soon", True)], [revised.ship_by])
     service.on_order_change(revised, replace(revised, status=OrderStatus.PROCESSING))  # same ship-by: no write
     cancelled = replace(revised, status=OrderStatus.CANCELLED)
     service.on_order_change(revised, cancelled)
-    assert board.placed[3:] == [("ship_soon", False)] and board.dues[3:] == [revised.ship_by]
+    assert board.placed[1:] == [("ship_soon", False)] and board.dues[1:] == [revised.ship_by]
 
 
 def test_an_order_placed_before_it_kept_its_promise_reads_the_stored_one() -> None:
