@@ -263,7 +263,7 @@ class Container:
 
         def send(order: Order, survey: Survey, token: str) -> None:
             links = [{"score": n, "url": f"{survey_url(token)}?score={n}"} for n in range(1, 6)]
-            data = {"survey_url": survey_url(token), "score_links": links}
+            data = {"survey_url": survey_url(token), "score_links": links, "survey_kind": survey.kind}
             milestone = Milestone("survey", f"survey:{survey.kind}:{survey.subject}", data)
             intents = self.notifications.plan_messages(order, [milestone])
             self.intents.record(intents)  # durable first: a failed send is finished by the retry schedule

@@ -26,6 +26,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "survey.intro": "Your order {order_no} arrived a few days ago. How satisfied are you? One click on a "
         "number opens a short form (1 = not at all, 5 = very).",
         "survey.sms": "How was order {order_no}? Tell us in 30 seconds: {link}",
+        "survey.subject_support": "How did we help with order {order_no}?",
+        "survey.intro_support": "We recently answered your request about order {order_no}. How satisfied are you "
+        "with our help? One click on a number opens a short form (1 = not at all, 5 = very).",
+        "survey.sms_support": "How was our help with order {order_no}? Tell us in 30 seconds: {link}",
+        "survey.subject_return": "How was your return for order {order_no}?",
+        "survey.intro_return": "Your return for order {order_no} is complete. How satisfied are you with how it "
+        "went? One click on a number opens a short form (1 = not at all, 5 = very).",
+        "survey.sms_return": "How was your return for order {order_no}? Tell us in 30 seconds: {link}",
         "survey.scale": "Rate us",
         "out_for_delivery.subject": "Order {order_no} arrives today",
         "out_for_delivery.intro": "{carrier} is out delivering your parcel {tracking_number} today.",
@@ -113,6 +121,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "survey.intro": "Ihre Bestellung {order_no} ist vor ein paar Tagen angekommen. Wie zufrieden sind Sie? "
         "Ein Klick auf eine Zahl öffnet ein kurzes Formular (1 = gar nicht, 5 = sehr).",
         "survey.sms": "Wie war Bestellung {order_no}? Sagen Sie es uns in 30 Sekunden: {link}",
+        "survey.subject_support": "Wie zufrieden sind Sie mit unserer Hilfe zu Bestellung {order_no}?",
+        "survey.intro_support": "Wir haben kürzlich Ihre Anfrage zur Bestellung {order_no} beantwortet. Wie "
+        "zufrieden sind Sie mit unserer Hilfe? Ein Klick auf eine Zahl öffnet ein kurzes Formular "
+        "(1 = gar nicht, 5 = sehr).",
+        "survey.sms_support": "Wie war unsere Hilfe zu Bestellung {order_no}? Sagen Sie es uns in 30 Sekunden: {link}",
+        "survey.subject_return": "Wie zufrieden sind Sie mit Ihrer Rücksendung zu Bestellung {order_no}?",
+        "survey.intro_return": "Ihre Rücksendung zur Bestellung {order_no} ist abgeschlossen. Wie zufrieden sind Sie "
+        "mit dem Ablauf? Ein Klick auf eine Zahl öffnet ein kurzes Formular (1 = gar nicht, 5 = sehr).",
+        "survey.sms_return": "Wie war Ihre Rücksendung zu Bestellung {order_no}? Sagen Sie es uns in 30 Sekunden: "
+        "{link}",
         "survey.scale": "Bewerten",
         "out_for_delivery.subject": "Bestellung {order_no} kommt heute",
         "out_for_delivery.intro": "{carrier} stellt Ihr Paket {tracking_number} heute zu.",

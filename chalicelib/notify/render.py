@@ -65,14 +65,14 @@ def context(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url
         "shop": shop.name,
         **_return_values(fmt, order, milestone),
     }
-    paragraphs = [fmt.t(f"{milestone.kind}.intro", **values)]
+    paragraphs = [fmt.t(text_key(milestone, "intro"), **values)]
     if milestone.kind == "payment_receipt" and milestone.data.get("promise_revised"):
         paragraphs.append(fmt.t("payment_receipt.revised", **values))
     return {
         "lang": fmt.language,
         "t": fmt.t,
         "v": values,
-        "subject": fmt.t(f"{milestone.kind}.subject", **values),
+        "subject": fmt.t(text_key(milestone, "subject"), **values),
         "greeting": fmt.t("greeting", **values),
         "paragraphs": paragraphs,
         "lines": [
@@ -131,10 +131,17 @@ def render_email(order: Order, milestone: Milestone, shop: ShopIdentity, trackin
 def render_sms(order: Order, milestone: Milestone, shop: ShopIdentity, tracking_url: str) -> str:
     """One short SMS; the link is dropped before the text is cut if it would not fit."""
     values = context(order, milestone, shop, tracking_url)
-    text = str(values["t"](f"{milestone.kind}.sms", **values["v"])).strip()
+    text = str(values["t"](text_key(milestone, "sms"), **values["v"])).strip()
     if len(text) > GSM_SMS_LIMIT:
         text = text.replace(tracking_url, "").strip()
     return text if len(text) <= GSM_SMS_LIMIT else text[: GSM_SMS_LIMIT - 1] + "…"
+
+
+def text_key(milestone: Milestone, part: str) -> str:
+    """The message's words: a survey after support or a return asks about that, not about a delivery."""
+    asked_about = milestone.data.get("survey_kind") if milestone.kind == "survey" else None
+    suffix = f"_{asked_about}" if asked_about in ("support", "return") else ""
+    return f"{milestone.kind}.{part}{suffix}"
 
 
 def _location(shipment: Shipment | None, kind: str) -> str | None:

@@ -520,3 +520,20 @@ def test_a_survey_scheduled_before_it_kept_its_address_is_checked_against_the_or
         assert api.call("GET", f"/surveys/{token}").status_code == 200
     assert opened == {"GetItem": 2}  # the survey, then the order's address
     assert api.call("POST", f"/v1/surveys/{token}", {"csat": 5}).status_code == 201
+
+
+def test_the_survey_after_a_resolved_ticket_asks_about_the_help_not_a_delivery(api: Api, tap: StreamTap) -> None:
+    from tests.functional.test_tickets_api import agent, open_ticket
+
+    order = processing_order(api)  # never shipped: there is no delivery to ask about
+    drain(tap)
+    ticket = open_ticket(api, order["id"], category="payment", message="Was my card charged twice?").data
+    agent(api, "POST", f"/v1/tickets/{ticket['id']}/acknowledge")
+    agent(api, "POST", f"/v1/tickets/{ticket['id']}/resolve", {"resolution": "Only once: the other was a hold."})
+    drain(tap)
+    assert run_feedback(clock.now() + timedelta(hours=25))["surveys"] == {"due": 1, "sent": 1}
+    drain(tap)
+    survey = emails()[-1]
+    subject, text = str(survey["Subject"]), survey.get_body(("plain",)).get_content()
+    assert "Hilfe" in subject and order["number"] in subject, subject
+    assert "Anfrage" in text and "angekommen" not in text, text
