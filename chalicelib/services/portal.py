@@ -364,7 +364,8 @@ class PortalService:
 
     def reply(self, session: rules.Session, read: PortalRead, ticket_id: str, message: str) -> Any:
         """A customer reply on a ticket of one's own order (from `read`, the ticket with it if found:
-        then the reply reads nothing more); another order's ticket is a 404."""
+        then the reply reads nothing more); another order's ticket is a 404. A reply to a resolved
+        ticket reopens it (within the reopen window), as a reply to its emails does."""
         from chalicelib.services.tickets import Caller
 
         order = self._owned(session, read.order)
@@ -373,7 +374,9 @@ class PortalService:
             # The order as read in the same batch: the reply's timeline entries follow it, no retry.
             ticket = replace(ticket, order_version=order.version)
         caller = Caller("customer", order.customer.id)
-        return self.tickets.add_message(ticket_id, caller, message, channel="web", order_id=order.id, read=ticket)
+        return self.tickets.add_message(
+            ticket_id, caller, message, channel="web", order_id=order.id, read=ticket, reopen_resolved=True
+        )
 
     def document_url(self, token: str | None, document_id: str) -> tuple[rules.Session | None, str | None]:
         """The cookie's live session and, if the document is of its own order, a presigned link (≤ 300 s).

@@ -787,6 +787,25 @@ def test_get_help_opens_a_ticket_and_shows_the_thread_with_replies(api: Api, ali
     assert [m["body"] if "body" in m else m.get("message") for m in messages][-1] == "Thanks!"
 
 
+def test_a_reply_to_a_resolved_ticket_reopens_it(api: Api, alice: Browser) -> None:
+    order = place(api)
+    alice.sign_in(ALICE)
+    ticket_id = open_ticket(alice, order["id"])
+    resolved = api.call(
+        "POST", f"/v1/tickets/{ticket_id}/resolve", {"resolution": "Re-sent"}, role="agent", sub="agt_1"
+    )
+    assert resolved.data["status"] == "resolved"
+    page = alice.get(f"/account/orders/{order['id']}")
+    assert f"/tickets/{ticket_id}/messages" in page.html  # the form stays: answering is how one reopens
+    replied = alice.post(
+        f"/account/orders/{order['id']}/tickets/{ticket_id}/messages",
+        {"csrf_token": page.csrf, "message": "It did not arrive again."},
+    )
+    assert replied.status == 303
+    ticket = api.call("GET", f"/v1/tickets/{ticket_id}", role="agent", sub="agt_1").data
+    assert ticket["status"] == "acknowledged" and ticket["reopened"] == 1
+
+
 def test_help_form_bad_input_and_csrf(api: Api, alice: Browser) -> None:
     order = place(api)
     alice.sign_in(ALICE)
