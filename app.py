@@ -498,17 +498,20 @@ def payment_webhook(call: Call) -> Response:
 # --- returns and exchanges ------------------------------------------------------------
 
 
-def _return_response(call: Call, ret: Any, status: int = 200) -> Response:
+def _present_return(call: Call) -> Callable[[Any], dict[str, Any]]:
     from chalicelib.presentation.presenters import present_return
 
-    return json_response(status, present_return(ret))
+    customer = call.caller.role == "customer"
+    return lambda ret: present_return(ret, for_customer=customer)
+
+
+def _return_response(call: Call, ret: Any, status: int = 200) -> Response:
+    return json_response(status, _present_return(call)(ret))
 
 
 def _return_answer(call: Call, run: Callable[[Any], Any], status: int = 200) -> Response:
     """Answer with the changed return; an Idempotency-Key's response is stored in the same transaction."""
-    from chalicelib.presentation.presenters import present_return
-
-    code, body = get_container().returns.answer(call.idempotent_request(), present_return, status, run)
+    code, body = get_container().returns.answer(call.idempotent_request(), _present_return(call), status, run)
     return json_response(code, body)
 
 

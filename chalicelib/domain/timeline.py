@@ -56,5 +56,9 @@ def customer_view(entry: E) -> E | None:
         fields = RETURN_FIELDS
     if fields is None or str(data.get("template", "")).startswith("ops_"):
         return None
-    shown_actor = actor if actor in SYSTEM_ACTORS else actor.split(":", 1)[0]
-    return replace(entry, actor=shown_actor, data={k: v for k, v in data.items() if k in fields})  # type: ignore[type-var]
+    return replace(entry, actor=public_actor(actor), data={k: v for k, v in data.items() if k in fields})  # type: ignore[type-var]
+
+
+def public_actor(actor: str) -> str:
+    """Who acted, as a customer may see it: the role ("agent"), never the staff member's id."""
+    return actor if actor in SYSTEM_ACTORS else actor.split(":", 1)[0]

@@ -163,7 +163,13 @@ def present_catalog_item(item: CatalogItem) -> dict[str, Any]:
     }
 
 
-def present_return(ret: Return) -> dict[str, Any]:
+def present_return(ret: Return, *, for_customer: bool = False) -> dict[str, Any]:
+    """The return; its customer sees who acted by role only (no staff ids, as on timelines)."""
+    from chalicelib.domain.timeline import public_actor
+
+    def actor(name: str) -> str:
+        return public_actor(name) if for_customer else name
+
     return {
         "id": ret.id,
         "number": ret.number,
@@ -198,7 +204,9 @@ def present_return(ret: Return) -> dict[str, Any]:
         "credit_note_number": ret.credit_note_number,
         "replacement_order_id": ret.replacement_order_id,
         "holds": [{"code": h.code, "detail": h.detail, "data": h.data} for h in ret.holds],
-        "history": [{"status": t.status, "at": iso(t.at), "actor": t.actor, "reason": t.reason} for t in ret.history],
+        "history": [
+            {"status": t.status, "at": iso(t.at), "actor": actor(t.actor), "reason": t.reason} for t in ret.history
+        ],
         "version": ret.version,
     }
 

@@ -127,6 +127,11 @@ def test_request_approve_receive_refund_with_credit_note(api: Api, tap: StreamTa
     _assert_names_the_order_number(notes[0], order)
     shown = api.call("GET", f"/v1/returns/{ret.id}", role="customer", sub=ALICE).data
     assert shown["credit_note_number"] == notes[0]["number"]
+    # Its customer sees who acted by role, never a staff id (as on timelines); staff see the id.
+    assert {step["actor"].split(":")[0] for step in shown["history"]} <= {"customer", "agent", "system"}
+    assert all(":" not in step["actor"] or step["actor"].startswith("customer") for step in shown["history"])
+    staff_view = api.call("GET", f"/v1/returns/{ret.id}", role="agent", sub="agt_1").data
+    assert any(step["actor"].startswith("agent:") for step in staff_view["history"])
     assert refund_webhook(api, order["id"], 1427).status_code == 200
     drain(tap)
     final = api.call("GET", f"/v1/returns/{ret.id}", role="agent", sub="agt_1").data
