@@ -115,6 +115,7 @@ def survey_page(call: Call, token: str) -> Response:
     roles=None,
     request="SurveyAnswerIn",
     responses={201: "SurveyAnswerOut"},
+    errors=(409,),  # answered already
     form=_survey_form,
     tags=("feedback",),
 )

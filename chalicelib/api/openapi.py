@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.api.http import IDEMPOTENCY_HEADER, ROUTES, RouteDoc
+from chalicelib.api.http import FORM, IDEMPOTENCY_HEADER, JSON, ROUTES, RouteDoc
 from chalicelib.api.schemas.common import ErrorOut
 
 REF = "#/components/schemas/{model}"
@@ -21,6 +21,7 @@ _ERRORS = {
     404: "not found, or not yours",
     409: "conflict: illegal transition, stale version or idempotency key reuse",
     413: "body over 64 KiB",
+    415: "the body's Content-Type is not one the route takes (JSON, or the form a page posts)",
     422: "validation failed (unknown or server-owned fields included)",
     429: "too many requests (Retry-After says how long to wait)",
     503: "a provider is unavailable; try again",
@@ -46,11 +47,15 @@ def _models() -> list[type[BaseModel]]:
 
 
 def _error_codes(route: RouteDoc) -> list[int]:
-    if route.html_errors and not route.browser:  # portal pages: every error is a page
-        return sorted(route.html_errors)
+    # 415: a body in another Content-Type than the route takes (answered before the view runs).
+    takes_body = route.request is not None or (route.method in ("POST", "PUT") and route.consumes != (JSON,))
+    unsupported = [415] if takes_body else []
+    if route.html_errors and not route.browser:  # portal pages: every error is a page (but that one)
+        return sorted({*route.html_errors, *unsupported})
     codes = [404, 422] if "{" in route.path or route.request or route.query else []
     if route.request is not None:
         codes += [400, 413, 422]
+    codes += unsupported
     if route.roles is not None:
         codes += [401, 403]
     if route.signed:
@@ -111,6 +116,8 @@ def _operation(route: RouteDoc, refs: dict[str, str]) -> dict[str, Any]:
             "required": True,
             "content": {media: {"schema": {"$ref": refs[route.request.__name__]}} for media in route.consumes},
         }
+        if route.form is not None:  # the same fields, posted by an HTML form (answered with a page)
+            operation["requestBody"]["content"][FORM] = {"schema": {"$ref": refs[route.request.__name__]}}
     elif route.consumes != ("application/json",) and route.method in ("POST", "PUT"):
         operation["requestBody"] = {
             "required": False,
@@ -119,7 +126,7 @@ def _operation(route: RouteDoc, refs: dict[str, str]) -> dict[str, Any]:
             },
         }
         if route.form is not None:  # the same fields, posted by an HTML form
-            operation["requestBody"]["content"]["application/x-www-form-urlencoded"] = {"schema": {"type": "object"}}
+            operation["requestBody"]["content"][FORM] = {"schema": {"type": "object"}}
     for status, model in route.responses.items():
         if status == 204:
             operation["responses"]["204"] = {"description": "done; no content"}
@@ -135,6 +142,8 @@ def _operation(route: RouteDoc, refs: dict[str, str]) -> dict[str, Any]:
             content = {route.produces: {"schema": schema}}
         else:
             content = {route.produces: {"schema": {"$ref": refs[model.__name__]}}}
+        if route.form is not None and route.produces == "application/json":
+            content["text/html"] = {"schema": {"type": "string"}}  # what a form post gets back: a page
         operation["responses"][str(status)] = {"description": "success", "content": content}
     if route.browser and "303" not in operation["responses"]:
         operation["responses"]["303"] = {

@@ -275,3 +275,17 @@ def test_openapi_json_response_is_described_as_an_object(document: dict[str, Any
     # Regression: the document described itself as a string.
     ok = document["paths"]["/openapi.json"]["get"]["responses"]["200"]
     assert ok["content"]["application/json"]["schema"].get("type") == "object"
+
+
+def test_the_survey_answer_documents_its_form_its_page_and_its_409(document: dict[str, Any]) -> None:
+    operation = document["paths"]["/v1/surveys/{token}"]["post"]
+    assert set(operation["requestBody"]["content"]) == {"application/json", "application/x-www-form-urlencoded"}
+    assert set(operation["responses"]["201"]["content"]) == {"application/json", "text/html"}
+    assert {"409", "415"} <= set(operation["responses"])  # answered already; a body of another type
+
+
+def test_every_route_that_takes_a_json_body_documents_its_415(document: dict[str, Any]) -> None:
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                assert "415" in operation["responses"], (method, path)
